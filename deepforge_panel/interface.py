@@ -1,0 +1,274 @@
+"""Read an operation's interface (inputs, outputs, attributes, references) from its Python source.
+
+An operation is a plain class in the DeepForge style::
+
+    class Train:
+        def __init__(self, architecture, epochs: int = 10, batch_size=32):  # reference, attributes
+            ...
+        def execute(self, train_data):                                      # inputs
+            ...
+            return model                                                    # outputs
+
+Parameters of ``__init__`` with a default are attributes (typed by annotation or default);
+those without one are references to other resources. Parameters of ``execute`` are inputs
+(required unless they have a default). The names returned by ``execute`` are outputs.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ANY = "Any"
+_SCALARS = {"int", "float", "str", "bool"}
+
+
+class InterfaceError(ValueError):
+    """Source that does not define a usable operation, located at a line and column."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        super().__init__(f"line {line}, column {column}: {message}" if line else message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named input or output; ``type`` is an annotation string, ``Any`` when absent."""
+
+    name: str
+    type: str = ANY
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A design-time constant passed to ``__init__``; ``choices`` come from ``Literal[...]``."""
+
+    name: str
+    type: str
+    default: Any
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An ``__init__`` parameter without default: a pointer to another resource (an architecture)."""
+
+    name: str
+    type: str = ANY
+
+
+@dataclass(frozen=True)
+class Interface:
+    """Everything a pipeline needs to know about an operation, read from its code."""
+
+    class_name: str
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    attributes: tuple[Attribute, ...] = ()
+    references: tuple[Reference, ...] = ()
+    doc: str = ""
+
+    def input(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def attribute(self, name: str) -> Attribute | None:
+        return next((a for a in self.attributes if a.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Interface:
+        return cls(
+            class_name=data["class_name"],
+            inputs=tuple(Port(**p) for p in data.get("inputs", ())),
+            outputs=tuple(Port(**p) for p in data.get("outputs", ())),
+            attributes=tuple(
+                Attribute(**{**a, "choices": tuple(a["choices"]) if a.get("choices") is not None else None})
+                for a in data.get("attributes", ())
+            ),
+            references=tuple(Reference(**r) for r in data.get("references", ())),
+            doc=data.get("doc", ""),
+        )
+
+
+def parse_interface(source: str) -> Interface:
+    """The interface of the operation class in ``source``; raises :class:`InterfaceError`."""
+    try:
+        module = ast.parse(source)
+    except SyntaxError as exc:
+        raise InterfaceError(exc.msg, exc.lineno or 0, exc.offset or 0) from None
+    classes = [n for n in module.body if isinstance(n, ast.ClassDef)]
+    with_execute = [c for c in classes if _method(c, "execute") is not None]
+    if not with_execute:
+        where = classes[0] if classes else None
+        raise InterfaceError(
+            "no operation found: define a class with an execute(self, ...) method",
+            where.lineno if where else 1,
+            (where.col_offset + 1) if where else 1,
+        )
+    cls = with_execute[0]
+    execute = _method(cls, "execute")
+    assert execute is not None
+    init = _method(cls, "__init__")
+    attributes, references = _init_params(init) if init is not None else ((), ())
+    return Interface(
+        class_name=cls.name,
+        inputs=_execute_inputs(execute),
+        outputs=_execute_outputs(execute),
+        attributes=attributes,
+        references=references,
+        doc=ast.get_docstring(cls) or "",
+    )
+
+
+def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    for node in cls.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return node
+    return None
+
+
+def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.arg, ast.expr | None]]:
+    """Positional and keyword parameters after ``self``, each with its default (or None)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    if not positional or positional[0].arg not in ("self", "cls"):
+        raise InterfaceError(f"{fn.name}() must take self as its first parameter", fn.lineno, fn.col_offset + 1)
+    positional = positional[1:]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults))
+    pairs += list(zip(args.kwonlyargs, args.kw_defaults))
+    return pairs
+
+
+def _annotation(node: ast.expr | None) -> str:
+    return ast.unparse(node) if node is not None else ANY
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise InterfaceError(
+            f"default value {ast.unparse(node)!r} must be a literal (number, string, bool, None, list, dict)",
+            node.lineno,
+            node.col_offset + 1,
+        ) from None
+
+
+def _choices(annotation: ast.expr | None) -> tuple[Any, ...] | None:
+    """``Literal["a", "b"]`` (or ``typing.Literal``) gives choices."""
+    if not isinstance(annotation, ast.Subscript):
+        return None
+    base = ast.unparse(annotation.value)
+    if base not in ("Literal", "typing.Literal"):
+        return None
+    items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+    return tuple(ast.literal_eval(i) for i in items)
+
+
+def _attribute_type(annotation: ast.expr | None, default: Any, choices: tuple[Any, ...] | None) -> str:
+    if choices is not None:
+        return "choice"
+    text = _annotation(annotation)
+    if text in _SCALARS:
+        return text
+    if text.replace(" ", "") in ("int|None", "float|None", "str|None", "Optional[int]", "Optional[float]", "Optional[str]"):
+        return text.replace("Optional[", "").replace("]", "").split("|")[0].strip()
+    if isinstance(default, bool):
+        return "bool"
+    for scalar in (int, float, str):
+        if isinstance(default, scalar):
+            return scalar.__name__
+    if isinstance(default, (list, tuple, dict)):
+        return "json"
+    return text if annotation is not None else "json"
+
+
+def _init_params(init: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[Attribute, ...], tuple[Reference, ...]]:
+    attributes: list[Attribute] = []
+    references: list[Reference] = []
+    for arg, default_node in _params(init):
+        if default_node is None:
+            references.append(Reference(arg.arg, _annotation(arg.annotation)))
+            continue
+        default = _literal(default_node)
+        choices = _choices(arg.annotation)
+        if choices is not None and default not in choices:
+            raise InterfaceError(
+                f"default {default!r} of attribute {arg.arg!r} is not one of its choices {list(choices)}",
+                default_node.lineno,
+                default_node.col_offset + 1,
+            )
+        attributes.append(Attribute(arg.arg, _attribute_type(arg.annotation, default, choices), default, choices))
+    return tuple(attributes), tuple(references)
+
+
+def _execute_inputs(execute: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Port, ...]:
+    return tuple(
+        Port(arg.arg, _annotation(arg.annotation), required=default is None) for arg, default in _params(execute)
+    )
+
+
+def _returns(fn: ast.AST) -> list[ast.Return]:
+    """Return statements of ``fn`` itself, not of functions or classes nested in it."""
+    found: list[ast.Return] = []
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return):
+            found.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return sorted(found, key=lambda r: (r.lineno, r.col_offset))
+
+
+def _return_types(execute: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -> list[str]:
+    ann = execute.returns
+    if ann is None:
+        return [ANY] * count
+    if count > 1 and isinstance(ann, ast.Subscript) and ast.unparse(ann.value) in ("tuple", "Tuple", "typing.Tuple"):
+        items = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+        if len(items) == count:
+            return [ast.unparse(i) for i in items]
+    return [ast.unparse(ann)] * count if count == 1 else [ANY] * count
+
+
+def _execute_outputs(execute: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Port, ...]:
+    names: list[str] | None = None
+    for ret in _returns(execute):
+        if ret.value is None or (isinstance(ret.value, ast.Constant) and ret.value.value is None):
+            continue
+        values = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+        these = [v.id if isinstance(v, ast.Name) else None for v in values]
+        if names is None:
+            names = [n or (f"output{i + 1}" if len(these) > 1 else "output") for i, n in enumerate(these)]
+        elif len(these) != len(names):
+            raise InterfaceError(
+                f"execute() returns {len(names)} values in one place and {len(these)} in another; "
+                "every return must give the same outputs",
+                ret.lineno,
+                ret.col_offset + 1,
+            )
+    if names is None:
+        return ()
+    if len(set(names)) != len(names):
+        raise InterfaceError(f"execute() returns the same name twice: {names}", execute.lineno, execute.col_offset + 1)
+    return tuple(Port(n, t) for n, t in zip(names, _return_types(execute, len(names))))
+
+
+def ports_compatible(source: str, target: str) -> bool:
+    """Whether an output of type ``source`` may feed an input of type ``target``."""
+    return ANY in (source, target) or source == target

@@ -1,0 +1,147 @@
+"""Operations in a project: Python code as shared Text, with the interface read from it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pycrdt import Map, Text
+
+from crdt import Id, dumps, loads, new_id
+from deepforge_panel.interface import Interface, InterfaceError, parse_interface
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+OperationId = Id
+
+BLANK_OPERATION = '''class {name}:
+    """Describe what this operation does."""
+
+    def __init__(self, factor: float = 1.0):
+        self.factor = factor
+
+    def execute(self, data):
+        result = data
+        return result
+'''
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A snapshot of one operation: its code, its last good interface and any current error."""
+
+    id: OperationId
+    name: str
+    code: str
+    interface: Interface | None
+    error: InterfaceError | None
+
+
+def splice(text: Text, new: str) -> None:
+    """Replace ``text`` with ``new`` by editing only the changed middle, so concurrent edits merge."""
+    old = str(text)
+    if old == new:
+        return
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    if end_old > start:
+        del text[start:end_old]
+    if end_new > start:
+        text.insert(start, new[start:end_new])
+
+
+class OperationsView:
+    """The ``operations`` root: id -> {name, code (Text), interface (JSON), error (JSON)}."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    @property
+    def _map(self) -> Map:
+        return self.project.map("operations")
+
+    def ids(self) -> list[OperationId]:
+        return list(self._map.keys())
+
+    def get(self, op_id: str) -> Operation:
+        record = self._record(op_id)
+        interface = loads(record.get("interface"))
+        error = loads(record.get("error"))
+        return Operation(
+            id=OperationId(op_id),
+            name=record["name"],
+            code=str(record["code"]),
+            interface=Interface.from_dict(interface) if interface else None,
+            error=InterfaceError(error["message"], error["line"], error["column"]) if error else None,
+        )
+
+    def all(self) -> list[Operation]:
+        return sorted((self.get(i) for i in self.ids()), key=lambda o: o.name)
+
+    def find(self, name: str) -> Operation:
+        for op in self.all():
+            if op.name == name or op.id == name:
+                return op
+        raise KeyError(f"no operation {name!r} in project {self.project.name!r}")
+
+    def _record(self, op_id: str) -> Map:
+        if op_id not in self._map:
+            raise KeyError(f"no operation {op_id!r} in project {self.project.name!r}")
+        return self._map[op_id]
+
+    def add(self, code: str | None = None, name: str | None = None) -> OperationId:
+        """A new operation from ``code`` (or a blank template); its name is its class name."""
+        if code is None:
+            code = BLANK_OPERATION.format(name=name or "NewOperation")
+        op_id = OperationId(new_id("op"))
+        with self.project.transaction():
+            self._map[op_id] = Map({"name": name or "NewOperation", "code": Text(code), "created": time.time()})
+            self._reparse(op_id)
+        return op_id
+
+    def set_code(self, op_id: str, code: str) -> InterfaceError | None:
+        """Change the code; the interface follows if it parses, else the error is recorded."""
+        with self.project.transaction():
+            splice(self._record(op_id)["code"], code)
+            return self._reparse(op_id)
+
+    def refresh(self, op_id: str) -> InterfaceError | None:
+        """Re-read the interface after the code Text changed elsewhere (a peer, a Yjs client)."""
+        with self.project.transaction():
+            return self._reparse(op_id)
+
+    def rename(self, op_id: str, name: str) -> None:
+        with self.project.transaction():
+            self._record(op_id)["name"] = name
+
+    def remove(self, op_id: str) -> None:
+        users = [p.name for p in self.project.pipelines.all() if any(n.operation == op_id for n in p.nodes.values())]
+        if users:
+            raise ValueError(f"operation {self.get(op_id).name!r} is used by pipelines {users}; remove those nodes first")
+        with self.project.transaction():
+            del self._map[op_id]
+
+    def _reparse(self, op_id: str) -> InterfaceError | None:
+        record = self._record(op_id)
+        try:
+            interface = parse_interface(str(record["code"]))
+        except InterfaceError as error:
+            if record.get("error") != dumps(error.to_dict()):
+                record["error"] = dumps(error.to_dict())
+            return error
+        encoded = dumps(interface.to_dict())
+        if record.get("interface") != encoded:
+            record["interface"] = encoded
+        if record.get("name") != interface.class_name:
+            record["name"] = interface.class_name
+        if record.get("error") is not None:
+            del record["error"]
+        return None

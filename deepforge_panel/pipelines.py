@@ -1,0 +1,376 @@
+"""Pipelines: operation instances (nodes) joined output-to-input (edges) into a DAG."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Map
+
+from crdt import Id, dumps, loads, new_id
+from deepforge_panel.interface import Attribute, Interface, ports_compatible
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+PipelineId = Id
+NodeId = Id
+EdgeId = Id
+
+
+class PipelineError(ValueError):
+    """A pipeline edit or run refused, naming the element at fault; nothing was changed."""
+
+    def __init__(self, message: str, element: str | None = None) -> None:
+        super().__init__(message)
+        self.element = element
+
+
+@dataclass(frozen=True)
+class Node:
+    id: NodeId
+    name: str
+    operation: str
+    attributes: dict[str, Any]
+    references: dict[str, str]
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: EdgeId
+    src: NodeId
+    src_port: str
+    dst: NodeId
+    dst_port: str
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: PipelineId
+    name: str
+    nodes: dict[NodeId, Node] = field(default_factory=dict)
+    edges: dict[EdgeId, Edge] = field(default_factory=dict)
+
+    def node(self, name_or_id: str) -> Node:
+        for node in self.nodes.values():
+            if name_or_id in (node.id, node.name):
+                return node
+        raise PipelineError(f"pipeline {self.name!r} has no node {name_or_id!r}", name_or_id)
+
+    def incoming(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges.values() if e.dst == node_id]
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges.values() if e.src == node_id]
+
+    def upstream(self, node_id: str) -> set[NodeId]:
+        return {e.src for e in self.incoming(node_id)}
+
+    def descendants(self, node_id: str) -> set[NodeId]:
+        seen: set[NodeId] = set()
+        stack = [node_id]
+        while stack:
+            for edge in self.outgoing(stack.pop()):
+                if edge.dst not in seen:
+                    seen.add(edge.dst)
+                    stack.append(edge.dst)
+        return seen
+
+    def topological_order(self) -> list[NodeId]:
+        """Nodes so that every edge points forward; raises on a cycle."""
+        indegree = {nid: 0 for nid in self.nodes}
+        for edge in self.edges.values():
+            indegree[edge.dst] += 1
+        ready = sorted((nid for nid, d in indegree.items() if d == 0), key=lambda n: self.nodes[n].name)
+        order: list[NodeId] = []
+        while ready:
+            nid = ready.pop(0)
+            order.append(nid)
+            for edge in self.outgoing(nid):
+                indegree[edge.dst] -= 1
+                if indegree[edge.dst] == 0:
+                    ready.append(edge.dst)
+        if len(order) != len(self.nodes):
+            stuck = sorted(self.nodes[n].name for n in self.nodes if n not in order)
+            raise PipelineError(f"pipeline {self.name!r} has a cycle through {stuck}")
+        return order
+
+
+def coerce(attribute: Attribute, value: Any, owner: str) -> Any:
+    """``value`` converted to ``attribute``'s type, or a PipelineError naming the owner."""
+    kind = attribute.type
+    try:
+        if attribute.choices is not None:
+            if value not in attribute.choices:
+                raise ValueError(f"must be one of {list(attribute.choices)}")
+            return value
+        if value is None:
+            return None
+        if kind == "bool":
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError("must be true or false")
+                return lowered in ("true", "1", "yes")
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("must be a whole number")
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "str":
+            return str(value)
+        dumps(value)
+        return value
+    except (TypeError, ValueError) as exc:
+        raise PipelineError(f"{owner}.{attribute.name} = {value!r}: {exc}", owner) from None
+
+
+_SLUG = re.compile(r"[^a-z0-9_]+")
+
+
+class PipelinesView:
+    """The ``pipelines`` root: id -> {name, nodes: {id: {...}}, edges: {id: {...}}}."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    @property
+    def _map(self) -> Map:
+        return self.project.map("pipelines")
+
+    def ids(self) -> list[PipelineId]:
+        return list(self._map.keys())
+
+    def get(self, pipeline_id: str) -> Pipeline:
+        record = self._record(pipeline_id)
+        nodes = {
+            NodeId(nid): Node(
+                id=NodeId(nid),
+                name=n["name"],
+                operation=n["operation"],
+                attributes={k: loads(v) for k, v in n["attributes"].items()},
+                references=dict(n["references"].items()),
+                x=float(n.get("x") or 0.0),
+                y=float(n.get("y") or 0.0),
+            )
+            for nid, n in record["nodes"].items()
+        }
+        edges = {
+            EdgeId(eid): Edge(EdgeId(eid), e["src"], e["src_port"], e["dst"], e["dst_port"])
+            for eid, e in record["edges"].items()
+        }
+        return Pipeline(PipelineId(pipeline_id), record["name"], nodes, edges)
+
+    def all(self) -> list[Pipeline]:
+        return sorted((self.get(i) for i in self.ids()), key=lambda p: p.name)
+
+    def find(self, name_or_id: str) -> Pipeline:
+        for pipeline in self.all():
+            if name_or_id in (pipeline.name, pipeline.id):
+                return pipeline
+        known = ", ".join(p.name for p in self.all()) or "none"
+        raise KeyError(f"no pipeline {name_or_id!r} in project {self.project.name!r} (pipelines: {known})")
+
+    def _record(self, pipeline_id: str) -> Map:
+        if pipeline_id not in self._map:
+            raise KeyError(f"no pipeline {pipeline_id!r} in project {self.project.name!r}")
+        return self._map[pipeline_id]
+
+    def _interface(self, op_id: str) -> Interface:
+        op = self.project.operations.get(op_id)
+        if op.interface is None:
+            raise PipelineError(f"operation {op.name!r} has no valid interface yet: {op.error}", op_id)
+        return op.interface
+
+    # -- edits --------------------------------------------------------------------------
+    def create(self, name: str) -> PipelineId:
+        if any(p.name == name for p in self.all()):
+            raise PipelineError(f"a pipeline named {name!r} already exists")
+        pipeline_id = PipelineId(new_id("pl"))
+        with self.project.transaction():
+            self._map[pipeline_id] = Map({"name": name, "nodes": Map(), "edges": Map()})
+        return pipeline_id
+
+    def rename(self, pipeline_id: str, name: str) -> None:
+        with self.project.transaction():
+            self._record(pipeline_id)["name"] = name
+
+    def remove(self, pipeline_id: str) -> None:
+        self._record(pipeline_id)
+        with self.project.transaction():
+            del self._map[pipeline_id]
+
+    def add_node(
+        self,
+        pipeline_id: str,
+        op_id: str,
+        *,
+        name: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        x: float = 0.0,
+        y: float = 0.0,
+    ) -> NodeId:
+        """An instance of operation ``op_id``; ``name`` (unique in the pipeline) defaults from the op's."""
+        pipeline = self.get(pipeline_id)
+        op = self.project.operations.get(op_id)
+        taken = {n.name for n in pipeline.nodes.values()}
+        base = name or _SLUG.sub("_", op.name.lower()).strip("_") or "node"
+        if name is not None and name in taken:
+            raise PipelineError(f"pipeline {pipeline.name!r} already has a node named {name!r}", name)
+        unique, i = base, 2
+        while unique in taken:
+            unique, i = f"{base}_{i}", i + 1
+        values = self._checked_attributes(op_id, unique, attributes or {})
+        node_id = NodeId(new_id("n"))
+        with self.project.transaction():
+            self._record(pipeline_id)["nodes"][node_id] = Map(
+                {
+                    "name": unique,
+                    "operation": op_id,
+                    "attributes": Map({k: dumps(v) for k, v in values.items()}),
+                    "references": Map(),
+                    "x": float(x),
+                    "y": float(y),
+                }
+            )
+        return node_id
+
+    def _checked_attributes(self, op_id: str, owner: str, values: dict[str, Any]) -> dict[str, Any]:
+        if not values:
+            return {}
+        interface = self._interface(op_id)
+        checked = {}
+        for key, value in values.items():
+            attribute = interface.attribute(key)
+            if attribute is None:
+                known = [a.name for a in interface.attributes]
+                raise PipelineError(f"{owner} has no attribute {key!r} (attributes: {known})", owner)
+            checked[key] = coerce(attribute, value, owner)
+        return checked
+
+    def set_attributes(self, pipeline_id: str, node: str, values: dict[str, Any]) -> None:
+        pipeline = self.get(pipeline_id)
+        target = pipeline.node(node)
+        checked = self._checked_attributes(target.operation, target.name, values)
+        with self.project.transaction():
+            stored = self._record(pipeline_id)["nodes"][target.id]["attributes"]
+            for key, value in checked.items():
+                stored[key] = dumps(value)
+
+    def set_reference(self, pipeline_id: str, node: str, name: str, resource_id: str) -> None:
+        target = self.get(pipeline_id).node(node)
+        if name not in {r.name for r in self._interface(target.operation).references}:
+            raise PipelineError(f"{target.name} has no reference {name!r}", target.id)
+        with self.project.transaction():
+            self._record(pipeline_id)["nodes"][target.id]["references"][name] = resource_id
+
+    def move_node(self, pipeline_id: str, node: str, x: float, y: float) -> None:
+        target = self.get(pipeline_id).node(node)
+        with self.project.transaction():
+            record = self._record(pipeline_id)["nodes"][target.id]
+            record["x"], record["y"] = float(x), float(y)
+
+    def remove_node(self, pipeline_id: str, node: str) -> None:
+        """The node and every edge touching it."""
+        pipeline = self.get(pipeline_id)
+        target = pipeline.node(node)
+        with self.project.transaction():
+            record = self._record(pipeline_id)
+            for edge in pipeline.incoming(target.id) + pipeline.outgoing(target.id):
+                del record["edges"][edge.id]
+            del record["nodes"][target.id]
+
+    def add_edge(self, pipeline_id: str, src: str, src_port: str, dst: str, dst_port: str) -> EdgeId:
+        """Connect ``src.src_port`` (an output) to ``dst.dst_port`` (an input), or refuse with a reason."""
+        pipeline = self.get(pipeline_id)
+        source, target = pipeline.node(src), pipeline.node(dst)
+        out = self._interface(source.operation).output(src_port)
+        if out is None:
+            names = [p.name for p in self._interface(source.operation).outputs]
+            raise PipelineError(f"{source.name} has no output {src_port!r} (outputs: {names})", source.id)
+        inp = self._interface(target.operation).input(dst_port)
+        if inp is None:
+            names = [p.name for p in self._interface(target.operation).inputs]
+            raise PipelineError(f"{target.name} has no input {dst_port!r} (inputs: {names})", target.id)
+        if not ports_compatible(out.type, inp.type):
+            raise PipelineError(
+                f"cannot connect {source.name}.{src_port} ({out.type}) to {target.name}.{dst_port} ({inp.type}): "
+                "port types differ",
+                target.id,
+            )
+        if any(e.dst == target.id and e.dst_port == dst_port for e in pipeline.edges.values()):
+            raise PipelineError(f"{target.name}.{dst_port} is already connected; remove that edge first", target.id)
+        if source.id == target.id or source.id in pipeline.descendants(target.id):
+            raise PipelineError(
+                f"connecting {source.name} -> {target.name} would make a cycle: pipelines must be acyclic", target.id
+            )
+        edge_id = EdgeId(new_id("e"))
+        with self.project.transaction():
+            self._record(pipeline_id)["edges"][edge_id] = Map(
+                {"src": source.id, "src_port": src_port, "dst": target.id, "dst_port": dst_port}
+            )
+        return edge_id
+
+    def remove_edge(self, pipeline_id: str, edge_id: str) -> None:
+        with self.project.transaction():
+            edges = self._record(pipeline_id)["edges"]
+            if edge_id not in edges:
+                raise PipelineError(f"no edge {edge_id!r}", edge_id)
+            del edges[edge_id]
+
+    # -- running --------------------------------------------------------------------------
+    def effective_attributes(self, node: Node) -> dict[str, Any]:
+        """Defaults from the operation's interface overridden by the node's set values."""
+        interface = self._interface(node.operation)
+        values = {a.name: a.default for a in interface.attributes}
+        values.update({k: v for k, v in node.attributes.items() if k in values})
+        return values
+
+    def check_runnable(self, pipeline_id: str, overrides: dict[str, dict[str, Any]] | None = None) -> Pipeline:
+        """Every problem that would stop a run, all at once, as one PipelineError."""
+        pipeline = self.get(pipeline_id)
+        problems: list[str] = []
+        if not pipeline.nodes:
+            problems.append(f"pipeline {pipeline.name!r} has no nodes")
+        try:
+            pipeline.topological_order()
+        except PipelineError as exc:
+            problems.append(str(exc))
+        for node in pipeline.nodes.values():
+            op = self.project.operations.get(node.operation)
+            if op.error is not None or op.interface is None:
+                problems.append(f"{node.name}: operation {op.name} does not parse: {op.error}")
+                continue
+            interface = op.interface
+            connected = {e.dst_port for e in pipeline.incoming(node.id)}
+            for port in interface.inputs:
+                if port.required and port.name not in connected:
+                    problems.append(f"{node.name}: required input {port.name!r} is not connected")
+            for edge in pipeline.incoming(node.id):
+                if interface.input(edge.dst_port) is None:
+                    problems.append(f"{node.name}: edge into {edge.dst_port!r}, which is no longer an input")
+            for edge in pipeline.outgoing(node.id):
+                if interface.output(edge.src_port) is None:
+                    problems.append(f"{node.name}: edge from {edge.src_port!r}, which is no longer an output")
+            for ref in interface.references:
+                if ref.name not in node.references:
+                    problems.append(f"{node.name}: reference {ref.name!r} is not set")
+            for key, value in (overrides or {}).get(node.name, {}).items():
+                attribute = interface.attribute(key)
+                if attribute is None:
+                    problems.append(f"{node.name}: no attribute {key!r} to set")
+                else:
+                    try:
+                        coerce(attribute, value, node.name)
+                    except PipelineError as exc:
+                        problems.append(str(exc))
+        unknown = set((overrides or {})) - {n.name for n in pipeline.nodes.values()}
+        problems.extend(f"--set names no node {name!r}" for name in sorted(unknown))
+        if problems:
+            raise PipelineError(f"pipeline {pipeline.name!r} cannot run:\n  - " + "\n  - ".join(problems))
+        return pipeline

@@ -1,0 +1,91 @@
+"""A project: its CRDT document and history, seen through typed views.
+
+Every mutation is one pycrdt transaction on the document, made through a view method;
+components, the CLI and the orchestrator all go through here (DESIGN.md: one source of truth).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+from collections.abc import Iterator
+from typing import Any
+
+from pycrdt import Doc, Map
+
+from crdt import Commit, CommitId, DocStore, root
+
+
+class ReadOnlyError(RuntimeError):
+    """An edit attempted on an old version opened with :meth:`Project.checkout`."""
+
+
+def default_author() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "anonymous"
+
+
+class Project:
+    """One project: a document, the store behind it (absent for a checkout), and its views."""
+
+    def __init__(self, doc: Doc, store: DocStore | None = None, *, name: str = "", readonly: bool = False) -> None:
+        from deepforge_panel.artifacts import ArtifactsView
+        from deepforge_panel.executions import ExecutionsView
+        from deepforge_panel.operations import OperationsView
+        from deepforge_panel.pipelines import PipelinesView
+
+        self.doc = doc
+        self.store = store
+        self.name = name or (store.get_info("name") or "" if store else "")
+        self.readonly = readonly
+        self.operations = OperationsView(self)
+        self.pipelines = PipelinesView(self)
+        self.executions = ExecutionsView(self)
+        self.artifacts = ArtifactsView(self)
+
+    @classmethod
+    def open(cls, store: DocStore, branch: str = "main") -> Project:
+        return cls(store.open(branch), store)
+
+    def map(self, name: str) -> Map:
+        return root(self.doc, name)
+
+    @property
+    def meta(self) -> Map:
+        return self.map("meta")
+
+    @contextlib.contextmanager
+    def transaction(self, origin: Any = None) -> Iterator[None]:
+        """One atomic, durable edit; refused on a read-only checkout."""
+        if self.readonly:
+            raise ReadOnlyError(f"project {self.name!r} is an old version opened read-only; restore it to edit")
+        with self.doc.transaction(origin=origin):
+            yield
+        if self.store is not None:
+            self.store.flush()
+
+    # -- history ---------------------------------------------------------------------
+    def _require_store(self) -> DocStore:
+        if self.store is None:
+            raise ReadOnlyError(f"project {self.name!r} is a detached version with no history")
+        return self.store
+
+    def commit(self, message: str, author: str | None = None) -> CommitId:
+        return self._require_store().commit(message, author or default_author())
+
+    def log(self) -> list[Commit]:
+        return self._require_store().log()
+
+    def checkout(self, commit_id: str) -> Project:
+        """The project as it was at ``commit_id``, read-only."""
+        return Project(self._require_store().checkout(commit_id), None, name=self.name, readonly=True)
+
+    def restore(self, commit_id: str, author: str | None = None) -> CommitId:
+        if self.readonly:
+            raise ReadOnlyError("restore from the live project, not from a checkout")
+        return self._require_store().restore(commit_id, author or default_author())
+
+    def branch(self, name: str, commit_id: str | None = None) -> None:
+        self._require_store().branch(name, commit_id)
