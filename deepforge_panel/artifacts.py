@@ -1,0 +1,99 @@
+"""Artifacts: data kept in a storage adapter, known to the project by URL, hash and provenance."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Map
+
+from crdt import Id, as_int, dumps, loads, new_id
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+ArtifactId = Id
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: ArtifactId
+    name: str
+    type: str
+    url: str
+    hash: str
+    size: int
+    created: float
+    provenance: dict[str, Any] | None
+
+    @property
+    def job(self) -> str | None:
+        return (self.provenance or {}).get("job")
+
+
+class ArtifactsView:
+    """The ``artifacts`` root: id -> {name, type, url, hash, size, created, provenance (JSON)}."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    @property
+    def _map(self) -> Map:
+        return self.project.map("artifacts")
+
+    def ids(self) -> list[ArtifactId]:
+        return list(self._map.keys())
+
+    def get(self, artifact_id: str) -> Artifact:
+        if artifact_id not in self._map:
+            raise KeyError(f"no artifact {artifact_id!r} in project {self.project.name!r}")
+        rec = self._map[artifact_id]
+        return Artifact(
+            id=ArtifactId(artifact_id),
+            name=rec["name"],
+            type=rec["type"],
+            url=rec["url"],
+            hash=rec["hash"],
+            size=as_int(rec["size"]),
+            created=float(rec["created"]),
+            provenance=loads(rec.get("provenance")),
+        )
+
+    def all(self) -> list[Artifact]:
+        return sorted((self.get(i) for i in self.ids()), key=lambda a: a.created)
+
+    def add(
+        self, name: str, type: str, url: str, hash: str, size: int, provenance: dict[str, Any] | None = None
+    ) -> ArtifactId:
+        artifact_id = ArtifactId(new_id("a"))
+        with self.project.transaction():
+            self.add_in_transaction(artifact_id, name, type, url, hash, size, provenance)
+        return artifact_id
+
+    def add_in_transaction(
+        self,
+        artifact_id: str,
+        name: str,
+        type: str,
+        url: str,
+        hash: str,
+        size: int,
+        provenance: dict[str, Any] | None,
+    ) -> None:
+        """Record an artifact inside a transaction the caller already holds."""
+        self._map[artifact_id] = Map(
+            {
+                "name": name,
+                "type": type,
+                "url": url,
+                "hash": hash,
+                "size": size,
+                "created": time.time(),
+                "provenance": dumps(provenance),
+            }
+        )
+
+    def remove(self, artifact_id: str) -> None:
+        with self.project.transaction():
+            del self._map[artifact_id]

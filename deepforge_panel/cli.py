@@ -1,0 +1,137 @@
+"""The ``deepforge-panel`` command: list projects, run pipelines headless, read history."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from crdt import StoreError
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``NODE.ATTR=VALUE`` pairs; VALUE is a Python literal where it parses as one, else a string."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        node, dot, attr = target.partition(".")
+        if not sep or not dot or not node or not attr:
+            raise SystemExit(f"--set {item!r}: expected NODE.ATTR=VALUE, e.g. train.epochs=5")
+        try:
+            value: Any = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        overrides.setdefault(node, {})[attr] = value
+    return overrides
+
+
+def _workspace(args: argparse.Namespace):
+    from deepforge_panel.workspace import Workspace
+
+    return Workspace(args.home)
+
+
+def cmd_projects(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)
+    entries = workspace.projects()
+    if not entries:
+        print(f"no projects in {workspace.path}")
+    for entry in entries:
+        project = workspace.open(entry.id)
+        names = ", ".join(p.name for p in project.pipelines.all()) or "no pipelines"
+        changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
+        print(f"{entry.name}\t(last change {changed})\tpipelines: {names}")
+        project.store.close()
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    project = _workspace(args).open(args.project)
+    for commit in project.log():
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(commit.time))
+        print(f"{commit.id}  {when}  {commit.author}: {commit.message}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    workspace = _workspace(args)
+    project = workspace.open(args.project)
+    overrides = _parse_sets(args.set or [])
+    orchestrator = workspace.orchestrator(project, compute=args.compute, compute_options=_compute_options(args))
+    return asyncio.run(_run(project, orchestrator, args.pipeline, overrides))
+
+
+def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"max_workers": args.jobs} if args.compute == "local" and args.jobs else {}
+
+
+def _print_event(execution: str, job: str, event: dict[str, Any]) -> None:
+    kind = event["type"]
+    if kind == "status":
+        status = event["status"]
+        detail = f"\n{event['error'].rstrip()}" if status in ("failed",) and event.get("error") else ""
+        print(f"[{job}] {status}{detail}", flush=True)
+    elif kind == "stdout":
+        print(f"[{job}] {event['line']}", flush=True)
+    elif kind == "stderr":
+        print(f"[{job}] ! {event['line']}", file=sys.stderr, flush=True)
+    elif kind == "execution":
+        print(f"execution {execution} {event['status']}", flush=True)
+
+
+async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]]) -> int:
+    await orchestrator.compute.start()
+    try:
+        execution_id = orchestrator.start(pipeline, overrides, listener=_print_event)
+        print(f"running pipeline {pipeline!r} of project {project.name!r} as execution {execution_id}", flush=True)
+        try:
+            execution = await orchestrator.wait(execution_id)
+        except asyncio.CancelledError:
+            orchestrator.cancel(execution_id)
+            execution = await orchestrator.wait(execution_id)
+        for job in execution.jobs.values():
+            for port, artifact_id in sorted(job.outputs.items()):
+                artifact = project.artifacts.get(artifact_id)
+                print(f"artifact {artifact.name}: {artifact.type}, {artifact.size} bytes, sha256 {artifact.hash[:12]}")
+    finally:
+        await orchestrator.compute.stop()
+        project.store.close()
+    return 0 if all(j.status == "succeeded" for j in execution.jobs.values()) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)")
+    parser = argparse.ArgumentParser(prog="deepforge-panel", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("projects", parents=[common], help="list projects with their pipelines")
+    p.set_defaults(func=cmd_projects)
+    p = sub.add_parser("log", parents=[common], help="a project's history, newest first")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_log)
+    p = sub.add_parser("run", parents=[common], help="run a pipeline headless, printing each job as it goes")
+    p.add_argument("project")
+    p.add_argument("pipeline")
+    p.add_argument("--set", action="append", metavar="NODE.ATTR=VALUE", help="override an attribute for this run")
+    p.add_argument("--compute", default="local", help="compute adapter (default: local)")
+    p.add_argument("--jobs", type=int, default=None, help="jobs at once on the local adapter (default: CPU count)")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (StoreError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"deepforge-panel: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Generate a self-contained job folder for one operation: runs under the workbench or by hand.
+
+Layout: ``main.py`` (readable entry script), ``operation.py`` (the operation's code as
+written), ``job.json`` (attributes, inputs by reference, storage), ``deepforge/`` (the
+job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
+reach the storage.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from deepforge_panel.interface import Interface
+
+RUNTIME = Path(__file__).parent / "jobruntime" / "deepforge"
+
+_MAIN = '''"""Job {job_name!r}: operation {class_name} ({origin}).
+
+Runs by hand with `python main.py`; inputs are fetched from storage by reference (job.json).
+"""
+
+from deepforge.runtime import Job
+
+job = Job(__file__)
+with job.running():
+    from operation import {class_name}
+
+    operation = {class_name}(**job.attributes)
+{load_inputs}    {assign}operation.execute({call_args})
+{save_outputs}'''
+
+
+def render_main(job_name: str, interface: Interface, connected: set[str], origin: str) -> str:
+    """The entry script: construct the operation, load connected inputs, execute, save outputs."""
+    inputs = [p.name for p in interface.inputs if p.name in connected]
+    outputs = [p.name for p in interface.outputs]
+    load = "".join(f"    {name} = job.input({name!r})\n" for name in inputs)
+    call = ", ".join(f"{name}={name}" for name in inputs)
+    if not outputs:
+        assign = ""
+    elif len(outputs) == 1:
+        assign = f"{outputs[0]} = "
+    else:
+        assign = ", ".join(outputs) + " = "
+    save = "".join(f"    job.output({name!r}, {name})\n" for name in outputs)
+    return _MAIN.format(
+        job_name=job_name,
+        class_name=interface.class_name,
+        origin=origin,
+        load_inputs=load,
+        assign=assign,
+        call_args=call,
+        save_outputs=save,
+    )
+
+
+def write_job_folder(
+    folder: Path,
+    *,
+    job_name: str,
+    code: str,
+    interface: Interface,
+    attributes: dict[str, Any],
+    inputs: dict[str, dict[str, Any]],
+    storage: dict[str, Any],
+    origin: str = "",
+) -> Path:
+    """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "operation.py").write_text(code)
+    spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": storage}
+    (folder / "job.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
+    (folder / "main.py").write_text(render_main(job_name, interface, set(inputs), origin))
+    return folder
+
+
+def job_environment() -> dict[str, str]:
+    """Environment a job gets under the workbench: feedback on, figures through our backend."""
+    return {
+        "DEEPFORGE_FEEDBACK": "1",
+        "MPLBACKEND": "module://deepforge.mpl_backend",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }

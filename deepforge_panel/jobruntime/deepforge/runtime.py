@@ -1,0 +1,81 @@
+"""What a generated job's ``main.py`` calls: load inputs, run the operation, save outputs.
+
+The job folder holds ``job.json`` (attributes, inputs by reference, the storage to write
+to); everything needed to run it again by hand with plain ``python main.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import feedback, serialization, storage
+
+
+class Job:
+    """The running job, read from the ``job.json`` beside ``main.py``."""
+
+    def __init__(self, main_file: str) -> None:
+        self.folder = Path(main_file).resolve().parent
+        spec = json.loads((self.folder / "job.json").read_text())
+        self.name: str = spec["name"]
+        self.attributes: dict[str, Any] = spec["attributes"]
+        self.inputs: dict[str, dict[str, Any]] = spec["inputs"]
+        self.storage: dict[str, Any] = spec["storage"]
+        self.outputs: dict[str, dict[str, Any]] = {}
+        if str(self.folder) not in sys.path:
+            sys.path.insert(0, str(self.folder))
+
+    def input(self, name: str) -> Any:
+        """The object flowing into input ``name``, fetched from storage by reference."""
+        ref = self.inputs[name]
+        data = storage.fetch(ref["url"], self.storage.get("options", {}), ref.get("hash"))
+        return serialization.loads(data)
+
+    def output(self, name: str, value: Any) -> None:
+        """Store ``value`` as output ``name`` and tell the workbench where it is."""
+        data = serialization.dumps(value)
+        url, digest, size = storage.put_content(self.storage["url"], self.storage.get("options", {}), data)
+        record = {"name": name, "url": url, "hash": digest, "size": size, "datatype": serialization.type_name(value)}
+        self.outputs[name] = record
+        (self.folder / "outputs.json").write_text(json.dumps(self.outputs, indent=2))
+        feedback.emit({"type": "output", **record})
+        if not feedback.enabled():
+            print(f"output {name}: {record['datatype']} ({size} bytes) -> {url}")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Job]:
+        """Run the body as the job: figures flushed at the end, any failure reported with its traceback."""
+        try:
+            yield self
+            _flush_figures()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code:
+                feedback.emit({"type": "error", "traceback": f"operation called sys.exit({exc.code!r})"})
+            _flush_figures()
+            raise
+        except BaseException:
+            _flush_figures()
+            text = traceback.format_exc()
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            feedback.emit({"type": "error", "traceback": text})
+            sys.stdout.flush()
+            os._exit(1)
+
+
+def _flush_figures() -> None:
+    """Send figures the operation drew but never showed (only under the workbench's backend)."""
+    if "matplotlib" not in sys.modules:
+        return
+    backend = sys.modules.get(f"{__package__}.mpl_backend")
+    if backend is not None:
+        with contextlib.suppress(Exception):
+            backend.flush_all()

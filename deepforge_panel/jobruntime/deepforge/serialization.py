@@ -1,0 +1,54 @@
+"""How job inputs and outputs become bytes: pickle by default, plus serializers libraries register.
+
+A library's init code (run in the job before the operation) may register a serializer for
+its own types, e.g. a model that needs custom objects restored before it can load.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_HEADER = b"deepforge:"
+
+
+@dataclass(frozen=True)
+class Serializer:
+    name: str
+    accepts: Callable[[Any], bool]
+    dump: Callable[[Any], bytes]
+    load: Callable[[bytes], Any]
+
+
+def _pickle_dump(obj: Any) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+_PICKLE = Serializer("pickle", lambda obj: True, _pickle_dump, pickle.loads)
+_registry: list[Serializer] = []
+
+
+def register(name: str, accepts: Callable[[Any], bool], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]) -> None:
+    """Serialize objects ``accepts`` approves with ``dump``/``load``; newer registrations win."""
+    _registry.insert(0, Serializer(name, accepts, dump, load))
+
+
+def dumps(obj: Any) -> bytes:
+    serializer = next((s for s in _registry if s.accepts(obj)), _PICKLE)
+    return _HEADER + serializer.name.encode() + b"\n" + serializer.dump(obj)
+
+
+def loads(data: bytes) -> Any:
+    if not data.startswith(_HEADER):
+        return pickle.loads(data)
+    name, _, payload = data[len(_HEADER) :].partition(b"\n")
+    for serializer in [*_registry, _PICKLE]:
+        if serializer.name == name.decode():
+            return serializer.load(payload)
+    raise ValueError(f"no serializer {name.decode()!r} registered to load this artifact; is its library's init code present?")
+
+
+def type_name(obj: Any) -> str:
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"

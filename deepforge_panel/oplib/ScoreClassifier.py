@@ -1,0 +1,8 @@
+class ScoreClassifier:
+    """Accuracy of a trained classifier on held-out data."""
+
+    def execute(self, model, test):
+        predictions = model.predict(test["x"], verbose=0).argmax(axis=1)
+        accuracy = float((predictions == test["y"]).mean())
+        print(f"accuracy: {accuracy:.4f} on {len(test['y'])} test samples")
+        return accuracy

@@ -1,0 +1,66 @@
+import matplotlib.pyplot as plt
+
+try:
+    from deepforge import metric, progress
+except ImportError:  # running outside the workbench: feedback calls do nothing
+    def metric(name, value, step=None):
+        pass
+
+    def progress(current, total=None, label=""):
+        pass
+
+
+class TrainClassifier:
+    """Train a small Keras network on a dataset's features, drawing the loss after every epoch."""
+
+    def __init__(self, hidden_units: int = 64, epochs: int = 10, batch_size: int = 32, learning_rate: float = 0.001, seed: int = 0):
+        self.hidden_units = hidden_units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.seed = seed
+
+    def execute(self, train):
+        import keras
+
+        keras.utils.set_random_seed(self.seed)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=train["x"].shape[1:]),
+                keras.layers.Dense(self.hidden_units, activation="relu"),
+                keras.layers.Dense(len(train["classes"]), activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        epochs = self.epochs
+        losses, val_losses = [], []
+        figure, axes = plt.subplots()
+
+        class Feedback(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                losses.append(logs["loss"])
+                val_losses.append(logs["val_loss"])
+                metric("loss", logs["loss"], epoch + 1)
+                metric("accuracy", logs["accuracy"], epoch + 1)
+                progress(epoch + 1, epochs, "epoch")
+                print(f"epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f}, accuracy {logs['accuracy']:.4f}")
+                axes.clear()
+                steps = list(range(1, len(losses) + 1))
+                axes.plot(steps, losses, label="loss")
+                axes.plot(steps, val_losses, label="validation loss")
+                axes.set_xlabel("epoch")
+                axes.set_ylabel("loss")
+                axes.set_title("Training loss")
+                axes.legend()
+                figure.canvas.draw_idle()
+
+        progress(0, epochs, "epoch")
+        model.fit(
+            train["x"], train["y"], epochs=epochs, batch_size=self.batch_size,
+            validation_split=0.1, verbose=0, callbacks=[Feedback()],
+        )
+        return model

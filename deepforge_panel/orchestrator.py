@@ -1,0 +1,359 @@
+"""Run a pipeline as an execution: jobs in dependency order on a compute adapter.
+
+Each run commits the project first (so the execution names the exact version it ran),
+writes one job folder per node, runs ready jobs side by side, and writes their feedback
+into the document in batches. A failed job skips its descendants; other branches go on.
+All document access happens on the event loop thread that calls :meth:`start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Map
+
+from crdt import dumps, new_id
+from deepforge_panel import provenance
+from deepforge_panel.executions import Execution, ExecutionId, JobId
+from deepforge_panel.interface import Interface
+from deepforge_panel.jobgen import job_environment, write_job_folder
+from deepforge_panel.jobruntime.deepforge.feedback import parse_line
+from deepforge_panel.pipelines import NodeId, Pipeline, coerce
+from deepforge_panel.project import default_author
+
+if TYPE_CHECKING:
+    from adapters.compute import ComputeAdapter
+    from adapters.storage import StorageAdapter
+    from deepforge_panel.project import Project
+
+Listener = Callable[[str, str, dict[str, Any]], None]
+"""Called with (execution id, job name, event) for status changes and console lines."""
+
+MAX_CONSOLE = 2_000_000
+"""Characters of stdout/stderr kept per job in the document; the rest stays in the job folder's log."""
+
+
+@dataclass
+class _Snapshot:
+    """What a node ran with, fixed when the execution started."""
+
+    name: str
+    operation_name: str
+    code: str
+    interface: Interface
+    attributes: dict[str, Any]
+
+
+@dataclass
+class _Run:
+    id: ExecutionId
+    pipeline: Pipeline
+    commit: str
+    job_ids: dict[NodeId, JobId]
+    snapshots: dict[NodeId, _Snapshot]
+    listener: Listener | None
+    buffers: dict[JobId, list[dict[str, Any]]] = field(default_factory=dict)
+    artifacts: dict[NodeId, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class Orchestrator:
+    """Runs a project's pipelines on one compute adapter, storing outputs through one storage adapter."""
+
+    def __init__(
+        self,
+        project: Project,
+        compute: ComputeAdapter,
+        storage: StorageAdapter,
+        workdir: str | Path,
+        *,
+        flush_interval: float = 0.1,
+    ) -> None:
+        self.project = project
+        self.compute = compute
+        self.storage = storage
+        self.workdir = Path(workdir)
+        self.flush_interval = flush_interval
+        self._runs: dict[ExecutionId, _Run] = {}
+
+    # -- public ---------------------------------------------------------------------------
+    def start(
+        self,
+        pipeline: str,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        author: str | None = None,
+        listener: Listener | None = None,
+    ) -> ExecutionId:
+        """Validate, commit, create the execution and start running it; returns at once."""
+        pipelines = self.project.pipelines
+        checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
+        author = author or default_author()
+        snapshots = {nid: self._snapshot(checked, nid, (overrides or {}).get(node.name, {})) for nid, node in checked.nodes.items()}
+        commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
+        execution_id, job_ids = self.project.executions.create(
+            checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author
+        )
+        run = _Run(execution_id, checked, commit, job_ids, snapshots, listener)
+        run.buffers = {jid: [] for jid in job_ids.values()}
+        self._runs[execution_id] = run
+        run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
+        return execution_id
+
+    async def wait(self, execution_id: str) -> Execution:
+        """Wait for an execution started here to end; returns its final record."""
+        run = self._runs[ExecutionId(execution_id)]
+        assert run.task is not None
+        await asyncio.shield(run.task)
+        return self.project.executions.get(execution_id)
+
+    async def run(self, pipeline: str, overrides: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> Execution:
+        return await self.wait(self.start(pipeline, overrides, **kwargs))
+
+    def cancel(self, execution_id: str) -> bool:
+        """Stop an execution: running processes are killed, waiting jobs never start."""
+        run = self._runs.get(ExecutionId(execution_id))
+        if run is None or run.task is None or run.task.done():
+            return False
+        run.task.cancel()
+        return True
+
+    def running(self) -> list[ExecutionId]:
+        return [eid for eid, run in self._runs.items() if run.task is not None and not run.task.done()]
+
+    # -- internals ----------------------------------------------------------------------------
+    def _snapshot(self, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> _Snapshot:
+        node = pipeline.nodes[node_id]
+        op = self.project.operations.get(node.operation)
+        assert op.interface is not None
+        attributes = self.project.pipelines.effective_attributes(node)
+        for key, value in override.items():
+            attribute = op.interface.attribute(key)
+            assert attribute is not None
+            attributes[key] = coerce(attribute, value, node.name)
+        return _Snapshot(node.name, op.name, op.code, op.interface, attributes)
+
+    def _job(self, run: _Run, node_id: NodeId) -> Map:
+        return self.project.executions.job_record(run.id, run.job_ids[node_id])
+
+    def _set_status(self, run: _Run, node_id: NodeId, status: str, **fields: Any) -> None:
+        self._flush(run)
+        with self.project.transaction(origin="orchestrator"):
+            job = self._job(run, node_id)
+            job["status"] = status
+            for key, value in fields.items():
+                job[key] = value
+        if run.listener is not None:
+            run.listener(run.id, run.snapshots[node_id].name, {"type": "status", "status": status, **fields})
+
+    async def _drive(self, run: _Run) -> None:
+        pipeline = run.pipeline
+        pending = set(pipeline.nodes)
+        active: dict[asyncio.Task[bool], NodeId] = {}
+        succeeded: set[NodeId] = set()
+        flusher = asyncio.get_running_loop().create_task(self._flush_periodically(run))
+        final = "succeeded"
+        try:
+            while pending or active:
+                for node_id in sorted(pending, key=lambda n: pipeline.nodes[n].name):
+                    if pipeline.upstream(node_id) <= succeeded:
+                        pending.discard(node_id)
+                        task = asyncio.get_running_loop().create_task(self._run_job(run, node_id))
+                        active[task] = node_id
+                if not active:
+                    break
+                done, _ = await asyncio.wait(active, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node_id = active.pop(task)
+                    if task.result():
+                        succeeded.add(node_id)
+                        continue
+                    final = "failed"
+                    for skipped in pipeline.descendants(node_id) & pending:
+                        pending.discard(skipped)
+                        failed_name = run.snapshots[node_id].name
+                        self._set_status(run, skipped, "skipped", error=f"skipped: upstream job {failed_name} failed")
+        except asyncio.CancelledError:
+            final = "cancelled"
+            for task in active:
+                task.cancel()
+            await asyncio.gather(*active, return_exceptions=True)
+            for node_id in pending:
+                self._set_status(run, node_id, "cancelled", error="cancelled before it started")
+        finally:
+            flusher.cancel()
+            self._flush(run)
+            with self.project.transaction(origin="orchestrator"):
+                record = self.project.executions.record(run.id)
+                record["status"] = final
+                record["ended"] = time.time()
+            if run.listener is not None:
+                run.listener(run.id, "", {"type": "execution", "status": final})
+
+    async def _run_job(self, run: _Run, node_id: NodeId) -> bool:
+        """Run one job to its end; True when it succeeded."""
+        snap = run.snapshots[node_id]
+        job_id = run.job_ids[node_id]
+        inputs = {
+            edge.dst_port: run.artifacts[edge.src][edge.src_port]
+            for edge in run.pipeline.incoming(node_id)
+        }
+        with self.project.transaction(origin="orchestrator"):
+            recorded = self._job(run, node_id)["inputs"]
+            for port, artifact in inputs.items():
+                recorded[port] = artifact["artifact"]
+        folder = write_job_folder(
+            self.workdir / run.id / f"{snap.name}-{job_id}",
+            job_name=snap.name,
+            code=snap.code,
+            interface=snap.interface,
+            attributes=snap.attributes,
+            inputs={port: {"url": a["url"], "hash": a["hash"]} for port, a in inputs.items()},
+            storage=self.storage.job_config(),
+            origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
+        )
+        from adapters.compute import JobSpec
+
+        spec = JobSpec(id=job_id, folder=folder, env=job_environment())
+        run.artifacts[node_id] = {}
+        errors: list[str] = []
+        stderr_tail: list[str] = []
+        logs = {name: (folder / f"{name}.log").open("a", encoding="utf-8") for name in ("stdout", "stderr")}
+
+        def emit(event: dict[str, Any]) -> None:
+            kind = event.get("type")
+            if kind == "queued":
+                self._set_status(run, node_id, "queued", queued=time.time())
+            elif kind == "started":
+                self._set_status(run, node_id, "running", started=float(event.get("time", time.time())))
+            else:
+                if kind == "stdout":
+                    parsed = parse_line(event["line"])
+                    if parsed is not None:
+                        event = parsed
+                        kind = event.get("type")
+                if kind in logs:
+                    logs[kind].write(event["line"] + "\n")
+                if kind == "stderr":
+                    stderr_tail.append(event["line"])
+                    del stderr_tail[:-20]
+                if kind == "error":
+                    errors.append(str(event.get("traceback", "")))
+                if kind == "output":
+                    self._record_output(run, node_id, event, inputs)
+                    return
+                run.buffers[job_id].append(event)
+                if run.listener is not None and kind in ("stdout", "stderr", "progress", "metric"):
+                    run.listener(run.id, snap.name, event)
+
+        try:
+            code = await self.compute.run(spec, emit)
+        except asyncio.CancelledError:
+            self._set_status(run, node_id, "cancelled", ended=time.time(), error="cancelled while running")
+            raise
+        except Exception as exc:  # an adapter that cannot run the job at all
+            self._set_status(run, node_id, "failed", ended=time.time(), error=f"compute adapter error: {exc!r}")
+            return False
+        finally:
+            for log in logs.values():
+                log.close()
+        missing = [p.name for p in snap.interface.outputs if p.name not in run.artifacts[node_id]]
+        if code == 0 and not errors and not missing:
+            self._set_status(run, node_id, "succeeded", ended=time.time())
+            return True
+        if errors:
+            message = errors[-1]
+        elif code != 0:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            message = f"job {snap.name} {how}" + ("\n" + "\n".join(stderr_tail) if stderr_tail else "")
+        else:
+            message = f"job {snap.name} finished without producing outputs {missing}"
+        self._set_status(run, node_id, "failed", ended=time.time(), error=message)
+        return False
+
+    def _record_output(
+        self, run: _Run, node_id: NodeId, event: dict[str, Any], inputs: dict[str, dict[str, Any]]
+    ) -> None:
+        snap = run.snapshots[node_id]
+        job_id = run.job_ids[node_id]
+        record = provenance.executed_job(
+            execution=run.id,
+            job=job_id,
+            node=snap.name,
+            pipeline=run.pipeline.name,
+            commit=run.commit,
+            operation_name=snap.operation_name,
+            code=snap.code,
+            interface=snap.interface,
+            attributes=snap.attributes,
+            output=event["name"],
+            inputs={
+                port: {"artifact": a["artifact"], "hash": a["hash"], "url": a["url"], "provenance": a["provenance"]}
+                for port, a in inputs.items()
+            },
+        )
+        artifact_id = new_id("a")
+        self._flush(run)
+        with self.project.transaction(origin="orchestrator"):
+            self.project.artifacts.add_in_transaction(
+                artifact_id, f"{snap.name}.{event['name']}", event["datatype"], event["url"], event["hash"],
+                int(event["size"]), record,
+            )
+            self._job(run, node_id)["outputs"][event["name"]] = artifact_id
+        run.artifacts[node_id][event["name"]] = {
+            "artifact": artifact_id, "url": event["url"], "hash": event["hash"], "provenance": record
+        }
+
+    async def _flush_periodically(self, run: _Run) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            self._flush(run)
+
+    def _flush(self, run: _Run) -> None:
+        """Write buffered feedback of every job of ``run`` in one transaction."""
+        if not any(run.buffers.values()):
+            return
+        executions = self.project.executions
+        with self.project.transaction(origin="orchestrator"):
+            for job_id, events in run.buffers.items():
+                if not events:
+                    continue
+                job = executions.job_record(run.id, job_id)
+                out: list[str] = []
+                err: list[str] = []
+                for event in events:
+                    kind = event.get("type")
+                    if kind == "stdout":
+                        out.append(event["line"] + "\n")
+                    elif kind == "stderr":
+                        err.append(event["line"] + "\n")
+                    elif kind == "progress":
+                        progress = job["progress"]
+                        progress["current"] = int(event.get("current", 0))
+                        progress["total"] = event.get("total")
+                        progress["label"] = str(event.get("label", ""))
+                    elif kind == "metric":
+                        executions.append_metric(job, str(event["name"]), event.get("step"), float(event["value"]))
+                    elif kind == "figure":
+                        job["figures"][str(event["id"])] = dumps(event["figure"])
+                    elif kind == "error":
+                        job["error"] = str(event.get("traceback", ""))
+                _append_console(job["stdout"], "".join(out))
+                _append_console(job["stderr"], "".join(err))
+                events.clear()
+
+
+def _append_console(text: Any, chunk: str) -> None:
+    if not chunk:
+        return
+    room = MAX_CONSOLE - len(text)
+    if room <= 0:
+        return
+    if len(chunk) > room:
+        chunk = chunk[:room] + "\n[output truncated: the full log is in the job folder]\n"
+    text += chunk

@@ -1,0 +1,114 @@
+"""Provenance: how an artifact was made, recursively, and the way back to a runnable pipeline.
+
+Each artifact made by a job carries an ``ExecutedJob`` record (the seed's ImplicitOperation):
+the operation's code and interface as they ran, the attribute values, and for each input
+the artifact that fed it with that artifact's own provenance. Nothing else is needed to
+rebuild the pipeline, even after the project's operations have changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from deepforge_panel.interface import Interface
+
+if TYPE_CHECKING:
+    from deepforge_panel.pipelines import PipelineId
+    from deepforge_panel.project import Project
+
+
+def executed_job(
+    *,
+    execution: str,
+    job: str,
+    node: str,
+    pipeline: str,
+    commit: str,
+    operation_name: str,
+    code: str,
+    interface: Interface,
+    attributes: dict[str, Any],
+    output: str,
+    inputs: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The provenance record of output ``output`` of one job; ``inputs`` hold their artifacts' records."""
+    return {
+        "kind": "ExecutedJob",
+        "execution": execution,
+        "job": job,
+        "node": node,
+        "pipeline": pipeline,
+        "commit": commit,
+        "operation": {"name": operation_name, "code": code, "interface": interface.to_dict()},
+        "attributes": attributes,
+        "output": output,
+        "inputs": inputs,
+    }
+
+
+def lineage(provenance: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every distinct ExecutedJob in a provenance tree, inputs before the jobs they fed."""
+    ordered: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(record: dict[str, Any] | None) -> None:
+        if not record or record.get("kind") != "ExecutedJob" or record["job"] in seen:
+            return
+        for source in record["inputs"].values():
+            visit(source.get("provenance"))
+        seen.add(record["job"])
+        ordered.append(record)
+
+    visit(provenance)
+    return ordered
+
+
+def reify(project: Project, artifact_id: str, name: str | None = None) -> PipelineId:
+    """A new pipeline in ``project`` that recomputes ``artifact_id`` from its provenance.
+
+    Operations are matched by code: an existing operation with the very same code is reused,
+    otherwise the snapshot becomes a new operation. Inputs whose data had no provenance
+    (uploaded, say) are left unconnected for the user to supply.
+    """
+    artifact = project.artifacts.get(artifact_id)
+    records = lineage(artifact.provenance)
+    if not records:
+        raise ValueError(f"artifact {artifact.name!r} has no provenance to rebuild a pipeline from")
+    by_code = {op.code: op.id for op in project.operations.all()}
+    pipeline_id = project.pipelines.create(name or _free_name(project, f"reproduce {artifact.name}"))
+    nodes: dict[str, str] = {}
+    for depth, record in enumerate(records):
+        code = record["operation"]["code"]
+        op_id = by_code.get(code)
+        if op_id is None:
+            op_id = by_code[code] = project.operations.add(code, name=record["operation"]["name"])
+        interface = Interface.from_dict(record["operation"]["interface"])
+        known = {a.name for a in interface.attributes}
+        nodes[record["job"]] = project.pipelines.add_node(
+            pipeline_id,
+            op_id,
+            name=record["node"] if record["node"] not in _node_names(project, pipeline_id) else None,
+            attributes={k: v for k, v in record["attributes"].items() if k in known},
+            x=220.0 * depth,
+            y=0.0,
+        )
+    for record in records:
+        for port, source in record["inputs"].items():
+            upstream = source.get("provenance")
+            if upstream and upstream.get("kind") == "ExecutedJob":
+                project.pipelines.add_edge(
+                    pipeline_id, nodes[upstream["job"]], upstream["output"], nodes[record["job"]], port
+                )
+    return pipeline_id
+
+
+def _node_names(project: Project, pipeline_id: str) -> set[str]:
+    return {n.name for n in project.pipelines.get(pipeline_id).nodes.values()}
+
+
+def _free_name(project: Project, base: str) -> str:
+    taken = {p.name for p in project.pipelines.all()}
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base} ({i})", i + 1
+    return name

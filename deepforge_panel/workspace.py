@@ -1,0 +1,76 @@
+"""The projects in a home folder, opened as :class:`Project` views with their compute and storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crdt import Entry, Home
+from deepforge_panel.examples import EXAMPLES
+from deepforge_panel.orchestrator import Orchestrator
+from deepforge_panel.project import Project
+
+_INITIALIZED = ".initialized"
+
+
+class Workspace:
+    """A home folder of projects (default ``~/.deepforge-panel``, or ``$DEEPFORGE_PANEL_HOME``)."""
+
+    def __init__(self, home: str | Path | None = None, *, examples: bool = True) -> None:
+        self.home = Home(home)
+        if examples:
+            self.ensure_examples()
+
+    @property
+    def path(self) -> Path:
+        return self.home.path
+
+    def ensure_examples(self) -> None:
+        """Create the example projects on first start only, so a deleted example stays deleted."""
+        marker = self.home.path / _INITIALIZED
+        if marker.exists():
+            return
+        for name, build in EXAMPLES.items():
+            if not self.home.exists(name):
+                project = self.create(name)
+                build(project)
+                project.store.close()
+        marker.write_text("examples created\n")
+
+    def projects(self) -> list[Entry]:
+        return self.home.entries()
+
+    def create(self, name: str) -> Project:
+        store = self.home.create(name)
+        project = Project.open(store)
+        with project.transaction():
+            project.meta["name"] = name
+        return project
+
+    def open(self, name: str) -> Project:
+        return Project.open(self.home.open(name))
+
+    def project_dir(self, project: Project) -> Path:
+        assert project.store is not None
+        return project.store.path.parent
+
+    def orchestrator(
+        self,
+        project: Project,
+        compute: str = "local",
+        storage_url: str | None = None,
+        compute_options: dict[str, Any] | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Orchestrator:
+        """An orchestrator for ``project``: artifacts default to ``<project>/artifacts`` on local disk."""
+        from adapters.compute import compute as make_compute
+        from adapters.storage import storage as make_storage
+
+        folder = self.project_dir(project)
+        url = storage_url or (folder / "artifacts").resolve().as_uri()
+        return Orchestrator(
+            project,
+            make_compute(compute, **(compute_options or {})),
+            make_storage(url, **(storage_options or {})),
+            folder / "jobs",
+        )
