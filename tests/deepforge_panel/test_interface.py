@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import pytest
+
+from deepforge_panel.interface import InterfaceError, parse_interface, ports_compatible
+
+# An operation in the form DeepForge itself generated, unchanged.
+DEEPFORGE_STYLE = '''
+import numpy as np
+
+class TrainValidate():
+    def __init__(self, model, batch_size=32, epochs=10, loss="categorical_crossentropy", shuffle=True, lr=0.01):
+        self.model = model
+        self.batch_size = batch_size
+        self.epochs = epochs
+        return
+
+    def execute(self, dataset, labels):
+        self.model.fit(dataset, labels, batch_size=self.batch_size, epochs=self.epochs)
+        model = self.model
+        return model
+'''
+
+
+def test_deepforge_operation_reads_unchanged() -> None:
+    iface = parse_interface(DEEPFORGE_STYLE)
+    assert iface.class_name == "TrainValidate"
+    assert [r.name for r in iface.references] == ["model"]
+    assert [(a.name, a.type, a.default) for a in iface.attributes] == [
+        ("batch_size", "int", 32),
+        ("epochs", "int", 10),
+        ("loss", "str", "categorical_crossentropy"),
+        ("shuffle", "bool", True),
+        ("lr", "float", 0.01),
+    ]
+    assert [p.name for p in iface.inputs] == ["dataset", "labels"]
+    assert [p.name for p in iface.outputs] == ["model"]
+
+
+def test_annotations_choices_optional_inputs_and_tuple_outputs() -> None:
+    iface = parse_interface(
+        '''
+from typing import Literal
+
+class Split:
+    """Split data."""
+    def __init__(self, mode: Literal["random", "ordered"] = "random", ratio: float = 1):
+        pass
+
+    def execute(self, data: "Table", weights=None) -> tuple[Table, Table]:
+        def helper():
+            return 42
+        if data is None:
+            return None
+        return train, test
+'''
+    )
+    assert iface.doc == "Split data."
+    mode = iface.attribute("mode")
+    assert mode is not None and mode.type == "choice" and mode.choices == ("random", "ordered")
+    assert iface.attribute("ratio").type == "float"
+    assert [(p.name, p.type, p.required) for p in iface.inputs] == [("data", "'Table'", True), ("weights", "Any", False)]
+    assert [(p.name, p.type) for p in iface.outputs] == [("train", "Table"), ("test", "Table")]
+
+
+def test_unnamed_return_values_get_names() -> None:
+    iface = parse_interface("class A:\n    def execute(self):\n        return 1, f()\n")
+    assert [p.name for p in iface.outputs] == ["output1", "output2"]
+    single = parse_interface("class A:\n    def execute(self):\n        return 1 + 1\n")
+    assert [p.name for p in single.outputs] == ["output"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message", "line"),
+    [
+        ("class A:\n    def execute(self)\n        return x\n", "expected ':'", 2),
+        ("class A:\n    def run(self):\n        pass\n", "no operation found", 1),
+        ("x = 1\n", "no operation found", 1),
+        ("class A:\n    def execute(data):\n        pass\n", "must take self", 2),
+        ("class A:\n    def __init__(self, n=len('x')):\n        pass\n    def execute(self):\n        pass\n", "must be a literal", 2),
+        ("class A:\n    def execute(self):\n        if x:\n            return a\n        return a, b\n", "same outputs", 5),
+        (
+            "from typing import Literal\nclass A:\n    def __init__(self, m: Literal['a'] = 'b'):\n        pass\n"
+            "    def execute(self):\n        pass\n",
+            "not one of its choices",
+            3,
+        ),
+    ],
+)
+def test_bad_code_is_located(source: str, message: str, line: int) -> None:
+    with pytest.raises(InterfaceError, match=message) as info:
+        parse_interface(source)
+    assert info.value.line == line
+    assert info.value.column >= 1
+
+
+def test_port_compatibility() -> None:
+    assert ports_compatible("Any", "Table")
+    assert ports_compatible("Table", "Table")
+    assert not ports_compatible("Table", "Model")
+
+
+def test_interface_round_trips_through_dict() -> None:
+    iface = parse_interface(DEEPFORGE_STYLE)
+    from deepforge_panel.interface import Interface
+
+    assert Interface.from_dict(iface.to_dict()) == iface

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from pycrdt import Doc
+
+from deepforge_panel.operations import splice
+from tests.deepforge_panel.helpers import ADD, new_project
+
+
+def test_interface_follows_code_and_keeps_last_good(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op_id = project.operations.add(ADD)
+    op = project.operations.get(op_id)
+    assert op.name == "Add" and op.error is None
+    assert [p.name for p in op.interface.inputs] == ["data"]
+
+    project.operations.set_code(op_id, ADD.replace("def execute(self, data):", "def execute(self, data, scale):"))
+    assert [p.name for p in project.operations.get(op_id).interface.inputs] == ["data", "scale"]
+
+    error = project.operations.set_code(op_id, ADD.replace("def execute(self, data):", "def execute(self, data:"))
+    assert error is not None and error.line == 6
+    op = project.operations.get(op_id)
+    assert op.error is not None and op.error.line == 6
+    assert [p.name for p in op.interface.inputs] == ["data", "scale"], "last good interface kept"
+    assert "def execute(self, data:" in op.code, "the broken code itself is kept too"
+
+    project.operations.set_code(op_id, ADD)
+    op = project.operations.get(op_id)
+    assert op.error is None and [p.name for p in op.interface.inputs] == ["data"]
+
+
+def test_blank_operation_parses(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op = project.operations.get(project.operations.add(name="Normalize"))
+    assert op.error is None and op.interface.class_name == "Normalize"
+
+
+def test_splice_edits_only_the_middle_so_concurrent_edits_merge() -> None:
+    a, b = Doc(), Doc()
+    text_a = a.get("t", type=__import__("pycrdt").Text)
+    text_a += "def f():\n    return 1\n"
+    b.apply_update(a.get_update())
+    text_b = b.get("t", type=__import__("pycrdt").Text)
+    splice(text_a, "# top\ndef f():\n    return 1\n")
+    splice(text_b, "def f():\n    return 2\n")
+    a.apply_update(b.get_update(a.get_state()))
+    b.apply_update(a.get_update(b.get_state()))
+    assert str(text_a) == str(text_b) == "# top\ndef f():\n    return 2\n"
