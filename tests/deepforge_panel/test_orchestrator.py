@@ -1,0 +1,312 @@
+"""The orchestrator against real subprocesses on the local compute adapter and file storage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.compute import compute
+from adapters.storage import storage
+from deepforge_panel.orchestrator import Orchestrator
+from deepforge_panel.pipelines import PipelineError
+from deepforge_panel.project import Project
+from deepforge_panel.provenance import lineage, reify
+from tests.conftest import async_wait_until
+from tests.deepforge_panel.helpers import ADD, PAIR, SOURCE, new_project
+
+WAIT_FOR_PEER = '''
+import os, time
+from pathlib import Path
+
+class Rendezvous:
+    """Arrive, then wait until the other job has arrived too: succeeds only if both run at once."""
+    def __init__(self, me: str = "a", other: str = "b", folder: str = "", timeout: float = 30.0):
+        self.me, self.other, self.folder, self.timeout = me, other, folder, timeout
+
+    def execute(self):
+        Path(self.folder, self.me).write_text(str(time.time()))
+        deadline = time.time() + self.timeout
+        while not Path(self.folder, self.other).exists():
+            if time.time() > deadline:
+                raise TimeoutError(f"{self.other} never ran while {self.me} was running")
+            time.sleep(0.01)
+        met = self.me
+        return met
+'''
+
+FAIL = '''
+class Explode:
+    def execute(self, data):
+        print("about to fail")
+        raise ValueError(f"bad value {data}")
+        result = data
+        return result
+'''
+
+EXIT = '''
+import sys
+class Quit:
+    def execute(self):
+        sys.exit(3)
+'''
+
+STREAM = '''
+import os, time
+from pathlib import Path
+import matplotlib.pyplot as plt
+from deepforge import metric, progress
+
+class Stream:
+    """Print and draw, then wait for the test to see it before finishing."""
+    def __init__(self, gate: str = "", epochs: int = 3):
+        self.gate, self.epochs = gate, epochs
+
+    def execute(self):
+        losses = []
+        for epoch in range(self.epochs):
+            losses.append(1.0 / (epoch + 1))
+            plt.cla()
+            plt.plot(losses)
+            plt.draw()
+            metric("loss", losses[-1], epoch)
+            progress(epoch + 1, self.epochs, "epoch")
+            print(f"epoch {epoch}", flush=True)
+        print("warning: nothing serious", file=__import__("sys").stderr, flush=True)
+        deadline = time.time() + 30
+        while not Path(self.gate).exists():
+            if time.time() > deadline:
+                raise TimeoutError("the workbench never saw the streamed feedback")
+            time.sleep(0.01)
+        done = True
+        return done
+'''
+
+SLEEP = '''
+import os, time
+from pathlib import Path
+class Sleep:
+    def __init__(self, pidfile: str = ""):
+        self.pidfile = pidfile
+    def execute(self):
+        Path(self.pidfile).write_text(str(os.getpid()))
+        time.sleep(600)
+'''
+
+
+def _orchestrator(project: Project, tmp_path: Path, workers: int = 4) -> Orchestrator:
+    return Orchestrator(
+        project,
+        compute("local", max_workers=workers),
+        storage((tmp_path / "artifacts").as_uri()),
+        tmp_path / "jobs",
+    )
+
+
+def _run(orchestrator: Orchestrator, pipeline: str, overrides: dict[str, Any] | None = None):
+    return asyncio.run(orchestrator.run(pipeline, overrides))
+
+
+def _chain(project: Project) -> str:
+    ops = {name: project.operations.add(code) for name, code in (("Source", SOURCE), ("Add", ADD), ("Pair", PAIR))}
+    pid = project.pipelines.create("chain")
+    a = project.pipelines.add_node(pid, ops["Source"], name="a", attributes={"value": 10})
+    b = project.pipelines.add_node(pid, ops["Add"], name="b", attributes={"amount": 5})
+    c = project.pipelines.add_node(pid, ops["Add"], name="c")
+    d = project.pipelines.add_node(pid, ops["Pair"], name="d")
+    project.pipelines.add_edge(pid, a, "data", b, "data")
+    project.pipelines.add_edge(pid, b, "result", c, "data")
+    project.pipelines.add_edge(pid, a, "data", d, "left")
+    project.pipelines.add_edge(pid, c, "result", d, "right")
+    return pid
+
+
+def _value(orchestrator: Orchestrator, artifact_id: str) -> Any:
+    from deepforge_panel.jobruntime.deepforge import serialization
+
+    artifact = orchestrator.project.artifacts.get(artifact_id)
+    return serialization.loads(orchestrator.storage.get(artifact.url))
+
+
+def test_pipeline_runs_in_order_and_outputs_become_artifacts(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    _chain(project)
+    orchestrator = _orchestrator(project, tmp_path)
+    execution = _run(orchestrator, "chain", {"c": {"amount": 100}})
+
+    assert execution.status == "succeeded"
+    assert {j.name: j.status for j in execution.jobs.values()} == dict.fromkeys("abcd", "succeeded")
+    assert execution.commit == project.log()[0].id and project.log()[0].message == "Run pipeline chain"
+    d = execution.job("d")
+    assert _value(orchestrator, d.outputs["total"]) == 10 + (10 + 5 + 100)
+    artifact = project.artifacts.get(d.outputs["total"])
+    assert artifact.type == "int" and len(artifact.hash) == 64 and artifact.size > 0
+    assert execution.job("c").attributes == {"amount": 100}
+    b, c = execution.job("b"), execution.job("c")
+    assert b.ended <= c.started, "c waits for b"
+
+
+def test_provenance_leads_back_and_reifies_into_an_equal_pipeline(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    _chain(project)
+    orchestrator = _orchestrator(project, tmp_path)
+    execution = _run(orchestrator, "chain", {"c": {"amount": 100}})
+    total = project.artifacts.get(execution.job("d").outputs["total"])
+
+    prov = total.provenance
+    assert prov["kind"] == "ExecutedJob" and prov["node"] == "d" and prov["output"] == "total"
+    assert "class Pair" in prov["operation"]["code"]
+    right = prov["inputs"]["right"]["provenance"]
+    assert right["node"] == "c" and right["attributes"] == {"amount": 100}
+    assert right["inputs"]["data"]["provenance"]["node"] == "b"
+    assert [r["node"] for r in lineage(prov)] == ["a", "b", "c", "d"]
+
+    # Change the live operations: provenance still holds the code that ran.
+    add = project.operations.find("Add")
+    project.operations.set_code(add.id, ADD.replace("data + self.amount", "data - self.amount"))
+    rebuilt = reify(project, total.id)
+    pipeline = project.pipelines.get(rebuilt)
+    assert {n.name for n in pipeline.nodes.values()} == {"a", "b", "c", "d"}
+    assert len(pipeline.edges) == 4
+    again = _run(orchestrator, pipeline.name)
+    assert again.status == "succeeded"
+    assert project.artifacts.get(again.job("d").outputs["total"]).hash == total.hash
+
+
+def test_independent_jobs_run_at_the_same_time(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op = project.operations.add(WAIT_FOR_PEER)
+    pid = project.pipelines.create("pair")
+    folder = str(tmp_path / "meet")
+    os.makedirs(folder)
+    project.pipelines.add_node(pid, op, name="left", attributes={"me": "a", "other": "b", "folder": folder})
+    project.pipelines.add_node(pid, op, name="right", attributes={"me": "b", "other": "a", "folder": folder})
+    execution = _run(_orchestrator(project, tmp_path, workers=2), "pair")
+    assert execution.status == "succeeded", execution.job("left").error or execution.job("right").error
+    left, right = execution.job("left"), execution.job("right")
+    assert left.started < right.ended and right.started < left.ended
+
+
+def test_failure_reports_traceback_skips_downstream_and_other_branches_go_on(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    source = project.operations.add(SOURCE)
+    explode = project.operations.add(FAIL)
+    add = project.operations.add(ADD)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, source, name="src")
+    project.pipelines.add_node(pid, explode, name="boom")
+    project.pipelines.add_node(pid, add, name="after")
+    project.pipelines.add_node(pid, add, name="sibling")
+    project.pipelines.add_edge(pid, "src", "data", "boom", "data")
+    project.pipelines.add_edge(pid, "boom", "result", "after", "data")
+    project.pipelines.add_edge(pid, "src", "data", "sibling", "data")
+    execution = _run(_orchestrator(project, tmp_path), "p")
+
+    assert execution.status == "failed"
+    boom = execution.job("boom")
+    assert boom.status == "failed"
+    assert "Traceback" in boom.error and "ValueError: bad value 1" in boom.error
+    assert 'operation.py", line 5, in execute' in boom.error
+    assert "about to fail" in boom.stdout
+    assert "ValueError: bad value 1" in boom.stderr
+    assert execution.job("after").status == "skipped"
+    assert "upstream job boom failed" in execution.job("after").error
+    assert execution.job("sibling").status == "succeeded"
+
+
+def test_exit_code_is_reported(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, project.operations.add(EXIT), name="quit")
+    execution = _run(_orchestrator(project, tmp_path), "p")
+    job = execution.job("quit")
+    assert job.status == "failed" and "sys.exit(3)" in job.error
+
+
+def test_feedback_streams_into_the_document_while_the_job_runs(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    gate = tmp_path / "gate"
+    project.pipelines.add_node(pid, project.operations.add(STREAM), name="s", attributes={"gate": str(gate)})
+    orchestrator = _orchestrator(project, tmp_path)
+
+    async def scenario():
+        execution_id = orchestrator.start("p")
+        job = lambda: project.executions.get(execution_id).job("s")  # noqa: E731
+        await async_wait_until(lambda: "epoch 2" in job().stdout, timeout=20, message="stdout streamed")
+        started = time.monotonic()
+        await async_wait_until(lambda: job().figures, timeout=1, message="figure within a second")
+        streamed = job()
+        assert streamed.status == "running"
+        gate.write_text("seen")
+        final = await orchestrator.wait(execution_id)
+        return streamed, final, time.monotonic() - started
+
+    streamed, final, _ = asyncio.run(scenario())
+    figure = next(iter(streamed.figures.values()))
+    assert figure["axes"][0]["lines"][0]["y"] == pytest.approx([1.0, 0.5, 1 / 3])
+    assert streamed.progress == {"current": 3, "total": 3, "label": "epoch"}
+    assert [v for _, v in streamed.metrics["loss"]] == pytest.approx([1.0, 0.5, 1 / 3])
+    job = final.job("s")
+    assert job.status == "succeeded", job.error
+    assert "warning: nothing serious" in job.stderr, "stderr is reported without failing the job"
+    assert "\x1e" not in job.stdout, "feedback events are not shown as console text"
+
+
+def test_cancel_kills_running_processes(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    pidfile = tmp_path / "pid"
+    sleep = project.operations.add(SLEEP)
+    project.pipelines.add_node(pid, sleep, name="sleeper", attributes={"pidfile": str(pidfile)})
+    project.pipelines.add_node(pid, project.operations.add(SOURCE), name="src")
+    orchestrator = _orchestrator(project, tmp_path, workers=1)
+
+    async def scenario():
+        execution_id = orchestrator.start("p")
+        await async_wait_until(pidfile.exists, timeout=20, message="job started")
+        job_pid = int(pidfile.read_text())
+        assert orchestrator.cancel(execution_id)
+        final = await orchestrator.wait(execution_id)
+        return final, job_pid
+
+    final, job_pid = asyncio.run(scenario())
+    assert final.status == "cancelled"
+    statuses = {j.name: j.status for j in final.jobs.values()}
+    assert statuses["sleeper"] == "cancelled"
+    assert statuses["src"] in ("cancelled", "succeeded")
+    with pytest.raises(ProcessLookupError):
+        os.kill(job_pid, 0)
+
+
+def test_job_folder_runs_by_hand_with_plain_python(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    _chain(project)
+    execution = _run(_orchestrator(project, tmp_path), "chain")
+    folders = {p.name.split("-")[0]: p for p in (tmp_path / "jobs" / execution.id).iterdir()}
+    folder = folders["d"]
+    (folder / "outputs.json").unlink()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPFORGE", "MPLBACKEND"))}
+    done = subprocess.run([sys.executable, "main.py"], cwd=folder, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "\x1e" not in done.stdout and "output total: int" in done.stdout
+    outputs = json.loads((folder / "outputs.json").read_text())
+    assert outputs["total"]["hash"] == project.artifacts.get(execution.job("d").outputs["total"]).hash
+
+
+def test_unrunnable_pipeline_changes_nothing(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, project.operations.add(ADD), name="lonely")
+    before = project.doc.get_update()
+    commits = len(project.log())
+    with pytest.raises(PipelineError, match="required input 'data' is not connected"):
+        _run(_orchestrator(project, tmp_path), "p")
+    assert project.doc.get_update() == before and len(project.log()) == commits
