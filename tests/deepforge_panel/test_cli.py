@@ -1,0 +1,81 @@
+"""The command line, run as a real process on a fresh home: the digits example end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepforge_panel.workspace import Workspace
+
+
+def cli(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.mark.slow
+def test_digits_example_trains_scores_and_keeps_provenance(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    listing = cli("projects", home=home)
+    assert listing.returncode == 0 and "digits" in listing.stdout and "pipelines: train" in listing.stdout
+
+    done = cli("run", "digits", "train", "--set", "train.epochs=4", home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[train] epoch 4/4" in done.stdout
+    accuracy = float(done.stdout.split("accuracy: ")[1].split()[0])
+    assert accuracy > 0.8, "a small network learns the bundled digits"
+    assert "artifact train.model: keras" in done.stdout
+
+    project = Workspace(home).open("digits")
+    execution = project.executions.all()[-1]
+    train = execution.job("train")
+    assert train.status == "succeeded" and train.attributes["epochs"] == 4
+    assert train.progress == {"current": 4, "total": 4, "label": "epoch"}
+    (figure,) = train.figures.values()
+    losses = figure["axes"][0]["lines"][0]["y"]
+    assert len(losses) == 4 and losses[-1] < losses[0], "the loss curve arrived as data"
+
+    model = project.artifacts.get(train.outputs["model"])
+    assert model.type.startswith("keras.") and model.size > 0
+    prov = model.provenance
+    assert prov["node"] == "train" and prov["attributes"]["epochs"] == 4
+    assert "class TrainClassifier" in prov["operation"]["code"]
+    split = prov["inputs"]["train"]["provenance"]
+    assert split["node"] == "split" and "class TrainTestSplit" in split["operation"]["code"]
+    load = split["inputs"]["dataset"]["provenance"]
+    assert load["node"] == "load" and load["attributes"] == {"name": "digits"}
+
+    log = cli("log", "digits", home=home)
+    assert "Run pipeline train" in log.stdout and "Create the digits example" in log.stdout
+
+
+def test_failed_job_gives_a_nonzero_exit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    workspace = Workspace(home, examples=False)
+    project = workspace.create("broken")
+    op = project.operations.add("class Fail:\n    def execute(self):\n        raise RuntimeError('nope')\n")
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, op, name="fail")
+    project.store.close()
+    done = cli("run", "broken", "p", home=home)
+    assert done.returncode == 1
+    assert "[fail] failed" in done.stdout and "RuntimeError: nope" in done.stdout
+
+
+def test_bad_arguments_are_explained(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    unknown = cli("run", "nope", "train", home=home)
+    assert unknown.returncode == 2 and "no project 'nope'" in unknown.stderr and "digits" in unknown.stderr
+    bad_set = cli("run", "digits", "train", "--set", "train.epochs=many", home=home)
+    assert bad_set.returncode == 2 and "train.epochs = 'many'" in bad_set.stderr
+    malformed = cli("run", "digits", "train", "--set", "epochs", home=home)
+    assert malformed.returncode != 0 and "expected NODE.ATTR=VALUE" in malformed.stderr
