@@ -1,4 +1,8 @@
-"""Content-addressed artifact storage as a job sees it: plain fsspec, a root URL and options."""
+"""Content-addressed artifact storage as a job sees it: a root URL and fsspec options.
+
+Local roots (``file://``) are read and written with plain file I/O, sparing every job the
+~100 ms import of fsspec; any other protocol goes through fsspec.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 
 def content_key(digest: str) -> str:
@@ -14,28 +19,38 @@ def content_key(digest: str) -> str:
     return f"{digest[:2]}/{digest}"
 
 
-def put_content(root: str, options: dict[str, Any], data: bytes) -> tuple[str, str, int]:
-    """Store ``data`` under its hash (once: equal content is stored once); returns (url, sha256, size)."""
-    import fsspec
+def local_path(url: str) -> Path | None:
+    """The filesystem path of a ``file://`` URL (or bare path), None for remote URLs."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(url)
+    return None
 
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def put_content(root: str, options: dict[str, Any], data: bytes) -> tuple[str, str, int]:
+    """Store ``data`` under its hash (equal content is stored once); returns (url, sha256, size)."""
     digest = hashlib.sha256(data).hexdigest()
     url = root.rstrip("/") + "/" + content_key(digest)
-    fs, path = fsspec.core.url_to_fs(url, **options)
-    if not fs.exists(path):
-        parent = path.rsplit("/", 1)[0]
-        fs.makedirs(parent, exist_ok=True)
-        if _is_local(fs):
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            fs.pipe_file(tmp, data)
-            fs.mv(tmp, path)
-        else:
-            fs.pipe_file(path, data)
+    path = local_path(url)
+    if path is not None:
+        if not path.exists():
+            _write_atomically(path, data)
+        return url, digest, len(data)
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(url, **options)
+    if not fs.exists(remote):
+        fs.pipe_file(remote, data)
     return url, digest, len(data)
-
-
-def _is_local(fs: Any) -> bool:
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocols
 
 
 def _cache_dir() -> Path:
@@ -43,19 +58,20 @@ def _cache_dir() -> Path:
 
 
 def fetch(url: str, options: dict[str, Any], digest: str | None = None) -> bytes:
-    """The bytes at ``url``; remote objects are cached locally by hash so no job downloads twice."""
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(url, **options)
-    cached = _cache_dir() / digest if digest and not _is_local(fs) else None
+    """The bytes at ``url``, checked against ``digest``; remote objects are cached by hash so no job downloads twice."""
+    path = local_path(url)
+    cached = _cache_dir() / digest if digest and path is None else None
     if cached is not None and cached.exists():
         return cached.read_bytes()
-    data = fs.cat_file(path)
+    if path is not None:
+        data = path.read_bytes()
+    else:
+        import fsspec
+
+        fs, remote = fsspec.core.url_to_fs(url, **options)
+        data = fs.cat_file(remote)
     if digest and hashlib.sha256(data).hexdigest() != digest:
         raise ValueError(f"artifact at {url} does not match its hash {digest[:12]}: it was changed or corrupted")
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+        _write_atomically(cached, data)
     return data
