@@ -146,6 +146,7 @@ class ExecutionsView:
         commit: str,
         attributes: dict[str, dict[str, Any]],
         author: str,
+        runner: str = "",
     ) -> tuple[ExecutionId, dict[str, JobId]]:
         """A pending execution with one pending job per node; returns its id and node -> job ids."""
         execution_id = ExecutionId(new_id("x"))
@@ -183,6 +184,7 @@ class ExecutionsView:
                     "commit": commit,
                     "status": "running",
                     "author": author,
+                    "runner": runner,
                     "created": time.time(),
                     "edges": dumps(edges),
                     "jobs": jobs,
@@ -195,6 +197,18 @@ class ExecutionsView:
         if series is None:
             job["metrics"][name] = series = Array()
         series.append([len(series) if step is None else step, value])
+
+    def mark_interrupted(self, execution_id: str, reason: str) -> None:
+        """End an execution whose runner died: unfinished jobs become cancelled, the execution failed."""
+        with self.project.transaction(origin="orchestrator"):
+            rec = self.record(execution_id)
+            for job in rec["jobs"].values():
+                if job["status"] not in FINAL:
+                    job["status"] = "cancelled"
+                    job["error"] = reason
+                    job["ended"] = time.time()
+            rec["status"] = "failed"
+            rec["ended"] = time.time()
 
     def remove(self, execution_id: str) -> None:
         rec = self.record(execution_id)

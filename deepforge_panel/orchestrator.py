@@ -9,6 +9,8 @@ All document access happens on the event loop thread that calls :meth:`start`.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from pycrdt import Map
 
 from crdt import dumps, new_id
 from deepforge_panel import provenance
-from deepforge_panel.executions import Execution, ExecutionId, JobId
+from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import job_environment, write_job_folder
 from deepforge_panel.jobruntime.deepforge.feedback import parse_line
@@ -97,7 +99,7 @@ class Orchestrator:
         snapshots = {nid: self._snapshot(checked, nid, (overrides or {}).get(node.name, {})) for nid, node in checked.nodes.items()}
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
-            checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author
+            checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=_RUNNER
         )
         run = _Run(execution_id, checked, commit, job_ids, snapshots, listener)
         run.buffers = {jid: [] for jid in job_ids.values()}
@@ -122,6 +124,22 @@ class Orchestrator:
             return False
         run.task.cancel()
         return True
+
+    def recover(self) -> list[ExecutionId]:
+        """Mark executions whose runner process on this host is gone as interrupted; returns their ids."""
+        host = socket.gethostname()
+        lost = []
+        for execution_id in self.project.executions.ids():
+            record = self.project.executions.record(execution_id)
+            if record["status"] in FINAL or execution_id in self._runs:
+                continue
+            runner_host, _, pid = str(record.get("runner", "")).rpartition(":")
+            if runner_host == host and pid.isdigit() and not _alive(int(pid)):
+                self.project.executions.mark_interrupted(
+                    execution_id, "interrupted: the process running this execution stopped"
+                )
+                lost.append(ExecutionId(execution_id))
+        return lost
 
     def running(self) -> list[ExecutionId]:
         return [eid for eid, run in self._runs.items() if run.task is not None and not run.task.done()]
@@ -346,6 +364,19 @@ class Orchestrator:
                 _append_console(job["stdout"], "".join(out))
                 _append_console(job["stderr"], "".join(err))
                 events.clear()
+
+
+_RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _append_console(text: Any, chunk: str) -> None:

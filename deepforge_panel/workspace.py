@@ -68,9 +68,11 @@ class Workspace:
 
         folder = self.project_dir(project)
         url = storage_url or (folder / "artifacts").resolve().as_uri()
-        return Orchestrator(
+        orchestrator = Orchestrator(
             project,
             make_compute(compute, **(compute_options or {})),
             make_storage(url, **(storage_options or {})),
             folder / "jobs",
         )
+        orchestrator.recover()
+        return orchestrator

@@ -79,3 +79,45 @@ def test_bad_arguments_are_explained(tmp_path: Path) -> None:
     assert bad_set.returncode == 2 and "train.epochs = 'many'" in bad_set.stderr
     malformed = cli("run", "digits", "train", "--set", "epochs", home=home)
     assert malformed.returncode != 0 and "expected NODE.ATTR=VALUE" in malformed.stderr
+
+
+def test_a_killed_run_is_marked_interrupted_and_leaves_no_orphan_job(tmp_path: Path) -> None:
+    import signal
+
+    from tests.conftest import wait_until
+
+    home = tmp_path / "home"
+    workspace = Workspace(home, examples=False)
+    project = workspace.create("sleepy")
+    pidfile = tmp_path / "job.pid"
+    op = project.operations.add(
+        "import os, time\n"
+        "class Sleep:\n"
+        f"    def execute(self):\n        open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n        time.sleep(600)\n"
+    )
+    project.pipelines.add_node(project.pipelines.create("p"), op, name="sleep")
+    project.store.close()
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "deepforge_panel.cli", "run", "sleepy", "p", "--home", str(home)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
+    job_pid = int(pidfile.read_text())
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=10)
+
+    def gone() -> bool:
+        try:
+            os.kill(job_pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, timeout=10, message="the orphaned job ends itself")
+    project = workspace.open("sleepy")
+    orchestrator = workspace.orchestrator(project)
+    execution = project.executions.all()[-1]
+    assert execution.status == "failed"
+    assert execution.job("sleep").status == "cancelled" and "interrupted" in execution.job("sleep").error
+    assert orchestrator.recover() == []

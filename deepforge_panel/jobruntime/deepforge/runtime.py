@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +54,8 @@ class Job:
     @contextlib.contextmanager
     def running(self) -> Iterator[Job]:
         """Run the body as the job: figures flushed at the end, any failure reported with its traceback."""
+        if feedback.enabled():
+            _exit_with_parent()
         try:
             yield self
             _flush_figures()
@@ -69,6 +73,19 @@ class Job:
             feedback.emit({"type": "error", "traceback": text})
             sys.stdout.flush()
             os._exit(1)
+
+
+def _exit_with_parent() -> None:
+    """Under the workbench, end the job if the process that started it dies (no orphaned jobs)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(137)
+
+    threading.Thread(target=watch, name="deepforge-parent-watch", daemon=True).start()
 
 
 def _flush_figures() -> None:
