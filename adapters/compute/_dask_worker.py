@@ -1,0 +1,127 @@
+"""The task a Dask worker runs for one job: rebuild the folder, run it, stream its lines back.
+
+Runs inside a worker thread; talks to the client only through a ``distributed.Queue`` (batches of
+messages, the last one ``{"type": "exit"}``) and a ``distributed.Event`` (set by the client to cancel).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from adapters.compute._dask_outbox import Outbox
+from adapters.compute._process import KILL_GRACE_S, decode_line, job_argv, job_env, signal_group
+
+__all__ = ["read_folder", "run_job_on_worker", "write_folder"]
+
+# How often the worker looks whether the job ended, between waits on the cancel event.
+POLL_S = 0.1
+
+
+def run_job_on_worker(
+    job_id: str, files: dict[str, bytes], env: dict[str, str], queue_name: str, cancel_name: str
+) -> int | None:
+    """Run the shipped job folder here; return its exit code (None if cancelled before it started)."""
+    from distributed import Event, Queue
+
+    out: Any = Queue(queue_name)
+    outbox = Outbox(out)
+    cancel: Any = Event(cancel_name)
+    code: int | None = None
+    try:
+        if cancel.is_set():
+            return None
+        safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:40]
+        with tempfile.TemporaryDirectory(prefix=f"deepforge-{safe_id}-") as tmp:
+            write_folder(Path(tmp), files)
+            code = _run(tmp, env, outbox, cancel)
+        return code
+    finally:
+        outbox.send({"type": "exit", "code": code})
+        outbox.close()
+        out.close()
+
+
+def write_folder(root: Path, files: dict[str, bytes]) -> None:
+    """Recreate a job folder from {relative posix path: bytes}, refusing paths that leave ``root``."""
+    base = root.resolve()
+    for rel, data in files.items():
+        target = (base / rel).resolve()
+        if not target.is_relative_to(base):
+            raise ValueError(f"job file {rel!r} would be written outside the job folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
+    """Start the job process, forward its lines, kill its group if ``cancel`` gets set."""
+    proc = subprocess.Popen(
+        job_argv(),
+        cwd=cwd,
+        env=job_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        outbox.send({"type": "started", "time": time.time()})
+        assert proc.stdout is not None and proc.stderr is not None
+        readers = [
+            threading.Thread(target=_forward, args=(proc.stdout, "stdout", outbox), daemon=True),
+            threading.Thread(target=_forward, args=(proc.stderr, "stderr", outbox), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        cancelled = False
+        while proc.poll() is None:
+            if cancel.wait(timeout=POLL_S):
+                _terminate(proc)
+                cancelled = True
+        code = proc.wait()
+        for reader in readers:
+            # Every line is read before the exit is reported, unless a killed job left a process
+            # outside its group holding the pipes open.
+            reader.join(timeout=KILL_GRACE_S if cancelled else None)
+        return code
+    finally:
+        if proc.poll() is None:
+            _terminate(proc)
+
+
+def _forward(stream: IO[bytes], kind: str, outbox: Outbox) -> None:
+    """Send each line of one output stream as it is read."""
+    with stream:
+        for raw in iter(stream.readline, b""):
+            outbox.send({"type": kind, "line": decode_line(raw)})
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the job's process group, SIGKILL it after a grace, and reap the job."""
+    signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=KILL_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def read_folder(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (bytecode caches aside) as {relative posix path: bytes}."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"job folder {folder} does not exist")
+    files: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for filename in filenames:
+            path = Path(dirpath, filename)
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return files

@@ -1,0 +1,66 @@
+"""The compute adapter interface: run a generated job folder somewhere and stream what it prints."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+__all__ = ["ComputeAdapter", "Emit", "JobSpec"]
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job: a folder holding ``main.py``, run as ``python main.py`` with ``cwd=folder``."""
+
+    id: str
+    folder: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class ComputeAdapter(ABC):
+    """Somewhere jobs run: this machine, a cluster. Start it (or ``async with`` it) before ``run``."""
+
+    name: ClassVar[str]
+
+    async def start(self) -> None:
+        """Acquire what running jobs needs (a cluster, a connection); nothing by default."""
+
+    async def stop(self) -> None:
+        """Kill every job still running and release what ``start`` acquired."""
+
+    @abstractmethod
+    async def run(self, job: JobSpec, emit: Emit) -> int:
+        """Run the job to completion and return its exit code (negative signal number if killed by a signal).
+
+        Contract, checked by ``tests/adapters/compute_suite.py``:
+
+        - ``emit({"type": "queued"})`` when the job is accepted, then
+          ``emit({"type": "started", "time": <unix float>})`` exactly once, when the process
+          actually starts (after waiting for a free slot);
+        - every line the job writes is emitted as it is produced (not at the end) as
+          ``{"type": "stdout" | "stderr", "line": <str without the newline>}``, in order per
+          stream; lines of up to 16 MiB arrive intact;
+        - the job runs ``sys.executable main.py`` with ``cwd=job.folder`` and environment
+          ``os.environ`` + ``job.env`` + ``PYTHONUNBUFFERED=1`` (of the machine it runs on);
+        - when the awaiting task is cancelled, the job's whole process group (children included)
+          gets SIGTERM, then SIGKILL after a short grace, and ``CancelledError`` is re-raised;
+        - ``emit`` is called on the event loop thread that called ``run``.
+        """
+
+    async def __aenter__(self) -> ComputeAdapter:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,92 @@
+"""Run jobs as subprocesses on this machine, at most ``max_workers`` at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import ClassVar
+
+from adapters.compute._lines import read_lines
+from adapters.compute._process import (
+    KILL_GRACE_S,
+    LINE_LIMIT,
+    decode_line,
+    job_argv,
+    job_env,
+    signal_group,
+)
+from adapters.compute.base import ComputeAdapter, Emit, JobSpec
+
+__all__ = ["LocalCompute"]
+
+
+class LocalCompute(ComputeAdapter):
+    """Subprocesses of this process; jobs beyond ``max_workers`` wait for a free slot, in order."""
+
+    name: ClassVar[str] = "local"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self._slots = asyncio.Semaphore(self.max_workers)
+        self._running: set[asyncio.subprocess.Process] = set()
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Accept jobs again after a ``stop``."""
+        self._stopped = False
+
+    async def stop(self) -> None:
+        """Kill every running job (its whole process group) and wait for it; start no queued one."""
+        self._stopped = True
+        await asyncio.gather(*(_terminate(proc) for proc in list(self._running)))
+
+    async def run(self, job: JobSpec, emit: Emit) -> int:
+        """Run ``python main.py`` in ``job.folder`` here; see ``ComputeAdapter.run``."""
+        emit({"type": "queued"})
+        async with self._slots:
+            if self._stopped:
+                raise RuntimeError(f"LocalCompute was stopped before job {job.id!r} could start")
+            proc = await asyncio.create_subprocess_exec(
+                *job_argv(),
+                cwd=job.folder,
+                env=job_env(job.env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                limit=LINE_LIMIT,
+            )
+            self._running.add(proc)
+            try:
+                emit({"type": "started", "time": time.time()})
+                assert proc.stdout is not None and proc.stderr is not None
+                await asyncio.gather(_pump(proc.stdout, "stdout", emit), _pump(proc.stderr, "stderr", emit))
+                return await proc.wait()
+            except BaseException:
+                # Cancelled (or failed while streaming): the job must not outlive us. Shielded so a
+                # second cancellation cannot leave it half-killed.
+                await asyncio.shield(asyncio.ensure_future(_terminate(proc)))
+                raise
+            finally:
+                self._running.discard(proc)
+
+
+async def _pump(stream: asyncio.StreamReader, kind: str, emit: Emit) -> None:
+    """Emit each line of one output stream as it arrives."""
+    async for raw in read_lines(stream):
+        emit({"type": kind, "line": decode_line(raw)})
+
+
+async def _terminate(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the job's process group, SIGKILL it after a grace, and reap the job."""
+    signal_group(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), KILL_GRACE_S)
+    except TimeoutError:
+        pass
+    signal_group(proc.pid, signal.SIGKILL)
+    await proc.wait()

@@ -1,0 +1,371 @@
+"""Conformance tests every compute adapter inherits, in the style of ``fsspec/tests/abstract``.
+
+A subclass supplies one fixture, ``adapter``: a started adapter living on the class's ``aio`` loop,
+e.g. ``yield from aio.started(LocalCompute(max_workers=4))``. Capacity must allow two jobs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loop_thread import LoopThread
+
+from adapters.compute import ComputeAdapter, JobSpec
+
+__all__ = [
+    "DEADLINE_S",
+    "WAIT_FOR_FILE",
+    "ComputeConformance",
+    "Recorder",
+    "check_cancel_while_queued",
+    "make_job",
+    "pid_alive",
+    "poll",
+]
+
+# Every wait in these tests ends by then, so a broken adapter fails instead of hanging.
+DEADLINE_S = 30.0
+
+# Put at the top of job scripts that wait for a file the test creates.
+WAIT_FOR_FILE = """
+import os, sys, time
+
+def wait_for_file(path, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+"""
+
+
+def make_job(
+    folder: Path, code: str, env: dict[str, str] | None = None, files: dict[str, str] | None = None
+) -> JobSpec:
+    """Write a job folder holding ``main.py`` (and ``files``) and describe it as a JobSpec."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.py").write_text(textwrap.dedent(code))
+    for rel, text in (files or {}).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return JobSpec(id=f"test-{folder.name}", folder=folder, env=dict(env or {}))
+
+
+class Recorder:
+    """An ``emit`` that keeps every event, the threads it was called on, and wakes line waiters."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.threads: set[int] = set()
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self.threads.add(threading.get_ident())
+        self._changed.set()
+
+    def lines(self, kind: str) -> list[str]:
+        """The ``line`` of every event of type ``kind`` ("stdout" or "stderr"), in order."""
+        return [event["line"] for event in self.events if event["type"] == kind]
+
+    def types(self) -> list[str]:
+        return [event["type"] for event in self.events]
+
+    async def wait_for_line(self, kind: str, line: str, timeout: float = DEADLINE_S) -> None:
+        """Return once ``line`` was emitted on ``kind``; fail after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while line not in self.lines(kind):
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{kind} line {line!r} never came; got {self.events!r}"[:2000])
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                pass
+
+
+async def poll(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
+    """Wait until ``predicate()`` holds, checking every 20 ms; fail naming ``what`` at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie nobody reaped yet counts as gone)."""
+    if Path("/proc/self/stat").exists():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return state not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ComputeConformance:
+    """The contract of ``ComputeAdapter.run``; see its docstring."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def aio(cls) -> Iterator[LoopThread]:
+        with LoopThread() as loop:
+            yield loop
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def adapter(cls, aio: LoopThread) -> Iterator[ComputeAdapter]:
+        raise NotImplementedError("a conformance subclass supplies the started `adapter` fixture")
+
+    def test_exit_zero_with_stdout(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        job = make_job(tmp_path / "ok", 'print("hello")\nprint("world")\n')
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        code, rec = aio.run(main())
+        assert code == 0
+        assert rec.lines("stdout") == ["hello", "world"]
+        assert rec.lines("stderr") == []
+
+    @pytest.mark.parametrize(
+        ("code", "expected"),
+        [("import sys\nsys.exit(3)\n", 3), ("import os\nos._exit(5)\n", 5), ("raise SystemExit(0)\n", 0)],
+    )
+    def test_exit_code(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path, code: str, expected: int
+    ) -> None:
+        job = make_job(tmp_path / "exit", code)
+        assert aio.run(adapter.run(job, Recorder())) == expected
+
+    def test_exception_gives_1_and_traceback_on_stderr(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        job = make_job(tmp_path / "boom", 'def f():\n    raise ValueError("boom from job")\nf()\n')
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        code, rec = aio.run(main())
+        assert code == 1
+        stderr = rec.lines("stderr")
+        assert stderr[0] == "Traceback (most recent call last):"
+        assert stderr[-1] == "ValueError: boom from job"
+        assert any("line 2, in f" in line for line in stderr)
+
+    def test_env_cwd_and_interpreter(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        code = """
+        import json, os, sys
+        import helper
+        print(json.dumps({
+            "value": os.environ.get("DF_TEST_VALUE"),
+            "path": os.environ.get("PATH"),
+            "unbuffered": os.environ.get("PYTHONUNBUFFERED"),
+            "main_here": os.path.exists("main.py"),
+            "data": open("data/input.txt").read(),
+            "helper": helper.NAME,
+            "executable": sys.executable,
+        }))
+        """
+        files = {"helper.py": 'NAME = "helper"\n', "data/input.txt": "shipped"}
+        job = make_job(tmp_path / "env", code, env={"DF_TEST_VALUE": "a b=c"}, files=files)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0, rec.lines("stderr")
+        seen = json.loads(rec.lines("stdout")[0])
+        assert seen == {
+            "value": "a b=c",
+            "path": os.environ.get("PATH"),
+            "unbuffered": "1",
+            "main_here": True,
+            "data": "shipped",
+            "helper": "helper",
+            "executable": sys.executable,
+        }
+
+    def test_stdout_arrives_while_job_runs(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        go = tmp_path / "go"
+        code = WAIT_FOR_FILE + textwrap.dedent(
+            """
+            sys.stdout.write("ready\\n")
+            sys.stdout.flush()
+            sys.exit(0 if wait_for_file(os.environ["GO"]) else 2)
+            """
+        )
+        job = make_job(tmp_path / "stream", code, env={"GO": str(go)})
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            task = asyncio.ensure_future(adapter.run(job, rec))
+            await rec.wait_for_line("stdout", "ready")
+            assert not task.done(), "the line only came once the job had ended"
+            go.touch()
+            return await asyncio.wait_for(task, DEADLINE_S), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0
+        assert rec.lines("stdout") == ["ready"]
+
+    def test_one_mib_line_arrives_intact(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        code = (
+            'import sys\nline = "0123456789abcdef" * 65536\n'
+            'print(line)\nprint("after")\nprint(line, file=sys.stderr)\n'
+        )
+        job = make_job(tmp_path / "long", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0
+        expected = "0123456789abcdef" * 65536
+        assert rec.lines("stdout") == [expected, "after"]
+        assert rec.lines("stderr") == [expected]
+
+    def test_lines_keep_their_order_per_stream(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        code = (
+            "import sys\nfor i in range(300):\n    print(f'out {i}')\n    print(f'err {i}', file=sys.stderr)\n"
+        )
+        job = make_job(tmp_path / "order", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0
+        assert rec.lines("stdout") == [f"out {i}" for i in range(300)]
+        assert rec.lines("stderr") == [f"err {i}" for i in range(300)]
+
+    def test_queued_then_started_once_on_the_loop_thread(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        job = make_job(tmp_path / "once", 'print("x")\n')
+
+        async def main() -> tuple[int, Recorder, int, float, float]:
+            rec = Recorder()
+            before = time.time()
+            exit_code = await adapter.run(job, rec)
+            return exit_code, rec, threading.get_ident(), before, time.time()
+
+        exit_code, rec, loop_thread, before, after = aio.run(main())
+        assert exit_code == 0
+        assert rec.types() == ["queued", "started", "stdout"]
+        started = rec.events[1]
+        assert isinstance(started["time"], float) and before <= started["time"] <= after
+        assert rec.threads == {loop_thread}
+
+    def test_cancel_kills_job_and_its_children(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        pids = tmp_path / "pids"
+        code = """
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c",
+            "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\nwhile True: time.sleep(1)"])
+        tmp = os.environ["PIDS"] + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{os.getpid()} {child.pid}")
+        os.replace(tmp, os.environ["PIDS"])
+        print("ready", flush=True)
+        while True:
+            time.sleep(1)
+        """
+        job = make_job(tmp_path / "cancel", code, env={"PIDS": str(pids)})
+
+        async def main() -> list[int]:
+            rec = Recorder()
+            task = asyncio.ensure_future(adapter.run(job, rec))
+            await rec.wait_for_line("stdout", "ready")
+            job_pids = [int(pid) for pid in pids.read_text().split()]
+            assert all(pid_alive(pid) for pid in job_pids)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await poll(lambda: not any(pid_alive(pid) for pid in job_pids), f"job processes {job_pids} to die")
+            return job_pids
+
+        for pid in aio.run(main()):
+            assert not pid_alive(pid)
+
+    def test_two_jobs_run_at_once(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        code = WAIT_FOR_FILE + textwrap.dedent(
+            """
+            open(os.environ["ME"], "w").close()
+            sys.exit(0 if wait_for_file(os.environ["OTHER"], timeout=15.0) else 2)
+            """
+        )
+        a, b = tmp_path / "a.marker", tmp_path / "b.marker"
+        job_a = make_job(tmp_path / "a", code, env={"ME": str(a), "OTHER": str(b)})
+        job_b = make_job(tmp_path / "b", code, env={"ME": str(b), "OTHER": str(a)})
+
+        async def main() -> list[int]:
+            return list(await asyncio.gather(adapter.run(job_a, Recorder()), adapter.run(job_b, Recorder())))
+
+        assert aio.run(main()) == [0, 0]
+
+
+
+
+async def check_cancel_while_queued(adapter: ComputeAdapter, tmp_path: Path, capacity: int) -> None:
+    """Fill all ``capacity`` slots, cancel a queued job, free the slots: the cancelled job never runs."""
+    go = tmp_path / "go"
+    blocker_code = WAIT_FOR_FILE + (
+        'print("ready", flush=True)\nsys.exit(0 if wait_for_file(os.environ["GO"]) else 2)\n'
+    )
+    blockers = [make_job(tmp_path / f"blocker{i}", blocker_code, env={"GO": str(go)}) for i in range(capacity)]
+    ran = tmp_path / "queued-job-ran"
+    queued = make_job(tmp_path / "queued", f"open({str(ran)!r}, 'w').close()\n")
+    recorders = [Recorder() for _ in blockers]
+    running = [
+        asyncio.ensure_future(adapter.run(job, rec)) for job, rec in zip(blockers, recorders, strict=True)
+    ]
+    for rec in recorders:
+        await rec.wait_for_line("stdout", "ready")
+    rec_queued = Recorder()
+    task = asyncio.ensure_future(adapter.run(queued, rec_queued))
+    await poll(lambda: rec_queued.types() == ["queued"], "the extra job to be queued")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    go.touch()
+    assert await asyncio.gather(*running) == [0] * capacity
+    # Slots are handed out in order: had the cancelled job stayed queued, it would run before these.
+    after = [make_job(tmp_path / f"after{i}", 'print("after")\n') for i in range(capacity)]
+    assert await asyncio.gather(*(adapter.run(job, Recorder()) for job in after)) == [0] * capacity
+    assert rec_queued.types() == ["queued"]
+    assert not ran.exists()
