@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +37,27 @@ async def async_wait_until(condition: Callable[[], Any], timeout: float = 10.0, 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+BUCKET = "deepforge-test"
+
+
+@pytest.fixture(scope="session")
+def s3_options() -> Iterator[dict[str, Any]]:
+    """A real S3-compatible server (moto's server mode) on a free loopback port, with one bucket.
+
+    Yields the fsspec storage options that reach it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": f"http://{host}:{port}"}}
+    import s3fs
+
+    s3fs.S3FileSystem(skip_instance_cache=True, **options).mkdir(BUCKET)
+    try:
+        yield options
+    finally:
+        server.stop()

@@ -1,0 +1,49 @@
+"""The same pipeline on other adapters: artifacts in S3 (a real moto server), jobs on a real Dask cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+from adapters.compute import compute
+from adapters.storage import storage
+from deepforge_panel.jobruntime.deepforge import serialization
+from deepforge_panel.orchestrator import Orchestrator
+from tests.conftest import BUCKET
+from tests.deepforge_panel.helpers import new_project
+from tests.deepforge_panel.test_orchestrator import _chain
+
+
+def _run_chain(orchestrator: Orchestrator):
+    async def go():
+        await orchestrator.compute.start()
+        try:
+            return await orchestrator.run("chain", {"c": {"amount": 100}})
+        finally:
+            await orchestrator.compute.stop()
+
+    return asyncio.run(go())
+
+
+def test_artifacts_in_s3(tmp_path: Path, s3_options: dict[str, Any], monkeypatch) -> None:
+    monkeypatch.setenv("DEEPFORGE_CACHE", str(tmp_path / "cache"))
+    project = new_project(tmp_path)
+    _chain(project)
+    store = storage(f"s3://{BUCKET}/{uuid.uuid4().hex}", **s3_options)
+    execution = _run_chain(Orchestrator(project, compute("local"), store, tmp_path / "jobs"))
+    assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
+    total = project.artifacts.get(execution.job("d").outputs["total"])
+    assert total.url.startswith(f"s3://{BUCKET}/")
+    assert serialization.loads(store.get(total.url)) == 125
+    assert (tmp_path / "cache").is_dir(), "inputs fetched from S3 are cached by hash"
+
+
+def test_jobs_on_a_dask_cluster(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    _chain(project)
+    store = storage((tmp_path / "artifacts").as_uri())
+    execution = _run_chain(Orchestrator(project, compute("dask", n_workers=2), store, tmp_path / "jobs"))
+    assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
+    assert serialization.loads(store.get(project.artifacts.get(execution.job("d").outputs["total"]).url)) == 125
