@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pycrdt import Map
 
 from crdt import Id, as_int, dumps, loads, new_id
-
-if TYPE_CHECKING:
-    from deepforge_panel.project import Project
+from deepforge_panel.views import RootView
 
 ArtifactId = Id
 
@@ -32,23 +30,14 @@ class Artifact:
         return (self.provenance or {}).get("job")
 
 
-class ArtifactsView:
+class ArtifactsView(RootView[Artifact]):
     """The ``artifacts`` root: id -> {name, type, url, hash, size, created, provenance (JSON)}."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
-
-    @property
-    def _map(self) -> Map:
-        return self.project.map("artifacts")
-
-    def ids(self) -> list[ArtifactId]:
-        return list(self._map.keys())
+    root = "artifacts"
+    kind = "artifact"
 
     def get(self, artifact_id: str) -> Artifact:
-        if artifact_id not in self._map:
-            raise KeyError(f"no artifact {artifact_id!r} in project {self.project.name!r}")
-        rec = self._map[artifact_id]
+        rec = self.record(artifact_id)
         return Artifact(
             id=ArtifactId(artifact_id),
             name=rec["name"],
@@ -60,8 +49,8 @@ class ArtifactsView:
             provenance=loads(rec.get("provenance")),
         )
 
-    def all(self) -> list[Artifact]:
-        return sorted((self.get(i) for i in self.ids()), key=lambda a: a.created)
+    def sort_key(self, item: Artifact) -> float:
+        return item.created
 
     def add(
         self, name: str, type: str, url: str, hash: str, size: int, provenance: dict[str, Any] | None = None

@@ -94,7 +94,7 @@ async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[s
             orchestrator.cancel(execution_id)
             execution = await orchestrator.wait(execution_id)
         for job in execution.jobs.values():
-            for port, artifact_id in sorted(job.outputs.items()):
+            for _port, artifact_id in sorted(job.outputs.items()):
                 artifact = project.artifacts.get(artifact_id)
                 print(f"artifact {artifact.name}: {artifact.type}, {artifact.size} bytes, sha256 {artifact.hash[:12]}")
     finally:

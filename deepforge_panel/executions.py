@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pycrdt import Array, Map, Text
 
 from crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.pipelines import Pipeline
-
-if TYPE_CHECKING:
-    from deepforge_panel.project import Project
+from deepforge_panel.views import RootView
 
 ExecutionId = Id
 JobId = Id
@@ -69,26 +67,14 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-class ExecutionsView:
-    """The ``executions`` root."""
+class ExecutionsView(RootView[Execution]):
+    """The ``executions`` root: id -> {pipeline, commit, status, runner, edges, jobs: {id: {...}}}."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    root = "executions"
+    kind = "execution"
 
-    @property
-    def _map(self) -> Map:
-        return self.project.map("executions")
-
-    def ids(self) -> list[ExecutionId]:
-        return list(self._map.keys())
-
-    def all(self) -> list[Execution]:
-        return sorted((self.get(i) for i in self.ids()), key=lambda e: e.created)
-
-    def record(self, execution_id: str) -> Map:
-        if execution_id not in self._map:
-            raise KeyError(f"no execution {execution_id!r} in project {self.project.name!r}")
-        return self._map[execution_id]
+    def sort_key(self, item: Execution) -> float:
+        return item.created
 
     def job_record(self, execution_id: str, job_id: str) -> Map:
         return self.record(execution_id)["jobs"][job_id]

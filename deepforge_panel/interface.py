@@ -147,8 +147,8 @@ def _params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[ast.arg, a
         raise InterfaceError(f"{fn.name}() must take self as its first parameter", fn.lineno, fn.col_offset + 1)
     positional = positional[1:]
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    pairs = list(zip(positional, defaults))
-    pairs += list(zip(args.kwonlyargs, args.kw_defaults))
+    pairs = list(zip(positional, defaults, strict=True))
+    pairs += list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
     return pairs
 
 
@@ -266,7 +266,7 @@ def _execute_outputs(execute: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[P
         return ()
     if len(set(names)) != len(names):
         raise InterfaceError(f"execute() returns the same name twice: {names}", execute.lineno, execute.col_offset + 1)
-    return tuple(Port(n, t) for n, t in zip(names, _return_types(execute, len(names))))
+    return tuple(Port(n, t) for n, t in zip(names, _return_types(execute, len(names)), strict=True))
 
 
 def ports_compatible(source: str, target: str) -> bool:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pycrdt import Map, Text
 
 from crdt import Id, dumps, loads, new_id
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
-
-if TYPE_CHECKING:
-    from deepforge_panel.project import Project
+from deepforge_panel.views import RootView
 
 OperationId = Id
 
@@ -58,21 +55,14 @@ def splice(text: Text, new: str) -> None:
         text.insert(start, new[start:end_new])
 
 
-class OperationsView:
+class OperationsView(RootView[Operation]):
     """The ``operations`` root: id -> {name, code (Text), interface (JSON), error (JSON)}."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
-
-    @property
-    def _map(self) -> Map:
-        return self.project.map("operations")
-
-    def ids(self) -> list[OperationId]:
-        return list(self._map.keys())
+    root = "operations"
+    kind = "operation"
 
     def get(self, op_id: str) -> Operation:
-        record = self._record(op_id)
+        record = self.record(op_id)
         interface = loads(record.get("interface"))
         error = loads(record.get("error"))
         return Operation(
@@ -82,20 +72,6 @@ class OperationsView:
             interface=Interface.from_dict(interface) if interface else None,
             error=InterfaceError(error["message"], error["line"], error["column"]) if error else None,
         )
-
-    def all(self) -> list[Operation]:
-        return sorted((self.get(i) for i in self.ids()), key=lambda o: o.name)
-
-    def find(self, name: str) -> Operation:
-        for op in self.all():
-            if op.name == name or op.id == name:
-                return op
-        raise KeyError(f"no operation {name!r} in project {self.project.name!r}")
-
-    def _record(self, op_id: str) -> Map:
-        if op_id not in self._map:
-            raise KeyError(f"no operation {op_id!r} in project {self.project.name!r}")
-        return self._map[op_id]
 
     def add(self, code: str | None = None, name: str | None = None) -> OperationId:
         """A new operation from ``code`` (or a blank template); its name is its class name."""
@@ -110,7 +86,7 @@ class OperationsView:
     def set_code(self, op_id: str, code: str) -> InterfaceError | None:
         """Change the code; the interface follows if it parses, else the error is recorded."""
         with self.project.transaction():
-            splice(self._record(op_id)["code"], code)
+            splice(self.record(op_id)["code"], code)
             return self._reparse(op_id)
 
     def refresh(self, op_id: str) -> InterfaceError | None:
@@ -120,7 +96,7 @@ class OperationsView:
 
     def rename(self, op_id: str, name: str) -> None:
         with self.project.transaction():
-            self._record(op_id)["name"] = name
+            self.record(op_id)["name"] = name
 
     def remove(self, op_id: str) -> None:
         users = [p.name for p in self.project.pipelines.all() if any(n.operation == op_id for n in p.nodes.values())]
@@ -130,7 +106,7 @@ class OperationsView:
             del self._map[op_id]
 
     def _reparse(self, op_id: str) -> InterfaceError | None:
-        record = self._record(op_id)
+        record = self.record(op_id)
         try:
             interface = parse_interface(str(record["code"]))
         except InterfaceError as error:

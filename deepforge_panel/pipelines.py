@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pycrdt import Map
 
 from crdt import Id, dumps, loads, new_id
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
-
-if TYPE_CHECKING:
-    from deepforge_panel.project import Project
+from deepforge_panel.views import RootView
 
 PipelineId = Id
 NodeId = Id
@@ -133,21 +131,14 @@ def coerce(attribute: Attribute, value: Any, owner: str) -> Any:
 _SLUG = re.compile(r"[^a-z0-9_]+")
 
 
-class PipelinesView:
+class PipelinesView(RootView[Pipeline]):
     """The ``pipelines`` root: id -> {name, nodes: {id: {...}}, edges: {id: {...}}}."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
-
-    @property
-    def _map(self) -> Map:
-        return self.project.map("pipelines")
-
-    def ids(self) -> list[PipelineId]:
-        return list(self._map.keys())
+    root = "pipelines"
+    kind = "pipeline"
 
     def get(self, pipeline_id: str) -> Pipeline:
-        record = self._record(pipeline_id)
+        record = self.record(pipeline_id)
         nodes = {
             NodeId(nid): Node(
                 id=NodeId(nid),
@@ -166,21 +157,6 @@ class PipelinesView:
         }
         return Pipeline(PipelineId(pipeline_id), record["name"], nodes, edges)
 
-    def all(self) -> list[Pipeline]:
-        return sorted((self.get(i) for i in self.ids()), key=lambda p: p.name)
-
-    def find(self, name_or_id: str) -> Pipeline:
-        for pipeline in self.all():
-            if name_or_id in (pipeline.name, pipeline.id):
-                return pipeline
-        known = ", ".join(p.name for p in self.all()) or "none"
-        raise KeyError(f"no pipeline {name_or_id!r} in project {self.project.name!r} (pipelines: {known})")
-
-    def _record(self, pipeline_id: str) -> Map:
-        if pipeline_id not in self._map:
-            raise KeyError(f"no pipeline {pipeline_id!r} in project {self.project.name!r}")
-        return self._map[pipeline_id]
-
     def _interface(self, op_id: str) -> Interface:
         op = self.project.operations.get(op_id)
         if op.interface is None:
@@ -198,10 +174,10 @@ class PipelinesView:
 
     def rename(self, pipeline_id: str, name: str) -> None:
         with self.project.transaction():
-            self._record(pipeline_id)["name"] = name
+            self.record(pipeline_id)["name"] = name
 
     def remove(self, pipeline_id: str) -> None:
-        self._record(pipeline_id)
+        self.record(pipeline_id)
         with self.project.transaction():
             del self._map[pipeline_id]
 
@@ -228,7 +204,7 @@ class PipelinesView:
         values = self._checked_attributes(op_id, unique, attributes or {})
         node_id = NodeId(new_id("n"))
         with self.project.transaction():
-            self._record(pipeline_id)["nodes"][node_id] = Map(
+            self.record(pipeline_id)["nodes"][node_id] = Map(
                 {
                     "name": unique,
                     "operation": op_id,
@@ -258,7 +234,7 @@ class PipelinesView:
         target = pipeline.node(node)
         checked = self._checked_attributes(target.operation, target.name, values)
         with self.project.transaction():
-            stored = self._record(pipeline_id)["nodes"][target.id]["attributes"]
+            stored = self.record(pipeline_id)["nodes"][target.id]["attributes"]
             for key, value in checked.items():
                 stored[key] = dumps(value)
 
@@ -267,12 +243,12 @@ class PipelinesView:
         if name not in {r.name for r in self._interface(target.operation).references}:
             raise PipelineError(f"{target.name} has no reference {name!r}", target.id)
         with self.project.transaction():
-            self._record(pipeline_id)["nodes"][target.id]["references"][name] = resource_id
+            self.record(pipeline_id)["nodes"][target.id]["references"][name] = resource_id
 
     def move_node(self, pipeline_id: str, node: str, x: float, y: float) -> None:
         target = self.get(pipeline_id).node(node)
         with self.project.transaction():
-            record = self._record(pipeline_id)["nodes"][target.id]
+            record = self.record(pipeline_id)["nodes"][target.id]
             record["x"], record["y"] = float(x), float(y)
 
     def remove_node(self, pipeline_id: str, node: str) -> None:
@@ -280,7 +256,7 @@ class PipelinesView:
         pipeline = self.get(pipeline_id)
         target = pipeline.node(node)
         with self.project.transaction():
-            record = self._record(pipeline_id)
+            record = self.record(pipeline_id)
             for edge in pipeline.incoming(target.id) + pipeline.outgoing(target.id):
                 del record["edges"][edge.id]
             del record["nodes"][target.id]
@@ -311,14 +287,14 @@ class PipelinesView:
             )
         edge_id = EdgeId(new_id("e"))
         with self.project.transaction():
-            self._record(pipeline_id)["edges"][edge_id] = Map(
+            self.record(pipeline_id)["edges"][edge_id] = Map(
                 {"src": source.id, "src_port": src_port, "dst": target.id, "dst_port": dst_port}
             )
         return edge_id
 
     def remove_edge(self, pipeline_id: str, edge_id: str) -> None:
         with self.project.transaction():
-            edges = self._record(pipeline_id)["edges"]
+            edges = self.record(pipeline_id)["edges"]
             if edge_id not in edges:
                 raise PipelineError(f"no edge {edge_id!r}", edge_id)
             del edges[edge_id]
