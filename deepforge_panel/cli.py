@@ -103,6 +103,13 @@ async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[s
     return 0 if all(j.status == "succeeded" for j in execution.jobs.values()) else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from deepforge_panel.server import serve
+
+    serve(args.home, port=args.port, address=args.address)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)")
@@ -120,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute", default="local", help="compute adapter (default: local)")
     p.add_argument("--jobs", type=int, default=None, help="jobs at once on the local adapter (default: CPU count)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("serve", parents=[common], help="start the workbench in the browser")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

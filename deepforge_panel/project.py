@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, UndoManager
 
-from crdt import Commit, CommitId, DocStore, root
+from crdt import ROOTS, Commit, CommitId, DocStore, root
 
 
 class ReadOnlyError(RuntimeError):
@@ -30,7 +30,15 @@ def default_author() -> str:
 class Project:
     """One project: a document, the store behind it (absent for a checkout), and its views."""
 
-    def __init__(self, doc: Doc, store: DocStore | None = None, *, name: str = "", readonly: bool = False) -> None:
+    def __init__(
+        self,
+        doc: Doc,
+        store: DocStore | None = None,
+        *,
+        name: str = "",
+        readonly: bool = False,
+        origin: str | None = None,
+    ) -> None:
         from deepforge_panel.artifacts import ArtifactsView
         from deepforge_panel.executions import ExecutionsView
         from deepforge_panel.operations import OperationsView
@@ -40,6 +48,7 @@ class Project:
         self.store = store
         self.name = name or (store.get_info("name") or "" if store else "")
         self.readonly = readonly
+        self.origin = origin
         self.operations = OperationsView(self)
         self.pipelines = PipelinesView(self)
         self.executions = ExecutionsView(self)
@@ -56,12 +65,40 @@ class Project:
     def meta(self) -> Map:
         return self.map("meta")
 
+    def as_user(self, origin: str) -> Project:
+        """The same project (same document and store) whose edits carry ``origin``, so they can be undone alone."""
+        return Project(self.doc, self.store, name=self.name, readonly=self.readonly, origin=origin)
+
+    def undo_manager(self) -> UndoManager:
+        """Undo/redo for this handle's own edits only (its ``origin``), never a peer's or a job's."""
+        if self.origin is None:
+            raise ValueError("undo needs a per-user handle: use project.as_user(origin)")
+        manager = UndoManager(scopes=[root(self.doc, name) for name in ROOTS if name != "executions"])
+        manager.include_origin(self.origin)
+        return manager
+
+    def on_change(self, roots: tuple[str, ...] | list[str], callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(root)`` after every transaction touching one of ``roots``; returns an unsubscribe."""
+        def notify(name: str) -> Callable[..., None]:
+            return lambda *_event: callback(name)
+
+        subscriptions = []
+        for name in roots:
+            shared = root(self.doc, name)
+            subscriptions.append((shared, shared.observe_deep(notify(name))))
+
+        def unsubscribe() -> None:
+            for shared, subscription in subscriptions:
+                shared.unobserve(subscription)
+
+        return unsubscribe
+
     @contextlib.contextmanager
     def transaction(self, origin: Any = None) -> Iterator[None]:
         """One atomic, durable edit; refused on a read-only checkout."""
         if self.readonly:
             raise ReadOnlyError(f"project {self.name!r} is an old version opened read-only; restore it to edit")
-        with self.doc.transaction(origin=origin):
+        with self.doc.transaction(origin=origin if origin is not None else self.origin):
             yield
         if self.store is not None:
             self.store.flush()

@@ -1,0 +1,63 @@
+"""What every workbench component shares: it is a projection of a project document.
+
+A component observes the roots it shows and re-renders from the document; it never keeps
+a second copy of the state (DESIGN.md). Bursts of remote edits coalesce into one refresh
+per event-loop tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import panel as pn
+import param
+
+from deepforge_panel.project import Project
+
+
+class ProjectComponent(pn.viewable.Viewer):
+    """A Panel component bound to one project; subclasses implement :meth:`refresh`."""
+
+    project = param.ClassSelector(class_=Project, doc="The project (a per-session handle) this component shows.")
+    roots: tuple[str, ...] = ()
+    """Document roots whose changes trigger :meth:`refresh`."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._scheduled = False
+        self._unsubscribe: Callable[[], None] | None = None
+        if self.project is not None and self.roots:
+            self._unsubscribe = self.project.on_change(self.roots, self._changed)
+            if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+                pn.state.on_session_destroyed(lambda _ctx: self.dispose())
+
+    def _changed(self, _root: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._refresh_once)
+
+    def _refresh_once(self) -> None:
+        self._scheduled = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-render from the document."""
+
+    def dispose(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def notify(message: str, level: str = "error", duration: int = 6000) -> None:
+    """A toast in the browser; in tests without a browser it is a no-op."""
+    notifications = pn.state.notifications
+    if notifications is not None:
+        getattr(notifications, level)(message, duration=duration)

@@ -1,0 +1,63 @@
+"""The composition root: one Tornado server hosting the workbench app for a home folder.
+
+Panel and the components are imported here lazily, so the core stays free of UI code and
+``deepforge-panel run`` never pays for them. TensorFlow is never imported by the server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from deepforge_panel.hub import ProjectHub
+from deepforge_panel.workspace import Workspace
+
+WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
+"""Figures and consoles can be large; Bokeh's 20 MiB default would drop the session."""
+
+PULL_INTERVAL_MS = 1000
+"""How often open projects pick up edits other processes appended to their logs."""
+
+
+def make_server(home: str | Path | None = None, port: int = 5006, address: str = "127.0.0.1", **kwargs: Any):
+    """A Panel/Bokeh server (not started) serving the workbench, and the hub it shares between sessions."""
+    os.environ["BOKEH_RESOURCES"] = "server"
+    import panel as pn
+
+    from apps.workbench import workbench
+
+    hub = ProjectHub(Workspace(home))
+    server = pn.serve(
+        {"/": partial(workbench, hub)},
+        port=port,
+        address=address,
+        show=False,
+        start=False,
+        title="DeepForge-Panel",
+        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE,
+        allow_websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
+        **kwargs,
+    )
+    from tornado.ioloop import PeriodicCallback
+
+    PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
+    return server, hub
+
+
+def serve(home: str | Path | None = None, port: int = 5006, address: str = "127.0.0.1") -> None:
+    """Start the workbench and block; prints the URL once it accepts connections."""
+    started = time.perf_counter()
+    server, hub = make_server(home, port, address)
+    server.start()
+    url = f"http://{address}:{server.port}/"
+    print(f"DeepForge-Panel is running at {url} (home: {hub.workspace.path}, started in {time.perf_counter() - started:.1f} s)", flush=True)
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    finally:
+        server.io_loop.run_sync(hub.close)
