@@ -245,6 +245,14 @@ class PipelinesView(RootView[Pipeline]):
         with self.project.transaction():
             self.record(pipeline_id)["nodes"][target.id]["references"][name] = resource_id
 
+    def rename_node(self, pipeline_id: str, node: str, name: str) -> None:
+        pipeline = self.get(pipeline_id)
+        target = pipeline.node(node)
+        if not name or any(n.name == name and n.id != target.id for n in pipeline.nodes.values()):
+            raise PipelineError(f"pipeline {pipeline.name!r} already has a node named {name!r}", target.id)
+        with self.project.transaction():
+            self.record(pipeline_id)["nodes"][target.id]["name"] = name
+
     def move_node(self, pipeline_id: str, node: str, x: float, y: float) -> None:
         target = self.get(pipeline_id).node(node)
         with self.project.transaction():

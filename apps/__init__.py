@@ -1,0 +1,1 @@
+"""The ``panel serve``-able apps that assemble components into the workbench."""

@@ -1,0 +1,95 @@
+"""The workbench page: the start page without ``?project=``, else one project's editors and monitors."""
+
+from __future__ import annotations
+
+import secrets
+
+import panel as pn
+
+from components.artifact_browser import ArtifactBrowser
+from components.execution_monitor import ExecutionMonitor
+from components.history import HistoryView
+from components.pipeline_editor import PipelineEditor
+from components.project_list import ProjectList
+from components.session import Session
+from components.shortcuts import Shortcuts
+from crdt import StoreError
+from deepforge_panel.hub import ProjectHub
+
+TABS = ("Pipelines", "Executions", "Artifacts", "History")
+
+
+def _template(title: str) -> pn.template.BootstrapTemplate:
+    """Bootstrap: served from the server itself, no web fonts (the page works with the network unplugged)."""
+    return pn.template.BootstrapTemplate(
+        title=title,
+        theme_toggle=True,
+        header_background="#3f6cb5",
+        collapsed_sidebar=True,
+    )
+
+
+def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
+    template = _template("DeepForge-Panel")
+    template.main.append(ProjectList(hub=hub))
+    return template
+
+
+def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
+    project = hub.project(name).as_user(f"session-{secrets.token_hex(4)}")
+    session = Session(hub=hub, project=project)
+    template = _template(f"DeepForge-Panel · {project.name}")
+    editor = PipelineEditor(project=project, session=session)
+    tabs = pn.Tabs(
+        ("Pipelines", editor),
+        ("Executions", ExecutionMonitor(project=project, session=session)),
+        ("Artifacts", ArtifactBrowser(project=project, session=session)),
+        ("History", HistoryView(project=project, session=session)),
+        dynamic=False,
+        sizing_mode="stretch_both",
+    )
+    tabs.param.watch(lambda e: setattr(session, "tab", TABS[e.new]), "active")
+    session.param.watch(lambda e: setattr(tabs, "active", TABS.index(e.new)), "tab")
+
+    commit_message = pn.widgets.TextInput(name="Commit message", placeholder="what changed?", width=400)
+    commit_status = pn.pane.Markdown("")
+
+    def commit(_event: object = None) -> None:
+        message = commit_message.value.strip()
+        if not message:
+            commit_status.object = "A commit needs a message."
+            return
+        commit_id = project.commit(message, author=session.author)
+        commit_status.object = f"Committed `{commit_id}`."
+        commit_message.value = ""
+        template.close_modal()
+
+    commit_button = pn.widgets.Button(name="Commit", button_type="primary")
+    commit_button.on_click(commit)
+    commit_message.param.watch(lambda _e: commit() if commit_message.value.strip() else None, "enter_pressed")
+    template.modal.append(pn.Column("### Commit this version", commit_message, commit_button, commit_status))
+
+    shortcuts = Shortcuts(width=0, height=0, margin=0)
+    shortcuts.actions = {"run": editor.run, "commit": template.open_modal}
+    header_link = pn.pane.HTML("<a href='/' style='color:white'>All projects</a>", margin=(10, 10))
+    template.header.append(header_link)
+    template.main.append(pn.Column(shortcuts, tabs, sizing_mode="stretch_both"))
+    return template
+
+
+def error_page(message: str) -> pn.template.BootstrapTemplate:
+    template = _template("DeepForge-Panel")
+    template.main.append(pn.pane.Alert(message, alert_type="danger"))
+    template.main.append(pn.pane.HTML("<a href='/'>Back to all projects</a>"))
+    return template
+
+
+def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
+    """Build the page for one browser session; never a bare traceback."""
+    name = pn.state.session_args.get("project", [b""])[0].decode()
+    if not name:
+        return start_page(hub)
+    try:
+        return project_page(hub, name)
+    except (StoreError, KeyError) as exc:
+        return error_page(str(exc.args[0] if isinstance(exc, KeyError) else exc))

@@ -1,0 +1,70 @@
+"""The operation's Python code beside its node: edits flow into the document, the interface follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+import param
+
+from components.base import ProjectComponent
+
+
+class OperationEditor(ProjectComponent):
+    """A code editor bound to one operation; a syntax error is marked at its line, the last good interface kept."""
+
+    operation = param.String(default=None, allow_None=True, doc="Id of the operation being edited.")
+    roots = ("operations",)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.editor = pn.widgets.CodeEditor(
+            language="python", sizing_mode="stretch_width", height=360, theme="chrome", name="code"
+        )
+        self.title = pn.pane.Markdown("", margin=(0, 10))
+        self.status = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
+        self.ports = pn.pane.Markdown("", margin=(0, 10), styles={"font-size": "12px"})
+        self.editor.param.watch(self._edited, "value")
+        self.refresh()
+
+    @param.depends("operation", watch=True)
+    def refresh(self) -> None:
+        if not self.operation or self.operation not in self.project.operations.ids():
+            self.title.object = "*Select a node to edit its operation's code.*"
+            self.editor.visible = False
+            self.status.visible = False
+            self.ports.object = ""
+            return
+        op = self.project.operations.get(self.operation)
+        self.editor.visible = True
+        self.title.object = f"#### Operation `{op.name}`"
+        if self.editor.value != op.code:
+            self.editor.value = op.code
+        if op.error is not None:
+            self.status.object = f"**Line {op.error.line}, column {op.error.column}:** {op.error.message} (the last good interface is kept)"
+            self.status.visible = True
+            self.editor.annotations = [
+                {"row": max(op.error.line - 1, 0), "column": max(op.error.column - 1, 0), "text": op.error.message, "type": "error"}
+            ]
+        else:
+            self.status.visible = False
+            self.editor.annotations = []
+        iface = op.interface
+        if iface is not None:
+            parts = [
+                "inputs: " + (", ".join(p.name for p in iface.inputs) or "none"),
+                "outputs: " + (", ".join(p.name for p in iface.outputs) or "none"),
+                "attributes: " + (", ".join(a.name for a in iface.attributes) or "none"),
+            ]
+            if iface.references:
+                parts.append("references: " + ", ".join(r.name for r in iface.references))
+            self.ports.object = " · ".join(parts)
+
+    def _edited(self, event: param.parameterized.Event) -> None:
+        if not self.operation or event.new is None:
+            return
+        if event.new != self.project.operations.get(self.operation).code:
+            self.project.operations.set_code(self.operation, event.new)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.title, self.ports, self.status, self.editor, sizing_mode="stretch_width")

@@ -1,0 +1,387 @@
+"""The pipeline as a graph: operations as nodes with ports, edges between ports, attributes at the side.
+
+The graph widget (React Flow through panel-reactflow) is a projection of the document:
+every user gesture becomes a project-view call, and the graph is redrawn from the
+document afterwards, so a refused edge simply disappears with the reason shown.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import panel as pn
+import param
+from panel_reactflow import NodeType, ReactFlow
+
+from components.base import ProjectComponent
+from components.operation_editor import OperationEditor
+from components.session import Session
+from deepforge_panel.interface import Attribute, Interface, ports_compatible
+from deepforge_panel.oplib import builtin_operations
+from deepforge_panel.pipelines import Pipeline, PipelineError
+
+BLANK = "New blank operation"
+
+
+def _port_view(interface: Interface | None, operation: str, error: bool) -> str:
+    """The node body: operation name and its ports, inputs left and outputs right."""
+    if interface is None:
+        return f"<div class='df-node'><i>{html.escape(operation)}</i><br><span class='df-error'>does not parse</span></div>"
+    rows = max(len(interface.inputs), len(interface.outputs), 1)
+    ins = [p.name for p in interface.inputs] + [""] * rows
+    outs = [p.name for p in interface.outputs] + [""] * rows
+    body = "".join(
+        f"<tr><td class='df-in'>{html.escape(ins[i])}</td><td class='df-out'>{html.escape(outs[i])}</td></tr>"
+        for i in range(rows)
+    )
+    flag = " <span class='df-error'>⚠ code error</span>" if error else ""
+    return (
+        f"<div class='df-node'><div class='df-op'>{html.escape(operation)}{flag}</div>"
+        f"<table class='df-ports'>{body}</table></div>"
+    )
+
+
+_NODE_CSS = """
+.df-node { font-size: 11px; min-width: 150px; }
+.df-op { color: #555; margin-bottom: 4px; }
+.df-ports { width: 100%; border-collapse: collapse; }
+.df-in { text-align: left; padding: 2px 8px 2px 0; }
+.df-out { text-align: right; padding: 2px 0 2px 8px; }
+.df-error { color: #c62828; }
+"""
+
+
+def attribute_widget(attribute: Attribute, value: Any) -> pn.widgets.Widget:
+    """A widget fitting the attribute's type."""
+    name = attribute.name
+    if attribute.choices is not None:
+        return pn.widgets.Select(name=name, options=list(attribute.choices), value=value)
+    if attribute.type == "bool":
+        return pn.widgets.Checkbox(name=name, value=bool(value))
+    if attribute.type == "int":
+        return pn.widgets.IntInput(name=name, value=value)
+    if attribute.type == "float":
+        return pn.widgets.FloatInput(name=name, value=value)
+    if attribute.type == "str":
+        return pn.widgets.TextInput(name=name, value="" if value is None else str(value))
+    return pn.widgets.TextInput(name=f"{name} (JSON)", value=json.dumps(value))
+
+
+class PipelineEditor(ProjectComponent):
+    """Edit a pipeline: add operations, drag, connect ports, delete, set attributes, edit code."""
+
+    session = param.ClassSelector(class_=Session, doc="This browser tab's selection and actions.")
+    roots = ("pipelines", "operations")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.flow = ReactFlow(
+            nodes=[],
+            edges=[],
+            sizing_mode="stretch_both",
+            min_height=480,
+            show_minimap=False,
+            stylesheets=[_NODE_CSS],
+        )
+        self.flow.on("edge_added", self._edge_added)
+        self.flow.on("edge_deleted", self._edge_deleted)
+        self.flow.on("node_deleted", self._node_deleted)
+        self.flow.on("node_moved", self._node_moved)
+        self.flow.on("selection_changed", self._selection_changed)
+        self.flow.add_connection_validator(self._connection_problem)
+
+        self.pipeline_select = pn.widgets.Select(name="Pipeline", options={}, width=220)
+        self.pipeline_select.param.watch(self._pick_pipeline, "value")
+        self.new_pipeline_name = pn.widgets.TextInput(placeholder="new pipeline name", width=180, name="New pipeline")
+        self.new_pipeline_button = pn.widgets.Button(name="Create", button_type="default", width=80, align="end")
+        self.new_pipeline_button.on_click(self._create_pipeline)
+        self.add_select = pn.widgets.Select(name="Add operation", options=[], width=220)
+        self.add_button = pn.widgets.Button(name="Add node", button_type="primary", width=100, align="end")
+        self.add_button.on_click(self._add_node)
+        self.run_button = pn.widgets.Button(name="▶ Run", button_type="success", width=90, align="end")
+        self.run_button.on_click(lambda _e: self.run())
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.empty = pn.pane.Markdown("", visible=False)
+
+        self.node_title = pn.pane.Markdown("*Select a node to see its attributes.*")
+        self.node_name = pn.widgets.TextInput(name="Node name", visible=False)
+        self.node_name.param.watch(self._rename_node, "value")
+        self.attributes = pn.Column(sizing_mode="stretch_width")
+        self.delete_button = pn.widgets.Button(name="Delete node", button_type="danger", visible=False)
+        self.delete_button.on_click(self._delete_selected)
+        self.code = OperationEditor(project=self.project)
+        self._attribute_signature: tuple[Any, ...] = ()
+        self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
+        self.session.param.watch(self._show_message, "message")
+        self.refresh()
+
+    # -- projection -----------------------------------------------------------------------
+    def _pipeline(self) -> Pipeline | None:
+        ids = self.project.pipelines.ids()
+        if self.session.pipeline not in ids:
+            pipelines = self.project.pipelines.all()
+            self.session.pipeline = pipelines[0].id if pipelines else None
+        return self.project.pipelines.get(self.session.pipeline) if self.session.pipeline else None
+
+    def refresh(self) -> None:
+        pipelines = self.project.pipelines.all()
+        self.pipeline_select.options = {p.name: p.id for p in pipelines}
+        pipeline = self._pipeline()
+        self.pipeline_select.value = pipeline.id if pipeline else None
+        ops = self.project.operations.all()
+        choices = [o.name for o in ops] + sorted(set(builtin_operations()) - {o.name for o in ops}) + [BLANK]
+        self.add_select.options = choices
+        if self.add_select.value not in choices:
+            self.add_select.value = choices[0]
+        self.empty.visible = pipeline is None
+        self.empty.object = "### No pipelines yet\nCreate one above, then add operations to it."
+        if pipeline is None:
+            self.flow.param.update(nodes=[], edges=[], node_types={})
+            self._show_node(None, None)
+            return
+        node_types: dict[str, Any] = {}
+        nodes = []
+        for node in pipeline.nodes.values():
+            op = self.project.operations.get(node.operation)
+            iface = op.interface
+            node_types[op.id] = NodeType(
+                type=op.id,
+                label=op.name,
+                inputs=[{"id": p.name, "label": p.name, "type": p.type} for p in iface.inputs] if iface else [],
+                outputs=[{"id": p.name, "label": p.name, "type": p.type} for p in iface.outputs] if iface else [],
+            )
+            nodes.append(
+                {
+                    "id": node.id,
+                    "type": op.id,
+                    "label": node.name,
+                    "position": {"x": node.x, "y": node.y},
+                    "data": {},
+                    "selected": node.id == self.session.node,
+                    "view": pn.pane.HTML(_port_view(iface, op.name, op.error is not None), margin=0),
+                }
+            )
+        edges = [
+            {"id": e.id, "source": e.src, "target": e.dst, "sourceHandle": e.src_port, "targetHandle": e.dst_port}
+            for e in pipeline.edges.values()
+        ]
+        self.flow.param.update(node_types=node_types, nodes=nodes, edges=edges)
+        selected = pipeline.nodes.get(self.session.node) if self.session.node else None
+        self._show_node(pipeline, selected)
+
+    def _show_node(self, pipeline: Pipeline | None, node: Any) -> None:
+        visible = node is not None
+        self.node_name.visible = self.delete_button.visible = visible
+        if not visible:
+            self.node_title.object = "*Select a node to see its attributes and its operation's code.*"
+            self.attributes.objects = []
+            self._attribute_signature = ()
+            self.code.operation = None
+            return
+        op = self.project.operations.get(node.operation)
+        self.node_title.object = f"### {node.name}\n{op.interface.doc if op.interface else ''}"
+        if self.node_name.value != node.name:
+            self.node_name.value = node.name
+        self.code.operation = op.id
+        iface = op.interface
+        values = self.project.pipelines.effective_attributes(node) if iface else {}
+        signature = (pipeline.id, node.id, iface.attributes if iface else ())
+        if signature != self._attribute_signature:
+            widgets = []
+            for attribute in iface.attributes if iface else ():
+                widget = attribute_widget(attribute, values[attribute.name])
+                widget.param.watch(lambda e, a=attribute: self._set_attribute(a, e.new), "value")
+                widgets.append(widget)
+            self.attributes.objects = widgets or [pn.pane.Markdown("*No attributes.*")]
+            self._attribute_signature = signature
+        else:
+            for widget, attribute in zip(self.attributes.objects, iface.attributes if iface else (), strict=False):
+                current = values[attribute.name]
+                shown = json.dumps(current) if attribute.type == "json" else current
+                if widget.value != shown:
+                    widget.value = shown
+
+    # -- gestures -> project views ----------------------------------------------------------
+    def _guard(self, action: Any, *args: Any) -> Any:
+        try:
+            result = action(*args)
+        except (PipelineError, KeyError, ValueError) as exc:
+            self.session.message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+            self.refresh()
+            return None
+        self.session.message = ""
+        return result
+
+    def _show_message(self, event: param.parameterized.Event) -> None:
+        self.message.object = event.new
+        self.message.visible = bool(event.new)
+
+    def _connection_problem(self, payload: dict[str, Any]) -> str | None:
+        pipeline = self._pipeline()
+        if pipeline is None:
+            return "no pipeline"
+        src, dst = pipeline.nodes.get(payload.get("source")), pipeline.nodes.get(payload.get("target"))
+        if src is None or dst is None:
+            return None
+        if src.id == dst.id or src.id in pipeline.descendants(dst.id):
+            return "would make a cycle"
+        out = self.project.operations.get(src.operation).interface
+        inp = self.project.operations.get(dst.operation).interface
+        if out is None or inp is None:
+            return None
+        port_out = out.output(payload.get("sourceHandle") or "")
+        port_in = inp.input(payload.get("targetHandle") or "")
+        if port_out is not None and port_in is not None and not ports_compatible(port_out.type, port_in.type):
+            return f"{port_out.type} does not fit {port_in.type}"
+        return None
+
+    def _edge_added(self, event: dict[str, Any]) -> None:
+        edge = event.get("edge") or {}
+        pipeline = self._pipeline()
+        if pipeline is None:
+            return
+        if edge.get("id") in pipeline.edges:
+            return
+        self._guard(
+            self.project.pipelines.add_edge,
+            pipeline.id,
+            edge.get("source"),
+            edge.get("sourceHandle") or "",
+            edge.get("target"),
+            edge.get("targetHandle") or "",
+        )
+        self.refresh()
+
+    def _edge_deleted(self, event: dict[str, Any]) -> None:
+        pipeline = self._pipeline()
+        ids = list(event.get("edge_ids") or []) + ([event["edge_id"]] if event.get("edge_id") else [])
+        for edge_id in ids:
+            if pipeline is not None and edge_id in self.project.pipelines.get(pipeline.id).edges:
+                self._guard(self.project.pipelines.remove_edge, pipeline.id, edge_id)
+        self.refresh()
+
+    def _node_deleted(self, event: dict[str, Any]) -> None:
+        pipeline = self._pipeline()
+        ids = list(event.get("node_ids") or []) + ([event["node_id"]] if event.get("node_id") else [])
+        for node_id in ids:
+            if pipeline is not None and node_id in self.project.pipelines.get(pipeline.id).nodes:
+                self._guard(self.project.pipelines.remove_node, pipeline.id, node_id)
+        if self.session.node in ids:
+            self.session.node = None
+        self.refresh()
+
+    def _node_moved(self, event: dict[str, Any]) -> None:
+        pipeline = self._pipeline()
+        position = event.get("position") or {}
+        if pipeline is not None and event.get("node_id") in pipeline.nodes:
+            self._guard(
+                self.project.pipelines.move_node, pipeline.id, event["node_id"], position.get("x", 0), position.get("y", 0)
+            )
+
+    def _selection_changed(self, event: dict[str, Any]) -> None:
+        nodes = event.get("nodes") or []
+        node = nodes[0] if nodes else None
+        if node != self.session.node:
+            self.session.node = node
+
+    def _pick_pipeline(self, event: param.parameterized.Event) -> None:
+        if event.new and event.new != self.session.pipeline:
+            self.session.param.update(pipeline=event.new, node=None)
+
+    def _create_pipeline(self, _event: Any = None) -> None:
+        name = self.new_pipeline_name.value.strip()
+        if not name:
+            self.session.message = "give the new pipeline a name"
+            return
+        pipeline_id = self._guard(self.project.pipelines.create, name)
+        if pipeline_id:
+            self.new_pipeline_name.value = ""
+            self.session.param.update(pipeline=pipeline_id, node=None)
+
+    def add_operation(self, choice: str) -> str | None:
+        """Add a node for ``choice`` (a project operation, a built-in one, or a blank one); returns its id."""
+        pipeline = self._pipeline()
+        if pipeline is None:
+            self.session.message = "create a pipeline first"
+            return None
+        ops = {o.name: o.id for o in self.project.operations.all()}
+        if choice == BLANK:
+            op_id = self.project.operations.add(name=_free(ops, "NewOperation"))
+        elif choice in ops:
+            op_id = ops[choice]
+        else:
+            op_id = self.project.operations.add(builtin_operations()[choice], name=choice)
+        count = len(pipeline.nodes)
+        node_id = self._guard(
+            lambda: self.project.pipelines.add_node(pipeline.id, op_id, x=40 + 60 * (count % 8), y=40 + 90 * (count % 5))
+        )
+        if node_id:
+            self.session.node = node_id
+        return node_id
+
+    def _add_node(self, _event: Any = None) -> None:
+        if self.add_select.value:
+            self.add_operation(self.add_select.value)
+
+    def _rename_node(self, event: param.parameterized.Event) -> None:
+        pipeline = self._pipeline()
+        if pipeline is None or not self.session.node or self.session.node not in pipeline.nodes:
+            return
+        if event.new and event.new != pipeline.nodes[self.session.node].name:
+            self._guard(self.project.pipelines.rename_node, pipeline.id, self.session.node, event.new)
+
+    def _set_attribute(self, attribute: Attribute, value: Any) -> None:
+        pipeline = self._pipeline()
+        if pipeline is None or not self.session.node or self.session.node not in pipeline.nodes:
+            return
+        node = pipeline.nodes[self.session.node]
+        if attribute.type == "json" and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                self.session.message = f"{node.name}.{attribute.name}: not valid JSON ({exc})"
+                return
+        if self.project.pipelines.effective_attributes(node).get(attribute.name) != value:
+            self._guard(self.project.pipelines.set_attributes, pipeline.id, node.id, {attribute.name: value})
+
+    def _delete_selected(self, _event: Any = None) -> None:
+        pipeline = self._pipeline()
+        if pipeline is not None and self.session.node in pipeline.nodes:
+            self._guard(self.project.pipelines.remove_node, pipeline.id, self.session.node)
+            self.session.node = None
+
+    def run(self) -> None:
+        """Run the pipeline shown (Ctrl+Enter)."""
+        self.session.run()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        toolbar = pn.Row(
+            self.pipeline_select,
+            self.add_select,
+            self.add_button,
+            self.run_button,
+            pn.layout.HSpacer(),
+            self.new_pipeline_name,
+            self.new_pipeline_button,
+            sizing_mode="stretch_width",
+        )
+        side = pn.Column(
+            self.node_title, self.node_name, self.attributes, self.delete_button, pn.layout.Divider(), self.code,
+            width=460, scroll=True,
+        )
+        return pn.Column(
+            toolbar,
+            self.message,
+            self.empty,
+            pn.Row(self.flow, side, sizing_mode="stretch_both", min_height=520),
+            sizing_mode="stretch_both",
+        )
+
+
+def _free(taken: dict[str, Any], base: str) -> str:
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}{i}", i + 1
+    return name

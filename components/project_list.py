@@ -1,0 +1,96 @@
+"""The start page: every project in the home with its last change; create, open, rename, fork, delete."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import panel as pn
+import param
+
+from crdt import StoreError
+from deepforge_panel.hub import ProjectHub
+
+
+class ProjectList(pn.viewable.Viewer):
+    """Projects of the server's home folder (the store's index, not a document)."""
+
+    hub = param.ClassSelector(class_=ProjectHub)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.list = pn.Column(sizing_mode="stretch_width")
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False)
+        self.new_name = pn.widgets.TextInput(name="New project", placeholder="project name", width=240)
+        self.create_button = pn.widgets.Button(name="Create", button_type="primary", align="end")
+        self.create_button.on_click(lambda _e: self._act(self.create, self.new_name.value.strip()))
+        self._confirming: str | None = None
+        self.refresh()
+
+    def _act(self, action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except (StoreError, KeyError, ValueError) as exc:
+            self.message.param.update(object=str(exc), visible=True)
+            return
+        self.message.visible = False
+        self.refresh()
+
+    def create(self, name: str) -> None:
+        if not name:
+            raise ValueError("give the new project a name")
+        project = self.hub.workspace.create(name)
+        project.commit("Create project", author="deepforge-panel")
+        project.store.close()
+        self.new_name.value = ""
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.hub.forget(name)
+        self.hub.workspace.home.rename(name, new_name)
+
+    def fork(self, name: str, new_name: str) -> None:
+        project = self.hub.project(name)
+        head = project.store.head() or project.commit("Fork point", author="deepforge-panel")
+        self.hub.workspace.home.fork(project.store, head, new_name).close()
+
+    def delete(self, name: str) -> None:
+        if self._confirming != name:
+            self._confirming = name
+            return
+        self._confirming = None
+        self.hub.forget(name)
+        self.hub.workspace.home.delete(name)
+
+    def refresh(self) -> None:
+        rows = []
+        for entry in self.hub.workspace.projects():
+            changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
+            open_link = pn.pane.HTML(
+                f"<a class='df-open' href='?project={entry.name}' style='font-size:1.2em;font-weight:600'>{entry.name}</a>"
+                f"<div style='color:#777'>last change {changed}</div>",
+                width=300,
+            )
+            target = pn.widgets.TextInput(placeholder="new name", width=160)
+            rename = pn.widgets.Button(name="Rename", width=80)
+            rename.on_click(lambda _e, n=entry.name, t=target: self._act(self.rename, n, t.value.strip()))
+            fork = pn.widgets.Button(name="Fork", width=70)
+            fork.on_click(lambda _e, n=entry.name, t=target: self._act(self.fork, n, t.value.strip()))
+            confirming = self._confirming == entry.name
+            delete = pn.widgets.Button(
+                name="Confirm delete" if confirming else "Delete", button_type="danger", width=120
+            )
+            delete.on_click(lambda _e, n=entry.name: self._act(self.delete, n))
+            rows.append(pn.Row(open_link, target, rename, fork, delete, css_classes=["df-project"]))
+        if not rows:
+            rows = [pn.pane.Markdown("### No projects yet\nCreate one below.")]
+        self.list.objects = rows
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.pane.Markdown("## Projects"),
+            self.message,
+            self.list,
+            pn.layout.Divider(),
+            pn.Row(self.new_name, self.create_button),
+            sizing_mode="stretch_width",
+        )
