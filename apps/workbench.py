@@ -51,7 +51,7 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     tabs.param.watch(lambda e: setattr(session, "tab", TABS[e.new]), "active")
     session.param.watch(lambda e: setattr(tabs, "active", TABS.index(e.new)), "tab")
 
-    commit_message = pn.widgets.TextInput(name="Commit message", placeholder="what changed?", width=400)
+    commit_message = pn.widgets.TextInput(label="Commit message", placeholder="what changed?", width=400)
     commit_status = pn.pane.Markdown("")
 
     def commit(_event: object = None) -> None:
@@ -64,7 +64,7 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
         commit_message.value = ""
         template.close_modal()
 
-    commit_button = pn.widgets.Button(name="Commit", button_type="primary")
+    commit_button = pn.widgets.Button(label="Commit", color="primary")
     commit_button.on_click(commit)
     commit_message.param.watch(lambda _e: commit() if commit_message.value.strip() else None, "enter_pressed")
     template.modal.append(pn.Column("### Commit this version", commit_message, commit_button, commit_status))

@@ -57,16 +57,16 @@ def attribute_widget(attribute: Attribute, value: Any) -> pn.widgets.Widget:
     """A widget fitting the attribute's type."""
     name = attribute.name
     if attribute.choices is not None:
-        return pn.widgets.Select(name=name, options=list(attribute.choices), value=value)
+        return pn.widgets.Select(label=name, options=list(attribute.choices), value=value)
     if attribute.type == "bool":
-        return pn.widgets.Checkbox(name=name, value=bool(value))
+        return pn.widgets.Checkbox(label=name, value=bool(value))
     if attribute.type == "int":
-        return pn.widgets.IntInput(name=name, value=value)
+        return pn.widgets.IntInput(label=name, value=value)
     if attribute.type == "float":
-        return pn.widgets.FloatInput(name=name, value=value)
+        return pn.widgets.FloatInput(label=name, value=value)
     if attribute.type == "str":
-        return pn.widgets.TextInput(name=name, value="" if value is None else str(value))
-    return pn.widgets.TextInput(name=f"{name} (JSON)", value=json.dumps(value))
+        return pn.widgets.TextInput(label=name, value="" if value is None else str(value))
+    return pn.widgets.TextInput(label=f"{name} (JSON)", value=json.dumps(value))
 
 
 class PipelineEditor(ProjectComponent):
@@ -92,24 +92,24 @@ class PipelineEditor(ProjectComponent):
         self.flow.on("selection_changed", self._selection_changed)
         self.flow.add_connection_validator(self._connection_problem)
 
-        self.pipeline_select = pn.widgets.Select(name="Pipeline", options={}, width=220)
+        self.pipeline_select = pn.widgets.Select(label="Pipeline", options={}, width=220)
         self.pipeline_select.param.watch(self._pick_pipeline, "value")
-        self.new_pipeline_name = pn.widgets.TextInput(placeholder="new pipeline name", width=180, name="New pipeline")
-        self.new_pipeline_button = pn.widgets.Button(name="Create", button_type="default", width=80, align="end")
+        self.new_pipeline_name = pn.widgets.TextInput(placeholder="new pipeline name", width=180, label="New pipeline")
+        self.new_pipeline_button = pn.widgets.Button(label="Create", color="default", width=80, align="end")
         self.new_pipeline_button.on_click(self._create_pipeline)
-        self.add_select = pn.widgets.Select(name="Add operation", options=[], width=220)
-        self.add_button = pn.widgets.Button(name="Add node", button_type="primary", width=100, align="end")
+        self.add_select = pn.widgets.Select(label="Add operation", options=[], width=220)
+        self.add_button = pn.widgets.Button(label="Add node", color="primary", width=100, align="end")
         self.add_button.on_click(self._add_node)
-        self.run_button = pn.widgets.Button(name="▶ Run", button_type="success", width=90, align="end")
+        self.run_button = pn.widgets.Button(label="▶ Run", color="success", width=90, align="end")
         self.run_button.on_click(lambda _e: self.run())
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.empty = pn.pane.Markdown("", visible=False)
 
         self.node_title = pn.pane.Markdown("*Select a node to see its attributes.*")
-        self.node_name = pn.widgets.TextInput(name="Node name", visible=False)
+        self.node_name = pn.widgets.TextInput(label="Node name", visible=False)
         self.node_name.param.watch(self._rename_node, "value")
         self.attributes = pn.Column(sizing_mode="stretch_width")
-        self.delete_button = pn.widgets.Button(name="Delete node", button_type="danger", visible=False)
+        self.delete_button = pn.widgets.Button(label="Delete node", color="danger", visible=False)
         self.delete_button.on_click(self._delete_selected)
         self.code = OperationEditor(project=self.project)
         self._attribute_signature: tuple[Any, ...] = ()

@@ -21,8 +21,8 @@ class ProjectList(pn.viewable.Viewer):
         super().__init__(**params)
         self.list = pn.Column(sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="danger", visible=False)
-        self.new_name = pn.widgets.TextInput(name="New project", placeholder="project name", width=240)
-        self.create_button = pn.widgets.Button(name="Create", button_type="primary", align="end")
+        self.new_name = pn.widgets.TextInput(label="New project", placeholder="project name", width=240)
+        self.create_button = pn.widgets.Button(label="Create", color="primary", align="end")
         self.create_button.on_click(lambda _e: self._act(self.create, self.new_name.value.strip()))
         self._confirming: str | None = None
         self.refresh()
@@ -71,13 +71,13 @@ class ProjectList(pn.viewable.Viewer):
                 width=300,
             )
             target = pn.widgets.TextInput(placeholder="new name", width=160)
-            rename = pn.widgets.Button(name="Rename", width=80)
+            rename = pn.widgets.Button(label="Rename", width=80)
             rename.on_click(lambda _e, n=entry.name, t=target: self._act(self.rename, n, t.value.strip()))
-            fork = pn.widgets.Button(name="Fork", width=70)
+            fork = pn.widgets.Button(label="Fork", width=70)
             fork.on_click(lambda _e, n=entry.name, t=target: self._act(self.fork, n, t.value.strip()))
             confirming = self._confirming == entry.name
             delete = pn.widgets.Button(
-                name="Confirm delete" if confirming else "Delete", button_type="danger", width=120
+                label="Confirm delete" if confirming else "Delete", color="danger", width=120
             )
             delete.on_click(lambda _e, n=entry.name: self._act(self.delete, n))
             rows.append(pn.Row(open_link, target, rename, fork, delete, css_classes=["df-project"]))

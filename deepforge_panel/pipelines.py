@@ -287,12 +287,12 @@ class PipelinesView(RootView[Pipeline]):
                 "port types differ",
                 target.id,
             )
-        if any(e.dst == target.id and e.dst_port == dst_port for e in pipeline.edges.values()):
-            raise PipelineError(f"{target.name}.{dst_port} is already connected; remove that edge first", target.id)
         if source.id == target.id or source.id in pipeline.descendants(target.id):
             raise PipelineError(
                 f"connecting {source.name} -> {target.name} would make a cycle: pipelines must be acyclic", target.id
             )
+        if any(e.dst == target.id and e.dst_port == dst_port for e in pipeline.edges.values()):
+            raise PipelineError(f"{target.name}.{dst_port} is already connected; remove that edge first", target.id)
         edge_id = EdgeId(new_id("e"))
         with self.project.transaction():
             self.record(pipeline_id)["edges"][edge_id] = Map(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, UndoManager
 
-from crdt import ROOTS, Commit, CommitId, DocStore, root
+from crdt import ROOTS, Commit, CommitId, DocStore, roots
 
 
 class ReadOnlyError(RuntimeError):
@@ -45,6 +45,7 @@ class Project:
         from deepforge_panel.pipelines import PipelinesView
 
         self.doc = doc
+        self._roots = roots(doc)
         self.store = store
         self.name = name or (store.get_info("name") or "" if store else "")
         self.readonly = readonly
@@ -59,7 +60,8 @@ class Project:
         return cls(store.open(branch), store)
 
     def map(self, name: str) -> Map:
-        return root(self.doc, name)
+        """A root map of the document (created once, so it can be read inside observers)."""
+        return self._roots[name]
 
     @property
     def meta(self) -> Map:
@@ -73,7 +75,7 @@ class Project:
         """Undo/redo for this handle's own edits only (its ``origin``), never a peer's or a job's."""
         if self.origin is None:
             raise ValueError("undo needs a per-user handle: use project.as_user(origin)")
-        manager = UndoManager(scopes=[root(self.doc, name) for name in ROOTS if name != "executions"])
+        manager = UndoManager(scopes=[self._roots[name] for name in ROOTS if name != "executions"])
         manager.include_origin(self.origin)
         return manager
 
@@ -84,7 +86,7 @@ class Project:
 
         subscriptions = []
         for name in roots:
-            shared = root(self.doc, name)
+            shared = self._roots[name]
             subscriptions.append((shared, shared.observe_deep(notify(name))))
 
         def unsubscribe() -> None:

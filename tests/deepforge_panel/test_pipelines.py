@@ -37,7 +37,7 @@ def test_cycle_is_refused_and_nothing_changes(chain) -> None:
     with pytest.raises(PipelineError, match="would make a cycle"):
         project.pipelines.add_edge(pid, y, "result", x, "data")
     with pytest.raises(PipelineError, match="already connected"):
-        project.pipelines.add_edge(pid, "c", "result", "b", "data")
+        project.pipelines.add_edge(pid, "a", "data", "b", "data")
     assert project.doc.get_update() == before
 
 

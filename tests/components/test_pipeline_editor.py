@@ -1,0 +1,128 @@
+"""The pipeline editor as a projection of the document, driven by the messages the browser would send."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from components.pipeline_editor import BLANK, PipelineEditor
+from components.session import Session
+
+
+def _editor(session: Session) -> PipelineEditor:
+    return PipelineEditor(project=session.project, session=session)
+
+
+def test_shows_the_pipeline_graph_with_ports(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    flow = editor.flow
+    assert {n["label"] for n in flow.nodes} == {"load", "split", "train", "score", "confusion"}
+    assert len(flow.edges) == 6
+    split_type = flow.node_types[next(n["type"] for n in flow.nodes if n["label"] == "split")]
+    assert [p["id"] for p in split_type["outputs"]] == ["train", "test"]
+    assert pn.panel(editor).get_root() is not None
+
+
+def test_remote_edits_appear_without_reload(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    other = digits_session.project.as_user("peer")
+    pipeline = other.pipelines.find("train")
+    op = other.operations.find("ScoreClassifier")
+    other.pipelines.add_node(pipeline.id, op.id, name="score_again", x=5, y=5)
+    assert "score_again" in {n["label"] for n in editor.flow.nodes}
+    other.pipelines.move_node(pipeline.id, "load", 300, 40)
+    load = next(n for n in editor.flow.nodes if n["label"] == "load")
+    assert load["position"] == {"x": 300.0, "y": 40.0}
+
+
+def test_connecting_ports_from_the_browser_edits_the_document(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    pipeline = project.pipelines.find("train")
+    score = pipeline.node("score")
+    # remove the existing edge into score.test, then connect it again as a user would
+    edge = next(e for e in pipeline.incoming(score.id) if e.dst_port == "test")
+    editor.flow._process_msg({"type": "edge_deleted", "edge_id": edge.id})
+    assert len(project.pipelines.get(pipeline.id).edges) == 5
+    split = pipeline.node("split")
+    editor.flow._process_msg(
+        {"type": "edge_added", "edge": {"id": "tmp", "source": split.id, "target": score.id, "sourceHandle": "test", "targetHandle": "test"}}
+    )
+    edges = project.pipelines.get(pipeline.id).edges
+    assert len(edges) == 6 and any(e.src == split.id and e.dst_port == "test" for e in edges.values())
+    assert {e["id"] for e in editor.flow.edges} == set(edges), "the graph shows the document's edge ids"
+
+
+def test_a_cycle_is_refused_with_a_visible_message(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    pipeline = project.pipelines.find("train")
+    train, split = pipeline.node("train"), pipeline.node("split")
+    before = project.doc.get_update()
+    assert editor._connection_problem(
+        {"source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}
+    ) == "would make a cycle"
+    editor.flow._process_msg(
+        {"type": "edge_added", "edge": {"id": "bad", "source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}}
+    )
+    assert "cycle" in editor.message.object and editor.message.visible
+    assert project.doc.get_update() == before
+    assert "bad" not in {e["id"] for e in editor.flow.edges}, "the refused edge disappears from the graph"
+
+
+def test_node_attributes_get_fitting_widgets_both_ways(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    pipeline = project.pipelines.find("train")
+    train = pipeline.node("train")
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [train.id], "edges": []})
+    assert digits_session.node == train.id
+    widgets = {w.label: w for w in editor.attributes.objects}
+    assert isinstance(widgets["epochs"], pn.widgets.IntInput) and widgets["epochs"].value == 10
+    assert isinstance(widgets["learning_rate"], pn.widgets.FloatInput)
+    widgets["epochs"].value = 3
+    assert project.pipelines.get(pipeline.id).node("train").attributes["epochs"] == 3
+    project.as_user("peer").pipelines.set_attributes(pipeline.id, "train", {"epochs": 7})
+    assert widgets["epochs"].value == 7
+    load = pipeline.node("load")
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [load.id], "edges": []})
+    choice = next(w for w in editor.attributes.objects if w.label == "name")
+    assert isinstance(choice, pn.widgets.Select) and "iris" in choice.options
+    assert editor.code.editor.value == project.operations.find("LoadDataset").code
+
+
+def test_code_edits_change_ports_and_errors_keep_the_last_interface(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    pipeline = project.pipelines.find("train")
+    score = pipeline.node("score")
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [score.id], "edges": []})
+    code = editor.code.editor.value
+    editor.code.editor.value = code.replace("def execute(self, model, test):", "def execute(self, model, test, extra=None):")
+    node_type = editor.flow.node_types[score.operation]
+    assert [p["id"] for p in node_type["inputs"]] == ["model", "test", "extra"]
+    editor.code.editor.value = code.replace("def execute(self, model, test):", "def execute(self, model, test")
+    assert editor.code.status.visible and "Line 4" in editor.code.status.object
+    assert editor.code.editor.annotations[0]["row"] == 3
+    assert [p["id"] for p in editor.flow.node_types[score.operation]["inputs"]] == ["model", "test", "extra"]
+
+
+def test_add_delete_and_blank_operations(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    node_id = editor.add_operation(BLANK)
+    pipeline = project.pipelines.find("train")
+    assert pipeline.nodes[node_id].name == "newoperation"
+    assert project.operations.get(pipeline.nodes[node_id].operation).name == "NewOperation"
+    editor.flow._process_msg({"type": "node_deleted", "node_id": node_id})
+    assert node_id not in project.pipelines.find("train").nodes
+
+
+def test_empty_project_has_an_empty_state(hub) -> None:
+    project = hub.workspace.create("empty")
+    project.store.close()
+    session = Session(hub=hub, project=hub.project("empty").as_user("me"))
+    editor = _editor(session)
+    assert editor.empty.visible and "No pipelines yet" in editor.empty.object
+    editor.new_pipeline_name.value = "first"
+    editor._create_pipeline()
+    assert not editor.empty.visible and session.pipeline is not None
