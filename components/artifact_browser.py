@@ -1,0 +1,274 @@
+"""The artifact browser: a project's artifacts, their provenance as a tree, download and recreate.
+
+Everything shown is read from ``project.artifacts`` on each refresh; the only state kept here
+is which artifact this user selected.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from components.base import ProjectComponent, notify
+from components.session import Session
+from deepforge_panel.artifacts import Artifact
+from deepforge_panel.pipelines import PipelineId
+from deepforge_panel.provenance import lineage, reify
+
+COLUMNS = ["name", "type", "size", "hash", "created", "made by"]
+NESTED_OPEN_DEPTH = 2
+"""Input cards deeper than this start collapsed, so long chains stay readable."""
+
+
+def human_size(size: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def format_time(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def made_by(artifact: Artifact) -> str:
+    """Which pipeline node produced the artifact, or that it came from outside."""
+    record = artifact.provenance
+    if not record or record.get("kind") != "ExecutedJob":
+        return "uploaded (no provenance)"
+    return f"{record['pipeline']} / {record['node']}"
+
+
+def download_name(artifact: Artifact) -> str:
+    """A safe file name; the bytes are the stored artifact, read back with ``deepforge.serialization.loads``."""
+    stem = re.sub(r"[^\w.\-]+", "_", artifact.name).strip("._") or artifact.id
+    return f"{stem}.deepforge"
+
+
+def _code_block(code: str) -> str:
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", code)), default=0) + 1)
+    return f"{fence}python\n{code.rstrip()}\n{fence}"
+
+
+def _escape(value: Any) -> str:
+    return repr(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _attributes_table(attributes: dict[str, Any]) -> str:
+    if not attributes:
+        return "_no attributes_"
+    rows = "\n".join(f"| `{name}` | `{_escape(value)}` |" for name, value in sorted(attributes.items()))
+    return f"| attribute | value |\n|---|---|\n{rows}"
+
+
+def job_card(record: dict[str, Any], port: str | None = None, depth: int = 0) -> pn.Card:
+    """One ExecutedJob as a card: what ran, with which attributes and code, and what fed it (recursively)."""
+    operation = record["operation"]
+    title = f"{operation['name']} · node {record['node']}"
+    if port is not None:
+        title = f"input {port} ← {title}"
+    summary = pn.pane.Markdown(
+        f"output `{record['output']}` of pipeline **{record['pipeline']}**, "
+        f"execution `{record['execution']}`, commit `{record['commit']}`",
+        margin=(0, 10),
+    )
+    attributes = pn.pane.Markdown(_attributes_table(record["attributes"]), margin=(0, 10))
+    code = pn.Card(
+        pn.pane.Markdown(_code_block(operation["code"]), sizing_mode="stretch_width"),
+        title=f"code of {operation['name']}",
+        collapsed=True,
+        sizing_mode="stretch_width",
+    )
+    inputs = [input_view(name, source, depth + 1) for name, source in sorted(record["inputs"].items())]
+    return pn.Card(
+        summary,
+        attributes,
+        code,
+        *inputs,
+        title=title,
+        collapsed=depth > NESTED_OPEN_DEPTH,
+        sizing_mode="stretch_width",
+    )
+
+
+def input_view(port: str, source: dict[str, Any], depth: int) -> pn.viewable.Viewable:
+    """An input of a job: the job that made it, or a note that the data came from outside."""
+    upstream = source.get("provenance")
+    if upstream and upstream.get("kind") == "ExecutedJob":
+        return job_card(upstream, port, depth)
+    return pn.pane.Markdown(
+        f"input `{port}`: artifact `{source.get('artifact')}` with no provenance (uploaded data)", margin=(0, 10)
+    )
+
+
+def provenance_tree(provenance: dict[str, Any] | None) -> pn.viewable.Viewable:
+    """The provenance of an artifact as nested cards, or a note when there is none."""
+    if not provenance or provenance.get("kind") != "ExecutedJob":
+        return pn.pane.Markdown(
+            "This artifact has **no provenance**: it was not made by a job here (uploaded or imported data), "
+            "so no pipeline can be recreated from it."
+        )
+    return job_card(provenance)
+
+
+class ArtifactBrowser(ProjectComponent):
+    """A table of the project's artifacts; the selected one's details, provenance, download and recreate."""
+
+    roots = ("artifacts",)
+
+    session = param.ClassSelector(class_=Session, doc="This browser tab's session: selection, hub, author.")
+    artifact = param.String(default=None, allow_None=True, doc="Id of the selected artifact.")
+
+    def __init__(self, **params: Any) -> None:
+        if params.get("project") is None and params.get("session") is not None:
+            params["project"] = params["session"].project
+        super().__init__(**params)
+        self.empty = pn.pane.Markdown(
+            "### No artifacts yet\nRun a pipeline: the outputs of its jobs appear here with their provenance."
+        )
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=COLUMNS),
+            show_index=False,
+            selectable=1,
+            disabled=True,
+            pagination="local",
+            page_size=25,
+            sizing_mode="stretch_width",
+        )
+        self.table.param.watch(self._on_selection, "selection")
+        self.header = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.download = pn.widgets.FileDownload(
+            callback=self.download_file,
+            filename="artifact.deepforge",
+            label="Download",
+            color="primary",
+            disabled=True,
+            description="The artifact's stored bytes; load them with deepforge.serialization.loads.",
+        )
+        self.recreate_button = pn.widgets.Button(label="Recreate pipeline", color="success", disabled=True)
+        self.recreate_button.on_click(lambda _event: self.recreate())
+        self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.tree = pn.Column(sizing_mode="stretch_width")
+        self.details = pn.Column(
+            self.header,
+            pn.Row(self.download, self.recreate_button),
+            self.message,
+            pn.pane.Markdown("#### Provenance"),
+            self.tree,
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+        self._layout = pn.Column(self.empty, self.table, self.details, sizing_mode="stretch_width")
+        self.refresh()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # -- rendering ------------------------------------------------------------------------
+    def refresh(self) -> None:
+        artifacts = sorted(self.project.artifacts.all(), key=lambda a: a.created, reverse=True)
+        frame = pd.DataFrame(
+            [
+                [a.name, a.type, human_size(a.size), a.hash[:12], format_time(a.created), made_by(a)]
+                for a in artifacts
+            ],
+            columns=COLUMNS,
+            index=pd.Index([a.id for a in artifacts], name="id"),
+        )
+        self.table.value = frame
+        self.empty.visible = not artifacts
+        self.table.visible = bool(artifacts)
+        if self.artifact is not None and self.artifact not in frame.index:
+            self.artifact = None
+        self._sync_selection()
+
+    def _sync_selection(self) -> None:
+        index = self.table.value.index
+        wanted = [index.get_loc(self.artifact)] if self.artifact in index else []
+        if self.table.selection != wanted:
+            self.table.selection = wanted
+
+    def _on_selection(self, event: param.parameterized.Event) -> None:
+        index = self.table.value.index
+        self.artifact = str(index[event.new[0]]) if event.new and event.new[0] < len(index) else None
+
+    @param.depends("artifact", watch=True)
+    def _show_details(self) -> None:
+        self._sync_selection()
+        self.message.visible = False
+        if self.artifact is None:
+            self.details.visible = False
+            self.tree.objects = []
+            self.download.disabled = self.recreate_button.disabled = True
+            return
+        artifact = self.project.artifacts.get(self.artifact)
+        records = lineage(artifact.provenance)
+        self.header.object = (
+            f"### {artifact.name}\n"
+            f"**type** `{artifact.type}` · **size** {human_size(artifact.size)} ({artifact.size} bytes) · "
+            f"**created** {format_time(artifact.created)}  \n"
+            f"**made by** {made_by(artifact)} · **hash** `{artifact.hash}`  \n"
+            f"**stored at** `{artifact.url}`"
+        )
+        self.download.param.update(filename=download_name(artifact), disabled=False)
+        self.recreate_button.disabled = not records
+        self.tree.objects = [provenance_tree(artifact.provenance)]
+        self.details.visible = True
+
+    def _report(self, text: str, level: str) -> None:
+        self.message.param.update(object=text, alert_type="danger" if level == "error" else level, visible=True)
+        if self.session is not None:
+            self.session.message = text
+        notify(text, level)
+
+    # -- actions ----------------------------------------------------------------------------
+    def select(self, artifact_id: str | None) -> None:
+        """Select an artifact (as clicking its row does)."""
+        if artifact_id is not None:
+            self.project.artifacts.get(artifact_id)
+        self.artifact = artifact_id
+
+    def download_file(self) -> io.BytesIO:
+        """The selected artifact's bytes, read through the project's storage adapter."""
+        if self.artifact is None:
+            raise ValueError("select an artifact to download")
+        if self.session is None or self.session.hub is None:
+            raise ValueError("downloading needs a session with a project hub (the storage adapter lives there)")
+        artifact = self.project.artifacts.get(self.artifact)
+        storage = self.session.hub.orchestrator(self.project.name).storage
+        return io.BytesIO(storage.get(artifact.url))
+
+    def recreate(self) -> PipelineId | None:
+        """Turn the selected artifact's provenance into a new pipeline and open it in the editor."""
+        if self.artifact is None:
+            self._report("select an artifact to recreate its pipeline", "warning")
+            return None
+        artifact = self.project.artifacts.get(self.artifact)
+        if not lineage(artifact.provenance):
+            self._report(
+                f"artifact {artifact.name!r} has no provenance (uploaded or imported data): "
+                "there is no pipeline to recreate",
+                "warning",
+            )
+            return None
+        try:
+            pipeline_id = reify(self.project, artifact.id)
+        except (ValueError, KeyError) as exc:
+            self._report(f"could not recreate a pipeline from {artifact.name!r}: {exc}", "error")
+            return None
+        name = self.project.pipelines.get(pipeline_id).name
+        if self.session is not None:
+            self.session.param.update(pipeline=pipeline_id, tab="Pipelines")
+        self._report(f"Recreated pipeline {name!r} from {artifact.name!r}", "success")
+        return pipeline_id

@@ -1,0 +1,280 @@
+"""The history view: commits of the open branch, a read-only preview of each, restore, branch, commit, undo.
+
+Commits live in the project's store, beside the document, so the list is re-read whenever the
+document changes, after this view's own actions, and (when served) on a slow poll of the
+branch head, which is one query.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+import panel as pn
+import param
+
+from components.base import ProjectComponent, notify
+from components.session import Session
+from crdt import ROOTS, CommitId, StoreError
+from deepforge_panel.project import Project, ReadOnlyError
+
+COMMIT_COLUMNS = ["time", "author", "message", "id"]
+PREVIEW_COLUMNS = ["pipeline", "nodes", "edges", "operations"]
+POLL_MS = 2000
+"""How often a served view checks the branch head for commits made elsewhere (another tab, the CLI)."""
+
+
+def format_time(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def version_summary(version: Project) -> pd.DataFrame:
+    """One row per pipeline of a (checked-out) version: its size and the operations it uses."""
+    op_names = {op.id: op.name for op in version.operations.all()}
+    rows = []
+    for pipeline in version.pipelines.all():
+        used = sorted({op_names.get(node.operation, f"missing {node.operation}") for node in pipeline.nodes.values()})
+        rows.append([pipeline.name, len(pipeline.nodes), len(pipeline.edges), ", ".join(used)])
+    return pd.DataFrame(rows, columns=PREVIEW_COLUMNS)
+
+
+class HistoryView(ProjectComponent):
+    """Commits newest first; preview, restore (with confirmation), branch and commit; undo/redo of this session's edits."""
+
+    roots = ROOTS
+
+    session = param.ClassSelector(class_=Session, doc="This browser tab's session: author and messages.")
+    commit = param.String(default=None, allow_None=True, doc="Id of the selected commit.")
+    confirming = param.Boolean(default=False, doc="Whether the restore of the selected commit awaits confirmation.")
+
+    def __init__(self, **params: Any) -> None:
+        if params.get("project") is None and params.get("session") is not None:
+            params["project"] = params["session"].project
+        super().__init__(**params)
+        self._head: tuple[str, CommitId | None] | None = None
+        self._undo = self.project.undo_manager() if self.project.origin is not None else None
+        self.branch_info = pn.pane.Markdown("")
+        self.empty = pn.pane.Markdown("_No commits yet: commit below, or run a pipeline (each run commits)._")
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=COMMIT_COLUMNS),
+            show_index=False,
+            selectable=1,
+            disabled=True,
+            pagination="local",
+            page_size=20,
+            sizing_mode="stretch_width",
+        )
+        self.table.param.watch(self._on_selection, "selection")
+
+        self.preview_header = pn.pane.Markdown("")
+        self.preview = pn.widgets.Tabulator(
+            pd.DataFrame(columns=PREVIEW_COLUMNS), show_index=False, disabled=True, sizing_mode="stretch_width"
+        )
+        self.restore_button = pn.widgets.Button(label="Restore this version", color="warning")
+        self.confirm_button = pn.widgets.Button(label="Confirm restore", color="danger", visible=False)
+        self.cancel_button = pn.widgets.Button(label="Cancel", visible=False)
+        self.restore_button.on_click(lambda _event: self.request_restore())
+        self.confirm_button.on_click(lambda _event: self.confirm_restore())
+        self.cancel_button.on_click(lambda _event: setattr(self, "confirming", False))
+        self.detail = pn.Column(
+            self.preview_header,
+            self.preview,
+            pn.Row(self.restore_button, self.confirm_button, self.cancel_button),
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+
+        self.branch_name = pn.widgets.TextInput(placeholder="new branch name")
+        self.branch_button = pn.widgets.Button(label="Create branch")
+        self.branch_button.on_click(lambda _event: self.create_branch())
+        self.commit_message = pn.widgets.TextInput(placeholder="commit message")
+        self.commit_button = pn.widgets.Button(label="Commit", color="primary")
+        self.commit_button.on_click(lambda _event: self.commit_now())
+        self.undo_button = pn.widgets.Button(label="Undo", icon="arrow-back-up", disabled=True)
+        self.redo_button = pn.widgets.Button(label="Redo", icon="arrow-forward-up", disabled=True)
+        self.undo_button.on_click(lambda _event: self.undo())
+        self.redo_button.on_click(lambda _event: self.redo())
+        self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+
+        self._layout = pn.Column(
+            pn.Row(self.branch_info, pn.layout.HSpacer(), self.undo_button, self.redo_button),
+            pn.Row(self.commit_message, self.commit_button),
+            self.message,
+            self.empty,
+            self.table,
+            self.detail,
+            pn.Row(self.branch_name, self.branch_button),
+            sizing_mode="stretch_width",
+        )
+        self._poll: pn.io.callbacks.PeriodicCallback | None = None
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._poll = pn.state.add_periodic_callback(self._refresh_commits, period=POLL_MS)
+        self.refresh()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    # -- rendering ------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._refresh_commits()
+        self._refresh_undo()
+
+    def _refresh_commits(self) -> None:
+        store = self.project.store
+        if store is None:
+            self.branch_info.object = "### History\n_a detached version has no history_"
+            return
+        head = (store.branch_name, store.head())
+        if head == self._head:
+            return
+        self._head = head
+        others = [name for name in store.branches() if name != store.branch_name]
+        self.branch_info.object = f"### History of branch `{store.branch_name}`" + (
+            f"\nother branches: {', '.join(f'`{name}`' for name in others)}" if others else ""
+        )
+        commits = self.project.log()
+        self.table.value = pd.DataFrame(
+            [[format_time(c.time), c.author, c.message, c.id] for c in commits],
+            columns=COMMIT_COLUMNS,
+            index=pd.Index([c.id for c in commits], name="commit"),
+        )
+        self.empty.visible = not commits
+        self.table.visible = bool(commits)
+        if self.commit is not None and self.commit not in self.table.value.index:
+            self.commit = None
+        self._sync_selection()
+
+    def _refresh_undo(self) -> None:
+        if self._undo is None:
+            return
+        try:
+            can_undo, can_redo = self._undo.can_undo(), self._undo.can_redo()
+        except RuntimeError:  # called back from inside the manager's own undo/redo; the action refreshes after
+            return
+        self.undo_button.disabled = not can_undo
+        self.redo_button.disabled = not can_redo
+
+    def _sync_selection(self) -> None:
+        index = self.table.value.index
+        wanted = [index.get_loc(self.commit)] if self.commit in index else []
+        if self.table.selection != wanted:
+            self.table.selection = wanted
+
+    def _on_selection(self, event: param.parameterized.Event) -> None:
+        index = self.table.value.index
+        self.commit = str(index[event.new[0]]) if event.new and event.new[0] < len(index) else None
+
+    @param.depends("commit", watch=True)
+    def _show_version(self) -> None:
+        self._sync_selection()
+        self.confirming = False
+        if self.commit is None:
+            self.detail.visible = False
+            return
+        info = self.project.store.get_commit(self.commit)
+        version = self.project.checkout(self.commit)
+        self.preview.value = version_summary(version)
+        self.preview_header.object = (
+            f"#### Version `{info.id}` (read-only)\n"
+            f"{info.message!s} — by **{info.author}** on {format_time(info.time)}  \n"
+            f"{len(version.operations.ids())} operations · {len(version.pipelines.ids())} pipelines · "
+            f"{len(version.artifacts.ids())} artifacts · {len(version.executions.ids())} executions"
+        )
+        self.detail.visible = True
+
+    @param.depends("confirming", watch=True)
+    def _show_confirmation(self) -> None:
+        self.restore_button.visible = not self.confirming
+        self.confirm_button.visible = self.cancel_button.visible = self.confirming
+
+    def _report(self, text: str, level: str = "error") -> None:
+        self.message.param.update(object=text, alert_type="danger" if level == "error" else level, visible=True)
+        if self.session is not None:
+            self.session.message = text
+        notify(text, level)
+
+    @property
+    def _author(self) -> str | None:
+        return self.session.author if self.session is not None else None
+
+    # -- actions ----------------------------------------------------------------------------
+    def select(self, commit_id: str | None) -> None:
+        """Select a commit of this branch (as clicking its row does)."""
+        if commit_id is not None and commit_id not in self.table.value.index:
+            raise KeyError(f"no commit {commit_id!r} in the history of branch {self.project.store.branch_name!r}")
+        self.commit = commit_id
+
+    def request_restore(self) -> None:
+        """First step of a restore: ask for confirmation."""
+        if self.commit is None:
+            self._report("select a version to restore", "warning")
+            return
+        self.confirming = True
+
+    def confirm_restore(self) -> CommitId | None:
+        """Second step: make the live project equal to the selected version, as a new commit."""
+        if not self.confirming or self.commit is None:
+            self._report("click 'Restore this version' first", "warning")
+            return None
+        target = self.commit
+        self.confirming = False
+        try:
+            new = self.project.restore(target, author=self._author)
+        except (StoreError, ReadOnlyError) as exc:
+            self._report(f"could not restore {target}: {exc}")
+            return None
+        self.commit = None
+        self.refresh()
+        self._report(f"Restored version {target} (new commit {new})", "success")
+        return new
+
+    def create_branch(self) -> bool:
+        """Create the branch named in the text input at the selected commit (or the head)."""
+        name = self.branch_name.value.strip()
+        if not name:
+            self._report("name the new branch first")
+            return False
+        try:
+            self.project.branch(name, self.commit)
+        except (StoreError, ReadOnlyError) as exc:
+            self._report(str(exc))
+            return False
+        self.branch_name.value = ""
+        self._head = None
+        self.refresh()
+        self._report(f"Created branch {name!r} at {self.commit or 'the head'}", "success")
+        return True
+
+    def commit_now(self) -> CommitId | None:
+        """Commit the live project with the message typed in; a message is required."""
+        message = self.commit_message.value.strip()
+        if not message:
+            self._report("a commit needs a message: say what changed")
+            return None
+        try:
+            new = self.project.commit(message, author=self._author)
+        except (StoreError, ReadOnlyError) as exc:
+            self._report(f"could not commit: {exc}")
+            return None
+        self.commit_message.value = ""
+        self.refresh()
+        self._report(f"Committed {new}", "success")
+        return new
+
+    def undo(self) -> bool:
+        """Undo this session's last edit (never a peer's or a job's)."""
+        done = self._undo is not None and self._undo.undo()
+        self.refresh()
+        return done
+
+    def redo(self) -> bool:
+        done = self._undo is not None and self._undo.redo()
+        self.refresh()
+        return done
+
+    def dispose(self) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        super().dispose()

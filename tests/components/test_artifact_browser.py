@@ -1,0 +1,180 @@
+"""The artifact browser over artifacts made by real executions (local subprocesses, file storage)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import pytest
+
+from components.artifact_browser import ArtifactBrowser, human_size
+from components.session import Session
+from deepforge_panel.hub import ProjectHub
+from deepforge_panel.provenance import lineage
+from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import ADD, PAIR, SOURCE
+
+# Bokeh 3.9 turns every pandas frame into a Tabulator source with reset_index(inplace=True),
+# which pandas 3.1 deprecates; the warning is about bokeh's internals, not this code.
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:pandas.errors.Pandas4Warning:bokeh")
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    """A tab's session on an empty project "demo" of a hub over a fresh home."""
+    workspace = Workspace(tmp_path / "home", examples=False)
+    workspace.create("demo").store.close()
+    hub = ProjectHub(workspace)
+    yield Session(hub=hub, project=hub.project("demo").as_user("tab-1"), author="ada", tab="Artifacts")
+    asyncio.run(hub.close())
+
+
+def _run_chain(session: Session) -> dict[str, str]:
+    """Build a -> b -> c, a + c -> d and run it for real; node name -> id of its output artifact."""
+    project = session.project
+    ops = {name: project.operations.add(code) for name, code in (("Source", SOURCE), ("Add", ADD), ("Pair", PAIR))}
+    pid = project.pipelines.create("chain")
+    a = project.pipelines.add_node(pid, ops["Source"], name="a", attributes={"value": 10})
+    b = project.pipelines.add_node(pid, ops["Add"], name="b", attributes={"amount": 5})
+    c = project.pipelines.add_node(pid, ops["Add"], name="c", attributes={"amount": 100})
+    d = project.pipelines.add_node(pid, ops["Pair"], name="d")
+    project.pipelines.add_edge(pid, a, "data", b, "data")
+    project.pipelines.add_edge(pid, b, "result", c, "data")
+    project.pipelines.add_edge(pid, a, "data", d, "left")
+    project.pipelines.add_edge(pid, c, "result", d, "right")
+    execution = asyncio.run(session.hub.orchestrator("demo").run("chain", author=session.author))
+    assert execution.status == "succeeded", [j.error for j in execution.jobs.values()]
+    return {job.name: next(iter(job.outputs.values())) for job in execution.jobs.values()}
+
+
+def _upload(session: Session, name: str, data: bytes) -> str:
+    """An artifact from outside (no provenance), stored through the project's storage."""
+    storage = session.hub.orchestrator("demo").storage
+    url = storage.put(f"uploads/{name}", data)
+    return session.project.artifacts.add(name, "bytes", url, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _texts(view: Any) -> list[str]:
+    """Every piece of text a layout shows: card titles, pane contents, nested all the way down."""
+    found = []
+    if isinstance(view, pn.Card):
+        found.append(view.title)
+    if isinstance(getattr(view, "object", None), str):
+        found.append(view.object)
+    for child in getattr(view, "objects", []):
+        found.extend(_texts(child))
+    return found
+
+
+def _row(browser: ArtifactBrowser, artifact_id: str) -> int:
+    return list(browser.table.value.index).index(artifact_id)
+
+
+def test_empty_state_then_artifacts_appear_live(session: Session) -> None:
+    browser = ArtifactBrowser(session=session)
+    assert browser.empty.visible and not browser.table.visible and not browser.details.visible
+    pn.panel(browser).get_root()
+
+    first = _upload(session, "raw.csv", b"x,y\n1,2\n")
+    assert not browser.empty.visible and browser.table.visible
+    assert list(browser.table.value.index) == [first]
+    row = browser.table.value.loc[first]
+    assert (row["name"], row["type"], row["size"], row["made by"]) == ("raw.csv", "bytes", "8 B", "uploaded (no provenance)")
+    assert row["hash"] == hashlib.sha256(b"x,y\n1,2\n").hexdigest()[:12]
+
+    browser.table.selection = [0]
+    assert browser.artifact == first and browser.details.visible
+    second = _upload(session, "more.csv", b"1" * 3000)
+    assert list(browser.table.value.index) == [second, first], "newest first"
+    assert browser.table.selection == [1], "the selection follows its artifact"
+    assert browser.table.value.loc[second, "size"] == "2.9 KiB"
+
+    session.project.artifacts.remove(first)
+    assert browser.artifact is None and not browser.details.visible
+
+
+def test_lists_executed_artifacts_and_shows_provenance_tree(session: Session) -> None:
+    outputs = _run_chain(session)
+    browser = ArtifactBrowser(session=session)
+    assert set(browser.table.value["name"]) == {"a.data", "b.result", "c.result", "d.total"}
+    assert browser.table.value.loc[outputs["d"], "made by"] == "chain / d"
+
+    browser.table.selection = [_row(browser, outputs["d"])]
+    assert browser.artifact == outputs["d"]
+    header = browser.header.object
+    artifact = session.project.artifacts.get(outputs["d"])
+    assert "d.total" in header and artifact.hash in header and artifact.url in header
+
+    texts = _texts(browser.tree)
+    titles = [t for t in texts if "· node" in t]
+    assert titles[0] == "Pair · node d"
+    assert "input right ← Add · node c" in titles and "input data ← Add · node b" in titles
+    assert "input left ← Source · node a" in titles
+    joined = "\n".join(texts)
+    assert "| `amount` | `100` |" in joined and "| `amount` | `5` |" in joined and "| `value` | `10` |" in joined
+    assert "class Pair" in joined and "data + self.amount" in joined
+    code_cards = [card for card in _cards(browser.tree) if card.title.startswith("code of")]
+    assert code_cards and all(card.collapsed for card in code_cards), "code snapshots start collapsed"
+    assert pn.panel(browser).get_root() is not None
+
+
+def _cards(view: Any) -> list[pn.Card]:
+    own = [view] if isinstance(view, pn.Card) else []
+    return own + [card for child in getattr(view, "objects", []) for card in _cards(child)]
+
+
+def test_download_sends_the_stored_bytes(session: Session) -> None:
+    outputs = _run_chain(session)
+    browser = ArtifactBrowser(session=session)
+    assert browser.download.disabled
+    browser.select(outputs["d"])
+    artifact = session.project.artifacts.get(outputs["d"])
+    stored = session.hub.orchestrator("demo").storage.get(artifact.url)
+
+    assert not browser.download.disabled and browser.download.filename == "d.total.deepforge"
+    assert browser.download.callback().read() == stored
+    assert hashlib.sha256(stored).hexdigest() == artifact.hash
+
+    browser.download._clicks += 1  # what a click in the browser sends back
+    data_url = browser.download.data
+    assert data_url.startswith("data:application/octet-stream;base64,")
+    assert base64.b64decode(data_url.split(",", 1)[1]) == stored
+
+
+def test_recreate_builds_the_pipeline_of_the_lineage_and_opens_it(session: Session) -> None:
+    outputs = _run_chain(session)
+    browser = ArtifactBrowser(session=session)
+    browser.select(outputs["d"])
+    assert not browser.recreate_button.disabled
+    browser.recreate_button.clicks += 1
+
+    assert session.tab == "Pipelines" and session.pipeline is not None
+    pipeline = session.project.pipelines.get(session.pipeline)
+    expected = [record["node"] for record in lineage(session.project.artifacts.get(outputs["d"]).provenance)]
+    assert sorted(node.name for node in pipeline.nodes.values()) == sorted(expected) == ["a", "b", "c", "d"]
+    assert len(pipeline.edges) == 4
+    assert browser.message.visible and pipeline.name in browser.message.object
+
+
+def test_recreate_without_provenance_says_why(session: Session) -> None:
+    upload = _upload(session, "raw.bin", b"\x00\x01")
+    browser = ArtifactBrowser(session=session)
+    browser.select(upload)
+    assert browser.recreate_button.disabled
+    assert any("no provenance" in text for text in _texts(browser.tree))
+
+    assert browser.recreate() is None
+    assert browser.message.visible and browser.message.alert_type == "warning"
+    assert "no provenance" in browser.message.object and "no provenance" in session.message
+    assert session.tab == "Artifacts" and session.project.pipelines.all() == []
+
+
+def test_human_sizes() -> None:
+    assert [human_size(n) for n in (0, 1023, 1024, 5 * 1024**2, 3 * 1024**4)] == [
+        "0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3.0 TiB"
+    ]
