@@ -26,7 +26,7 @@ class ProjectComponent(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._scheduled = False
+        self._scheduled: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         if self.project is not None and self.roots:
             self._unsubscribe = self.project.on_change(self.roots, self._changed)
@@ -39,12 +39,12 @@ class ProjectComponent(pn.viewable.Viewer):
         except RuntimeError:
             self.refresh()
             return
-        if not self._scheduled:
-            self._scheduled = True
+        if self._scheduled is not loop or loop.is_closed():
+            self._scheduled = loop
             loop.call_soon(self._refresh_once)
 
     def _refresh_once(self) -> None:
-        self._scheduled = False
+        self._scheduled = None
         self.refresh()
 
     def refresh(self) -> None:
