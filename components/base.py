@@ -39,7 +39,7 @@ class ProjectComponent(pn.viewable.Viewer):
         except RuntimeError:
             self.refresh()
             return
-        if self._scheduled is not loop or loop.is_closed():
+        if self._scheduled is not loop:
             self._scheduled = loop
             loop.call_soon(self._refresh_once)
 
