@@ -1,0 +1,509 @@
+"""The execution monitor: past and running executions, the job graph of one, and the live feedback of a job.
+
+Everything shown is re-read from ``project.executions`` on each document change; widgets and
+Bokeh models are kept and patched so a job streaming feedback every 100 ms only sends what
+changed (DESIGN.md: the UI is a projection of the document).
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pandas as pd
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from components.base import ProjectComponent, notify
+from components.figures import FigureView
+from components.session import Session
+from deepforge_panel.executions import FINAL, Execution, Job
+
+STATUS_COLORS: dict[str, str] = {
+    "pending": "#bdbdbd",
+    "queued": "#9ecae1",
+    "running": "#3182bd",
+    "succeeded": "#31a354",
+    "failed": "#de2d26",
+    "cancelled": "#fd8d3c",
+    "skipped": "#d9d9d9",
+}
+"""Fill colour of a job box per status."""
+
+CONSOLE_LINES = 2000
+"""Lines of stdout (and of stderr) shown; the whole log stays in the document and the job folder."""
+
+TABLE_ROWS = 8
+"""Rows of the executions table visible before it scrolls."""
+
+EMPTY = "No executions yet — run a pipeline from the Pipelines tab."
+
+_COLUMNS = ["status", "pipeline", "started", "duration", "commit", "author"]
+
+
+def format_time(stamp: float | None) -> str:
+    return "" if stamp is None else datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(start: float | None, end: float | None) -> str:
+    """``end - start`` for people ("4.2 s", "3 min 05 s"); runs still going count up to now."""
+    if start is None:
+        return ""
+    seconds = max(0.0, (end if end is not None else time.time()) - start)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def layout(execution: Execution) -> dict[str, tuple[int, int]]:
+    """Job id -> (depth, row): depth is the longest path from a source, rows ordered by name."""
+    upstream: dict[str, set[str]] = {jid: set() for jid in execution.jobs}
+    for edge in execution.edges:
+        if edge["dst"] in upstream and edge["src"] in upstream:
+            upstream[edge["dst"]].add(edge["src"])
+    depth: dict[str, int] = {}
+
+    def depth_of(jid: str, seen: frozenset[str] = frozenset()) -> int:
+        if jid not in depth:
+            parents = [p for p in upstream[jid] if p not in seen]
+            depth[jid] = 1 + max((depth_of(p, seen | {jid}) for p in parents), default=-1)
+        return depth[jid]
+
+    columns: dict[int, list[str]] = {}
+    for jid in execution.jobs:
+        columns.setdefault(depth_of(jid), []).append(jid)
+    return {
+        jid: (d, row)
+        for d, ids in columns.items()
+        for row, jid in enumerate(sorted(ids, key=lambda j: execution.jobs[j].name))
+    }
+
+
+def default_job(execution: Execution) -> Job | None:
+    """The job worth showing first: a running one, else a failed one, else the one with the most feedback."""
+    jobs = sorted(execution.jobs.values(), key=lambda j: (j.started or float("inf"), j.name))
+    for status in ("running", "failed"):
+        for job in jobs:
+            if job.status == status:
+                return job
+    return max(jobs, key=lambda j: len(j.figures) + len(j.metrics), default=None)
+
+
+class JobGraph(JSComponent):
+    """The jobs of one execution as an SVG graph, coloured by status; clicking a job sets ``selected``.
+
+    Each job is a ``<g class="df-job df-status-STATUS" data-status=STATUS data-name=NAME>`` holding
+    its name and status as text, so browser tests find them in the DOM.
+    """
+
+    jobs = param.List(default=[], doc="One dict per job: id, name, status, label, color, depth, row.")
+    edges = param.List(default=[], doc="One dict per edge: src and dst job ids.")
+    selected = param.String(default=None, allow_None=True, doc="Id of the highlighted job; set by a click.")
+
+    _esm = """
+const SVG = "http://www.w3.org/2000/svg";
+const W = 150, H = 46, GX = 56, GY = 22, PAD = 10;
+const plain = (v) => (v instanceof Map ? Object.fromEntries(v) : v);
+function node(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  return e;
+}
+export function render({ model }) {
+  const root = document.createElement("div");
+  root.className = "df-job-graph";
+  let shapes = {}, key = null;
+  const jobs = () => (model.jobs || []).map(plain);
+  const edges = () => (model.edges || []).map(plain);
+  function draw() {
+    root.replaceChildren();
+    shapes = {};
+    const pos = {};
+    let width = 0, height = 0;
+    for (const j of jobs()) {
+      const x = PAD + j.depth * (W + GX), y = PAD + j.row * (H + GY);
+      pos[j.id] = [x, y];
+      width = Math.max(width, x + W + PAD);
+      height = Math.max(height, y + H + PAD);
+    }
+    const svg = node("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "df-job-graph-svg" });
+    for (const e of edges()) {
+      const a = pos[e.src], b = pos[e.dst];
+      if (!a || !b) continue;
+      const x1 = a[0] + W, y1 = a[1] + H / 2, x2 = b[0], y2 = b[1] + H / 2, mx = (x1 + x2) / 2;
+      svg.appendChild(node("path", { d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, class: "df-edge" }));
+    }
+    for (const j of jobs()) {
+      const [x, y] = pos[j.id];
+      const g = node("g", { "data-job": j.id, "data-name": j.name, transform: `translate(${x},${y})` });
+      const title = node("title", {});
+      const rect = node("rect", { width: W, height: H, rx: 6, ry: 6 });
+      const name = node("text", { x: W / 2, y: 19, class: "df-job-name" });
+      name.textContent = j.name;
+      const status = node("text", { x: W / 2, y: 36, class: "df-job-status" });
+      g.append(title, rect, name, status);
+      g.addEventListener("click", () => { model.selected = j.id; });
+      svg.appendChild(g);
+      shapes[j.id] = { g, rect, status, title };
+    }
+    root.appendChild(svg);
+  }
+  function paint() {
+    const current = jobs();
+    const shape = JSON.stringify([current.map((j) => [j.id, j.name, j.depth, j.row]), edges()]);
+    if (shape !== key) { key = shape; draw(); }
+    for (const j of current) {
+      const s = shapes[j.id];
+      if (!s) continue;
+      s.g.setAttribute("class", `df-job df-status-${j.status}` + (j.id === model.selected ? " df-selected" : ""));
+      s.g.setAttribute("data-status", j.status);
+      s.rect.setAttribute("fill", j.color);
+      s.status.textContent = j.label;
+      s.title.textContent = `${j.name}: ${j.label}`;
+    }
+  }
+  model.on("jobs", paint);
+  model.on("edges", paint);
+  model.on("selected", paint);
+  paint();
+  return root;
+}
+"""
+
+    _stylesheets: ClassVar[list[str]] = [
+        """
+.df-job-graph { overflow: auto; }
+.df-job { cursor: pointer; }
+.df-job rect { stroke: #636363; stroke-width: 1; }
+.df-job.df-selected rect { stroke: #000; stroke-width: 3; }
+.df-job text { text-anchor: middle; font-family: sans-serif; pointer-events: none; }
+.df-job-name { font-size: 13px; font-weight: 600; }
+.df-job-status { font-size: 11px; }
+.df-status-running text, .df-status-failed text, .df-status-succeeded text { fill: #fff; }
+.df-edge { fill: none; stroke: #969696; stroke-width: 1.5; }
+"""
+    ]
+
+
+class ExecutionMonitor(ProjectComponent):
+    """Executions of the project, newest first; the selected one's job graph and its selected job's feedback."""
+
+    session = param.ClassSelector(class_=Session, doc="This browser tab's selection (execution, job).")
+    roots = ("executions",)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._shown: Execution | None = None
+        self._shown_job: Job | None = None
+        self.figure_views: dict[str, FigureView] = {}
+        """The selected job's figures by id, as shown in :attr:`figures`."""
+        self.metric_views: dict[str, FigureView] = {}
+        """The selected job's metrics by name, as shown in :attr:`metrics`."""
+        self._syncing = False
+        self.empty = pn.pane.Alert(EMPTY, alert_type="info", visible=False)
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=_COLUMNS), selectable=1, disabled=True, show_index=False, sortable=False,
+            layout="fit_data_stretch", height=40, sizing_mode="stretch_width",
+        )
+        self.table.param.watch(self._table_selected, "selection")
+        self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
+        self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, width=100)
+        self.cancel.on_click(self._cancel)
+        self.graph = JobGraph(sizing_mode="stretch_width", height=80)
+        self.graph.param.watch(self._graph_selected, "selected")
+        self.job_header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-job-header"])
+        self.progress = pn.indicators.Progress(value=-1, max=100, active=False, sizing_mode="stretch_width", visible=False)
+        self.progress_label = pn.pane.Str("", visible=False, css_classes=["df-progress-label"])
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width",
+                                   css_classes=["df-job-error"])
+        self.figures = pn.FlexBox(sizing_mode="stretch_width")
+        self.metrics = pn.FlexBox(sizing_mode="stretch_width")
+        self.console = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-console"],
+                                    stylesheets=[_CONSOLE_CSS])
+        self.detail = pn.Column(
+            pn.Row(self.header, self.cancel, sizing_mode="stretch_width"),
+            self.graph,
+            self.job_header,
+            pn.Row(self.progress, self.progress_label, sizing_mode="stretch_width"),
+            self.error,
+            self.figures,
+            self.metrics,
+            self.console,
+            sizing_mode="stretch_width",
+        )
+        self._layout = pn.Column(self.empty, self.table, self.detail, sizing_mode="stretch_width")
+        self._watcher: param.parameterized.Watcher | None = None
+        if self.session is not None:
+            self._watcher = self.session.param.watch(lambda *_events: self.refresh(), ["execution", "job"])
+        self.refresh()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self.session is not None and self._watcher is not None:
+            self.session.param.unwatch(self._watcher)
+            self._watcher = None
+
+    # -- what is shown ---------------------------------------------------------------------
+    @property
+    def execution(self) -> Execution | None:
+        """The execution on screen (the session's, else the newest)."""
+        return self._shown
+
+    @property
+    def job(self) -> Job | None:
+        """The job whose details are on screen."""
+        return self._shown_job
+
+    def refresh(self) -> None:
+        fresh: dict[str, Execution] = {}
+        rows = self._summaries(fresh)
+        self.empty.visible = not rows
+        self.table.visible = bool(rows)
+        self.detail.visible = bool(rows)
+        wanted = self.session.execution if self.session is not None else None
+        ids = [row["id"] for row in rows]
+        shown_id = wanted if wanted in ids else (ids[0] if ids else None)
+        self._update_table(rows, shown_id)
+        execution = None
+        if shown_id is not None:
+            execution = fresh.get(shown_id) or self.project.executions.get(shown_id)
+        self._shown = execution
+        if execution is None:
+            self._shown_job = None
+            return
+        job = self._pick_job(execution)
+        self._shown_job = job
+        self._update_execution(execution, job)
+        self._update_job(job)
+
+    def _summaries(self, fresh: dict[str, Execution]) -> list[dict[str, Any]]:
+        """One table row per execution, newest first; finished executions never change, so they are read once.
+
+        Executions read anew land in ``fresh`` so the one shown is not read twice.
+        """
+        executions = self.project.executions
+        ids = set(executions.ids())
+        for stale in set(self._rows) - ids:
+            del self._rows[stale]
+        for execution_id in ids:
+            row = self._rows.get(execution_id)
+            if row is None or row["status"] not in FINAL:
+                fresh[execution_id] = executions.get(execution_id)
+                self._rows[execution_id] = _summary(fresh[execution_id])
+        return sorted(self._rows.values(), key=lambda r: r["created"], reverse=True)
+
+    def _pick_job(self, execution: Execution) -> Job | None:
+        wanted = self.session.job if self.session is not None else None
+        if wanted in execution.jobs:
+            return execution.jobs[wanted]
+        return default_job(execution)
+
+    # -- widgets -------------------------------------------------------------------------------
+    def _update_table(self, rows: list[dict[str, Any]], shown_id: str | None) -> None:
+        frame = pd.DataFrame([{c: r[c] for c in _COLUMNS} for r in rows], columns=_COLUMNS,
+                             index=pd.Index([r["id"] for r in rows], name="id"))
+        self._syncing = True
+        try:
+            current = self.table.value
+            if not frame.index.equals(current.index) or list(frame.columns) != list(current.columns):
+                self.table.value = frame
+            elif not frame.equals(current):
+                changed = (frame != current).any(axis=1)
+                self.table.patch(frame[changed])
+            height = 48 + 36 * min(len(frame), TABLE_ROWS)
+            if self.table.height != height:
+                self.table.height = height
+            selection = [list(frame.index).index(shown_id)] if shown_id in frame.index else []
+            if self.table.selection != selection:
+                self.table.selection = selection
+        finally:
+            self._syncing = False
+
+    def _update_execution(self, execution: Execution, job: Job | None) -> None:
+        running = execution.status not in FINAL
+        self.header.object = (
+            f'<div class="df-execution" data-status="{execution.status}">'
+            f"<b>{html.escape(execution.pipeline_name)}</b> "
+            f'<span class="df-status df-status-{execution.status}">{execution.status}</span>'
+            f" · commit <code>{html.escape(execution.commit[:10])}</code>"
+            f" · started {format_time(execution.created)}"
+            f" · {format_duration(execution.created, execution.ended)}"
+            f" · {html.escape(execution.author)}</div>"
+        )
+        self.cancel.disabled = not running
+        positions = layout(execution)
+        jobs = [
+            {
+                "id": j.id, "name": j.name, "status": j.status, "label": _job_label(j),
+                "color": STATUS_COLORS.get(j.status, "#bdbdbd"), "depth": positions[j.id][0], "row": positions[j.id][1],
+            }
+            for j in sorted(execution.jobs.values(), key=lambda j: positions[j.id])
+        ]
+        edges = [{"src": e["src"], "dst": e["dst"]} for e in execution.edges]
+        rows = 1 + max((p[1] for p in positions.values()), default=0)
+        updates: dict[str, Any] = {}
+        if jobs != self.graph.jobs:
+            updates["jobs"] = jobs
+        if edges != self.graph.edges:
+            updates["edges"] = edges
+        if self.graph.selected != (job.id if job else None):
+            updates["selected"] = job.id if job else None
+        height = 24 + rows * 68
+        if self.graph.height != height:
+            updates["height"] = height
+        if updates:
+            self._syncing = True
+            try:
+                self.graph.param.update(**updates)
+            finally:
+                self._syncing = False
+
+    def _update_job(self, job: Job | None) -> None:
+        for widget in (self.job_header, self.progress, self.progress_label, self.error, self.console):
+            widget.visible = job is not None
+        if job is None:
+            return
+        self.job_header.object = (
+            f'<div class="df-job-detail" data-status="{job.status}"><b>{html.escape(job.name)}</b> '
+            f'<span class="df-status df-status-{job.status}">{job.status}</span>'
+            + (f" · started {format_time(job.started)}" if job.started else "")
+            + (f" · {format_duration(job.started, job.ended)}" if job.started else "")
+            + "</div>"
+        )
+        self._update_progress(job)
+        self._update_error(job)
+        self._update_console(job)
+        self._update_views(self.figure_views, self.figures, dict(sorted(job.figures.items())), scale=1.0)
+        self._update_views(self.metric_views, self.metrics, {name: _metric_figure(name, series)
+                                                         for name, series in sorted(job.metrics.items())}, scale=0.5)
+
+    def _update_progress(self, job: Job) -> None:
+        current, total, label = job.progress.get("current") or 0, job.progress.get("total"), job.progress.get("label", "")
+        running = job.status == "running"
+        shown = running or bool(total) or bool(current)
+        if total:
+            values = {"max": int(total), "value": max(0, min(int(current), int(total))), "active": False}
+        else:
+            values = {"value": -1, "active": running}
+        self.progress.param.update(visible=shown, **values)
+        text = f"{label} {current}/{total}" if total else (f"{label} {current}" if current else label)
+        self.progress_label.param.update(object=text.strip(), visible=shown and bool(text.strip()))
+
+    def _update_error(self, job: Job) -> None:
+        if not job.error:
+            self.error.visible = False
+            return
+        failed = job.status == "failed"
+        title = f"**{job.name} failed**" if failed else f"**{job.name} {job.status}**"
+        self.error.param.update(
+            object=f"{title}\n\n```text\n{job.error.rstrip()}\n```",
+            alert_type="danger" if failed else "warning",
+            visible=True,
+        )
+
+    def _update_console(self, job: Job) -> None:
+        out, err = _tail(job.stdout), _tail(job.stderr)
+        if not out and not err:
+            body = '<pre class="df-stdout df-empty">(no output yet)</pre>'
+        else:
+            body = (f'<pre class="df-stdout">{html.escape(out)}</pre>' if out else "") + (
+                f'<pre class="df-stderr">{html.escape(err)}</pre>' if err else "")
+        content = f'<div class="df-console-scroll"><div>{body}</div></div>'
+        if self.console.object != content:
+            self.console.object = content
+
+    @staticmethod
+    def _update_views(views: dict[str, FigureView], box: pn.FlexBox, figures: dict[str, dict[str, Any]], scale: float) -> None:
+        for key in set(views) - set(figures):
+            del views[key]
+        for key, figure in figures.items():
+            if key in views:
+                views[key].update(figure)
+            else:
+                views[key] = FigureView(figure, scale=scale)
+        wanted = [views[key].__panel__() for key in figures]
+        if [id(o) for o in box.objects] != [id(v) for v in wanted]:
+            box.objects = wanted
+
+    # -- user actions --------------------------------------------------------------------------
+    def _table_selected(self, event: param.parameterized.Event) -> None:
+        if self._syncing or not event.new or self.session is None:
+            return
+        execution_id = str(self.table.value.index[event.new[0]])
+        if execution_id != self.session.execution:
+            self.session.param.update(execution=execution_id, job=None)
+
+    def _graph_selected(self, event: param.parameterized.Event) -> None:
+        if self._syncing or event.new is None or self.session is None:
+            return
+        self.session.job = event.new
+
+    def _cancel(self, _event: Any = None) -> None:
+        if self._shown is None or self.session is None:
+            return
+        if not self.session.cancel(self._shown.id):
+            notify(f"execution {self._shown.id} is not running here, so it cannot be cancelled", level="warning")
+
+
+def _summary(execution: Execution) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "created": execution.created,
+        "status": execution.status,
+        "pipeline": execution.pipeline_name,
+        "started": format_time(execution.created),
+        "duration": format_duration(execution.created, execution.ended),
+        "commit": execution.commit[:10],
+        "author": execution.author,
+    }
+
+
+def _job_label(job: Job) -> str:
+    total = job.progress.get("total")
+    if job.status == "running" and total:
+        return f"running {job.progress.get('current', 0)}/{total}"
+    return job.status
+
+
+def _tail(text: str, lines: int = CONSOLE_LINES) -> str:
+    parts = text.rsplit("\n", lines + 1)
+    if len(parts) > lines + 1:
+        parts = parts[-(lines + 1):]
+        return "…\n" + "\n".join(parts)
+    return text
+
+
+def _metric_figure(name: str, series: list[tuple[int, float]]) -> dict[str, Any]:
+    """A metric series as a figure description, so metrics and figures share one renderer."""
+    return {
+        "suptitle": "",
+        "width": 520,
+        "height": 360,
+        "axes": [{
+            "title": name, "xlabel": "step", "ylabel": "", "xscale": "linear", "yscale": "linear", "legend": False,
+            "position": [0.125, 0.11, 0.775, 0.77],
+            "lines": [{"x": [float(s) for s, _ in series], "y": [v for _, v in series], "label": name,
+                       "color": "#1f77b4", "alpha": 1.0, "linestyle": "-", "linewidth": 2.0,
+                       "marker": "o"}],
+            "scatter": [], "bars": [], "images": [], "texts": [],
+        }],
+    }
+
+
+_CONSOLE_CSS = """
+.df-console-scroll { max-height: 360px; overflow: auto; display: flex; flex-direction: column-reverse;
+  background: #1e1e1e; border-radius: 4px; padding: 4px 8px; }
+.df-console-scroll pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
+.df-stdout { color: #e0e0e0; }
+.df-stderr { color: #ff8a80; border-top: 1px solid #555; }
+.df-empty { color: #9e9e9e; font-style: italic; }
+"""
