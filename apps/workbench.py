@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import panel as pn
@@ -19,14 +20,34 @@ from deepforge_panel.hub import ProjectHub
 TABS = ("Pipelines", "Executions", "Artifacts", "History")
 
 
+def _theme() -> str:
+    arg = pn.state.session_args.get("theme", [b"default"])[0].decode() if pn.state.session_args else "default"
+    return "dark" if arg == "dark" else "default"
+
+
+def _theme_link() -> pn.pane.HTML:
+    """Switch light/dark by reloading with ``?theme=`` (Panel templates read it), keeping the other arguments."""
+    other = "default" if _theme() == "dark" else "dark"
+    label = "☀ Light" if other == "default" else "☾ Dark"
+    script = (
+        "const u = new URL(window.location); u.searchParams.set('theme', '%s'); window.location = u; return false;" % other
+    )
+    return pn.pane.HTML(
+        f"<a href='#' class='df-theme' onclick=\"{script}\" style='color:white;text-decoration:none'>{label}</a>",
+        margin=(12, 10),
+    )
+
+
 def _template(title: str) -> pn.template.BootstrapTemplate:
     """Bootstrap: served from the server itself, no web fonts (the page works with the network unplugged)."""
-    return pn.template.BootstrapTemplate(
+    template = pn.template.BootstrapTemplate(
         title=title,
-        theme_toggle=True,
         header_background="#3f6cb5",
         collapsed_sidebar=True,
+        theme=_theme(),
     )
+    template.header.append(_theme_link())
+    return template
 
 
 def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
@@ -85,11 +106,12 @@ def error_page(message: str) -> pn.template.BootstrapTemplate:
 
 
 def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
-    """Build the page for one browser session; never a bare traceback."""
+    """Build the page for one browser session; a failure is explained on a page, never a bare traceback."""
     name = pn.state.session_args.get("project", [b""])[0].decode()
-    if not name:
-        return start_page(hub)
     try:
-        return project_page(hub, name)
+        return project_page(hub, name) if name else start_page(hub)
     except (StoreError, KeyError) as exc:
         return error_page(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    except Exception as exc:  # noqa: BLE001 - the page must explain, not dump a traceback
+        logging.getLogger(__name__).exception("could not build the workbench page")
+        return error_page(f"The workbench could not open this page: {exc!r}. The server log has the details.")

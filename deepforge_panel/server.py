@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,12 @@ def make_server(home: str | Path | None = None, port: int = 5006, address: str =
     from apps.workbench import workbench
 
     hub = ProjectHub(Workspace(home))
+
+    def app() -> object:
+        return workbench(hub)
+
     server = pn.serve(
-        {"/": partial(workbench, hub)},
+        {"/": app},
         port=port,
         address=address,
         show=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,19 @@ def open_project(tab: Any, server: Any, name: str = "digits") -> Any:
 
 
 def node(page: Any, label: str) -> Any:
-    return page.locator(".react-flow__node", has_text=label).first
+    """The graph node whose label is exactly ``label``."""
+    return page.locator(".react-flow__node").filter(
+        has=page.locator(".rf-node-label", has_text=re.compile(f"^{re.escape(label)}$"))
+    )
+
+
+def drag(page: Any, source: Any, target: Any) -> None:
+    """Press on ``source``, move in steps (React Flow tracks the pointer), release on ``target``."""
+    a, b = source.bounding_box(), target.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=20)
+    page.mouse.up()
 
 
 def test_start_page_lists_the_example(server: Any, new_tab: Any, screenshots: Path) -> None:
@@ -38,12 +51,12 @@ def test_open_example_add_a_node_and_connect_it(server: Any, new_tab: Any, scree
     select = page.locator("select").nth(1)
     select.select_option("ScoreClassifier")
     page.get_by_role("button", name="Add node").click()
-    new = page.locator(".react-flow__node", has_text="scoreclassifier")
+    new = node(page, "scoreclassifier")
     new.wait_for(timeout=TIMEOUT)
     source = node(page, "train").locator(".react-flow__handle.source[data-handleid='model']")
     target = new.locator(".react-flow__handle.target[data-handleid='model']")
     edges_before = page.locator(".react-flow__edge").count()
-    source.drag_to(target)
+    drag(page, source, target)
     expect(page.locator(".react-flow__edge")).to_have_count(edges_before + 1, timeout=TIMEOUT)
     page.screenshot(path=screenshots / "connected.png")
 
@@ -63,9 +76,10 @@ def test_editing_code_changes_the_ports(server: Any, new_tab: Any, screenshots: 
     )
     node(page, "score").filter(has_text="weights").wait_for(timeout=TIMEOUT)
     page.keyboard.press("End")
-    page.keyboard.insert_text("(")
-    page.locator(".ace_error").first.wait_for(state="attached", timeout=TIMEOUT)
+    page.keyboard.insert_text("class :")
     page.get_by_text("the last good interface is kept").wait_for(timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "code-error.png")
+    page.locator(".ace_gutter-cell.ace_error").first.wait_for(state="attached", timeout=TIMEOUT)
     assert node(page, "score").filter(has_text="weights").count() == 1
     page.screenshot(path=screenshots / "code-error.png")
 
