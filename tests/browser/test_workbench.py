@@ -91,3 +91,56 @@ def test_two_tabs_see_each_others_edits(server: Any, new_tab: Any) -> None:
     first.locator("select").nth(1).select_option("TrainTestSplit")
     first.get_by_role("button", name="Add node").click()
     expect(second.locator(".react-flow__node")).to_have_count(count + 1, timeout=5000)
+
+
+LOSS_POINTS = """() => {
+  const plots = []
+  for (const doc of Bokeh.documents) for (const m of doc.all_models) {
+    if (m.title && m.title.text === 'Training loss' && m.renderers) {
+      plots.push(m.renderers.filter(r => r.glyph && r.glyph.type === 'Line').map(r => r.data_source.data.y.length))
+    }
+  }
+  return plots
+}"""
+
+
+def test_run_the_pipeline_and_watch_it(server: Any, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server)
+    node(page, "train").click()
+    epochs = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
+    epochs.fill("2")
+    epochs.press("Enter")
+    page.get_by_role("button", name="▶ Run").click()
+    job = page.locator("g.df-job[data-name='train']")
+    job.wait_for(timeout=TIMEOUT)
+    page.locator("g.df-job[data-name='train'][data-status='running']").wait_for(timeout=60_000)
+    page.screenshot(path=screenshots / "running.png")
+    page.locator("g.df-job[data-name='train'][data-status='succeeded']").wait_for(timeout=120_000)
+    job.click()
+    page.wait_for_function(
+        f"() => ({LOSS_POINTS})().some(lines => lines.length === 2 && lines.every(points => points === 2))",
+        timeout=TIMEOUT,
+    )
+    page.locator("g.df-job[data-name='score'][data-status='succeeded']").wait_for(timeout=120_000)
+    page.screenshot(path=screenshots / "executions.png")
+
+
+def test_commit_then_restore_an_old_version(server: Any, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server)
+    count = page.locator(".react-flow__node").count()
+    page.locator("select").nth(1).select_option("LoadDataset")
+    page.get_by_role("button", name="Add node").click()
+    expect(page.locator(".react-flow__node")).to_have_count(count + 1, timeout=TIMEOUT)
+    page.keyboard.press("Control+s")
+    message = page.get_by_placeholder("what changed?")
+    message.fill("one more loader")
+    page.get_by_role("button", name="Commit", exact=True).first.click()
+    page.locator(".bk-tab", has_text="History").click()
+    page.locator(".tabulator-row", has_text="one more loader").wait_for(timeout=TIMEOUT)
+    page.locator(".tabulator-row", has_text="Create the digits example").click()
+    page.get_by_role("button", name="Restore this version").click()
+    page.get_by_role("button", name="Confirm restore").click()
+    page.locator(".tabulator-row", has_text="Restore").first.wait_for(timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "history.png")
+    page.locator(".bk-tab", has_text="Pipelines").click()
+    expect(page.locator(".react-flow__node")).to_have_count(5, timeout=TIMEOUT)
