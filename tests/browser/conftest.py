@@ -72,8 +72,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def project(server: Server, request: pytest.FixtureRequest) -> str:
+    """A fresh copy of the digits example for one test, forked at its latest commit."""
+    from crdt import Home
+
+    home = Home(server.home)
+    source = home.open("digits")
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", request.node.name)[:60]
+    try:
+        home.fork(source, source.head(), name).close()
+    finally:
+        source.close()
+    return name
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API holds an event loop while it runs,
+    so it must be stopped before tests that call ``asyncio.run``."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
 
 
-def open_project(tab: Any, server: Any, name: str = "digits") -> Any:
+def open_project(tab: Any, server: Any, name: str) -> Any:
     page = tab.page
     page.goto(f"{server.url}?project={name}")
     page.wait_for_selector(".react-flow__node", timeout=TIMEOUT)
@@ -44,8 +44,8 @@ def test_start_page_lists_the_example(server: Any, new_tab: Any, screenshots: Pa
     page.screenshot(path=screenshots / "start.png")
 
 
-def test_open_example_add_a_node_and_connect_it(server: Any, new_tab: Any, screenshots: Path) -> None:
-    page = open_project(new_tab(), server)
+def test_open_example_add_a_node_and_connect_it(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
     assert page.locator(".react-flow__node").count() == 5
     page.screenshot(path=screenshots / "pipeline.png")
     select = page.locator("select").nth(1)
@@ -61,8 +61,8 @@ def test_open_example_add_a_node_and_connect_it(server: Any, new_tab: Any, scree
     page.screenshot(path=screenshots / "connected.png")
 
 
-def test_editing_code_changes_the_ports(server: Any, new_tab: Any, screenshots: Path) -> None:
-    page = open_project(new_tab(), server)
+def test_editing_code_changes_the_ports(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
     node(page, "score").click()
     editor = page.locator(".ace_text-input")
     editor.wait_for(state="attached", timeout=TIMEOUT)
@@ -84,9 +84,9 @@ def test_editing_code_changes_the_ports(server: Any, new_tab: Any, screenshots: 
     page.screenshot(path=screenshots / "code-error.png")
 
 
-def test_two_tabs_see_each_others_edits(server: Any, new_tab: Any) -> None:
-    first = open_project(new_tab(), server)
-    second = open_project(new_tab(), server)
+def test_two_tabs_see_each_others_edits(server: Any, project: str, new_tab: Any) -> None:
+    first = open_project(new_tab(), server, project)
+    second = open_project(new_tab(), server, project)
     count = second.locator(".react-flow__node").count()
     first.locator("select").nth(1).select_option("TrainTestSplit")
     first.get_by_role("button", name="Add node").click()
@@ -104,8 +104,8 @@ LOSS_POINTS = """() => {
 }"""
 
 
-def test_run_the_pipeline_and_watch_it(server: Any, new_tab: Any, screenshots: Path) -> None:
-    page = open_project(new_tab(), server)
+def test_run_the_pipeline_and_watch_it(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
     node(page, "train").click()
     epochs = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
     epochs.fill("2")
@@ -125,8 +125,8 @@ def test_run_the_pipeline_and_watch_it(server: Any, new_tab: Any, screenshots: P
     page.screenshot(path=screenshots / "executions.png")
 
 
-def test_commit_then_restore_an_old_version(server: Any, new_tab: Any, screenshots: Path) -> None:
-    page = open_project(new_tab(), server)
+def test_commit_then_restore_an_old_version(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
     count = page.locator(".react-flow__node").count()
     page.locator("select").nth(1).select_option("LoadDataset")
     page.get_by_role("button", name="Add node").click()
@@ -137,7 +137,7 @@ def test_commit_then_restore_an_old_version(server: Any, new_tab: Any, screensho
     page.get_by_role("button", name="Commit", exact=True).first.click()
     page.locator(".bk-tab", has_text="History").click()
     page.locator(".tabulator-row", has_text="one more loader").wait_for(timeout=TIMEOUT)
-    page.locator(".tabulator-row", has_text="Create the digits example").click()
+    page.locator(".tabulator-row", has_text="Fork of digits").click()
     page.get_by_role("button", name="Restore this version").click()
     page.get_by_role("button", name="Confirm restore").click()
     page.locator(".tabulator-row", has_text="Restore").first.wait_for(timeout=TIMEOUT)
