@@ -113,6 +113,7 @@ class PipelineEditor(ProjectComponent):
         self.delete_button.on_click(self._delete_selected)
         self.code = OperationEditor(project=self.project)
         self._attribute_signature: tuple[Any, ...] = ()
+        self._views: dict[str, tuple[str, pn.pane.HTML]] = {}
         self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
         self.session.param.watch(self._show_message, "message")
         self.refresh()
@@ -160,9 +161,10 @@ class PipelineEditor(ProjectComponent):
                     "position": {"x": node.x, "y": node.y},
                     "data": {},
                     "selected": node.id == self.session.node,
-                    "view": pn.pane.HTML(_port_view(iface, op.name, op.error is not None), margin=0),
+                    "view": self._node_view(node.id, _port_view(iface, op.name, op.error is not None)),
                 }
             )
+        self._views = {nid: view for nid, view in self._views.items() if nid in pipeline.nodes}
         edges = [
             {"id": e.id, "source": e.src, "target": e.dst, "sourceHandle": e.src_port, "targetHandle": e.dst_port}
             for e in pipeline.edges.values()
@@ -170,6 +172,14 @@ class PipelineEditor(ProjectComponent):
         self.flow.param.update(node_types=node_types, nodes=nodes, edges=edges)
         selected = pipeline.nodes.get(self.session.node) if self.session.node else None
         self._show_node(pipeline, selected)
+
+    def _node_view(self, node_id: str, body: str) -> pn.pane.HTML:
+        """The node's body pane, reused while its content is unchanged (a new pane is a new browser model)."""
+        cached = self._views.get(node_id)
+        if cached is None or cached[0] != body:
+            cached = (body, pn.pane.HTML(body, margin=0))
+            self._views[node_id] = cached
+        return cached[1]
 
     def _show_node(self, pipeline: Pipeline | None, node: Any) -> None:
         visible = node is not None

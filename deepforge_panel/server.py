@@ -57,7 +57,10 @@ def serve(home: str | Path | None = None, port: int = 5006, address: str = "127.
     server, hub = make_server(home, port, address)
     server.start()
     url = f"http://{address}:{server.port}/"
-    print(f"DeepForge-Panel is running at {url} (home: {hub.workspace.path}, started in {time.perf_counter() - started:.1f} s)", flush=True)
+    elapsed = time.perf_counter() - started
+    print(f"DeepForge-Panel is running at {url} (home: {hub.workspace.path}, started in {elapsed:.1f} s)", flush=True)
+    if hub.workspace.home.exists("digits"):
+        print(f"the example project: {url}?project=digits", flush=True)
     try:
         server.io_loop.start()
     except KeyboardInterrupt:
