@@ -319,7 +319,7 @@ class ExecutionMonitor(ProjectComponent):
             elif not frame.equals(current):
                 changed = (frame != current).any(axis=1)
                 self.table.patch(frame[changed])
-            height = 48 + 36 * min(len(frame), TABLE_ROWS)
+            height = 60 + 42 * min(len(frame), TABLE_ROWS)
             if self.table.height != height:
                 self.table.height = height
             selection = [list(frame.index).index(shown_id)] if shown_id in frame.index else []
