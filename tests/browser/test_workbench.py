@@ -110,7 +110,7 @@ def test_run_the_pipeline_and_watch_it(server: Any, project: str, new_tab: Any, 
     epochs = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
     epochs.fill("2")
     epochs.press("Enter")
-    page.get_by_role("button", name="▶ Run").click()
+    page.keyboard.press("Control+Enter")
     job = page.locator("g.df-job[data-name='train']")
     job.wait_for(timeout=TIMEOUT)
     page.locator("g.df-job[data-name='train'][data-status='running']").wait_for(timeout=60_000)

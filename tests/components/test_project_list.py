@@ -1,0 +1,42 @@
+"""The start page over a real home folder."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from components.project_list import ProjectList
+from deepforge_panel.hub import ProjectHub
+
+
+def names(page: ProjectList) -> list[str]:
+    return [entry.name for entry in page.hub.workspace.projects()]
+
+
+def test_create_rename_fork_and_delete_with_confirmation(hub: ProjectHub) -> None:
+    page = ProjectList(hub=hub)
+    assert len(page.list.objects) == 1 and "digits" in page.list.objects[0].objects[0].object
+    page.new_name.value = "mine"
+    page.create_button.clicks += 1
+    assert names(page) == ["digits", "mine"]
+
+    page._act(page.rename, "mine", "yours")
+    assert names(page) == ["digits", "yours"]
+    page._act(page.fork, "digits", "digits-copy")
+    assert names(page) == ["digits", "digits-copy", "yours"]
+    assert [p.name for p in hub.project("digits-copy").pipelines.all()] == ["train"]
+
+    page._act(page.delete, "yours")
+    assert "yours" in names(page), "the first click only asks"
+    delete_button = page.list.objects[-1].objects[-1]
+    assert delete_button.label == "Confirm delete"
+    page._act(page.delete, "yours")
+    assert names(page) == ["digits", "digits-copy"]
+    assert pn.panel(page).get_root() is not None
+
+
+def test_bad_names_are_explained(hub: ProjectHub) -> None:
+    page = ProjectList(hub=hub)
+    page._act(page.create, "digits")
+    assert page.message.visible and "already exists" in page.message.object
+    page._act(page.create, "")
+    assert "give the new project a name" in page.message.object
