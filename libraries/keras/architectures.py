@@ -1,0 +1,303 @@
+"""Architectures in the project document: layers with argument values, connections between them.
+
+``architectures`` root: id -> {name, layers: {id: {name, type, args: {arg: JSON}, x, y}},
+connections: {id: {src, dst, index}}, functions: {name: Text}}. ``index`` orders the inputs
+of layers that take several (Concatenate, Add). Every edit is checked against the catalog
+and refused with an error naming the layer, leaving the document as it was.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Map, Text
+
+from crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.operations import splice
+from deepforge_panel.views import RootView
+from libraries.keras.catalog import layer_spec, load_catalog
+
+
+class ArchitectureError(ValueError):
+    """An architecture edit refused, naming the layer (or function) at fault."""
+
+    def __init__(self, message: str, element: str | None = None) -> None:
+        super().__init__(message)
+        self.element = element
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: Id
+    name: str
+    type: str
+    args: dict[str, Any]
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: Id
+    src: Id
+    dst: Id
+    index: int
+
+
+@dataclass(frozen=True)
+class Architecture:
+    id: Id
+    name: str
+    layers: dict[Id, Layer] = field(default_factory=dict)
+    connections: dict[Id, Connection] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
+
+    def layer(self, name_or_id: str) -> Layer:
+        for layer in self.layers.values():
+            if name_or_id in (layer.id, layer.name):
+                return layer
+        raise ArchitectureError(f"architecture {self.name!r} has no layer {name_or_id!r}", name_or_id)
+
+    def inputs_of(self, layer_id: str) -> list[Connection]:
+        """Connections into ``layer_id`` in input order."""
+        return sorted((c for c in self.connections.values() if c.dst == layer_id), key=lambda c: (c.index, c.id))
+
+    def outputs_of(self, layer_id: str) -> list[Connection]:
+        return [c for c in self.connections.values() if c.src == layer_id]
+
+    def descendants(self, layer_id: str) -> set[Id]:
+        seen: set[Id] = set()
+        stack = [layer_id]
+        while stack:
+            for connection in self.outputs_of(stack.pop()):
+                if connection.dst not in seen:
+                    seen.add(connection.dst)
+                    stack.append(connection.dst)
+        return seen
+
+    def topological_order(self) -> list[Id]:
+        indegree = {lid: 0 for lid in self.layers}
+        for connection in self.connections.values():
+            indegree[connection.dst] += 1
+        ready = sorted((lid for lid, d in indegree.items() if d == 0), key=lambda i: self.layers[i].name)
+        order: list[Id] = []
+        while ready:
+            lid = ready.pop(0)
+            order.append(lid)
+            for connection in sorted(self.outputs_of(lid), key=lambda c: self.layers[c.dst].name):
+                indegree[connection.dst] -= 1
+                if indegree[connection.dst] == 0:
+                    ready.append(connection.dst)
+        if len(order) != len(self.layers):
+            stuck = sorted(self.layers[i].name for i in self.layers if i not in order)
+            raise ArchitectureError(f"architecture {self.name!r} has a cycle through {stuck}")
+        return order
+
+    def model_inputs(self) -> list[Layer]:
+        return [self.layers[i] for i in self.topological_order() if self.layers[i].type == "InputLayer"]
+
+    def model_outputs(self) -> list[Layer]:
+        """Layers nothing consumes, in topological order: the model's outputs."""
+        return [self.layers[i] for i in self.topological_order() if not self.outputs_of(i) and self.layers[i].type != "InputLayer"]
+
+
+def check_arg(layer_type: str, owner: str, name: str, value: Any) -> Any:
+    """``value`` if it fits argument ``name`` of ``layer_type``; else an ArchitectureError naming the layer."""
+    spec = next((a for a in layer_spec(layer_type)["args"] if a["name"] == name), None)
+    if spec is None:
+        known = [a["name"] for a in layer_spec(layer_type)["args"]]
+        raise ArchitectureError(f"{owner}: {layer_type} has no argument {name!r} (arguments: {known})", owner)
+    kind = spec["type"]
+    if value is None and not spec["required"]:
+        return None
+
+    def bad(expected: str) -> ArchitectureError:
+        return ArchitectureError(f"{owner}.{name} = {value!r}: expected {expected}", owner)
+
+    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise bad("an integer")
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise bad("a number")
+    if kind == "bool" and not isinstance(value, bool):
+        raise bad("true or false")
+    if kind == "str" and not isinstance(value, str):
+        raise bad("a string")
+    if kind == "tuple":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if not isinstance(value, (list, tuple)) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+        ):
+            raise bad("an integer or a list of integers")
+        return list(value)
+    if kind == "choice" and value not in spec["choices"]:
+        raise bad(f"one of {spec['choices']}")
+    if kind.startswith("function:") and not isinstance(value, str):
+        raise bad("the name of a function")
+    dumps(value)
+    return value
+
+
+def check_function(name: str, code: str) -> None:
+    """A custom activation must parse and define ``name(x)``."""
+    try:
+        module = ast.parse(code)
+    except SyntaxError as exc:
+        raise ArchitectureError(f"function {name!r}, line {exc.lineno}: {exc.msg}", name) from None
+    if not any(isinstance(n, ast.FunctionDef) and n.name == name for n in module.body):
+        raise ArchitectureError(f"function {name!r}: the code must define def {name}(x): ...", name)
+
+
+class ArchitecturesView(RootView[Architecture]):
+    """The ``architectures`` root of a project."""
+
+    root = "architectures"
+    kind = "architecture"
+
+    def get(self, architecture_id: str) -> Architecture:
+        rec = self.record(architecture_id)
+        layers = {
+            Id(lid): Layer(
+                Id(lid), l["name"], l["type"], {k: loads(v) for k, v in l["args"].items()},
+                float(l.get("x") or 0.0), float(l.get("y") or 0.0),
+            )
+            for lid, l in rec["layers"].items()
+        }
+        connections = {
+            Id(cid): Connection(Id(cid), c["src"], c["dst"], as_int(c.get("index")))
+            for cid, c in rec["connections"].items()
+        }
+        functions = {name: str(code) for name, code in rec["functions"].items()}
+        return Architecture(Id(architecture_id), rec["name"], layers, connections, functions)
+
+    def create(self, name: str) -> Id:
+        if any(a.name == name for a in self.all()):
+            raise ArchitectureError(f"an architecture named {name!r} already exists")
+        architecture_id = new_id("ar")
+        with self.project.transaction():
+            self._map[architecture_id] = Map(
+                {"name": name, "layers": Map(), "connections": Map(), "functions": Map()}
+            )
+        return architecture_id
+
+    def remove(self, architecture_id: str) -> None:
+        self.record(architecture_id)
+        with self.project.transaction():
+            del self._map[architecture_id]
+
+    def add_layer(
+        self, architecture_id: str, layer_type: str, args: dict[str, Any] | None = None, *,
+        name: str | None = None, x: float = 0.0, y: float = 0.0,
+    ) -> Id:
+        """A layer of ``layer_type`` (a catalog name, e.g. "Dense"); required arguments may come later."""
+        arch = self.get(architecture_id)
+        try:
+            layer_spec(layer_type)
+        except KeyError as exc:
+            raise ArchitectureError(str(exc.args[0]), name or layer_type) from None
+        taken = {l.name for l in arch.layers.values()}
+        base = name or _snake(layer_type)
+        if name is not None and name in taken:
+            raise ArchitectureError(f"architecture {arch.name!r} already has a layer named {name!r}", name)
+        unique, i = base, 1
+        while unique in taken:
+            unique, i = f"{base}_{i}", i + 1
+        checked = {k: check_arg(layer_type, unique, k, v) for k, v in (args or {}).items()}
+        layer_id = new_id("l")
+        with self.project.transaction():
+            self.record(architecture_id)["layers"][layer_id] = Map(
+                {"name": unique, "type": layer_type, "args": Map({k: dumps(v) for k, v in checked.items()}),
+                 "x": float(x), "y": float(y)}
+            )
+        return layer_id
+
+    def set_args(self, architecture_id: str, layer: str, args: dict[str, Any]) -> None:
+        """Set (or with None on an optional argument, reset) argument values."""
+        target = self.get(architecture_id).layer(layer)
+        checked = {k: check_arg(target.type, target.name, k, v) for k, v in args.items()}
+        with self.project.transaction():
+            stored = self.record(architecture_id)["layers"][target.id]["args"]
+            for key, value in checked.items():
+                stored[key] = dumps(value)
+
+    def move_layer(self, architecture_id: str, layer: str, x: float, y: float) -> None:
+        target = self.get(architecture_id).layer(layer)
+        with self.project.transaction():
+            record = self.record(architecture_id)["layers"][target.id]
+            record["x"], record["y"] = float(x), float(y)
+
+    def rename_layer(self, architecture_id: str, layer: str, name: str) -> None:
+        arch = self.get(architecture_id)
+        target = arch.layer(layer)
+        if not name.isidentifier() or any(l.name == name and l.id != target.id for l in arch.layers.values()):
+            raise ArchitectureError(f"{name!r} is not a free Python identifier in {arch.name!r}", target.id)
+        with self.project.transaction():
+            self.record(architecture_id)["layers"][target.id]["name"] = name
+
+    def remove_layer(self, architecture_id: str, layer: str) -> None:
+        arch = self.get(architecture_id)
+        target = arch.layer(layer)
+        with self.project.transaction():
+            record = self.record(architecture_id)
+            for connection in arch.inputs_of(target.id) + arch.outputs_of(target.id):
+                del record["connections"][connection.id]
+            del record["layers"][target.id]
+
+    def connect(self, architecture_id: str, src: str, dst: str, index: int | None = None) -> Id:
+        """Feed ``src``'s output into ``dst``; ``index`` orders several inputs (default: after the last)."""
+        arch = self.get(architecture_id)
+        source, target = arch.layer(src), arch.layer(dst)
+        arity = layer_spec(target.type).get("inputs", "one")
+        existing = arch.inputs_of(target.id)
+        if target.type == "InputLayer" or arity == "none":
+            raise ArchitectureError(f"{target.name} is an input: nothing can feed it", target.id)
+        if source.id == target.id or source.id in arch.descendants(target.id):
+            raise ArchitectureError(f"connecting {source.name} -> {target.name} would make a cycle", target.id)
+        if arity == "one" and existing:
+            raise ArchitectureError(
+                f"{target.name} ({target.type}) takes one input and already has {arch.layers[existing[0].src].name}",
+                target.id,
+            )
+        if any(c.src == source.id for c in existing):
+            raise ArchitectureError(f"{source.name} already feeds {target.name}", target.id)
+        position = (max((c.index for c in existing), default=-1) + 1) if index is None else int(index)
+        connection_id = new_id("c")
+        with self.project.transaction():
+            self.record(architecture_id)["connections"][connection_id] = Map(
+                {"src": source.id, "dst": target.id, "index": position}
+            )
+        return connection_id
+
+    def disconnect(self, architecture_id: str, connection_id: str) -> None:
+        with self.project.transaction():
+            connections = self.record(architecture_id)["connections"]
+            if connection_id not in connections:
+                raise ArchitectureError(f"no connection {connection_id!r}", connection_id)
+            del connections[connection_id]
+
+    def set_function(self, architecture_id: str, name: str, code: str) -> None:
+        """Add or change a custom activation function (Python source defining ``name(x)``)."""
+        if not name.isidentifier():
+            raise ArchitectureError(f"{name!r} is not a Python identifier", name)
+        check_function(name, code)
+        with self.project.transaction():
+            functions = self.record(architecture_id)["functions"]
+            if name in functions:
+                splice(functions[name], code)
+            else:
+                functions[name] = Text(code)
+
+
+def _snake(name: str) -> str:
+    out = [name[0].lower()]
+    for prev, char in zip(name, name[1:]):
+        if char.isupper() and (prev.islower() or prev.isdigit()):
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out).replace("input_layer", "input")
+
+
+def function_choices() -> dict[str, list[str]]:
+    return load_catalog().get("functions", {})
