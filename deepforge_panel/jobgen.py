@@ -1,8 +1,9 @@
 """Generate a self-contained job folder for one operation: runs under the workbench or by hand.
 
 Layout: ``main.py`` (readable entry script), ``operation.py`` (the operation's code as
-written), ``job.json`` (attributes, inputs by reference, storage), ``deepforge/`` (the
-job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
+written), ``job.json`` (attributes, inputs by reference, storage), ``references/<name>.py``
+(library-generated code whose ``build()`` makes each referenced resource, e.g. a Keras
+model), ``library_init.py`` (libraries' init code, if any), ``deepforge/`` (the job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
 reach the storage.
 """
 
@@ -28,13 +29,13 @@ job = Job(__file__)
 with job.running():
     from operation import {class_name}
 
-    operation = {class_name}(**job.attributes)
+    operation = {class_name}({reference_args}**job.attributes)
 {load_inputs}    {assign}operation.execute({call_args})
 {save_outputs}'''
 
 
 def render_main(job_name: str, interface: Interface, connected: set[str], origin: str) -> str:
-    """The entry script: construct the operation, load connected inputs, execute, save outputs."""
+    """The entry script: construct the operation (references built), load connected inputs, execute, save outputs."""
     inputs = [p.name for p in interface.inputs if p.name in connected]
     outputs = [p.name for p in interface.outputs]
     load = "".join(f"    {name} = job.input({name!r})\n" for name in inputs)
@@ -46,9 +47,11 @@ def render_main(job_name: str, interface: Interface, connected: set[str], origin
     else:
         assign = ", ".join(outputs) + " = "
     save = "".join(f"    job.output({name!r}, {name})\n" for name in outputs)
+    reference_args = "".join(f"{r.name}=job.reference({r.name!r}), " for r in interface.references)
     return _MAIN.format(
         job_name=job_name,
         class_name=interface.class_name,
+        reference_args=reference_args,
         origin=origin,
         load_inputs=load,
         assign=assign,
@@ -66,12 +69,21 @@ def write_job_folder(
     attributes: dict[str, Any],
     inputs: dict[str, dict[str, Any]],
     storage: dict[str, Any],
+    references: dict[str, str] | None = None,
+    init_code: list[str] | None = None,
     origin: str = "",
 ) -> Path:
     """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "operation.py").write_text(code)
+    if references:
+        (folder / "references").mkdir(exist_ok=True)
+        for name, source in references.items():
+            (folder / "references" / f"{name}.py").write_text(source)
+    init = "\n\n".join(c for c in dict.fromkeys(init_code or []) if c.strip())
+    if init:
+        (folder / "library_init.py").write_text(init)
     spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": storage}
     (folder / "job.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
     (folder / "main.py").write_text(render_main(job_name, interface, set(inputs), origin))

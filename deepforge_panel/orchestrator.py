@@ -27,6 +27,7 @@ from deepforge_panel.jobgen import job_environment, write_job_folder
 from deepforge_panel.jobruntime.deepforge.feedback import parse_line
 from deepforge_panel.pipelines import NodeId, Pipeline, coerce
 from deepforge_panel.project import default_author
+from deepforge_panel.references import ResolvedReference, resolve
 
 if TYPE_CHECKING:
     from adapters.compute import ComputeAdapter
@@ -49,6 +50,7 @@ class _Snapshot:
     code: str
     interface: Interface
     attributes: dict[str, Any]
+    references: dict[str, ResolvedReference]
 
 
 @dataclass
@@ -154,7 +156,8 @@ class Orchestrator:
             attribute = op.interface.attribute(key)
             assert attribute is not None
             attributes[key] = coerce(attribute, value, node.name)
-        return _Snapshot(node.name, op.name, op.code, op.interface, attributes)
+        references = {name: resolve(self.project, value) for name, value in node.references.items()}
+        return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references)
 
     def _job(self, run: _Run, node_id: NodeId) -> Map:
         return self.project.executions.job_record(run.id, run.job_ids[node_id])
@@ -232,6 +235,8 @@ class Orchestrator:
             interface=snap.interface,
             attributes=snap.attributes,
             inputs={port: {"url": a["url"], "hash": a["hash"]} for port, a in inputs.items()},
+            references={name: ref.code for name, ref in snap.references.items()},
+            init_code=[ref.init_code for ref in snap.references.values()],
             storage=self.storage.job_config(),
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
         )
@@ -309,6 +314,10 @@ class Orchestrator:
             code=snap.code,
             interface=snap.interface,
             attributes=snap.attributes,
+            references={
+                name: {"library": ref.library, "resource": ref.resource, "name": ref.name, "code": ref.code}
+                for name, ref in snap.references.items()
+            },
             output=event["name"],
             inputs={
                 port: {"artifact": a["artifact"], "hash": a["hash"], "url": a["url"], "provenance": a["provenance"]}

@@ -238,12 +238,19 @@ class PipelinesView(RootView[Pipeline]):
             for key, value in checked.items():
                 stored[key] = dumps(value)
 
-    def set_reference(self, pipeline_id: str, node: str, name: str, resource_id: str) -> None:
+    def set_reference(self, pipeline_id: str, node: str, name: str, reference: str) -> None:
+        """Point reference ``name`` of a node at a library resource, ``"keras:<architecture id>"``."""
+        from deepforge_panel.references import UnresolvedReference, check_reference
+
         target = self.get(pipeline_id).node(node)
         if name not in {r.name for r in self._interface(target.operation).references}:
             raise PipelineError(f"{target.name} has no reference {name!r}", target.id)
+        try:
+            check_reference(self.project, reference)
+        except UnresolvedReference as exc:
+            raise PipelineError(f"{target.name}.{name}: {exc}", target.id) from None
         with self.project.transaction():
-            self.record(pipeline_id)["nodes"][target.id]["references"][name] = resource_id
+            self.record(pipeline_id)["nodes"][target.id]["references"][name] = reference
 
     def rename_node(self, pipeline_id: str, node: str, name: str) -> None:
         pipeline = self.get(pipeline_id)
@@ -317,6 +324,8 @@ class PipelinesView(RootView[Pipeline]):
 
     def check_runnable(self, pipeline_id: str, overrides: dict[str, dict[str, Any]] | None = None) -> Pipeline:
         """Every problem that would stop a run, all at once, as one PipelineError."""
+        from deepforge_panel.references import UnresolvedReference, check_reference
+
         pipeline = self.get(pipeline_id)
         problems: list[str] = []
         if not pipeline.nodes:
@@ -344,6 +353,11 @@ class PipelinesView(RootView[Pipeline]):
             for ref in interface.references:
                 if ref.name not in node.references:
                     problems.append(f"{node.name}: reference {ref.name!r} is not set")
+                    continue
+                try:
+                    check_reference(self.project, node.references[ref.name])
+                except UnresolvedReference as exc:
+                    problems.append(f"{node.name}: reference {ref.name!r}: {exc}")
             for key, value in (overrides or {}).get(node.name, {}).items():
                 attribute = interface.attribute(key)
                 if attribute is None:

@@ -30,6 +30,7 @@ def executed_job(
     attributes: dict[str, Any],
     output: str,
     inputs: dict[str, dict[str, Any]],
+    references: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The provenance record of output ``output`` of one job; ``inputs`` hold their artifacts' records."""
     return {
@@ -41,6 +42,7 @@ def executed_job(
         "commit": commit,
         "operation": {"name": operation_name, "code": code, "interface": interface.to_dict()},
         "attributes": attributes,
+        "references": references or {},
         "output": output,
         "inputs": inputs,
     }
@@ -93,6 +95,12 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
             y=0.0,
         )
     for record in records:
+        for ref_name, ref in record.get("references", {}).items():
+            value = f"{ref['library']}:{ref['resource']}"
+            try:
+                project.pipelines.set_reference(pipeline_id, nodes[record["job"]], ref_name, value)
+            except ValueError:
+                pass  # the resource is gone: the reference stays unset for the user to choose
         for port, source in record["inputs"].items():
             upstream = source.get("provenance")
             if upstream and upstream.get("kind") == "ExecutedJob":

@@ -33,6 +33,13 @@ class Job:
         self.outputs: dict[str, dict[str, Any]] = {}
         if str(self.folder) not in sys.path:
             sys.path.insert(0, str(self.folder))
+        if (self.folder / "library_init.py").exists():
+            _load(self.folder / "library_init.py", "library_init")
+
+    def reference(self, name: str) -> Any:
+        """The object a reference names (e.g. a Keras model), built by its library's generated ``build()``."""
+        module = _load(self.folder / "references" / f"{name}.py", f"deepforge_reference_{name}")
+        return module.build()
 
     def input(self, name: str) -> Any:
         """The object flowing into input ``name``, fetched from storage by reference."""
@@ -73,6 +80,18 @@ class Job:
             feedback.emit({"type": "error", "traceback": text})
             sys.stdout.flush()
             os._exit(1)
+
+
+def _load(path: Path, module_name: str) -> Any:
+    """Import a generated source file as a module (kept in ``sys.modules`` so pickling finds it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _exit_with_parent() -> None:

@@ -1,0 +1,57 @@
+"""References from operations to library resources: ``"<library>:<resource id>"``, resolved to code for jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+
+class UnresolvedReference(ValueError):
+    """A reference that names no library or no resource."""
+
+
+@dataclass(frozen=True)
+class ResolvedReference:
+    """What a job needs to rebuild the referenced object: the library and its generated code."""
+
+    library: str
+    resource: str
+    name: str
+    code: str
+    init_code: str
+
+
+def make_reference(library_name: str, resource_id: str) -> str:
+    return f"{library_name}:{resource_id}"
+
+
+def parse_reference(value: str) -> tuple[str, str]:
+    library_name, sep, resource_id = value.partition(":")
+    if not sep or not library_name or not resource_id:
+        raise UnresolvedReference(f"reference {value!r} must look like 'library:resource-id', e.g. 'keras:ar123'")
+    return library_name, resource_id
+
+
+def check_reference(project: Project, value: str) -> str:
+    """The resource's name if ``value`` points at an existing resource; else a clear error."""
+    from libraries import library
+
+    library_name, resource_id = parse_reference(value)
+    try:
+        resources = library(library_name).resources(project)
+        return resources.get(resource_id).name
+    except KeyError as exc:
+        raise UnresolvedReference(str(exc.args[0]) if exc.args else str(exc)) from None
+
+
+def resolve(project: Project, value: str) -> ResolvedReference:
+    """Generate the code that builds the referenced resource, as it is now."""
+    from libraries import library
+
+    library_name, resource_id = parse_reference(value)
+    lib = library(library_name)
+    name = check_reference(project, value)
+    return ResolvedReference(library_name, resource_id, name, lib.generate(project, resource_id), lib.init_code())
