@@ -9,6 +9,7 @@ from typing import Any
 from pycrdt import Map
 
 from crdt import Id, dumps, loads, new_id
+from deepforge_panel.graph import descendants, topological_order
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.views import RootView
 
@@ -68,32 +69,16 @@ class Pipeline:
         return {e.src for e in self.incoming(node_id)}
 
     def descendants(self, node_id: str) -> set[NodeId]:
-        seen: set[NodeId] = set()
-        stack = [node_id]
-        while stack:
-            for edge in self.outgoing(stack.pop()):
-                if edge.dst not in seen:
-                    seen.add(edge.dst)
-                    stack.append(edge.dst)
-        return seen
+        return descendants(node_id, ((e.src, e.dst) for e in self.edges.values()))
 
     def topological_order(self) -> list[NodeId]:
         """Nodes so that every edge points forward; raises on a cycle."""
-        indegree = {nid: 0 for nid in self.nodes}
-        for edge in self.edges.values():
-            indegree[edge.dst] += 1
-        ready = sorted((nid for nid, d in indegree.items() if d == 0), key=lambda n: self.nodes[n].name)
-        order: list[NodeId] = []
-        while ready:
-            nid = ready.pop(0)
-            order.append(nid)
-            for edge in self.outgoing(nid):
-                indegree[edge.dst] -= 1
-                if indegree[edge.dst] == 0:
-                    ready.append(edge.dst)
-        if len(order) != len(self.nodes):
-            stuck = sorted(self.nodes[n].name for n in self.nodes if n not in order)
-            raise PipelineError(f"pipeline {self.name!r} has a cycle through {stuck}")
+        order, stuck = topological_order(
+            self.nodes, ((e.src, e.dst) for e in self.edges.values()), key=lambda n: self.nodes[n].name
+        )
+        if stuck:
+            names = sorted(self.nodes[n].name for n in stuck)
+            raise PipelineError(f"pipeline {self.name!r} has a cycle through {names}")
         return order
 
 

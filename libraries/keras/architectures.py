@@ -15,6 +15,7 @@ from typing import Any
 from pycrdt import Map, Text
 
 from crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.graph import descendants, topological_order
 from deepforge_panel.operations import splice
 from deepforge_panel.views import RootView
 from libraries.keras.catalog import layer_spec, load_catalog
@@ -68,31 +69,15 @@ class Architecture:
         return [c for c in self.connections.values() if c.src == layer_id]
 
     def descendants(self, layer_id: str) -> set[Id]:
-        seen: set[Id] = set()
-        stack = [layer_id]
-        while stack:
-            for connection in self.outputs_of(stack.pop()):
-                if connection.dst not in seen:
-                    seen.add(connection.dst)
-                    stack.append(connection.dst)
-        return seen
+        return descendants(layer_id, ((c.src, c.dst) for c in self.connections.values()))
 
     def topological_order(self) -> list[Id]:
-        indegree = {lid: 0 for lid in self.layers}
-        for connection in self.connections.values():
-            indegree[connection.dst] += 1
-        ready = sorted((lid for lid, d in indegree.items() if d == 0), key=lambda i: self.layers[i].name)
-        order: list[Id] = []
-        while ready:
-            lid = ready.pop(0)
-            order.append(lid)
-            for connection in sorted(self.outputs_of(lid), key=lambda c: self.layers[c.dst].name):
-                indegree[connection.dst] -= 1
-                if indegree[connection.dst] == 0:
-                    ready.append(connection.dst)
-        if len(order) != len(self.layers):
-            stuck = sorted(self.layers[i].name for i in self.layers if i not in order)
-            raise ArchitectureError(f"architecture {self.name!r} has a cycle through {stuck}")
+        order, stuck = topological_order(
+            self.layers, ((c.src, c.dst) for c in self.connections.values()), key=lambda i: self.layers[i].name
+        )
+        if stuck:
+            names = sorted(self.layers[i].name for i in stuck)
+            raise ArchitectureError(f"architecture {self.name!r} has a cycle through {names}")
         return order
 
     def model_inputs(self) -> list[Layer]:
