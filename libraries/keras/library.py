@@ -1,0 +1,119 @@
+"""DeepForge-Keras: the catalog, the architectures root, the code generator and the init code as one Library."""
+
+from __future__ import annotations
+
+import types
+from typing import TYPE_CHECKING, Any
+
+from libraries.base import Library
+from libraries.keras.architectures import ArchitecturesView
+from libraries.keras.catalog import load_catalog
+from libraries.keras.codegen import generate_code
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+INIT_CODE = '''"""DeepForge-Keras init: a model using custom functions travels in two steps, their code first, then the model.
+
+A model built from an architecture with custom activations is stored as the functions' source
+plus the .keras file; loading runs the sources (registering "deepforge>NAME" with Keras)
+before Keras reads the model. Other models keep the default serialization.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+
+def _custom_sources(model):
+    """Source of every DeepForge custom function the model's layers hold, by name."""
+    found = {}
+    for layer in model._flatten_layers(include_self=False):
+        for value in vars(layer).values():
+            source = getattr(value, "deepforge_source", None)
+            if isinstance(source, str):
+                found[value.__name__] = source
+    return found
+
+
+def _accepts(obj):
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.Model) and bool(_custom_sources(obj))
+
+
+def _dump(model):
+    header = json.dumps({"functions": _custom_sources(model)}).encode()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as f:
+            return header + b"\\n" + f.read()
+
+
+def _load(payload):
+    import keras
+
+    header, _, data = payload.partition(b"\\n")
+    for name, source in json.loads(header)["functions"].items():
+        namespace = {"keras": keras, "__name__": "deepforge_function_" + name}
+        exec(compile(source, "<function " + name + ">", "exec"), namespace)
+        function = namespace[name]
+        function.deepforge_source = source
+        keras.saving.register_keras_serializable(package="deepforge")(function)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.saving.load_model(path)
+
+
+def install(serialization):
+    serialization.register("keras-deepforge", _accepts, _dump, _load)
+
+
+try:
+    from deepforge import serialization as _serialization
+except ImportError:  # outside a job: the workbench calls install() itself
+    _serialization = None
+if _serialization is not None:
+    install(_serialization)
+'''
+
+
+class KerasLibrary(Library):
+    """Keras architectures: layers from a catalog generated from Keras, code for the functional API."""
+
+    name = "keras"
+    root = "architectures"
+
+    def catalog(self) -> dict[str, Any]:
+        return load_catalog()
+
+    def resources(self, project: Project) -> ArchitecturesView:
+        return ArchitecturesView(project)
+
+    def generate(self, project: Project, resource_id: str) -> str:
+        return generate_code(ArchitecturesView(project).get(resource_id))
+
+    def init_code(self) -> str:
+        """Registers the two-step serializer for models with custom functions (see ``INIT_CODE``)."""
+        return INIT_CODE
+
+    def editor(self, project: Project, session: Any) -> Any:
+        from components.architecture_editor import ArchitectureEditor
+
+        return ArchitectureEditor(project=project, session=session)
+
+
+_installed: set[str] = set()
+
+
+def install_serializer(serialization: types.ModuleType) -> None:
+    """Run the library's init code against ``serialization`` in this process, once."""
+    if serialization.__name__ in _installed:
+        return
+    namespace: dict[str, Any] = {"__name__": "deepforge_keras_init"}
+    exec(compile(INIT_CODE, "<keras library init>", "exec"), namespace)  # noqa: S102 - the library's own code
+    namespace["install"](serialization)
+    _installed.add(serialization.__name__)
