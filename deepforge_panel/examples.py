@@ -33,7 +33,73 @@ def build_digits(project: Project) -> None:
     pipelines.add_edge(train, split, "test", score, "test")
     pipelines.add_edge(train, fit, "model", plot, "model")
     pipelines.add_edge(train, split, "test", plot, "test")
+    add_architectures(project, ops)
     project.commit("Create the digits example", author="deepforge-panel")
+
+
+def add_architectures(project: Project, ops: dict[str, str]) -> None:
+    """A small CNN and an Inception-style block (the seed's section 9.1) for the 8x8 digits, each trained through a reference."""
+    from deepforge_panel.references import make_reference
+    from libraries.keras.architectures import ArchitecturesView
+
+    views = ArchitecturesView(project)
+    cnn = views.create("digits-cnn")
+    chain = [
+        ("InputLayer", {"shape": [64]}, "pixels"),
+        ("Reshape", {"target_shape": [8, 8, 1]}, "image"),
+        ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}, "conv1"),
+        ("MaxPooling2D", {"pool_size": 2}, "pool"),
+        ("Conv2D", {"filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"}, "conv2"),
+        ("Flatten", {}, "flatten"),
+        ("Dense", {"units": 64, "activation": "relu"}, "hidden"),
+        ("Dropout", {"rate": 0.2}, "dropout"),
+        ("Dense", {"units": 10, "activation": "softmax"}, "digit"),
+    ]
+    previous = None
+    for i, (layer_type, args, name) in enumerate(chain):
+        layer = views.add_layer(cnn, layer_type, args, name=name, x=0, y=90 * i)
+        if previous is not None:
+            views.connect(cnn, previous, layer)
+        previous = layer
+
+    inception = views.create("digits-inception")
+
+    def add(layer_type: str, args: dict[str, object], name: str, x: float, y: float) -> str:
+        return views.add_layer(inception, layer_type, args, name=name, x=x, y=y)
+
+    pixels = add("InputLayer", {"shape": [64]}, "pixels", 300, 0)
+    image = add("Reshape", {"target_shape": [8, 8, 1]}, "image", 300, 90)
+    conv = {"padding": "same", "activation": "relu"}
+    branch1 = add("Conv2D", {"filters": 8, "kernel_size": 1, **conv}, "b1_1x1", 0, 200)
+    reduce3 = add("Conv2D", {"filters": 8, "kernel_size": 1, **conv}, "b2_reduce", 200, 200)
+    branch3 = add("Conv2D", {"filters": 16, "kernel_size": 3, **conv}, "b2_3x3", 200, 290)
+    reduce5 = add("Conv2D", {"filters": 8, "kernel_size": 1, **conv}, "b3_reduce", 400, 200)
+    branch5 = add("Conv2D", {"filters": 16, "kernel_size": 5, **conv}, "b3_5x5", 400, 290)
+    pool = add("AveragePooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}, "b4_pool", 600, 200)
+    branch_pool = add("Conv2D", {"filters": 8, "kernel_size": 1, **conv}, "b4_1x1", 600, 290)
+    merged = add("Concatenate", {}, "merged", 300, 400)
+    gap = add("GlobalAveragePooling2D", {}, "gap", 300, 490)
+    digit = add("Dense", {"units": 10, "activation": "softmax"}, "digit", 300, 580)
+    for src, dst in [(pixels, image), (image, branch1), (image, reduce3), (reduce3, branch3), (image, reduce5),
+                     (reduce5, branch5), (image, pool), (pool, branch_pool)]:
+        views.connect(inception, src, dst)
+    for branch in (branch1, branch3, branch5, branch_pool):
+        views.connect(inception, branch, merged)
+    views.connect(inception, merged, gap)
+    views.connect(inception, gap, digit)
+
+    pipelines = project.pipelines
+    for pipeline_name, architecture in (("train-cnn", cnn), ("train-inception", inception)):
+        pid = pipelines.create(pipeline_name)
+        load = pipelines.add_node(pid, ops["LoadDataset"], name="load", x=0, y=120)
+        split = pipelines.add_node(pid, ops["TrainTestSplit"], name="split", x=240, y=120)
+        fit = pipelines.add_node(pid, ops["TrainArchitecture"], name="train", x=480, y=120)
+        score = pipelines.add_node(pid, ops["ScoreClassifier"], name="score", x=720, y=120)
+        pipelines.set_reference(pid, fit, "architecture", make_reference("keras", architecture))
+        pipelines.add_edge(pid, load, "dataset", split, "dataset")
+        pipelines.add_edge(pid, split, "train", fit, "train")
+        pipelines.add_edge(pid, fit, "model", score, "model")
+        pipelines.add_edge(pid, split, "test", score, "test")
 
 
 EXAMPLES = {DIGITS: build_digits}

@@ -61,6 +61,7 @@ class _Run:
     job_ids: dict[NodeId, JobId]
     snapshots: dict[NodeId, _Snapshot]
     listener: Listener | None
+    library_init: list[str] = field(default_factory=list)
     buffers: dict[JobId, list[dict[str, Any]]] = field(default_factory=dict)
     artifacts: dict[NodeId, dict[str, dict[str, Any]]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
@@ -103,7 +104,7 @@ class Orchestrator:
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=_RUNNER
         )
-        run = _Run(execution_id, checked, commit, job_ids, snapshots, listener)
+        run = _Run(execution_id, checked, commit, job_ids, snapshots, listener, library_init())
         run.buffers = {jid: [] for jid in job_ids.values()}
         self._runs[execution_id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
@@ -236,7 +237,7 @@ class Orchestrator:
             attributes=snap.attributes,
             inputs={port: {"url": a["url"], "hash": a["hash"]} for port, a in inputs.items()},
             references={name: ref.code for name, ref in snap.references.items()},
-            init_code=[ref.init_code for ref in snap.references.values()],
+            init_code=run.library_init,
             storage=self.storage.job_config(),
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
         )
@@ -376,6 +377,14 @@ class Orchestrator:
 
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def library_init() -> list[str]:
+    """Init code of every library, for every job: an artifact a library serializes its own way may
+    reach a job that never references that library (a model with custom activations being scored)."""
+    from libraries import available_libraries, library
+
+    return [code for code in (library(name).init_code() for name in available_libraries()) if code.strip()]
 
 
 def _alive(pid: int) -> bool:

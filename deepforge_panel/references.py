@@ -21,7 +21,6 @@ class ResolvedReference:
     resource: str
     name: str
     code: str
-    init_code: str
 
 
 def make_reference(library_name: str, resource_id: str) -> str:
@@ -54,4 +53,4 @@ def resolve(project: Project, value: str) -> ResolvedReference:
     library_name, resource_id = parse_reference(value)
     lib = library(library_name)
     name = check_reference(project, value)
-    return ResolvedReference(library_name, resource_id, name, lib.generate(project, resource_id), lib.init_code())
+    return ResolvedReference(library_name, resource_id, name, lib.generate(project, resource_id))

@@ -121,3 +121,18 @@ def test_a_killed_run_is_marked_interrupted_and_leaves_no_orphan_job(tmp_path: P
     assert execution.status == "failed"
     assert execution.job("sleep").status == "cancelled" and "interrupted" in execution.job("sleep").error
     assert orchestrator.recover() == []
+
+
+@pytest.mark.slow
+def test_an_operation_trains_an_architecture_it_references(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = cli("run", "digits", "train-cnn", "--set", "train.epochs=3", home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[train] epoch 3/3" in done.stdout
+    assert float(done.stdout.split("accuracy: ")[1].split()[0]) > 0.5
+    project = Workspace(home).open("digits")
+    train = project.executions.all()[-1].job("train")
+    model = project.artifacts.get(train.outputs["model"])
+    reference = model.provenance["references"]["architecture"]
+    assert reference["library"] == "keras" and reference["name"] == "digits-cnn"
+    assert "keras.layers.Conv2D" in reference["code"], "provenance keeps the generated model code"

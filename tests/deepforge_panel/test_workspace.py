@@ -12,10 +12,19 @@ def test_example_is_created_on_first_start_only(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path / "home")
     assert [e.name for e in workspace.projects()] == ["digits"]
     digits = workspace.open("digits")
-    assert [p.name for p in digits.pipelines.all()] == ["train"]
+    assert [p.name for p in digits.pipelines.all()] == ["train", "train-cnn", "train-inception"]
     assert {o.name for o in digits.operations.all()} >= {"LoadDataset", "TrainTestSplit", "TrainClassifier", "ScoreClassifier"}
     assert all(o.error is None for o in digits.operations.all())
-    digits.pipelines.check_runnable(digits.pipelines.find("train").id)
+    for pipeline in digits.pipelines.all():
+        digits.pipelines.check_runnable(pipeline.id)
+    from libraries import library
+
+    architectures = library("keras").resources(digits)
+    assert [a.name for a in architectures.all()] == ["digits-cnn", "digits-inception"]
+    inception = architectures.find("digits-inception")
+    merged = inception.layer("merged")
+    assert len(inception.inputs_of(merged.id)) == 4, "four parallel branches concatenated"
+    assert sum(1 for layer in inception.layers.values() if layer.type == "Conv2D") == 6
     digits.store.close()
 
     workspace.home.delete("digits")
