@@ -172,6 +172,29 @@ def cmd_architecture_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    project = _workspace(args).open(args.project)
+    for artifact in project.artifacts.all():
+        made = f"by {artifact.provenance['node']} ({artifact.provenance['pipeline']})" if artifact.provenance else "uploaded"
+        print(f"{artifact.id}  {artifact.name}\t{artifact.type}\t{artifact.size} bytes\t{made}")
+    return 0
+
+
+def cmd_artifact_export(args: argparse.Namespace) -> int:
+    from libraries.keras.io import export_model_artifact
+
+    workspace = _workspace(args)
+    project = workspace.open(args.project)
+    matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
+    if not matches:
+        raise KeyError(f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)")
+    artifact = matches[-1]
+    storage = workspace.orchestrator(project).storage
+    path = export_model_artifact(project, artifact.id, args.out, storage)
+    print(f"wrote {artifact.name} ({artifact.id}) to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)")
@@ -193,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_artifacts)
+    p = sub.add_parser("artifact", parents=[common], help="export a trained model artifact")
+    artifact_sub = p.add_subparsers(dest="action", required=True)
+    a = artifact_sub.add_parser("export", parents=[common], help="a trained Keras model artifact as a .keras file")
+    a.add_argument("project")
+    a.add_argument("artifact", help="the artifact's id or name (the newest of that name), e.g. train.model")
+    a.add_argument("--out", required=True, help="the .keras file to write")
+    a.set_defaults(func=cmd_artifact_export)
     p = sub.add_parser("architecture", parents=[common], help="import and export Keras architectures")
     arch_sub = p.add_subparsers(dest="action", required=True)
     a = arch_sub.add_parser("import", parents=[common], help="a new architecture from a .keras or model JSON file")

@@ -136,3 +136,22 @@ def test_an_operation_trains_an_architecture_it_references(tmp_path: Path) -> No
     reference = model.provenance["references"]["architecture"]
     assert reference["library"] == "keras" and reference["name"] == "digits-cnn"
     assert "keras.layers.Conv2D" in reference["code"], "provenance keeps the generated model code"
+
+
+@pytest.mark.slow
+def test_a_trained_model_artifact_exports_as_a_keras_file(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert cli("run", "digits", "train", "--set", "train.epochs=1", home=home).returncode == 0
+    listing = cli("artifacts", "digits", home=home)
+    assert "train.model" in listing.stdout and "by train (train)" in listing.stdout
+    out = tmp_path / "model.keras"
+    done = cli("artifact", "export", "digits", "train.model", "--out", str(out), home=home)
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run(
+        [sys.executable, "-c", f"import keras; m = keras.saving.load_model({str(out)!r}); print(m.count_params())"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert check.returncode == 0, check.stderr
+    assert int(check.stdout.split()[-1]) > 0
+    missing = cli("artifact", "export", "digits", "nope", "--out", str(out), home=home)
+    assert missing.returncode == 2 and "no artifact 'nope'" in missing.stderr
