@@ -7,6 +7,7 @@ import secrets
 
 import panel as pn
 
+from components.architecture_editor import ArchitectureEditor
 from components.artifact_browser import ArtifactBrowser
 from components.execution_monitor import ExecutionMonitor
 from components.history import HistoryView
@@ -17,7 +18,7 @@ from components.shortcuts import Shortcuts
 from crdt import StoreError
 from deepforge_panel.hub import ProjectHub
 
-TABS = ("Pipelines", "Executions", "Artifacts", "History")
+TABS = ("Pipelines", "Architectures", "Executions", "Artifacts", "History")
 
 
 def _theme() -> str:
@@ -63,6 +64,7 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     editor = PipelineEditor(project=project, session=session)
     tabs = pn.Tabs(
         ("Pipelines", editor),
+        ("Architectures", ArchitectureEditor(project=project, session=session)),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
         ("History", HistoryView(project=project, session=session)),

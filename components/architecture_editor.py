@@ -1,0 +1,591 @@
+"""The Keras architecture as a graph: layers as nodes showing their output shapes, a searchable catalog, typed arguments.
+
+Like the pipeline editor it is a projection of the document: gestures become
+``ArchitecturesView`` calls and the graph is redrawn from the document. Output shapes come
+from the shape worker (``libraries.keras.shapes``) asynchronously, so an edit never waits on
+TensorFlow; the server itself never imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+from typing import Any
+
+import panel as pn
+import param
+from panel_reactflow import NodeType, ReactFlow
+
+from components.base import ProjectComponent
+from components.session import Session
+from libraries.keras.architectures import (
+    Architecture,
+    ArchitectureError,
+    ArchitecturesView,
+    Layer,
+    function_choices,
+)
+from libraries.keras.catalog import load_catalog
+from libraries.keras.shapes import (
+    Result,
+    ShapeChecker,
+    ShapeCheckError,
+    format_shape,
+    shared_checker,
+    to_payload,
+)
+
+TAB = "Architectures"
+"""The workbench tab this editor lives in."""
+NEW_FUNCTION = "New function…"
+SHAPES_FAILED = "Shapes could not be checked"
+SELECTION_SETTLE_S = 0.2
+"""How long the browser's selection must hold before the side panel follows it."""
+FUNCTION_TEMPLATE = "def {name}(x):\n    return keras.ops.relu(x) - 0.1 * keras.ops.relu(-x)\n"
+
+_NODE_CSS = """
+.df-layer { font-size: 11px; min-width: 140px; max-width: 260px; white-space: normal; }
+.df-type { color: #555; }
+.df-shape { font-family: monospace; margin-top: 3px; }
+.df-error { color: #c62828; margin-top: 3px; overflow-wrap: anywhere; }
+.df-blocked { color: #8d6e63; margin-top: 3px; font-style: italic; }
+.df-pending { color: #999; margin-top: 3px; }
+"""
+
+NODE_TYPES = {
+    "layer": NodeType(type="layer", label="Layer", inputs=[{"id": "in", "label": "input"}], outputs=[{"id": "out", "label": "output"}]),
+    "input": NodeType(type="input", label="Input", inputs=[], outputs=[{"id": "out", "label": "output"}]),
+}
+
+
+def layer_body(layer: Layer, result: Result | None) -> str:
+    """The node body: the layer's type, then its output shape or, in red, what is wrong with it."""
+    parts = [f"<div class='df-layer'><div class='df-type'>{html.escape(layer.type)}</div>"]
+    if result is None:
+        parts.append("<div class='df-pending'>shape …</div>")
+    elif "shape" in result:
+        parts.append(f"<div class='df-shape'>{html.escape(format_shape(result['shape']))}</div>")
+    elif result.get("blocked_by"):
+        parts.append(f"<div class='df-blocked'>{html.escape(result['error'])}</div>")
+    else:
+        parts.append(f"<div class='df-error'>⚠ {html.escape(result['error'])}</div>")
+    return "".join(parts) + "</div>"
+
+
+def search_catalog(text: str) -> dict[str, str]:
+    """Layer types whose name (first) or documentation matches ``text``, as {"Type — doc": type}."""
+    layers = load_catalog()["layers"]
+    needle = text.strip().lower()
+    named = sorted((t for t in layers if needle in t.lower()), key=lambda t: (not t.lower().startswith(needle), t))
+    documented = sorted(t for t in layers if t not in named and needle and needle in (layers[t].get("doc") or "").lower())
+    return {_option_label(t, layers[t].get("doc") or ""): t for t in named + documented}
+
+
+def _option_label(layer_type: str, doc: str) -> str:
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return f"{layer_type} — {first[:70]}" if first else layer_type
+
+
+# -- argument widgets ---------------------------------------------------------------------
+def display_value(spec: dict[str, Any], args: dict[str, Any]) -> Any:
+    """What the widget shows: the value set in the document, else the catalog default."""
+    value = args.get(spec["name"], spec.get("default"))
+    kind = spec["type"]
+    if kind == "tuple":
+        if value is None:
+            return ""
+        return ", ".join("None" if v is None else str(v) for v in value) if isinstance(value, list) else str(value)
+    if kind in ("str",):
+        return "" if value is None else str(value)
+    if kind == "any":
+        return "" if value is None else json.dumps(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def parse_value(spec: dict[str, Any], shown: Any) -> Any:
+    """The document value for what a widget holds; ValueError with a readable reason when it is not one."""
+    kind = spec["type"]
+    if kind == "tuple":
+        text = str(shown).strip().strip("()[]")
+        if not text:
+            return None
+        try:
+            items = [None if p.strip() == "None" else int(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise ValueError(f"{spec['name']}: {shown!r} is not integers separated by commas, e.g. 3, 3") from None
+        return items[0] if len(items) == 1 and "," not in text else items
+    if kind == "any":
+        text = str(shown).strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if kind == "str":
+        return shown if shown != "" or spec.get("default") == "" else None
+    return shown
+
+
+def arg_widget(spec: dict[str, Any], args: dict[str, Any], functions: list[str]) -> pn.widgets.Widget:
+    """One widget fitting the argument's catalog type, its documentation as the tooltip."""
+    kind, value = spec["type"], display_value(spec, args)
+    label = spec["name"] + (" *" if spec.get("required") else "")
+    common: dict[str, Any] = {"label": label, "sizing_mode": "stretch_width", "margin": (2, 5)}
+    doc = (spec.get("doc") or "").strip()
+    if doc:
+        common["description"] = doc[:400]
+    if kind == "int":
+        return pn.widgets.IntInput(value=value, **common)
+    if kind == "float":
+        return pn.widgets.FloatInput(value=value, **common)
+    if kind == "bool":
+        common.pop("description", None)  # a Checkbox has no tooltip of its own: see arg_row
+        return pn.widgets.Checkbox(value=value, **common)
+    if kind == "choice" or kind.startswith("function:"):
+        names = list(spec.get("choices") or []) if kind == "choice" else [None, *functions]
+        options = {"(none)" if c is None else str(c): c for c in names}
+        if value not in options.values():
+            options[str(value)] = value
+        return pn.widgets.Select(options=options, value=value, **common)
+    placeholder = "e.g. 3, 3" if kind == "tuple" else ("JSON, e.g. [1, 2]" if kind == "any" else "")
+    return pn.widgets.TextInput(value=value, placeholder=placeholder, **common)
+
+
+def arg_row(widget: pn.widgets.Widget, spec: dict[str, Any]) -> pn.viewable.Viewable:
+    """The widget as laid out: a Checkbox gets its documentation from a tooltip icon beside it."""
+    doc = (spec.get("doc") or "").strip()
+    if isinstance(widget, pn.widgets.Checkbox) and doc:
+        return pn.Row(widget, pn.widgets.TooltipIcon(value=doc[:400], margin=(2, 0)), sizing_mode="stretch_width")
+    return widget
+
+
+class ArchitectureEditor(ProjectComponent):
+    """Edit Keras architectures: pick layers from the catalog, connect them, set arguments, see shapes."""
+
+    session = param.ClassSelector(class_=Session, doc="This browser tab's session (author, tabs).")
+    architecture = param.String(default=None, allow_None=True, doc="Id of the architecture shown.")
+    layer = param.String(default=None, allow_None=True, doc="Id of the selected layer.")
+    checker = param.ClassSelector(class_=ShapeChecker, default=None, allow_None=True, doc="Shape checker (default: the server's shared one).")
+    roots = ("architectures",)
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.view = ArchitecturesView(self.project)
+        if self.checker is None:
+            self.checker = shared_checker()
+        self._views: dict[str, pn.pane.HTML] = {}
+        self._shapes: dict[str, Result] = {}
+        self._shapes_for: str | None = None
+        self._generation = 0
+        self._checked: str | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._arg_signature: tuple[Any, ...] = ()
+        self._arg_specs: list[dict[str, Any]] = []
+        self._maybe_selected: set[str] = set()
+        self._reported: list[str] = []
+        self._settle: asyncio.TimerHandle | None = None
+        self.arg_widgets: dict[str, pn.widgets.Widget] = {}
+        """The selected layer's argument widgets by argument name."""
+        self._loaded_code = ""
+
+        self.flow = ReactFlow(
+            nodes=[], edges=[], node_types=NODE_TYPES, sizing_mode="stretch_both", min_height=480,
+            show_minimap=False,
+        )
+        for event, handler in (
+            ("edge_added", self._edge_added), ("edge_deleted", self._edge_deleted), ("node_deleted", self._node_deleted),
+            ("node_moved", self._node_moved), ("selection_changed", self._selection_changed),
+        ):
+            self.flow.on(event, handler)
+
+        self.architecture_select = pn.widgets.Select(label="Architecture", options={}, width=220)
+        self.architecture_select.param.watch(self._pick_architecture, "value")
+        self.new_name = pn.widgets.TextInput(label="New architecture", placeholder="new architecture name", width=200)
+        self.create_button = pn.widgets.Button(label="Create", color="default", width=80, align="end")
+        self.create_button.on_click(self._create)
+        self.new_name.param.watch(self._create, "enter_pressed")
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.empty = pn.pane.Markdown("", visible=False)
+
+        self.search = pn.widgets.TextInput(label="Layer catalog", placeholder="search layers, e.g. conv")
+        self.search.param.watch(self._filter, "value_input")
+        self.catalog = pn.widgets.Select(options=search_catalog(""), size=14, sizing_mode="stretch_width")
+        self.catalog.param.watch(lambda _e: self._show_type_doc(), "value")
+        self.type_doc = pn.pane.Markdown("", styles={"font-size": "12px"}, sizing_mode="stretch_width")
+        self.add_button = pn.widgets.Button(label="Add layer", color="primary")
+        self.add_button.on_click(lambda _e: self.add_layer(self.catalog.value) if self.catalog.value else None)
+
+        self.layer_title = pn.pane.Markdown("")
+        self.layer_name = pn.widgets.TextInput(label="Layer name", visible=False)
+        self.layer_name.param.watch(self._rename, "value")
+        self.args = pn.Column(sizing_mode="stretch_width")
+        self.delete_button = pn.widgets.Button(label="Delete layer", color="danger", visible=False)
+        self.delete_button.on_click(lambda _e: self._remove(self.layer))
+
+        self.function_select = pn.widgets.Select(label="Custom activation", options=[NEW_FUNCTION], width=200)
+        self.function_select.param.watch(lambda _e: self._load_function(), "value")
+        self.function_name = pn.widgets.TextInput(label="Function name", value="leaky", width=200)
+        self.function_code = pn.widgets.CodeEditor(
+            value=FUNCTION_TEMPLATE.format(name="leaky"), language="python", height=150,
+            sizing_mode="stretch_width", theme="chrome",
+        )
+        self.save_function = pn.widgets.Button(label="Save function", color="default")
+        self.save_function.on_click(lambda _e: self._save_function())
+        self._loaded_code = self.function_code.value
+
+        self._layout: pn.Column | None = None
+        self.param.watch(lambda _e: self.refresh(), ["architecture", "layer"])
+        if self.session is not None:
+            self.session.param.watch(self._shown, "tab")
+        self._show_type_doc()
+        self.refresh()
+
+    # -- projection -----------------------------------------------------------------------
+    def _arch(self) -> Architecture | None:
+        ids = self.view.ids()
+        if self.architecture not in ids:
+            first = self.view.all()[0].id if ids else None
+            if first != self.architecture:
+                with param.parameterized.discard_events(self):
+                    self.architecture = first
+        return self.view.get(self.architecture) if self.architecture else None
+
+    def refresh(self) -> None:
+        arch = self._arch()
+        self.architecture_select.options = {a.name: a.id for a in self.view.all()}
+        self.architecture_select.value = arch.id if arch else None
+        self.empty.visible = arch is None
+        self.empty.object = "### No architectures yet\nName one above and press *Create*, then add layers from the catalog."
+        if arch is None:
+            self.flow.param.update(nodes=[], edges=[])
+            self._views.clear()
+            self._show_layer(None, None)
+            return
+        if self._shapes_for != arch.id:
+            self._shapes, self._shapes_for = {}, arch.id
+        nodes = [
+            {
+                "id": layer.id,
+                "type": "input" if layer.type == "InputLayer" else "layer",
+                "label": layer.name,
+                "position": {"x": layer.x, "y": layer.y},
+                "data": {},
+                "selected": layer.id == self.layer,
+                "view": self._node_view(layer),
+            }
+            for layer in arch.layers.values()
+        ]
+        self._views = {lid: view for lid, view in self._views.items() if lid in arch.layers}
+        edges = []
+        for connection in arch.connections.values():
+            many = load_catalog()["layers"].get(arch.layers[connection.dst].type, {}).get("inputs") == "many"
+            position = [c.id for c in arch.inputs_of(connection.dst)].index(connection.id) + 1
+            edges.append({
+                "id": connection.id, "source": connection.src, "target": connection.dst,
+                "sourceHandle": "out", "targetHandle": "in", "label": str(position) if many else None,
+            })
+        self.flow.param.update(nodes=nodes, edges=edges)
+        if self.layer is not None and self.layer not in arch.layers:
+            with param.parameterized.discard_events(self):
+                self.layer = None
+        self._show_layer(arch, arch.layers.get(self.layer) if self.layer else None)
+        self._refresh_functions(arch)
+        self._schedule_check(arch)
+
+    def _node_view(self, layer: Layer) -> pn.pane.HTML:
+        """The layer's body pane: one per layer, its text updated in place (a new pane is a new browser model)."""
+        body = layer_body(layer, self._shapes.get(layer.id))
+        view = self._views.get(layer.id)
+        if view is None:
+            view = self._views[layer.id] = pn.pane.HTML(body, margin=0, stylesheets=[_NODE_CSS])
+        elif view.object != body:
+            view.object = body
+        return view
+
+    def _show_layer(self, arch: Architecture | None, layer: Layer | None) -> None:
+        visible = layer is not None
+        self.layer_name.visible = self.delete_button.visible = visible
+        if arch is None or layer is None:
+            self.layer_title.object = "*Select a layer to set its arguments.*"
+            self.args.objects, self._arg_signature, self._arg_specs, self.arg_widgets = [], (), [], {}
+            return
+        spec = load_catalog()["layers"].get(layer.type, {"doc": "", "args": []})
+        self.layer_title.object = f"### {layer.name} ({layer.type})\n{(spec.get('doc') or '').strip()[:600]}"
+        if self.layer_name.value != layer.name:
+            self.layer_name.value = layer.name
+        signature = (arch.id, layer.id, layer.type, json.dumps(sorted(arch.functions)))
+        if signature != self._arg_signature:
+            self._arg_specs = list(spec["args"])
+            self.arg_widgets = {}
+            for arg in self._arg_specs:
+                names = function_choices().get(arg["type"].partition(":")[2], []) + sorted(arch.functions)
+                widget = arg_widget(arg, layer.args, names)
+                widget.param.watch(lambda e, a=arg: self._set_arg(a, e.new), "value")
+                self.arg_widgets[arg["name"]] = widget
+            rows = [arg_row(self.arg_widgets[a["name"]], a) for a in self._arg_specs]
+            self.args.objects = rows or [pn.pane.Markdown("*This layer takes no arguments.*")]
+            self._arg_signature = signature
+        else:
+            for arg in self._arg_specs:
+                widget = self.arg_widgets[arg["name"]]
+                shown = display_value(arg, layer.args)
+                if widget.value != shown:
+                    widget.value = shown
+
+    def _refresh_functions(self, arch: Architecture) -> None:
+        self.function_select.options = [NEW_FUNCTION, *sorted(arch.functions)]
+        name = self.function_select.value
+        if name in arch.functions and self.function_code.value == self._loaded_code != arch.functions[name]:
+            self.function_code.value = self._loaded_code = arch.functions[name]
+
+    def _show_type_doc(self) -> None:
+        spec = load_catalog()["layers"].get(self.catalog.value or "", None)
+        self.type_doc.object = (spec.get("doc") or "").strip()[:400] if spec else ""
+
+    def _filter(self, event: param.parameterized.Event) -> None:
+        options = search_catalog(event.new or "")
+        self.catalog.options = options
+        if self.catalog.value not in options.values():
+            self.catalog.value = next(iter(options.values()), None)
+
+    # -- shapes ---------------------------------------------------------------------------
+    async def check_shapes(self) -> dict[str, Result] | None:
+        """Ask the shape checker about the architecture shown and put the answer on the nodes (stale answers are dropped)."""
+        arch = self._arch()
+        if arch is None:
+            return None
+        self._generation += 1
+        generation = self._generation
+        try:
+            results = await self.checker.check(to_payload(arch), key=f"{self.project.name}/{arch.id}")
+        except ShapeCheckError as exc:
+            if generation == self._generation:
+                self._checked = None
+                self._show_message(f"{SHAPES_FAILED}: {exc}")
+            return None
+        if generation != self._generation or self.architecture != arch.id:
+            return None
+        if self.message.object.startswith(SHAPES_FAILED):
+            self._show_message("")
+        self._shapes, self._shapes_for = results, arch.id
+        current = self.view.get(arch.id)
+        for layer in current.layers.values():
+            self._node_view(layer)
+        return results
+
+    def _schedule_check(self, arch: Architecture) -> None:
+        """Start a check in the background when what decides the shapes changed (a move changes none)."""
+        signature = json.dumps(to_payload(arch), sort_keys=True, default=repr)
+        if signature == self._checked:
+            return
+        if not self.in_front:
+            return  # checked when the tab comes to the front
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (tests): await check_shapes() explicitly
+        self._checked = signature
+        task = loop.create_task(self._check_in_background())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _check_in_background(self) -> None:
+        try:
+            await self.check_shapes()
+        except Exception as exc:
+            logging.getLogger(__name__).exception("shape check failed")
+            self._show_message(f"{SHAPES_FAILED}: {exc}")
+
+    # -- gestures -> project view ---------------------------------------------------------
+    def _show_message(self, text: str) -> None:
+        self.message.object = text
+        self.message.visible = bool(text)
+
+    def _guard(self, action: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a view call; a refusal is shown and the projection redrawn (a refused edge disappears)."""
+        try:
+            result = action(*args, **kwargs)
+        except (ArchitectureError, KeyError, ValueError) as exc:
+            self._show_message(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
+            self.refresh()
+            return None
+        self._show_message("")
+        return result
+
+    def _create(self, _event: Any = None) -> None:
+        name = self.new_name.value.strip()
+        if not name:
+            self._show_message("give the new architecture a name")
+            return
+        architecture_id = self._guard(self.view.create, name)
+        if architecture_id:
+            self.new_name.value = ""
+            self.param.update(architecture=architecture_id, layer=None)
+
+    def _pick_architecture(self, event: param.parameterized.Event) -> None:
+        if event.new and event.new != self.architecture:
+            self.param.update(architecture=event.new, layer=None)
+
+    def add_layer(self, layer_type: str, args: dict[str, Any] | None = None) -> str | None:
+        """Add a ``layer_type`` layer right of the selected one (or on a grid) and select it; returns its id."""
+        arch = self._arch()
+        if arch is None:
+            self._show_message("create an architecture first")
+            return None
+        anchor = arch.layers.get(self.layer) if self.layer else None
+        count = len(arch.layers)
+        x, y = (anchor.x + 240, anchor.y) if anchor else (40 + 240 * (count % 3), 40 + 110 * (count // 3))
+        while any(abs(l.x - x) < 200 and abs(l.y - y) < 100 for l in arch.layers.values()):
+            y += 110
+        layer_id = self._guard(self.view.add_layer, arch.id, layer_type, args or {}, x=x, y=y)
+        if layer_id:
+            self._select_in_browser(layer_id)
+            self.layer = layer_id
+        return layer_id
+
+    def _edge_added(self, event: dict[str, Any]) -> None:
+        edge = event.get("edge") or {}
+        arch = self._arch()
+        if arch is not None and edge.get("id") not in arch.connections:
+            self._guard(self.view.connect, arch.id, edge.get("source") or "", edge.get("target") or "")
+        self.refresh()
+
+    def _edge_deleted(self, event: dict[str, Any]) -> None:
+        arch = self._arch()
+        for connection_id in list(event.get("edge_ids") or []) + ([event["edge_id"]] if event.get("edge_id") else []):
+            if arch is not None and connection_id in self.view.get(arch.id).connections:
+                self._guard(self.view.disconnect, arch.id, connection_id)
+        self.refresh()
+
+    def _node_deleted(self, event: dict[str, Any]) -> None:
+        for layer_id in list(event.get("node_ids") or []) + ([event["node_id"]] if event.get("node_id") else []):
+            self._remove(layer_id)
+        self.refresh()
+
+    def _remove(self, layer_id: str | None) -> None:
+        arch = self._arch()
+        if arch is not None and layer_id in self.view.get(arch.id).layers:
+            self._guard(self.view.remove_layer, arch.id, layer_id)
+        if self.layer == layer_id:
+            self.layer = None
+
+    def _node_moved(self, event: dict[str, Any]) -> None:
+        arch = self._arch()
+        position = event.get("position") or {}
+        if arch is not None and event.get("node_id") in arch.layers:
+            self._guard(self.view.move_layer, arch.id, event["node_id"], position.get("x", 0), position.get("y", 0))
+
+    def _selection_changed(self, event: dict[str, Any]) -> None:
+        """The side panel follows the node the browser selected last, once its selection has settled.
+
+        While React Flow takes in new nodes it reports passing selections (the previous node, or
+        none) that following at once would swap the side panel under the user's fingers; so the
+        latest report wins after a short pause, and an empty one keeps the panel as it is.
+        """
+        nodes = list(event.get("nodes") or [])
+        self._maybe_selected.update(nodes)
+        self._reported = nodes
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._follow_selection()
+            return
+        if self._settle is not None:
+            self._settle.cancel()
+        self._settle = loop.call_later(SELECTION_SETTLE_S, self._follow_selection)
+
+    def _follow_selection(self) -> None:
+        self._settle = None
+        if self._reported and self.layer not in self._reported:
+            self.layer = self._reported[-1]
+
+    def _select_in_browser(self, layer_id: str) -> None:
+        """Make ``layer_id`` the browser's only selected node: React Flow keeps an existing node's selection
+        across graph updates, so the nodes it may have selected are unselected by a patch."""
+        shown = {node["id"] for node in self.flow.nodes}
+        for node_id in (self._maybe_selected & shown) - {layer_id}:
+            self.flow.patch_node_props(node_id, {"selected": False})
+        self._maybe_selected, self._reported = {layer_id}, [layer_id]
+
+    def _rename(self, event: param.parameterized.Event) -> None:
+        arch = self._arch()
+        if arch is None or self.layer not in arch.layers:
+            return
+        if event.new and event.new != arch.layers[self.layer].name:
+            self._guard(self.view.rename_layer, arch.id, self.layer, event.new)
+
+    def _set_arg(self, spec: dict[str, Any], shown: Any) -> None:
+        arch = self._arch()
+        if arch is None or self.layer not in arch.layers:
+            return
+        layer = arch.layers[self.layer]
+        if spec["name"] not in {a["name"] for a in load_catalog()["layers"].get(layer.type, {}).get("args", [])}:
+            return
+        try:
+            value = parse_value(spec, shown)
+        except ValueError as exc:
+            self._show_message(f"{layer.name}.{exc}")
+            return
+        if value == layer.args.get(spec["name"], spec.get("default")):
+            return
+        self._guard(self.view.set_args, arch.id, layer.id, {spec["name"]: value})
+
+    def _load_function(self) -> None:
+        arch = self._arch()
+        name = self.function_select.value
+        if arch is not None and name in arch.functions:
+            self.function_name.value = name
+            self.function_code.value = self._loaded_code = arch.functions[name]
+
+    def _save_function(self) -> None:
+        arch = self._arch()
+        if arch is None:
+            self._show_message("create an architecture first")
+            return
+        name, code = self.function_name.value.strip(), self.function_code.value
+        self._guard(self.view.set_function, arch.id, name, code)
+        if not self.message.visible:
+            self._loaded_code = code
+            self.function_select.value = name
+
+    @property
+    def in_front(self) -> bool:
+        """Whether this editor's workbench tab is the one shown (always, outside the workbench)."""
+        return self.session is None or self.session.tab == TAB
+
+    def _shown(self, _event: Any = None) -> None:
+        """Lay the editor out the first time its tab comes to the front, and check shapes from then on."""
+        if not self.in_front:
+            return
+        if self._layout is not None and not self._layout.objects:
+            self._layout.objects = [self._content()]
+        self.refresh()
+
+    def _content(self) -> pn.viewable.Viewable:
+        toolbar = pn.Row(
+            self.architecture_select, pn.layout.HSpacer(), self.new_name, self.create_button, sizing_mode="stretch_width"
+        )
+        catalog = pn.Column(self.search, self.catalog, self.add_button, self.type_doc, width=300)
+        side = pn.Column(
+            self.layer_title, self.layer_name, self.args, self.delete_button, pn.layout.Divider(),
+            self.function_select, self.function_name, self.function_code, self.save_function,
+            width=380, scroll=True,
+        )
+        return pn.Column(
+            toolbar, self.message, self.empty,
+            pn.Row(catalog, self.flow, side, sizing_mode="stretch_both", min_height=560),
+            sizing_mode="stretch_both",
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """Empty until the tab is first shown: a hidden graph and code editor cost the page for nothing."""
+        if self._layout is None:
+            self._layout = pn.Column(sizing_mode="stretch_both")
+            if self.in_front:
+                self._layout.objects = [self._content()]
+        return self._layout

@@ -1,0 +1,80 @@
+"""The architecture editor in Chromium: build a small network, see its shapes, then a misfit on the layer at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_workbench import TIMEOUT, drag, node, open_project
+
+pytestmark = pytest.mark.browser
+SHAPES = 90_000
+"""The first answer waits for the shape worker to import TensorFlow."""
+
+
+def catalog_add(page: Any, layer_type: str) -> None:
+    page.get_by_placeholder("search layers, e.g. conv").fill(layer_type)
+    catalog = page.locator("select", has=page.locator(f"option[value='{layer_type}']"))
+    catalog.select_option(layer_type)
+    page.get_by_role("button", name="Add layer").click()
+
+
+def set_arg(page: Any, label: str, value: str) -> None:
+    group = page.locator(".bk-input-group", has=page.get_by_text(label, exact=True))
+    field = group.locator("input")
+    field.fill(value)
+    field.press("Enter")
+
+
+def connect(page: Any, src: str, dst: str) -> None:
+    drag(
+        page,
+        node(page, src).locator(".react-flow__handle.source[data-handleid='out']"),
+        node(page, dst).locator(".react-flow__handle.target[data-handleid='in']"),
+    )
+
+
+def test_shapes_and_a_misfit(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator(".bk-tab", has_text="Architectures").click()
+    name = page.get_by_placeholder("new architecture name")
+    name.fill("tiny")
+    name.press("Enter")
+    page.get_by_text("No architectures yet").wait_for(state="hidden", timeout=TIMEOUT)
+
+    catalog_add(page, "InputLayer")
+    node(page, "input").wait_for(timeout=TIMEOUT)
+    set_arg(page, "shape", "8, 8, 1")
+    expect(node(page, "input")).to_contain_text("(None, 8, 8, 1)", timeout=SHAPES)
+
+    catalog_add(page, "Conv2D")
+    conv = node(page, "conv2_d")
+    conv.wait_for(timeout=TIMEOUT)
+    set_arg(page, "filters *", "4")
+    set_arg(page, "kernel_size *", "3")
+    expect(conv).to_contain_text("no input is connected", timeout=TIMEOUT)
+    connect(page, "input", "conv2_d")
+    expect(conv).to_contain_text("(None, 6, 6, 4)", timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "architecture.png")
+
+    node(page, "input").click()
+    catalog_add(page, "InputLayer")
+    side = node(page, "input_1")
+    side.wait_for(timeout=TIMEOUT)
+    set_arg(page, "shape", "4")
+    node(page, "conv2_d").click()
+    catalog_add(page, "Concatenate")
+    joined = node(page, "concatenate")
+    joined.wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Fit View").click()
+    connect(page, "conv2_d", "concatenate")
+    expect(joined).to_contain_text("(None, 6, 6, 4)", timeout=TIMEOUT)
+    connect(page, "input_1", "concatenate")
+    error = joined.locator(".df-error")
+    expect(error).to_contain_text("Concatenate", timeout=TIMEOUT)
+    expect(error).to_contain_text("(None, 4)")
+    expect(node(page, "conv2_d").locator(".df-error")).to_have_count(0)
+    page.screenshot(path=screenshots / "architecture-misfit.png")

@@ -1,0 +1,253 @@
+"""The architecture editor as a projection of the document, driven by the messages the browser would send."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import panel as pn
+import pytest
+
+from components.architecture_editor import ArchitectureEditor, search_catalog
+from components.session import Session
+from deepforge_panel.hub import ProjectHub
+from libraries.keras.architectures import ArchitecturesView
+from libraries.keras.shapes import ShapeChecker
+from tests.conftest import async_wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for the module, so the shape worker stays warm from test to test."""
+    with asyncio.Runner() as loop_runner:
+        yield loop_runner
+
+
+@pytest.fixture(scope="module")
+def checker(runner: asyncio.Runner) -> Iterator[ShapeChecker]:
+    shapes = ShapeChecker()
+    yield shapes
+    runner.run(shapes.close())
+
+
+def _editor(session: Session, checker: ShapeChecker, architecture: str | None = None) -> ArchitectureEditor:
+    return ArchitectureEditor(project=session.project, session=session, checker=checker, architecture=architecture)
+
+
+@pytest.fixture
+def empty_session(hub: ProjectHub) -> Session:
+    hub.workspace.create("empty").store.close()
+    return Session(hub=hub, project=hub.project("empty").as_user("me"))
+
+
+def _body(editor: ArchitectureEditor, name_or_id: str) -> str:
+    node = next(n for n in editor.flow.nodes if name_or_id in (n["label"], n["id"]))
+    return node["view"].object
+
+
+def _widgets(editor: ArchitectureEditor) -> dict[str, pn.widgets.Widget]:
+    return editor.arg_widgets
+
+
+def _connect(editor: ArchitectureEditor, src: str, dst: str) -> None:
+    editor.flow._process_msg(
+        {"type": "edge_added", "edge": {"id": "tmp", "source": src, "target": dst, "sourceHandle": "out", "targetHandle": "in"}}
+    )
+
+
+def test_build_a_network_from_the_catalog_and_see_its_shapes(
+    empty_session: Session, checker: ShapeChecker, runner: asyncio.Runner
+) -> None:
+    editor = _editor(empty_session, checker)
+    assert editor.empty.visible and "No architectures yet" in editor.empty.object
+    editor.new_name.value = "cnn"
+    editor._create()
+    assert not editor.empty.visible and editor.architecture is not None
+    editor.search.value_input = "conv2"
+    assert next(iter(editor.catalog.options.values())) == "Conv2D" and "Conv2DTranspose" in editor.catalog.options.values()
+    assert any(label.startswith("Conv2D — 2D convolution") for label in editor.catalog.options)
+
+    editor.catalog.value = "InputLayer"
+    editor.add_button.clicks += 1
+    image = editor.layer
+    _widgets(editor)["shape"].value = "8, 8, 1"
+    editor.catalog.value = "Conv2D"
+    editor.add_button.clicks += 1
+    conv = editor.layer
+    widgets = _widgets(editor)
+    widgets["filters"].value = 4
+    widgets["kernel_size"].value = "3"
+    view = ArchitecturesView(empty_session.project)
+    arch = view.get(editor.architecture)
+    assert arch.layers[image].args == {"shape": [8, 8, 1]}
+    assert arch.layers[conv].args == {"filters": 4, "kernel_size": 3}
+    assert arch.layers[conv].x > arch.layers[image].x, "a new layer goes right of the selected one"
+
+    _connect(editor, image, conv)
+    arch = view.get(editor.architecture)
+    assert [(c.src, c.dst) for c in arch.connections.values()] == [(image, conv)]
+    assert {e["id"] for e in editor.flow.edges} == set(arch.connections), "the graph shows the document's edge ids"
+    assert "shape …" in _body(editor, conv), "no answer yet"
+
+    shapes = runner.run(editor.check_shapes())
+    assert shapes[conv] == {"shape": [None, 6, 6, 4]}
+    assert "(None, 6, 6, 4)" in _body(editor, conv) and "(None, 8, 8, 1)" in _body(editor, image)
+    assert pn.panel(editor).get_root() is not None
+
+
+def test_a_misfit_is_shown_in_red_on_the_layer_at_fault(
+    digits_session: Session, checker: ShapeChecker, runner: asyncio.Runner
+) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("misfit")
+    view.add_layer(arch, "InputLayer", {"shape": [4]}, name="flat_in")
+    view.add_layer(arch, "InputLayer", {"shape": [4, 4]}, name="square_in")
+    view.add_layer(arch, "Concatenate", name="joined")
+    view.add_layer(arch, "Dense", {"units": 2}, name="head")
+    editor = _editor(digits_session, checker, arch)
+    layers = {l.name: l.id for l in view.get(arch).layers.values()}
+    for src, dst in (("flat_in", "joined"), ("square_in", "joined"), ("joined", "head")):
+        _connect(editor, layers[src], layers[dst])
+    assert sorted(e["label"] or "" for e in editor.flow.edges if e["target"] == layers["joined"]) == ["1", "2"]
+    runner.run(editor.check_shapes())
+    assert "df-error" in _body(editor, "joined") and "Concatenate" in _body(editor, "joined")
+    assert "df-blocked" in _body(editor, "head") and "input unavailable: joined failed" in _body(editor, "head")
+    assert "(None, 4, 4)" in _body(editor, "square_in")
+
+
+def test_edits_check_shapes_by_themselves_on_a_running_loop(
+    digits_session: Session, checker: ShapeChecker, runner: asyncio.Runner
+) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("live")
+    view.add_layer(arch, "InputLayer", {"shape": [16]}, name="features")
+    view.add_layer(arch, "Dense", {"units": 8}, name="hidden")
+    view.connect(arch, "features", "hidden")
+    editor = _editor(digits_session, checker, arch)
+    assert not editor.__panel__().objects, "laid out only once its tab is in front"
+    digits_session.tab = "Architectures"
+    assert editor.__panel__().objects
+
+    async def edit_then_wait() -> None:
+        view.set_args(arch, "hidden", {"units": 5})
+        await async_wait_until(lambda: "(None, 5)" in _body(editor, "hidden"), timeout=60)
+
+    runner.run(edit_then_wait())
+
+
+def test_a_stale_answer_is_dropped(digits_session: Session, checker: ShapeChecker, runner: asyncio.Runner) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("stale")
+    view.add_layer(arch, "InputLayer", {"shape": [16]}, name="features")
+    view.add_layer(arch, "Dense", {"units": 8}, name="hidden")
+    view.connect(arch, "features", "hidden")
+    editor = _editor(digits_session, checker, arch)
+
+    async def two_checks() -> tuple[object, object]:
+        older = asyncio.ensure_future(editor.check_shapes())
+        await asyncio.sleep(0)
+        view.set_args(arch, "hidden", {"units": 3})
+        return tuple(await asyncio.gather(older, editor.check_shapes()))
+
+    older, newer = runner.run(two_checks())
+    assert older is None and newer is not None
+    assert "(None, 3)" in _body(editor, "hidden")
+
+
+def test_argument_widgets_fit_their_types_both_ways(digits_session: Session, checker: ShapeChecker) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("typed")
+    conv = view.add_layer(arch, "Conv2D", {"filters": 8, "kernel_size": [3, 3]}, name="conv")
+    view.set_function(arch, "halfrelu", "def halfrelu(x):\n    return keras.ops.relu(x) * 0.5\n")
+    editor = _editor(digits_session, checker, arch)
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [conv], "edges": []})
+    assert editor.layer == conv and editor.layer_name.value == "conv"
+    assert "2D convolution" in editor.layer_title.object
+    widgets = _widgets(editor)
+    assert isinstance(widgets["filters"], pn.widgets.IntInput) and widgets["filters"].value == 8
+    assert isinstance(widgets["kernel_size"], pn.widgets.TextInput) and widgets["kernel_size"].value == "3, 3"
+    assert isinstance(widgets["use_bias"], pn.widgets.Checkbox) and widgets["use_bias"].value is True
+    assert isinstance(widgets["padding"], pn.widgets.Select) and set(widgets["padding"].options.values()) >= {"valid", "same"}
+    activation = widgets["activation"]
+    assert isinstance(activation, pn.widgets.Select)
+    assert {"relu", "softmax", "halfrelu", None} <= set(activation.options.values())
+    assert all(w.description for w in (widgets["filters"], widgets["kernel_size"], activation)), "docs as tooltips"
+    activation.value = "halfrelu"
+    widgets["padding"].value = "same"
+    assert view.get(arch).layer("conv").args == {"filters": 8, "kernel_size": [3, 3], "activation": "halfrelu", "padding": "same"}
+    digits_session.project.as_user("peer")
+    ArchitecturesView(digits_session.project.as_user("peer")).set_args(arch, "conv", {"filters": 32})
+    assert widgets["filters"].value == 32, "a peer's edit reaches the widget"
+    editor.layer_name.value = "features"
+    assert view.get(arch).layers[conv].name == "features"
+    assert any(n["label"] == "features" for n in editor.flow.nodes)
+
+
+def test_refused_edits_show_the_reason_and_change_nothing(digits_session: Session, checker: ShapeChecker) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("refusals")
+    image = view.add_layer(arch, "InputLayer", {"shape": [4]}, name="image")
+    dense = view.add_layer(arch, "Dense", {"units": 2}, name="dense")
+    view.connect(arch, image, dense)
+    editor = _editor(digits_session, checker, arch)
+    before = digits_session.project.doc.get_update()
+    _connect(editor, dense, image)
+    assert editor.message.visible and "image is an input" in editor.message.object
+    assert digits_session.project.doc.get_update() == before
+    assert "tmp" not in {e["id"] for e in editor.flow.edges}, "the refused edge disappears from the graph"
+
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [dense], "edges": []})
+    editor.message.visible = False
+    _widgets(editor)["units"].value = None
+    assert editor.message.visible and "dense.units" in editor.message.object
+    assert view.get(arch).layers[dense].args["units"] == 2
+    assert _widgets(editor)["units"].value == 2, "the widget shows the document again"
+
+    editor.function_name.value = "bad"
+    editor.function_code.value = "def bad(x):\n    return x +\n"
+    editor._save_function()
+    assert editor.message.visible and "function 'bad', line 2" in editor.message.object
+    editor.function_name.value = "leaky"
+    editor.function_code.value = "def leaky(x):\n    return keras.ops.leaky_relu(x)\n"
+    editor._save_function()
+    assert not editor.message.visible and "leaky" in view.get(arch).functions
+    assert editor.function_select.value == "leaky"
+
+
+def test_delete_and_move_layers(digits_session: Session, checker: ShapeChecker) -> None:
+    view = ArchitecturesView(digits_session.project)
+    arch = view.create("moves")
+    image = view.add_layer(arch, "InputLayer", {"shape": [4]}, name="image")
+    dense = view.add_layer(arch, "Dense", {"units": 2}, name="dense")
+    view.connect(arch, image, dense)
+    editor = _editor(digits_session, checker, arch)
+    editor.flow._process_msg({"type": "node_moved", "node_id": dense, "position": {"x": 300, "y": 200}})
+    assert (view.get(arch).layers[dense].x, view.get(arch).layers[dense].y) == (300.0, 200.0)
+    editor.flow._process_msg({"type": "edge_deleted", "edge_id": next(iter(view.get(arch).connections))})
+    assert view.get(arch).connections == {}
+    editor.flow._process_msg({"type": "node_deleted", "node_id": dense})
+    assert set(view.get(arch).layers) == {image} and [n["id"] for n in editor.flow.nodes] == [image]
+
+
+def test_catalog_search_matches_names_then_docs() -> None:
+    names = list(search_catalog("dense").values())
+    assert names[0] == "Dense"
+    assert "Dense" in search_catalog("densely-connected").values()
+    assert len(search_catalog("")) > 100
+
+
+def test_importing_the_editor_imports_no_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "import components.architecture_editor\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "heavy: []" in done.stdout
