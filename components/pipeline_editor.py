@@ -83,7 +83,6 @@ class PipelineEditor(ProjectComponent):
             sizing_mode="stretch_both",
             min_height=480,
             show_minimap=False,
-            stylesheets=[_NODE_CSS],
         )
         self.flow.on("edge_added", self._edge_added)
         self.flow.on("edge_deleted", self._edge_deleted)
@@ -177,7 +176,7 @@ class PipelineEditor(ProjectComponent):
         """The node's body pane, reused while its content is unchanged (a new pane is a new browser model)."""
         cached = self._views.get(node_id)
         if cached is None or cached[0] != body:
-            cached = (body, pn.pane.HTML(body, margin=0))
+            cached = (body, pn.pane.HTML(body, margin=0, stylesheets=[_NODE_CSS]))
             self._views[node_id] = cached
         return cached[1]
 

@@ -23,7 +23,7 @@ def test_create_rename_fork_and_delete_with_confirmation(hub: ProjectHub) -> Non
     assert names(page) == ["digits", "yours"]
     page._act(page.fork, "digits", "digits-copy")
     assert names(page) == ["digits", "digits-copy", "yours"]
-    assert [p.name for p in hub.project("digits-copy").pipelines.all()] == ["train"]
+    assert [p.name for p in hub.project("digits-copy").pipelines.all()] == ["train", "train-cnn", "train-inception"]
 
     page._act(page.delete, "yours")
     assert "yours" in names(page), "the first click only asks"
