@@ -278,7 +278,7 @@ class ArchitecturesView(RootView[Architecture]):
 def _snake(name: str) -> str:
     out = [name[0].lower()]
     for prev, char in zip(name, name[1:]):
-        if char.isupper() and (prev.islower() or prev.isdigit()):
+        if char.isupper() and prev.islower():
             out.append("_")
         out.append(char.lower())
     return "".join(out).replace("input_layer", "input")
