@@ -21,6 +21,8 @@ from components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Pipeline, PipelineError
+from deepforge_panel.references import make_reference
+from libraries import available_libraries, library
 
 BLANK = "New blank operation"
 
@@ -73,7 +75,7 @@ class PipelineEditor(ProjectComponent):
     """Edit a pipeline: add operations, drag, connect ports, delete, set attributes, edit code."""
 
     session = param.ClassSelector(class_=Session, doc="This browser tab's selection and actions.")
-    roots = ("pipelines", "operations")
+    roots = ("pipelines", "operations", "architectures")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -108,6 +110,8 @@ class PipelineEditor(ProjectComponent):
         self.node_name = pn.widgets.TextInput(label="Node name", visible=False)
         self.node_name.param.watch(self._rename_node, "value")
         self.attributes = pn.Column(sizing_mode="stretch_width")
+        self.references = pn.Column(sizing_mode="stretch_width")
+        self._reference_signature: tuple[Any, ...] = ()
         self.delete_button = pn.widgets.Button(label="Delete node", color="danger", visible=False)
         self.delete_button.on_click(self._delete_selected)
         self.code = OperationEditor(project=self.project)
@@ -186,7 +190,9 @@ class PipelineEditor(ProjectComponent):
         if not visible:
             self.node_title.object = "*Select a node to see its attributes and its operation's code.*"
             self.attributes.objects = []
+            self.references.objects = []
             self._attribute_signature = ()
+            self._reference_signature = ()
             self.code.operation = None
             return
         op = self.project.operations.get(node.operation)
@@ -211,6 +217,35 @@ class PipelineEditor(ProjectComponent):
                 shown = json.dumps(current) if attribute.type == "json" else current
                 if widget.value != shown:
                     widget.value = shown
+        self._show_references(pipeline, node, iface)
+
+    def _show_references(self, pipeline: Pipeline, node: Any, iface: Interface | None) -> None:
+        """One selector per reference, listing every library's resources (e.g. Keras architectures)."""
+        names = [r.name for r in iface.references] if iface else []
+        options: dict[str, str | None] = {"— not set —": None}
+        for library_name in available_libraries():
+            for resource in library(library_name).resources(self.project).all():
+                options[f"{resource.name} ({library_name})"] = make_reference(library_name, resource.id)
+        signature = (pipeline.id, node.id, tuple(names), tuple(options.items()))
+        if signature != self._reference_signature:
+            widgets = []
+            for name in names:
+                widget = pn.widgets.Select(label=f"{name} (reference)", options=options, value=node.references.get(name))
+                widget.param.watch(lambda e, n=name: self._set_reference(n, e.new), "value")
+                widgets.append(widget)
+            self.references.objects = widgets
+            self._reference_signature = signature
+        else:
+            for widget, name in zip(self.references.objects, names, strict=True):
+                if widget.value != node.references.get(name):
+                    widget.value = node.references.get(name)
+
+    def _set_reference(self, name: str, value: str | None) -> None:
+        pipeline = self._pipeline()
+        if pipeline is None or not value or self.session.node not in pipeline.nodes:
+            return
+        if pipeline.nodes[self.session.node].references.get(name) != value:
+            self._guard(self.project.pipelines.set_reference, pipeline.id, self.session.node, name, value)
 
     # -- gestures -> project views ----------------------------------------------------------
     def _guard(self, action: Any, *args: Any) -> Any:
@@ -377,7 +412,7 @@ class PipelineEditor(ProjectComponent):
             sizing_mode="stretch_width",
         )
         side = pn.Column(
-            self.node_title, self.node_name, self.attributes, self.delete_button, pn.layout.Divider(), self.code,
+            self.node_title, self.node_name, self.attributes, self.references, self.delete_button, pn.layout.Divider(), self.code,
             width=460, scroll=True,
         )
         return pn.Column(

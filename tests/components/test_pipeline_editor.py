@@ -126,3 +126,23 @@ def test_empty_project_has_an_empty_state(hub) -> None:
     editor.new_pipeline_name.value = "first"
     editor._create_pipeline()
     assert not editor.empty.visible and session.pipeline is not None
+
+
+def test_references_are_chosen_from_the_libraries_resources(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    pipeline = project.pipelines.find("train-cnn")
+    digits_session.pipeline = pipeline.id
+    train = pipeline.node("train")
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [train.id], "edges": []})
+    (selector,) = editor.references.objects
+    assert selector.label == "architecture (reference)"
+    from libraries import library
+
+    architectures = {a.name: a.id for a in library("keras").resources(project).all()}
+    assert selector.value == f"keras:{architectures['digits-cnn']}"
+    assert "digits-inception (keras)" in selector.options
+    selector.value = f"keras:{architectures['digits-inception']}"
+    assert project.pipelines.get(pipeline.id).node("train").references["architecture"] == selector.value
+    library("keras").resources(project.as_user("peer")).create("fresh")
+    assert "fresh (keras)" in editor.references.objects[0].options, "a new architecture is offered at once"
