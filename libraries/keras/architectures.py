@@ -125,6 +125,15 @@ def check_arg(layer_type: str, owner: str, name: str, value: Any) -> Any:
     return value
 
 
+def arg_gaps(layer: Layer) -> tuple[list[str], list[str]]:
+    """Arguments ``layer`` sets that its type does not have, and required ones it leaves unset (sorted, in order)."""
+    spec = layer_spec(layer.type)
+    known = {a["name"] for a in spec["args"]}
+    unknown = sorted(set(layer.args) - known)
+    missing = [a["name"] for a in spec["args"] if a["required"] and layer.args.get(a["name"]) is None]
+    return unknown, missing
+
+
 def check_function(name: str, code: str) -> None:
     """A custom activation must parse and define ``name(x)``."""
     try:

@@ -20,6 +20,7 @@ from libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     Layer,
+    arg_gaps,
     check_function,
 )
 from libraries.keras.catalog import load_catalog
@@ -110,11 +111,9 @@ def _checked_order(arch: Architecture) -> list[str]:
             raise ArchitectureError(f"{layer.name} ({layer.type}) has no input connected", layer.id)
         elif spec["inputs"] == "one" and len(inputs) > 1:
             raise ArchitectureError(f"{layer.name} ({layer.type}) takes one input but has {len(inputs)}", layer.id)
-        known = {a["name"]: a for a in spec["args"]}
-        for name in layer.args:
-            if name not in known:
-                raise ArchitectureError(f"{layer.name}: {layer.type} has no argument {name!r}", layer.id)
-        missing = [a["name"] for a in spec["args"] if a["required"] and layer.args.get(a["name"]) is None]
+        unknown, missing = arg_gaps(layer)
+        if unknown:
+            raise ArchitectureError(f"{layer.name}: {layer.type} has no argument {unknown[0]!r}", layer.id)
         if missing:
             raise ArchitectureError(f"{layer.name} ({layer.type}) needs {', '.join(missing)}", layer.id)
     if not any(arch.layers[lid].type == "InputLayer" for lid in order):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from deepforge_panel.graph import topological_order
-from libraries.keras.architectures import Architecture, Layer
+from libraries.keras.architectures import Architecture, Layer, arg_gaps
 from libraries.keras.build import BuildError, call_layer, load_function, make_layer
 from libraries.keras.catalog import load_catalog
 from libraries.keras.shapes import from_payload
@@ -42,14 +42,11 @@ def clean_message(exc: BaseException) -> str:
 
 def arg_problem(layer: Layer) -> str | None:
     """A required argument left unset or an argument the layer does not have, in words."""
-    spec = load_catalog()["layers"].get(layer.type)
-    if spec is None:
+    if layer.type not in load_catalog()["layers"]:
         return f"{layer.name}: unknown layer type {layer.type!r}"
-    known = {a["name"] for a in spec["args"]}
-    unknown = sorted(set(layer.args) - known)
+    unknown, missing = arg_gaps(layer)
     if unknown:
         return f"{layer.name}: {layer.type} has no argument {unknown[0]!r}"
-    missing = [a["name"] for a in spec["args"] if a["required"] and layer.args.get(a["name"]) is None]
     if missing:
         return f"{layer.name}: {layer.type} needs {', '.join(missing)} (not set)"
     return None
