@@ -61,3 +61,20 @@ def s3_options() -> Iterator[dict[str, Any]]:
         yield options
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop per test module, so a shape worker stays warm from test to test."""
+    with asyncio.Runner() as loop_runner:
+        yield loop_runner
+
+
+@pytest.fixture(scope="module")
+def checker(runner: asyncio.Runner) -> Iterator[Any]:
+    """A Keras shape checker (its worker process started on first use), closed after the module."""
+    from libraries.keras.shapes import ShapeChecker
+
+    shapes = ShapeChecker()
+    yield shapes
+    runner.run(shapes.close())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import panel as pn
@@ -19,20 +18,6 @@ from libraries.keras.shapes import ShapeChecker
 from tests.conftest import async_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    """One event loop for the module, so the shape worker stays warm from test to test."""
-    with asyncio.Runner() as loop_runner:
-        yield loop_runner
-
-
-@pytest.fixture(scope="module")
-def checker(runner: asyncio.Runner) -> Iterator[ShapeChecker]:
-    shapes = ShapeChecker()
-    yield shapes
-    runner.run(shapes.close())
 
 
 def _editor(session: Session, checker: ShapeChecker, architecture: str | None = None) -> ArchitectureEditor:

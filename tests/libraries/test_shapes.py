@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,6 @@ from libraries.keras.architectures import ArchitecturesView
 from libraries.keras.shapes import ShapeChecker, format_shape, from_payload, to_payload
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def runner() -> Iterator[asyncio.Runner]:
-    """One event loop for the module, so the worker stays warm from test to test."""
-    with asyncio.Runner() as loop_runner:
-        yield loop_runner
-
-
-@pytest.fixture(scope="module")
-def checker(runner: asyncio.Runner) -> Iterator[ShapeChecker]:
-    shapes = ShapeChecker()
-    yield shapes
-    runner.run(shapes.close())
 
 
 @pytest.fixture
