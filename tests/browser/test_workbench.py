@@ -11,12 +11,14 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
+EXAMPLE_NODES = 5  # the digits example's first pipeline, "train"
 
 
 def open_project(tab: Any, server: Any, name: str) -> Any:
+    """Open a fork of the digits example and wait until its first pipeline is drawn."""
     page = tab.page
     page.goto(f"{server.url}?project={name}")
-    page.wait_for_selector(".react-flow__node", timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
     return page
 
 
@@ -46,18 +48,23 @@ def test_start_page_lists_the_example(server: Any, new_tab: Any, screenshots: Pa
 
 def test_open_example_add_a_node_and_connect_it(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
     page = open_project(new_tab(), server, project)
-    assert page.locator(".react-flow__node").count() == 5
     page.screenshot(path=screenshots / "pipeline.png")
     select = page.locator("select").nth(1)
     select.select_option("ScoreClassifier")
     page.get_by_role("button", name="Add node").click()
     new = node(page, "scoreclassifier")
     new.wait_for(timeout=TIMEOUT)
-    source = node(page, "train").locator(".react-flow__handle.source[data-handleid='model']")
+    train = node(page, "train")
+    source = train.locator(".react-flow__handle.source[data-handleid='model']")
     target = new.locator(".react-flow__handle.target[data-handleid='model']")
-    edges_before = page.locator(".react-flow__edge").count()
+    # Edges are found by their endpoints, not counted: React Flow unmounts every edge for a
+    # frame or two while it re-measures nodes after an update, so a count can read 0.
+    wire = page.locator(
+        f".react-flow__edge[aria-label='Edge from {train.get_attribute('data-id')} to {new.get_attribute('data-id')}']"
+    )
+    assert wire.count() == 0
     drag(page, source, target)
-    expect(page.locator(".react-flow__edge")).to_have_count(edges_before + 1, timeout=TIMEOUT)
+    expect(wire).to_have_count(1, timeout=TIMEOUT)
     page.screenshot(path=screenshots / "connected.png")
 
 
@@ -87,10 +94,9 @@ def test_editing_code_changes_the_ports(server: Any, project: str, new_tab: Any,
 def test_two_tabs_see_each_others_edits(server: Any, project: str, new_tab: Any) -> None:
     first = open_project(new_tab(), server, project)
     second = open_project(new_tab(), server, project)
-    count = second.locator(".react-flow__node").count()
     first.locator("select").nth(1).select_option("TrainTestSplit")
     first.get_by_role("button", name="Add node").click()
-    expect(second.locator(".react-flow__node")).to_have_count(count + 1, timeout=5000)
+    expect(second.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=5000)
 
 
 LOSS_POINTS = """() => {
@@ -127,10 +133,9 @@ def test_run_the_pipeline_and_watch_it(server: Any, project: str, new_tab: Any, 
 
 def test_commit_then_restore_an_old_version(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
     page = open_project(new_tab(), server, project)
-    count = page.locator(".react-flow__node").count()
     page.locator("select").nth(1).select_option("LoadDataset")
     page.get_by_role("button", name="Add node").click()
-    expect(page.locator(".react-flow__node")).to_have_count(count + 1, timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
     page.keyboard.press("Control+s")
     message = page.get_by_placeholder("what changed?")
     message.fill("one more loader")
@@ -143,4 +148,4 @@ def test_commit_then_restore_an_old_version(server: Any, project: str, new_tab: 
     page.locator(".tabulator-row", has_text="Restore").first.wait_for(timeout=TIMEOUT)
     page.screenshot(path=screenshots / "history.png")
     page.locator(".bk-tab", has_text="Pipelines").click()
-    expect(page.locator(".react-flow__node")).to_have_count(5, timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
