@@ -16,9 +16,10 @@ from typing import Any
 
 import panel as pn
 import param
-from panel_reactflow import NodeType, ReactFlow
+from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
+from components.flow import ReactFlow
 from components.session import Session
 from libraries.keras.architectures import (
     Architecture,

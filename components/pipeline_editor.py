@@ -13,9 +13,10 @@ from typing import Any
 
 import panel as pn
 import param
-from panel_reactflow import NodeType, ReactFlow
+from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
+from components.flow import ReactFlow
 from components.operation_editor import OperationEditor
 from components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible

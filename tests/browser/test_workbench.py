@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
-EXAMPLE_NODES = 5  # the digits example's first pipeline, "train"
+EXAMPLE_NODES, EXAMPLE_EDGES = 5, 6  # the digits example's first pipeline, "train"
 
 
 def open_project(tab: Any, server: Any, name: str) -> Any:
@@ -66,6 +66,36 @@ def test_open_example_add_a_node_and_connect_it(server: Any, project: str, new_t
     drag(page, source, target)
     expect(wire).to_have_count(1, timeout=TIMEOUT)
     page.screenshot(path=screenshots / "connected.png")
+
+
+EDGES_PER_FRAME = """() => {
+  const count = () => {
+    let n = 0
+    const walk = (root) => {
+      n += root.querySelectorAll('.react-flow__edge').length
+      root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot) })
+    }
+    walk(document)
+    return n
+  }
+  window.edgesPerFrame = []
+  const sample = () => { window.edgesPerFrame.push(count()); requestAnimationFrame(sample) }
+  sample()
+}"""
+
+
+def test_edges_stay_drawn_while_a_node_is_added(server: Any, project: str, new_tab: Any) -> None:
+    page = open_project(new_tab(), server, project)
+    expect(page.locator(".react-flow__edge")).to_have_count(EXAMPLE_EDGES, timeout=TIMEOUT)
+    page.evaluate(EDGES_PER_FRAME)
+    page.locator("select").nth(1).select_option("ScoreClassifier")
+    page.get_by_role("button", name="Add node").click()
+    node(page, "scoreclassifier").wait_for(timeout=TIMEOUT)
+    # The redraws that follow a new node go on for some frames after it appears: watch 60 more.
+    seen = page.evaluate("window.edgesPerFrame.length")
+    page.wait_for_function(f"() => window.edgesPerFrame.length > {seen + 60}", timeout=TIMEOUT)
+    counts = page.evaluate("window.edgesPerFrame")
+    assert set(counts) == {EXAMPLE_EDGES}, f"edges per frame: {sorted(set(counts))}"
 
 
 def test_editing_code_changes_the_ports(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
