@@ -28,6 +28,10 @@ from libraries import available_libraries, library
 BLANK = "New blank operation"
 
 
+NODE_WIDTH = 190.0
+GAP = 20.0
+
+
 def _port_view(interface: Interface | None, operation: str, error: bool) -> str:
     """The node body: operation name and its ports, inputs left and outputs right."""
     if interface is None:
@@ -358,13 +362,18 @@ class PipelineEditor(ProjectComponent):
             op_id = ops[choice]
         else:
             op_id = self.project.operations.add(builtin_operations()[choice], name=choice)
-        count = len(pipeline.nodes)
-        node_id = self._guard(
-            lambda: self.project.pipelines.add_node(pipeline.id, op_id, x=40 + 60 * (count % 8), y=40 + 90 * (count % 5))
-        )
+        boxes = [(n.x, n.y, *self._node_size(n.operation)) for n in pipeline.nodes.values()]
+        x, y = free_spot(boxes, self._node_size(op_id))
+        node_id = self._guard(lambda: self.project.pipelines.add_node(pipeline.id, op_id, x=x, y=y))
         if node_id:
             self.session.node = node_id
         return node_id
+
+    def _node_size(self, op_id: str) -> tuple[float, float]:
+        """Roughly how much room a node of ``op_id`` takes on the canvas (title, operation, one row per port)."""
+        iface = self.project.operations.get(op_id).interface
+        rows = max(len(iface.inputs), len(iface.outputs)) if iface else 0
+        return NODE_WIDTH, 70.0 + 22.0 * rows
 
     def _add_node(self, _event: Any = None) -> None:
         if self.add_select.value:
@@ -423,6 +432,30 @@ class PipelineEditor(ProjectComponent):
             pn.Row(self.flow, side, sizing_mode="stretch_both", min_height=520),
             sizing_mode="stretch_both",
         )
+
+
+def free_spot(boxes: list[tuple[float, float, float, float]], size: tuple[float, float]) -> tuple[float, float]:
+    """Where a node of ``size`` overlaps none of ``boxes`` (x, y, width, height): the first free cell,
+    row by row, of a grid laid over the graph and one row and column past it; (40, 40) on an empty canvas."""
+    if not boxes:
+        return 40.0, 40.0
+    width, height = size
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+
+    def free(x: float, y: float) -> bool:
+        return all(x + width + GAP <= bx or bx + bw + GAP <= x or y + height + GAP <= by or by + bh + GAP <= y
+                   for bx, by, bw, bh in boxes)
+
+    y = top
+    while y <= bottom + GAP:
+        x = left
+        while x <= right + GAP:
+            if free(x, y):
+                return x, y
+            x += width / 2
+        y += height / 2
+    return left, bottom + GAP
 
 
 def _free(taken: dict[str, Any], base: str) -> str:

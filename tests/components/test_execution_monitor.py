@@ -308,6 +308,35 @@ def test_cancel_button_stops_the_running_execution(session: Session, tmp_path: P
     assert monitor.table.value.iloc[0]["status"] == "cancelled"
 
 
+def test_durations_count_up_while_running_without_document_changes(session: Session, tmp_path: Path) -> None:
+    project = session.project
+    pid = project.pipelines.create("slow")
+    started = tmp_path / "started"
+    project.pipelines.add_node(pid, project.operations.add(SLEEP), name="sleeper", attributes={"started": str(started)})
+    monitor = _monitor(session)
+
+    def shown() -> tuple[str, str, str]:
+        return monitor.header.object, monitor.job_header.object, monitor.table.value.iloc[0]["duration"]
+
+    async def scenario() -> None:
+        execution_id = session.run("slow")
+        await async_wait_until(started.exists, timeout=30, message="job started")
+        await async_wait_until(lambda: monitor.job.status == "running", timeout=5, message="running shown")
+        assert monitor.running
+        before = shown()
+        # The sleeper prints nothing: only the clock can change what is shown.
+        await async_wait_until(lambda: (monitor.tick(), all(a != b for a, b in zip(shown(), before)))[1],
+                               timeout=5, message="durations moved")
+        session.hub.orchestrator("demo").cancel(execution_id)
+        await session.hub.orchestrator("demo").wait(execution_id)
+        await async_wait_until(lambda: not monitor.running, timeout=5, message="cancel shown")
+
+    asyncio.run(scenario())
+    final = monitor.header.object
+    monitor.tick()
+    assert monitor.header.object == final
+
+
 # -- FigureView ---------------------------------------------------------------------------------------
 def _curve(ys: list[float], title: str = "loss", markers: str = "") -> dict[str, Any]:
     return {

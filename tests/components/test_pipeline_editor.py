@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from components.pipeline_editor import BLANK, PipelineEditor
+from components.pipeline_editor import BLANK, PipelineEditor, free_spot
 from components.session import Session
 
 
@@ -146,3 +146,27 @@ def test_references_are_chosen_from_the_libraries_resources(digits_session: Sess
     assert project.pipelines.get(pipeline.id).node("train").references["architecture"] == selector.value
     library("keras").resources(project.as_user("peer")).create("fresh")
     assert "fresh (keras)" in editor.references.objects[0].options, "a new architecture is offered at once"
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def test_new_nodes_land_where_they_cover_no_other_node(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    for choice in ["ScoreClassifier", "LoadDataset", BLANK, "TrainTestSplit", "ScoreClassifier"]:
+        editor.add_operation(choice)
+    nodes = project.pipelines.get(digits_session.pipeline).nodes.values()
+    boxes = [(n.x, n.y, *editor._node_size(n.operation)) for n in nodes]
+    assert len(boxes) == 10
+    clashes = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if _overlap(a, b)]
+    assert clashes == []
+
+
+def test_free_spot_fills_gaps_before_growing_the_graph() -> None:
+    assert free_spot([], (190, 100)) == (40.0, 40.0)
+    row = [(0.0, 0.0, 190.0, 100.0), (420.0, 0.0, 190.0, 100.0)]
+    assert free_spot(row, (190, 100)) == (0.0, 120.0)  # nothing fits between them: the next row
+    wide = [(0.0, 0.0, 190.0, 100.0), (500.0, 0.0, 190.0, 100.0)]
+    assert free_spot(wide, (190, 100)) == (285.0, 0.0)  # the gap between them
