@@ -1,10 +1,11 @@
 """Generate a self-contained job folder for one operation: runs under the workbench or by hand.
 
 Layout: ``main.py`` (readable entry script), ``operation.py`` (the operation's code as
-written), ``job.json`` (attributes, inputs by reference, storage), ``references/<name>.py``
+written), ``job.json`` (attributes, inputs by reference, the storage URL), ``references/<name>.py``
 (library-generated code whose ``build()`` makes each referenced resource, e.g. a Keras
 model), ``library_init.py`` (libraries' init code, if any), ``deepforge/`` (the job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
-reach the storage.
+reach the storage. Storage options (credentials, endpoints) never go into the folder: the job
+reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or by hand.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from deepforge_panel.interface import Interface
+from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
 
 RUNTIME = Path(__file__).parent / "jobruntime" / "deepforge"
 
 _MAIN = '''"""Job {job_name!r}: operation {class_name} ({origin}).
 
-Runs by hand with `python main.py`; inputs are fetched from storage by reference (job.json).
+Runs by hand with `python main.py`; inputs are fetched from storage by reference (job.json),
+with the storage's options (credentials, endpoint), if it needs any, as JSON in
+$DEEPFORGE_STORAGE_OPTIONS.
 """
 
 from deepforge.runtime import Job
@@ -68,12 +72,16 @@ def write_job_folder(
     interface: Interface,
     attributes: dict[str, Any],
     inputs: dict[str, dict[str, Any]],
-    storage: dict[str, Any],
+    storage_url: str,
     references: dict[str, str] | None = None,
     init_code: list[str] | None = None,
     origin: str = "",
 ) -> Path:
-    """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}."""
+    """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}.
+
+    Outputs go under ``storage_url``; the options to reach it travel in the job's environment
+    (:func:`job_environment`), so no secret is written to disk.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "operation.py").write_text(code)
@@ -84,16 +92,20 @@ def write_job_folder(
     init = "\n\n".join(c for c in dict.fromkeys(init_code or []) if c.strip())
     if init:
         (folder / "library_init.py").write_text(init)
-    spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": storage}
+    spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": {"url": storage_url}}
     (folder / "job.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
     (folder / "main.py").write_text(render_main(job_name, interface, set(inputs), origin))
     return folder
 
 
-def job_environment() -> dict[str, str]:
-    """Environment a job gets under the workbench: feedback on, figures through our backend."""
-    return {
+def job_environment(storage_options: dict[str, Any] | None = None) -> dict[str, str]:
+    """Environment a job gets under the workbench: feedback on, figures through our backend,
+    and the storage's fsspec options, if it has any."""
+    env = {
         "DEEPFORGE_FEEDBACK": "1",
         "MPLBACKEND": "module://deepforge.mpl_backend",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+    if storage_options:
+        env[OPTIONS_ENV] = json.dumps(storage_options)
+    return env

@@ -229,6 +229,7 @@ class Orchestrator:
             recorded = self._job(run, node_id)["inputs"]
             for port, artifact in inputs.items():
                 recorded[port] = artifact["artifact"]
+        reach = self.storage.job_config()
         folder = write_job_folder(
             self.workdir / run.id / f"{snap.name}-{job_id}",
             job_name=snap.name,
@@ -238,12 +239,12 @@ class Orchestrator:
             inputs={port: {"url": a["url"], "hash": a["hash"]} for port, a in inputs.items()},
             references={name: ref.code for name, ref in snap.references.items()},
             init_code=run.library_init,
-            storage=self.storage.job_config(),
+            storage_url=reach["url"],
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
         )
         from adapters.compute import JobSpec
 
-        spec = JobSpec(id=job_id, folder=folder, env=job_environment())
+        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"]))
         run.artifacts[node_id] = {}
         errors: list[str] = []
         stderr_tail: list[str] = []

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,29 @@ def test_artifacts_in_s3(tmp_path: Path, s3_options: dict[str, Any], monkeypatch
     assert total.url.startswith(f"s3://{BUCKET}/")
     assert serialization.loads(store.get(total.url)) == 125
     assert (tmp_path / "cache").is_dir(), "inputs fetched from S3 are cached by hash"
+
+
+def test_s3_credentials_reach_jobs_through_the_environment_only(
+    tmp_path: Path, s3_options: dict[str, Any], monkeypatch
+) -> None:
+    monkeypatch.setenv("DEEPFORGE_CACHE", str(tmp_path / "cache"))
+    project = new_project(tmp_path)
+    _chain(project)
+    options = {**s3_options, "secret": "testing-" + uuid.uuid4().hex}  # moto takes any secret
+    store = storage(f"s3://{BUCKET}/{uuid.uuid4().hex}", **options)
+    execution = _run_chain(Orchestrator(project, compute("local"), store, tmp_path / "jobs"))
+    assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
+    written = [p for p in (tmp_path / "jobs").rglob("*") if p.is_file() and options["secret"].encode() in p.read_bytes()]
+    assert written == []
+
+    # By hand, the options go in the environment too.
+    folder = next(p for p in (tmp_path / "jobs" / execution.id).iterdir() if p.name.startswith("d-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPFORGE", "MPLBACKEND", "AWS"))}
+    env["DEEPFORGE_CACHE"] = str(tmp_path / "cache-by-hand")
+    env["DEEPFORGE_STORAGE_OPTIONS"] = json.dumps(options)
+    done = subprocess.run([sys.executable, "main.py"], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "output total: int" in done.stdout
 
 
 def test_jobs_on_a_dask_cluster(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """What a generated job's ``main.py`` calls: load inputs, run the operation, save outputs.
 
 The job folder holds ``job.json`` (attributes, inputs by reference, the storage to write
-to); everything needed to run it again by hand with plain ``python main.py``.
+to); everything needed to run it again by hand with plain ``python main.py``, given the
+storage's options (if it needs any) in ``$DEEPFORGE_STORAGE_OPTIONS``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Job:
         self.attributes: dict[str, Any] = spec["attributes"]
         self.inputs: dict[str, dict[str, Any]] = spec["inputs"]
         self.storage: dict[str, Any] = spec["storage"]
+        self.storage_options: dict[str, Any] = storage.options_from_environment()
+        """fsspec options for the storage (credentials, endpoint): from the environment, never from disk."""
         self.outputs: dict[str, dict[str, Any]] = {}
         if str(self.folder) not in sys.path:
             sys.path.insert(0, str(self.folder))
@@ -44,13 +47,13 @@ class Job:
     def input(self, name: str) -> Any:
         """The object flowing into input ``name``, fetched from storage by reference."""
         ref = self.inputs[name]
-        data = storage.fetch(ref["url"], self.storage.get("options", {}), ref.get("hash"))
+        data = storage.fetch(ref["url"], self.storage_options, ref.get("hash"))
         return serialization.loads(data)
 
     def output(self, name: str, value: Any) -> None:
         """Store ``value`` as output ``name`` and tell the workbench where it is."""
         data = serialization.dumps(value)
-        url, digest, size = storage.put_content(self.storage["url"], self.storage.get("options", {}), data)
+        url, digest, size = storage.put_content(self.storage["url"], self.storage_options, data)
         record = {"name": name, "url": url, "hash": digest, "size": size, "datatype": serialization.type_name(value)}
         self.outputs[name] = record
         (self.folder / "outputs.json").write_text(json.dumps(self.outputs, indent=2))

@@ -1,17 +1,27 @@
 """Content-addressed artifact storage as a job sees it: a root URL and fsspec options.
 
 Local roots (``file://``) are read and written with plain file I/O, sparing every job the
-~100 ms import of fsspec; any other protocol goes through fsspec.
+~100 ms import of fsspec; any other protocol goes through fsspec. The options (credentials,
+endpoint) come from the environment, never from the job folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+OPTIONS_ENV = "DEEPFORGE_STORAGE_OPTIONS"
+"""The environment variable that holds the storage's fsspec options as JSON."""
+
+
+def options_from_environment() -> dict[str, Any]:
+    """The storage's fsspec options given to this job, ``{}`` if none."""
+    return json.loads(os.environ.get(OPTIONS_ENV) or "{}")
 
 
 def content_key(digest: str) -> str:
