@@ -80,6 +80,8 @@ class ExecutionMonitor(ProjectComponent):
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=_COLUMNS), selectable=1, disabled=True, show_index=False, sortable=False,
             layout="fit_data_stretch", height=40, sizing_mode="stretch_width",
+            # Fixed widths: a status patched from "running" to "succeeded" keeps its first width otherwise.
+            widths={"status": 120, "pipeline": 180, "started": 190, "duration": 120, "commit": 120},
         )
         self.table.param.watch(self._table_selected, "selection")
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
