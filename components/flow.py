@@ -1,13 +1,19 @@
 """React Flow for our graph editors, with one upstream fix: updated nodes keep their measured size.
 
-panel-reactflow 0.5.1 rebuilds every node it receives from Python without the ``measured``
-field React Flow stored on it. React Flow then forgets the node's handle positions and
-unmounts every edge until it has measured the node again, so the whole graph blinks for a
-frame or two after each edit, local or remote (xyflow issues #5970 and #6022). This
-``ReactFlow`` serves a copy of the installed bundle with ``measured`` carried over. Where the bundle
-does not contain the expected code (another panel-reactflow version) or the copy cannot be
-written, it is the plain upstream class, blink included. The class keeps the upstream name:
-the bundle exports its component under it.
+panel-reactflow 0.5.1 merges the nodes it receives from Python into React Flow's with two
+flaws, both fixed in a copy of the installed bundle that this ``ReactFlow`` serves:
+
+- The merged node lacks the ``measured`` field React Flow stored on it, so React Flow forgets
+  its handle positions and unmounts every edge until it has measured again: the whole graph
+  blinks for a frame or two after each edit, local or remote (xyflow issues #5970, #6022).
+  The fix carries ``measured`` over.
+- The merged node keeps the browser's ``selected`` flag, so a node that Python deselects
+  stays selected and selections pile up (add three nodes, three are selected). The fix takes
+  Python's flag when Python sends one; our editors always do, from the session's selection.
+
+Where the bundle does not contain the expected code (another panel-reactflow version) or the
+copy cannot be written, this is the plain upstream class, flaws included. The class keeps
+the upstream name: the bundle exports its component under it.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ MERGE = re.compile(r"\{\.\.\.([\w$]+),selected:([\w$]+)\.selected,dragging:\2\.d
 
 
 def patch(bundle: str) -> str | None:
-    """The bundle with ``measured`` kept in the node merge, or None if the merge is not found once."""
-    patched, count = MERGE.subn(r"{...\1,selected:\2.selected,dragging:\2.dragging,measured:\2.measured}", bundle)
+    """The bundle with the node merge fixed, or None if the merge is not found exactly once."""
+    patched, count = MERGE.subn(
+        r"{...\1,selected:\1.selected??\2.selected,dragging:\2.dragging,measured:\2.measured}", bundle
+    )
     return patched if count == 1 else None
 
 

@@ -331,9 +331,9 @@ class PipelineEditor(ProjectComponent):
 
     def _selection_changed(self, event: dict[str, Any]) -> None:
         nodes = event.get("nodes") or []
-        node = nodes[0] if nodes else None
-        if node != self.session.node:
-            self.session.node = node
+        if self.session.node in nodes:
+            return  # still selected, perhaps with others: the side panel stays on it
+        self.session.node = nodes[0] if nodes else None
 
     def _pick_pipeline(self, event: param.parameterized.Event) -> None:
         if event.new and event.new != self.session.pipeline:

@@ -98,6 +98,22 @@ def test_edges_stay_drawn_while_a_node_is_added(server: Any, project: str, new_t
     assert set(counts) == {EXAMPLE_EDGES}, f"edges per frame: {sorted(set(counts))}"
 
 
+def test_the_added_node_is_the_only_one_selected(server: Any, project: str, new_tab: Any) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator("select").nth(1).select_option("ScoreClassifier")
+    for count in (1, 2, 3):
+        page.get_by_role("button", name="Add node").click()
+        expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + count, timeout=TIMEOUT)
+    newest = node(page, "scoreclassifier_3")
+    expect(newest).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node.selected")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("h3", has_text=re.compile("^scoreclassifier_3$"))).to_have_count(1, timeout=TIMEOUT)
+    node(page, "split").click()
+    expect(page.locator(".react-flow__node.selected")).to_have_count(1, timeout=TIMEOUT)
+    expect(node(page, "split")).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)
+    expect(page.locator("h3", has_text=re.compile("^split$"))).to_have_count(1, timeout=TIMEOUT)
+
+
 def test_editing_code_changes_the_ports(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
     page = open_project(new_tab(), server, project)
     node(page, "score").click()

@@ -11,8 +11,14 @@ def test_the_installed_bundle_is_patched_once() -> None:
     upstream = flow.UPSTREAM.read_text(encoding="utf-8")
     patched = flow.patch(upstream)
     assert patched is not None, "panel-reactflow changed its node merge: check whether the blink fix is still needed"
-    assert len(re.findall(r"dragging:([\w$]+)\.dragging,measured:\1\.measured\}", patched)) == 1
-    assert len(patched) == len(upstream) + len(re.search(r",measured:[\w$]+\.measured", patched)[0])
+    merged = re.findall(
+        r"\{\.\.\.([\w$]+),selected:\1\.selected\?\?([\w$]+)\.selected,dragging:\2\.dragging,measured:\2\.measured\}",
+        patched,
+    )
+    assert len(merged) == 1, "Python's selection wins and the browser's measurement is kept, in the one merge"
+    python_node, browser_node = merged[0]
+    added = f"{python_node}.selected??" + f",measured:{browser_node}.measured"
+    assert len(patched) == len(upstream) + len(added)
 
 
 def test_the_editors_serve_the_patched_bundle() -> None:
