@@ -23,7 +23,6 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import panel_reactflow
 from panel_reactflow import ReactFlow as UpstreamReactFlow
@@ -72,18 +71,7 @@ _BUNDLE = _patched_bundle()
 
 
 class ReactFlow(UpstreamReactFlow):
-    """panel-reactflow's ``ReactFlow`` with the node merge fixed (see the module docstring), and
-    whose ``selection`` is what the browser last reported.
-
-    Upstream also derives ``selection`` from the nodes' ``selected`` flags on every update
-    from Python. Each such change gives the browser a new selection callback, which React Flow
-    calls at once with the selection it has *before* taking in the new nodes; so the browser
-    reports a stale selection (after adding a node: the previous one) and the side panel
-    swaps back and forth. The nodes' flags alone carry Python's selection to the browser.
-    """
+    """panel-reactflow's ``ReactFlow`` whose edges stay drawn while nodes update (see the module docstring)."""
 
     if _BUNDLE is not None:
         _bundle = _BUNDLE
-
-    def _update_selection_from_graph(self, *_events: Any) -> None:
-        """Leave ``selection`` to the browser's reports."""
