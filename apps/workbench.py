@@ -6,6 +6,8 @@ import logging
 import secrets
 
 import panel as pn
+from bokeh.document import Document
+from panel.io.resources import LOCAL_DIST
 
 from components.architecture_editor import ArchitectureEditor
 from components.artifact_browser import ArtifactBrowser
@@ -107,8 +109,20 @@ def error_page(message: str) -> pn.template.BootstrapTemplate:
     return template
 
 
+def serve_styles_locally(doc: Document | None) -> None:
+    """Point ``doc``'s stylesheets at this server from the start, not from when its page is served.
+
+    Panel learns where its CSS lives (``dist_url``) when it renders the session's HTML page;
+    a component that updates a stylesheet before that (a refresh scheduled while the page is
+    being built) gets Panel's CDN address instead, which fails offline.
+    """
+    if doc is not None:
+        doc._template_variables.setdefault("dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST)
+
+
 def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     """Build the page for one browser session; a failure is explained on a page, never a bare traceback."""
+    serve_styles_locally(pn.state.curdoc)
     name = pn.state.session_args.get("project", [b""])[0].decode()
     try:
         return project_page(hub, name) if name else start_page(hub)
