@@ -19,7 +19,7 @@ import param
 from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
-from components.flow import ReactFlow
+from components.flow import FollowedSelection, ReactFlow
 from components.session import Session
 from libraries.keras.architectures import (
     Architecture,
@@ -42,8 +42,6 @@ TAB = "Architectures"
 """The workbench tab this editor lives in."""
 NEW_FUNCTION = "New function…"
 SHAPES_FAILED = "Shapes could not be checked"
-SELECTION_SETTLE_S = 0.2
-"""How long the browser's selection must hold before the side panel follows it."""
 FUNCTION_TEMPLATE = "def {name}(x):\n    return keras.ops.relu(x) - 0.1 * keras.ops.relu(-x)\n"
 
 _NODE_CSS = """
@@ -187,9 +185,6 @@ class ArchitectureEditor(ProjectComponent):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._arg_signature: tuple[Any, ...] = ()
         self._arg_specs: list[dict[str, Any]] = []
-        self._maybe_selected: set[str] = set()
-        self._reported: list[str] = []
-        self._settle: asyncio.TimerHandle | None = None
         self.arg_widgets: dict[str, pn.widgets.Widget] = {}
         """The selected layer's argument widgets by argument name."""
         self._loaded_code = ""
@@ -200,9 +195,11 @@ class ArchitectureEditor(ProjectComponent):
         )
         for event, handler in (
             ("edge_added", self._edge_added), ("edge_deleted", self._edge_deleted), ("node_deleted", self._node_deleted),
-            ("node_moved", self._node_moved), ("selection_changed", self._selection_changed),
+            ("node_moved", self._node_moved),
         ):
             self.flow.on(event, handler)
+        self.selection = FollowedSelection(self.flow, lambda: self.layer, lambda layer_id: setattr(self, "layer", layer_id))
+        """Which layer the side panel shows, following the browser's selection."""
 
         self.architecture_select = pn.widgets.Select(label="Architecture", options={}, width=220)
         self.architecture_select.param.watch(self._pick_architecture, "value")
@@ -445,7 +442,7 @@ class ArchitectureEditor(ProjectComponent):
             y += 110
         layer_id = self._guard(self.view.add_layer, arch.id, layer_type, args or {}, x=x, y=y)
         if layer_id:
-            self._select_in_browser(layer_id)
+            self.selection.select(layer_id)
             self.layer = layer_id
         return layer_id
 
@@ -480,38 +477,6 @@ class ArchitectureEditor(ProjectComponent):
         position = event.get("position") or {}
         if arch is not None and event.get("node_id") in arch.layers:
             self._guard(self.view.move_layer, arch.id, event["node_id"], position.get("x", 0), position.get("y", 0))
-
-    def _selection_changed(self, event: dict[str, Any]) -> None:
-        """The side panel follows the node the browser selected last, once its selection has settled.
-
-        While React Flow takes in new nodes it reports passing selections (the previous node, or
-        none) that following at once would swap the side panel under the user's fingers; so the
-        latest report wins after a short pause, and an empty one keeps the panel as it is.
-        """
-        nodes = list(event.get("nodes") or [])
-        self._maybe_selected.update(nodes)
-        self._reported = nodes
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._follow_selection()
-            return
-        if self._settle is not None:
-            self._settle.cancel()
-        self._settle = loop.call_later(SELECTION_SETTLE_S, self._follow_selection)
-
-    def _follow_selection(self) -> None:
-        self._settle = None
-        if self._reported and self.layer not in self._reported:
-            self.layer = self._reported[-1]
-
-    def _select_in_browser(self, layer_id: str) -> None:
-        """Make ``layer_id`` the browser's only selected node: React Flow keeps an existing node's selection
-        across graph updates, so the nodes it may have selected are unselected by a patch."""
-        shown = {node["id"] for node in self.flow.nodes}
-        for node_id in (self._maybe_selected & shown) - {layer_id}:
-            self.flow.patch_node_props(node_id, {"selected": False})
-        self._maybe_selected, self._reported = {layer_id}, [layer_id]
 
     def _rename(self, event: param.parameterized.Event) -> None:
         arch = self._arch()

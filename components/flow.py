@@ -1,28 +1,30 @@
-"""React Flow for our graph editors, with one upstream fix: updated nodes keep their measured size.
+"""React Flow for our graph editors, with two upstream fixes: edges stay drawn while nodes update,
+and the browser reports no stale selections (see :class:`ReactFlow`).
 
-panel-reactflow 0.5.1 merges the nodes it receives from Python into React Flow's with two
-flaws, both fixed in a copy of the installed bundle that this ``ReactFlow`` serves:
+panel-reactflow 0.5.1 rebuilds every node it receives from Python without the ``measured``
+field React Flow stored on it. React Flow then forgets the node's handle positions and
+unmounts every edge until it has measured the node again, so the whole graph blinks for a
+frame or two after each edit, local or remote (xyflow issues #5970 and #6022). This
+``ReactFlow`` serves a copy of the installed bundle with ``measured`` carried over. Where the
+bundle does not contain the expected code (another panel-reactflow version) or the copy
+cannot be written, it serves the upstream bundle, blink included. The class keeps the
+upstream name: the bundle exports its component under it.
 
-- The merged node lacks the ``measured`` field React Flow stored on it, so React Flow forgets
-  its handle positions and unmounts every edge until it has measured again: the whole graph
-  blinks for a frame or two after each edit, local or remote (xyflow issues #5970, #6022).
-  The fix carries ``measured`` over.
-- The merged node keeps the browser's ``selected`` flag, so a node that Python deselects
-  stays selected and selections pile up (add three nodes, three are selected). The fix takes
-  Python's flag when Python sends one; our editors always do, from the session's selection.
-
-Where the bundle does not contain the expected code (another panel-reactflow version) or the
-copy cannot be written, this is the plain upstream class, flaws included. The class keeps
-the upstream name: the bundle exports its component under it.
+The merge keeps the browser's ``selected`` flag on nodes it already has, and React Flow
+reports passing selections while it takes in new nodes: :class:`FollowedSelection` turns
+that into the one node an editor's side panel shows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import panel_reactflow
 from panel_reactflow import ReactFlow as UpstreamReactFlow
@@ -36,10 +38,8 @@ MERGE = re.compile(r"\{\.\.\.([\w$]+),selected:([\w$]+)\.selected,dragging:\2\.d
 
 
 def patch(bundle: str) -> str | None:
-    """The bundle with the node merge fixed, or None if the merge is not found exactly once."""
-    patched, count = MERGE.subn(
-        r"{...\1,selected:\1.selected??\2.selected,dragging:\2.dragging,measured:\2.measured}", bundle
-    )
+    """The bundle with ``measured`` kept in the node merge, or None if the merge is not found exactly once."""
+    patched, count = MERGE.subn(r"{...\1,selected:\2.selected,dragging:\2.dragging,measured:\2.measured}", bundle)
     return patched if count == 1 else None
 
 
@@ -71,7 +71,66 @@ _BUNDLE = _patched_bundle()
 
 
 class ReactFlow(UpstreamReactFlow):
-    """panel-reactflow's ``ReactFlow`` whose edges stay drawn while nodes update (see the module docstring)."""
+    """panel-reactflow's ``ReactFlow`` whose edges stay drawn while nodes update (see the module
+    docstring), and whose ``selection`` is what the browser last reported.
+
+    Upstream also derives ``selection`` from the nodes' ``selected`` flags on every update
+    from Python. Each such change gives the browser a new selection callback, which React Flow
+    calls at once with the selection it has *before* taking in the new nodes; so the browser
+    reports a stale selection (after adding a node: the previous one) and the side panel
+    swaps back and forth.
+    """
 
     if _BUNDLE is not None:
         _bundle = _BUNDLE
+
+    def _update_selection_from_graph(self, *_events: Any) -> None:
+        """Leave ``selection`` to the browser's reports."""
+
+
+SETTLE_S = 0.2
+"""How long the browser's selection must hold before the side panel follows it."""
+
+
+class FollowedSelection:
+    """The node an editor's side panel shows, following the browser's selection once it settles.
+
+    While React Flow takes in new nodes it may report passing selections (the previous node,
+    or none); following each at once would swap the side panel under the user's fingers. So
+    the latest report wins after :data:`SETTLE_S`, and an empty one keeps the panel as it is.
+    A node selected from Python (say, one just added) becomes the browser's only selected
+    node: the others it may have selected are unselected by patches.
+    """
+
+    def __init__(self, flow: ReactFlow, shown: Callable[[], str | None], show: Callable[[str], None]) -> None:
+        self.flow = flow
+        self._shown, self._show = shown, show
+        self._maybe_selected: set[str] = set()
+        self._reported: list[str] = []
+        self._settle: asyncio.TimerHandle | None = None
+        flow.on("selection_changed", self._reported_by_browser)
+
+    def _reported_by_browser(self, event: dict[str, Any]) -> None:
+        nodes = list(event.get("nodes") or [])
+        self._maybe_selected.update(nodes)
+        self._reported = nodes
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._follow()
+            return
+        if self._settle is not None:
+            self._settle.cancel()
+        self._settle = loop.call_later(SETTLE_S, self._follow)
+
+    def _follow(self) -> None:
+        self._settle = None
+        if self._reported and self._shown() not in self._reported:
+            self._show(self._reported[-1])
+
+    def select(self, node_id: str) -> None:
+        """Make ``node_id`` the browser's only selected node (call before showing it)."""
+        present = {node["id"] for node in self.flow.nodes}
+        for other in (self._maybe_selected & present) - {node_id}:
+            self.flow.patch_node_props(other, {"selected": False})
+        self._maybe_selected, self._reported = {node_id}, [node_id]

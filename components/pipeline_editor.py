@@ -16,7 +16,7 @@ import param
 from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
-from components.flow import ReactFlow
+from components.flow import FollowedSelection, ReactFlow
 from components.operation_editor import OperationEditor
 from components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
@@ -95,7 +95,8 @@ class PipelineEditor(ProjectComponent):
         self.flow.on("edge_deleted", self._edge_deleted)
         self.flow.on("node_deleted", self._node_deleted)
         self.flow.on("node_moved", self._node_moved)
-        self.flow.on("selection_changed", self._selection_changed)
+        self.selection = FollowedSelection(self.flow, lambda: self.session.node, self._show_selected)
+        """Which node the side panel shows, following the browser's selection."""
         self.flow.add_connection_validator(self._connection_problem)
 
         self.pipeline_select = pn.widgets.Select(label="Pipeline", options={}, width=220)
@@ -329,11 +330,8 @@ class PipelineEditor(ProjectComponent):
                 self.project.pipelines.move_node, pipeline.id, event["node_id"], position.get("x", 0), position.get("y", 0)
             )
 
-    def _selection_changed(self, event: dict[str, Any]) -> None:
-        nodes = event.get("nodes") or []
-        if self.session.node in nodes:
-            return  # still selected, perhaps with others: the side panel stays on it
-        self.session.node = nodes[0] if nodes else None
+    def _show_selected(self, node_id: str) -> None:
+        self.session.node = node_id
 
     def _pick_pipeline(self, event: param.parameterized.Event) -> None:
         if event.new and event.new != self.session.pipeline:
@@ -366,6 +364,7 @@ class PipelineEditor(ProjectComponent):
         x, y = free_spot(boxes, self._node_size(op_id))
         node_id = self._guard(lambda: self.project.pipelines.add_node(pipeline.id, op_id, x=x, y=y))
         if node_id:
+            self.selection.select(node_id)
             self.session.node = node_id
         return node_id
 

@@ -98,12 +98,40 @@ def test_edges_stay_drawn_while_a_node_is_added(server: Any, project: str, new_t
     assert set(counts) == {EXAMPLE_EDGES}, f"edges per frame: {sorted(set(counts))}"
 
 
+TITLES_PER_FRAME = """() => {
+  const titles = () => {
+    const found = []
+    const walk = (root) => {
+      root.querySelectorAll('h3').forEach(h => found.push(h.textContent))
+      root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) walk(e.shadowRoot) })
+    }
+    walk(document)
+    return found.join('|')
+  }
+  window.titles = []
+  const sample = () => {
+    const now = titles()
+    if (window.titles[window.titles.length - 1] !== now) window.titles.push(now)
+    requestAnimationFrame(sample)
+  }
+  sample()
+}"""
+
+
 def test_the_added_node_is_the_only_one_selected(server: Any, project: str, new_tab: Any) -> None:
     page = open_project(new_tab(), server, project)
     page.locator("select").nth(1).select_option("ScoreClassifier")
+    page.evaluate(TITLES_PER_FRAME)
     for count in (1, 2, 3):
         page.get_by_role("button", name="Add node").click()
         expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + count, timeout=TIMEOUT)
+        page.locator("h3", has_text=re.compile(f"^scoreclassifier{'' if count == 1 else f'_{count}'}$")).wait_for(
+            timeout=TIMEOUT
+        )
+    # The side panel went from one new node to the next, never back to an earlier one.
+    titles = [seg for t in page.evaluate("window.titles") for seg in t.split("|") if seg.startswith("scoreclassifier")]
+    shown = [t for i, t in enumerate(titles) if i == 0 or titles[i - 1] != t]
+    assert shown == ["scoreclassifier", "scoreclassifier_2", "scoreclassifier_3"], shown
     newest = node(page, "scoreclassifier_3")
     expect(newest).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)
     expect(page.locator(".react-flow__node.selected")).to_have_count(1, timeout=TIMEOUT)
