@@ -19,7 +19,7 @@ import param
 from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
-from components.flow import FollowedSelection, ReactFlow
+from components.flow import FollowedSelection, ReactFlow, deleted_ids
 from components.session import Session
 from libraries.keras.architectures import (
     Architecture,
@@ -455,13 +455,13 @@ class ArchitectureEditor(ProjectComponent):
 
     def _edge_deleted(self, event: dict[str, Any]) -> None:
         arch = self._arch()
-        for connection_id in list(event.get("edge_ids") or []) + ([event["edge_id"]] if event.get("edge_id") else []):
+        for connection_id in deleted_ids(event, "edge"):
             if arch is not None and connection_id in self.view.get(arch.id).connections:
                 self._guard(self.view.disconnect, arch.id, connection_id)
         self.refresh()
 
     def _node_deleted(self, event: dict[str, Any]) -> None:
-        for layer_id in list(event.get("node_ids") or []) + ([event["node_id"]] if event.get("node_id") else []):
+        for layer_id in deleted_ids(event, "node"):
             self._remove(layer_id)
         self.refresh()
 

@@ -88,6 +88,13 @@ class ReactFlow(UpstreamReactFlow):
         """Leave ``selection`` to the browser's reports."""
 
 
+def deleted_ids(event: dict[str, Any], kind: str) -> list[str]:
+    """The ids a ``node_deleted`` or ``edge_deleted`` event names (``kind`` "node" or "edge"):
+    React Flow sends one id, or several when a selection is deleted at once."""
+    single = event.get(f"{kind}_id")
+    return list(event.get(f"{kind}_ids") or []) + ([single] if single else [])
+
+
 SETTLE_S = 0.2
 """How long the browser's selection must hold before the side panel follows it."""
 

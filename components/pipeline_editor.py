@@ -16,7 +16,7 @@ import param
 from panel_reactflow import NodeType
 
 from components.base import ProjectComponent
-from components.flow import FollowedSelection, ReactFlow
+from components.flow import FollowedSelection, ReactFlow, deleted_ids
 from components.operation_editor import OperationEditor
 from components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
@@ -306,7 +306,7 @@ class PipelineEditor(ProjectComponent):
 
     def _edge_deleted(self, event: dict[str, Any]) -> None:
         pipeline = self._pipeline()
-        ids = list(event.get("edge_ids") or []) + ([event["edge_id"]] if event.get("edge_id") else [])
+        ids = deleted_ids(event, "edge")
         for edge_id in ids:
             if pipeline is not None and edge_id in self.project.pipelines.get(pipeline.id).edges:
                 self._guard(self.project.pipelines.remove_edge, pipeline.id, edge_id)
@@ -314,7 +314,7 @@ class PipelineEditor(ProjectComponent):
 
     def _node_deleted(self, event: dict[str, Any]) -> None:
         pipeline = self._pipeline()
-        ids = list(event.get("node_ids") or []) + ([event["node_id"]] if event.get("node_id") else [])
+        ids = deleted_ids(event, "node")
         for node_id in ids:
             if pipeline is not None and node_id in self.project.pipelines.get(pipeline.id).nodes:
                 self._guard(self.project.pipelines.remove_node, pipeline.id, node_id)
