@@ -147,7 +147,7 @@ class ExecutionMonitor(ProjectComponent):
         ids = [row["id"] for row in rows]
         shown_id = wanted if wanted in ids else (ids[0] if ids else None)
         self._update_table(rows, shown_id)
-        self._set_clock(any(row["status"] not in FINAL for row in rows))
+        self._set_clock(self.running)
         execution = None
         if shown_id is not None:
             execution = fresh.get(shown_id) or self.project.executions.get(shown_id)
