@@ -9,15 +9,15 @@ import panel as pn
 from bokeh.document import Document
 from panel.io.resources import LOCAL_DIST
 
-from components.architecture_editor import ArchitectureEditor
-from components.artifact_browser import ArtifactBrowser
-from components.execution_monitor import ExecutionMonitor
-from components.history import HistoryView
-from components.pipeline_editor import PipelineEditor
-from components.project_list import ProjectList
-from components.session import Session
-from components.shortcuts import Shortcuts
-from crdt import StoreError
+from deepforge_panel.components.architecture_editor import ArchitectureEditor
+from deepforge_panel.components.artifact_browser import ArtifactBrowser
+from deepforge_panel.components.execution_monitor import ExecutionMonitor
+from deepforge_panel.components.history import HistoryView
+from deepforge_panel.components.pipeline_editor import PipelineEditor
+from deepforge_panel.components.project_list import ProjectList
+from deepforge_panel.components.session import Session
+from deepforge_panel.components.shortcuts import Shortcuts
+from deepforge_panel.crdt import StoreError
 from deepforge_panel.hub import ProjectHub
 
 TABS = ("Pipelines", "Architectures", "Executions", "Artifacts", "History")

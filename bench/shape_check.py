@@ -19,14 +19,12 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pycrdt import Doc
 
 from deepforge_panel.project import Project
-from libraries.keras.architectures import ArchitecturesView
-from libraries.keras.shapes import ShapeChecker
+from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+from deepforge_panel.libraries.keras.shapes import ShapeChecker
 
 BLOCKS = 49
 """Input + 49 x (Conv2D, BatchNormalization, Activation) + pooling + Dense = 150 layers."""

@@ -10,12 +10,9 @@ batch size, in this process, one after the other; the figure is samples per seco
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def hand_written():
@@ -35,7 +32,7 @@ def hand_written():
 
 def generated():
     from deepforge_panel.workspace import Workspace
-    from libraries import library
+    from deepforge_panel.libraries import library
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Workspace(tmp).open("digits")

@@ -2,7 +2,7 @@
 
 Like the pipeline editor it is a projection of the document: gestures become
 ``ArchitecturesView`` calls and the graph is redrawn from the document. Output shapes come
-from the shape worker (``libraries.keras.shapes``) asynchronously, so an edit never waits on
+from the shape worker (``deepforge_panel.libraries.keras.shapes``) asynchronously, so an edit never waits on
 TensorFlow; the server itself never imports it.
 """
 
@@ -18,18 +18,18 @@ import panel as pn
 import param
 from panel_reactflow import NodeType
 
-from components.base import ProjectComponent
-from components.flow import FollowedSelection, ReactFlow, deleted_ids
-from components.session import Session
-from libraries.keras.architectures import (
+from deepforge_panel.components.base import ProjectComponent
+from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
+from deepforge_panel.components.session import Session
+from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     ArchitecturesView,
     Layer,
     function_choices,
 )
-from libraries.keras.catalog import load_catalog
-from libraries.keras.shapes import (
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.shapes import (
     Result,
     ShapeChecker,
     ShapeCheckError,

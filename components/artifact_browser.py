@@ -15,8 +15,8 @@ import pandas as pd
 import panel as pn
 import param
 
-from components.base import ProjectComponent, notify
-from components.session import Session
+from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.session import Session
 from deepforge_panel.artifacts import Artifact
 from deepforge_panel.pipelines import PipelineId
 from deepforge_panel.provenance import lineage, reify

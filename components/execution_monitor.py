@@ -16,10 +16,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from components.base import ProjectComponent, notify
-from components.figures import FigureView
-from components.job_graph import STATUS_COLORS, JobGraph, layout
-from components.session import Session
+from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.figures import FigureView
+from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
+from deepforge_panel.components.session import Session
 from deepforge_panel.executions import FINAL, Execution, Job
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from components.base import ProjectComponent, notify
-from components.session import Session
-from crdt import ROOTS, CommitId, StoreError
+from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.session import Session
+from deepforge_panel.crdt import ROOTS, CommitId, StoreError
 from deepforge_panel.project import Project, ReadOnlyError
 
 COMMIT_COLUMNS = ["time", "author", "message", "id"]

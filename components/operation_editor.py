@@ -7,7 +7,7 @@ from typing import Any
 import panel as pn
 import param
 
-from components.base import ProjectComponent
+from deepforge_panel.components.base import ProjectComponent
 
 
 class OperationEditor(ProjectComponent):

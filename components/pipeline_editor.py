@@ -15,15 +15,15 @@ import panel as pn
 import param
 from panel_reactflow import NodeType
 
-from components.base import ProjectComponent
-from components.flow import FollowedSelection, ReactFlow, deleted_ids
-from components.operation_editor import OperationEditor
-from components.session import Session
+from deepforge_panel.components.base import ProjectComponent
+from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
+from deepforge_panel.components.operation_editor import OperationEditor
+from deepforge_panel.components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Pipeline, PipelineError
 from deepforge_panel.references import make_reference
-from libraries import available_libraries, library
+from deepforge_panel.libraries import available_libraries, library
 
 BLANK = "New blank operation"
 

@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 import param
 
-from crdt import StoreError
+from deepforge_panel.crdt import StoreError
 from deepforge_panel.hub import ProjectHub
 
 

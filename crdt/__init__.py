@@ -1,8 +1,8 @@
 """The project document as a pycrdt CRDT, its local-first store and history. Knows nothing of ML."""
 
-from crdt.home import Entry, Home, default_home
-from crdt.schema import ROOTS, Id, as_int, dumps, loads, make_equal, new_id, root, roots, to_py
-from crdt.store import Commit, CommitId, DocStore, StoreError
+from deepforge_panel.crdt.home import Entry, Home, default_home
+from deepforge_panel.crdt.schema import ROOTS, Id, as_int, dumps, loads, make_equal, new_id, root, roots, to_py
+from deepforge_panel.crdt.store import Commit, CommitId, DocStore, StoreError
 
 __all__ = [
     "ROOTS",

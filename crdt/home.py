@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from crdt.schema import new_id
-from crdt.store import DocStore, StoreError
+from deepforge_panel.crdt.schema import new_id
+from deepforge_panel.crdt.store import DocStore, StoreError
 
 HOME_ENV = "DEEPFORGE_PANEL_HOME"
 DEFAULT_HOME = Path("~/.deepforge-panel")

@@ -17,7 +17,7 @@ from typing import Callable, NewType
 
 from pycrdt import Doc, merge_updates
 
-from crdt.schema import ROOTS, make_equal, new_id, roots
+from deepforge_panel.crdt.schema import ROOTS, make_equal, new_id, roots
 
 CommitId = NewType("CommitId", str)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pycrdt import Map
 
-from crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.views import RootView
 
 ArtifactId = Id

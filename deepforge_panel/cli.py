@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crdt import StoreError
+from deepforge_panel.crdt import StoreError
 
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
-    from libraries.keras.architectures import Architecture
+    from deepforge_panel.libraries.keras.architectures import Architecture
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -117,7 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _architecture(project: Project, name: str) -> Architecture:
     """The architecture named (or with id) ``name``; KeyError listing the names otherwise."""
-    from libraries.keras.architectures import ArchitecturesView
+    from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 
     view = ArchitecturesView(project)
     found = [a for a in view.all() if name in (a.name, a.id)]
@@ -130,7 +130,7 @@ def _architecture(project: Project, name: str) -> Architecture:
 def cmd_architecture_import(args: argparse.Namespace) -> int:
     import warnings
 
-    from libraries.keras.io import import_model
+    from deepforge_panel.libraries.keras.io import import_model
 
     functions = {}
     for item in args.function or []:
@@ -156,7 +156,7 @@ def cmd_architecture_import(args: argparse.Namespace) -> int:
 
 
 def cmd_architecture_export(args: argparse.Namespace) -> int:
-    from libraries.keras.io import export_json, export_python
+    from deepforge_panel.libraries.keras.io import export_json, export_python
 
     project = _workspace(args).open(args.project)
     try:
@@ -181,7 +181,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
 
 
 def cmd_artifact_export(args: argparse.Namespace) -> int:
-    from libraries.keras.io import export_model_artifact
+    from deepforge_panel.libraries.keras.io import export_model_artifact
 
     workspace = _workspace(args)
     project = workspace.open(args.project)

@@ -40,7 +40,7 @@ def build_digits(project: Project) -> None:
 def add_architectures(project: Project, ops: dict[str, str]) -> None:
     """A small CNN and an Inception-style block (the seed's section 9.1) for the 8x8 digits, each trained through a reference."""
     from deepforge_panel.references import make_reference
-    from libraries.keras.architectures import ArchitecturesView
+    from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 
     views = ArchitecturesView(project)
     cnn = views.create("digits-cnn")

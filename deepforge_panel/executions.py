@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pycrdt import Array, Map, Text
 
-from crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.pipelines import Pipeline
 from deepforge_panel.views import RootView
 

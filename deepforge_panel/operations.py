@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pycrdt import Map, Text
 
-from crdt import Id, dumps, loads, new_id
+from deepforge_panel.crdt import Id, dumps, loads, new_id
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
 from deepforge_panel.views import RootView
 

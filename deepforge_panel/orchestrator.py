@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Map
 
-from crdt import dumps, new_id
+from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel import provenance
 from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId
 from deepforge_panel.interface import Interface
@@ -30,8 +30,8 @@ from deepforge_panel.project import default_author
 from deepforge_panel.references import ResolvedReference, resolve
 
 if TYPE_CHECKING:
-    from adapters.compute import ComputeAdapter
-    from adapters.storage import StorageAdapter
+    from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.adapters.storage import StorageAdapter
     from deepforge_panel.project import Project
 
 Listener = Callable[[str, str, dict[str, Any]], None]
@@ -242,7 +242,7 @@ class Orchestrator:
             storage_url=reach["url"],
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
         )
-        from adapters.compute import JobSpec
+        from deepforge_panel.adapters.compute import JobSpec
 
         spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"]))
         run.artifacts[node_id] = {}
@@ -383,7 +383,7 @@ _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 def library_init() -> list[str]:
     """Init code of every library, for every job: an artifact a library serializes its own way may
     reach a job that never references that library (a model with custom activations being scored)."""
-    from libraries import available_libraries, library
+    from deepforge_panel.libraries import available_libraries, library
 
     return [code for code in (library(name).init_code() for name in available_libraries()) if code.strip()]
 

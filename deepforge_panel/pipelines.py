@@ -8,7 +8,7 @@ from typing import Any
 
 from pycrdt import Map
 
-from crdt import Id, dumps, loads, new_id
+from deepforge_panel.crdt import Id, dumps, loads, new_id
 from deepforge_panel.graph import descendants, topological_order
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.views import RootView

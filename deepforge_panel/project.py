@@ -13,7 +13,7 @@ from typing import Any
 
 from pycrdt import Doc, Map, UndoManager
 
-from crdt import ROOTS, Commit, CommitId, DocStore, roots
+from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, roots
 
 
 class ReadOnlyError(RuntimeError):

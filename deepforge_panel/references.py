@@ -36,7 +36,7 @@ def parse_reference(value: str) -> tuple[str, str]:
 
 def check_reference(project: Project, value: str) -> str:
     """The resource's name if ``value`` points at an existing resource; else a clear error."""
-    from libraries import library
+    from deepforge_panel.libraries import library
 
     library_name, resource_id = parse_reference(value)
     try:
@@ -48,7 +48,7 @@ def check_reference(project: Project, value: str) -> str:
 
 def resolve(project: Project, value: str) -> ResolvedReference:
     """Generate the code that builds the referenced resource, as it is now."""
-    from libraries import library
+    from deepforge_panel.libraries import library
 
     library_name, resource_id = parse_reference(value)
     lib = library(library_name)

@@ -27,7 +27,7 @@ def make_server(home: str | Path | None = None, port: int = 5006, address: str =
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
-    from apps.workbench import workbench
+    from deepforge_panel.apps.workbench import workbench
 
     hub = ProjectHub(Workspace(home))
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pycrdt import Map
 
-from crdt import Id
+from deepforge_panel.crdt import Id
 
 if TYPE_CHECKING:
     from deepforge_panel.project import Project

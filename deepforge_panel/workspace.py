@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crdt import Entry, Home
+from deepforge_panel.crdt import Entry, Home
 from deepforge_panel.examples import EXAMPLES
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project
@@ -63,8 +63,8 @@ class Workspace:
         storage_options: dict[str, Any] | None = None,
     ) -> Orchestrator:
         """An orchestrator for ``project``: artifacts default to ``<project>/artifacts`` on local disk."""
-        from adapters.compute import compute as make_compute
-        from adapters.storage import storage as make_storage
+        from deepforge_panel.adapters.compute import compute as make_compute
+        from deepforge_panel.adapters.storage import storage as make_storage
 
         folder = self.project_dir(project)
         url = storage_url or (folder / "artifacts").resolve().as_uri()

@@ -1,5 +1,5 @@
 """Domain libraries: a catalog, an editor, a code generator and init code each, registered by name."""
 
-from libraries.base import Library, available_libraries, library, register_library
+from deepforge_panel.libraries.base import Library, available_libraries, library, register_library
 
 __all__ = ["Library", "available_libraries", "library", "register_library"]

@@ -44,7 +44,7 @@ class Library(ABC):
         raise NotImplementedError(f"library {self.name!r} offers no editor")
 
 
-_registry: dict[str, type[Library] | str] = {"keras": "libraries.keras.library:KerasLibrary"}
+_registry: dict[str, type[Library] | str] = {"keras": "deepforge_panel.libraries.keras.library:KerasLibrary"}
 _instances: dict[str, Library] = {}
 
 

@@ -73,7 +73,7 @@ def runner() -> Iterator[asyncio.Runner]:
 @pytest.fixture(scope="module")
 def checker(runner: asyncio.Runner) -> Iterator[Any]:
     """A Keras shape checker (its worker process started on first use), closed after the module."""
-    from libraries.keras.shapes import ShapeChecker
+    from deepforge_panel.libraries.keras.shapes import ShapeChecker
 
     shapes = ShapeChecker()
     yield shapes

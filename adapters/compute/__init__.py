@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.compute.base import ComputeAdapter, Emit, JobSpec
-from adapters.compute.registry import available_compute, compute, get_compute_class, register_compute
+from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute.registry import available_compute, compute, get_compute_class, register_compute
 
 __all__ = [
     "ComputeAdapter",

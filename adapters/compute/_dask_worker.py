@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from adapters.compute._dask_outbox import Outbox
-from adapters.compute._process import KILL_GRACE_S, decode_line, job_argv, job_env, signal_group
+from deepforge_panel.adapters.compute._dask_outbox import Outbox
+from deepforge_panel.adapters.compute._process import KILL_GRACE_S, decode_line, job_argv, job_env, signal_group
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
 

@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 from typing import Any, ClassVar
 
-from adapters.compute._dask_inbox import Inbox
-from adapters.compute._dask_worker import read_folder, run_job_on_worker
-from adapters.compute._process import KILL_GRACE_S
-from adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute._dask_inbox import Inbox
+from deepforge_panel.adapters.compute._dask_worker import read_folder, run_job_on_worker
+from deepforge_panel.adapters.compute._process import KILL_GRACE_S
+from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
 
 __all__ = ["DaskCompute"]
 

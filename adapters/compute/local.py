@@ -8,8 +8,8 @@ import signal
 import time
 from typing import ClassVar
 
-from adapters.compute._lines import read_lines
-from adapters.compute._process import (
+from deepforge_panel.adapters.compute._lines import read_lines
+from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
     decode_line,
@@ -17,7 +17,7 @@ from adapters.compute._process import (
     job_env,
     signal_group,
 )
-from adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
 
 __all__ = ["LocalCompute"]
 

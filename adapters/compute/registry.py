@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters._registry import Registry
-from adapters.compute.base import ComputeAdapter
+from deepforge_panel.adapters._registry import Registry
+from deepforge_panel.adapters.compute.base import ComputeAdapter
 
 __all__ = ["available_compute", "compute", "get_compute_class", "register_compute"]
 
@@ -34,7 +34,7 @@ def available_compute() -> list[str]:
     return _registry.names()
 
 
-register_compute("local", "adapters.compute.local:LocalCompute")
+register_compute("local", "deepforge_panel.adapters.compute.local:LocalCompute")
 register_compute(
-    "dask", "adapters.compute.dask:DaskCompute", hint="Install it with: pip install 'dask[distributed]'"
+    "dask", "deepforge_panel.adapters.compute.dask:DaskCompute", hint="Install it with: pip install 'dask[distributed]'"
 )

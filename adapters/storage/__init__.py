@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from adapters.storage.base import StorageAdapter
-from adapters.storage.fsspec_storage import FsspecStorage
-from adapters.storage.registry import available_storage, get_storage_class, register_storage, storage
+from deepforge_panel.adapters.storage.base import StorageAdapter
+from deepforge_panel.adapters.storage.fsspec_storage import FsspecStorage
+from deepforge_panel.adapters.storage.registry import available_storage, get_storage_class, register_storage, storage
 
 __all__ = [
     "FsspecStorage",

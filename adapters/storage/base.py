@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from adapters.storage._urls import normalize_root
+from deepforge_panel.adapters.storage._urls import normalize_root
 
 __all__ = ["StorageAdapter"]
 

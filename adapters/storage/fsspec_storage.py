@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from fsspec.core import url_to_fs
 
-from adapters.storage.base import StorageAdapter
+from deepforge_panel.adapters.storage.base import StorageAdapter
 
 __all__ = ["FsspecStorage"]
 

@@ -7,14 +7,14 @@ from typing import Any
 from fsspec.registry import known_implementations
 from fsspec.registry import registry as fsspec_registry
 
-from adapters._registry import Registry
-from adapters.storage._urls import protocol_of
-from adapters.storage.base import StorageAdapter
+from deepforge_panel.adapters._registry import Registry
+from deepforge_panel.adapters.storage._urls import protocol_of
+from deepforge_panel.adapters.storage.base import StorageAdapter
 
 __all__ = ["available_storage", "get_storage_class", "register_storage", "storage"]
 
 _registry: Registry[StorageAdapter] = Registry("storage", StorageAdapter)
-_FALLBACK = "adapters.storage.fsspec_storage:FsspecStorage"
+_FALLBACK = "deepforge_panel.adapters.storage.fsspec_storage:FsspecStorage"
 
 
 def register_storage(
@@ -49,7 +49,7 @@ def available_storage() -> list[str]:
 
 def _fsspec_class() -> type[StorageAdapter]:
     """The generic fsspec-backed adapter class, imported lazily."""
-    from adapters.storage.fsspec_storage import FsspecStorage
+    from deepforge_panel.adapters.storage.fsspec_storage import FsspecStorage
 
     return FsspecStorage
 

@@ -3,14 +3,14 @@
 Nothing here imports Keras; only building, importing and exporting models does, inside the call.
 """
 
-from libraries.keras.architectures import (
+from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     ArchitecturesView,
 )
-from libraries.keras.catalog import layer_spec, load_catalog
-from libraries.keras.codegen import build_model, generate_code
-from libraries.keras.io import (
+from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
+from deepforge_panel.libraries.keras.codegen import build_model, generate_code
+from deepforge_panel.libraries.keras.io import (
     ModelImportWarning,
     export_json,
     export_model_artifact,
@@ -18,7 +18,7 @@ from libraries.keras.io import (
     import_model,
     read_model_config,
 )
-from libraries.keras.library import KerasLibrary
+from deepforge_panel.libraries.keras.library import KerasLibrary
 
 __all__ = [
     "Architecture",

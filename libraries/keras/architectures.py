@@ -14,11 +14,11 @@ from typing import Any
 
 from pycrdt import Map, Text
 
-from crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.graph import descendants, topological_order
 from deepforge_panel.operations import splice
 from deepforge_panel.views import RootView
-from libraries.keras.catalog import layer_spec, load_catalog
+from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
 
 
 class ArchitectureError(ValueError):

@@ -1,7 +1,7 @@
 """Keras objects for one layer at a time, with the meaning the code generator gives the same arguments.
 
 The shape worker makes and calls layers one by one (it caches per layer), so it cannot run the
-generated module; these helpers follow :mod:`libraries.keras.codegen` instead: custom
+generated module; these helpers follow :mod:`deepforge_panel.libraries.keras.codegen` instead: custom
 functions run with ``keras`` in scope, a function argument is a custom function, a Keras
 registry name or a constructor call such as ``L2(l2=0.001)``, and multi-input layers take a
 list (or positional tensors where the catalog says so). A whole model is built one way only,
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from libraries.keras.architectures import Architecture, Layer
-from libraries.keras.catalog import load_catalog
-from libraries.keras.codegen import FUNCTION_MODULES, parse_function_call
-from libraries.keras.codegen import build_model as _generated_model
+from deepforge_panel.libraries.keras.architectures import Architecture, Layer
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.codegen import FUNCTION_MODULES, parse_function_call
+from deepforge_panel.libraries.keras.codegen import build_model as _generated_model
 
 if TYPE_CHECKING:
     import keras

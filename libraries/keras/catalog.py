@@ -21,7 +21,7 @@ CATALOG = Path(__file__).parent / "catalog.json"
 
 @lru_cache(maxsize=1)
 def load_catalog() -> dict[str, Any]:
-    """The committed catalog (regenerate with ``python -m libraries.keras.generate_catalog``)."""
+    """The committed catalog (regenerate with ``python -m deepforge_panel.libraries.keras.generate_catalog``)."""
     return json.loads(CATALOG.read_text())
 
 

@@ -16,14 +16,14 @@ import re
 import types
 from typing import TYPE_CHECKING, Any
 
-from libraries.keras.architectures import (
+from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     Layer,
     arg_gaps,
     check_function,
 )
-from libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.catalog import load_catalog
 
 if TYPE_CHECKING:
     import keras

@@ -1,6 +1,6 @@
 """Generate ``catalog.json`` by introspecting the installed Keras (the seed's generated metamodel).
 
-``python -m libraries.keras.generate_catalog`` rewrites the committed file; a test checks it is
+``python -m deepforge_panel.libraries.keras.generate_catalog`` rewrites the committed file; a test checks it is
 fresh. Every public ``keras.layers`` class whose arguments are plain values goes in, under its
 class name (aliases such as ``Convolution2D`` are listed under ``aliases``). Layers that need
 Python objects to exist (a wrapped layer, a cell, a function, another framework's module) or are
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from libraries.keras.catalog import CATALOG
+from deepforge_panel.libraries.keras.catalog import CATALOG
 
 EXCLUDED: dict[str, str] = {
     "Layer": "abstract base class",

@@ -21,16 +21,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crdt import Id
-from libraries.keras.architectures import (
+from deepforge_panel.crdt import Id
+from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     ArchitecturesView,
     check_arg,
     check_function,
 )
-from libraries.keras.catalog import load_catalog
-from libraries.keras.codegen import (
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.codegen import (
     FUNCTION_MODULES,
     build_model,
     format_function_call,
@@ -40,7 +40,7 @@ from libraries.keras.codegen import (
 
 if TYPE_CHECKING:
 
-    from adapters.storage import StorageAdapter
+    from deepforge_panel.adapters.storage import StorageAdapter
     from deepforge_panel.project import Project
 
 X_STEP, Y_STEP = 220.0, 110.0
@@ -399,7 +399,7 @@ def export_json(arch: Architecture) -> str:
 def export_model_artifact(project: Project, artifact_id: str, path: str | Path, storage: StorageAdapter) -> Path:
     """Write a trained model artifact as a ``.keras`` file (its custom functions restored first)."""
     from deepforge_panel.jobruntime.deepforge import serialization
-    from libraries.keras.library import install_serializer
+    from deepforge_panel.libraries.keras.library import install_serializer
 
     path = Path(path)
     if path.suffix != ".keras":

@@ -5,10 +5,10 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING, Any
 
-from libraries.base import Library
-from libraries.keras.architectures import ArchitecturesView
-from libraries.keras.catalog import load_catalog
-from libraries.keras.codegen import generate_code
+from deepforge_panel.libraries.base import Library
+from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.codegen import generate_code
 
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
@@ -101,7 +101,7 @@ class KerasLibrary(Library):
         return INIT_CODE
 
     def editor(self, project: Project, session: Any) -> Any:
-        from components.architecture_editor import ArchitectureEditor
+        from deepforge_panel.components.architecture_editor import ArchitectureEditor
 
         return ArchitectureEditor(project=project, session=session)
 

@@ -1,9 +1,9 @@
 """The shape worker: a long-lived process that imports Keras once and answers shape checks.
 
-    python -m libraries.keras.shape_worker
+    python -m deepforge_panel.libraries.keras.shape_worker
 
 Reads one JSON request per line on stdin and writes one reply per line on stdout (the
-protocol is in :mod:`libraries.keras.shapes`). Each layer is called symbolically on
+protocol is in :mod:`deepforge_panel.libraries.keras.shapes`). Each layer is called symbolically on
 KerasTensors in topological order, its inputs in connection-index order; variables are
 declared but never initialized, so no weights are made. Results are cached per layer by
 (name, type, arguments, functions used, input shapes): an edit recomputes only the layers
@@ -21,10 +21,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from deepforge_panel.graph import topological_order
-from libraries.keras.architectures import Architecture, Layer, arg_gaps
-from libraries.keras.build import BuildError, call_layer, load_function, make_layer
-from libraries.keras.catalog import load_catalog
-from libraries.keras.shapes import from_payload
+from deepforge_panel.libraries.keras.architectures import Architecture, Layer, arg_gaps
+from deepforge_panel.libraries.keras.build import BuildError, call_layer, load_function, make_layer
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.shapes import from_payload
 
 Spec = Any
 """A tensor's ``{"shape": [...], "dtype": str}``, or a list of them for a layer with several outputs."""

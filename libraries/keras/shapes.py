@@ -1,6 +1,6 @@
 """Layer output shapes for the server, computed by a TensorFlow worker process so the server never imports it.
 
-``ShapeChecker`` starts ``python -m libraries.keras.shape_worker`` lazily on the running
+``ShapeChecker`` starts ``python -m deepforge_panel.libraries.keras.shape_worker`` lazily on the running
 asyncio loop, keeps one request in flight and restarts the worker when it dies. A newer
 request for an architecture supersedes one still queued for it; the superseded caller
 receives the newer answer (the same architecture, fresher). Protocol: one JSON object
@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crdt import Id
-from libraries.keras.architectures import Architecture, Connection, Layer
+from deepforge_panel.crdt import Id
+from deepforge_panel.libraries.keras.architectures import Architecture, Connection, Layer
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKER = [sys.executable, "-m", "libraries.keras.shape_worker"]
+WORKER = [sys.executable, "-m", "deepforge_panel.libraries.keras.shape_worker"]
 
 Result = dict[str, Any]
 """``{"shape": [None, 6, 6, 4]}`` or ``{"error": "...", "blocked_by": layer_id}`` for one layer."""
@@ -202,7 +201,6 @@ class ShapeChecker:
             **os.environ,
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
             "CUDA_VISIBLE_DEVICES": "-1",  # shapes need no GPU; leave it to the jobs
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         }
         self._process = await asyncio.create_subprocess_exec(
             *self.command,
@@ -210,7 +208,6 @@ class ShapeChecker:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            cwd=str(ROOT),
             limit=64 * 1024 * 1024,
         )
         self.starts += 1

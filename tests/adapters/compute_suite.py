@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from loop_thread import LoopThread
 
-from adapters.compute import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute import ComputeAdapter, JobSpec
 
 __all__ = [
     "DEADLINE_S",

@@ -9,7 +9,7 @@ from collections.abc import Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
-from adapters.compute import ComputeAdapter
+from deepforge_panel.adapters.compute import ComputeAdapter
 
 T = TypeVar("T")
 C = TypeVar("C", bound=ComputeAdapter)

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from adapters.storage import StorageAdapter, storage as make_storage
+from deepforge_panel.adapters.storage import StorageAdapter, storage as make_storage
 
 __all__ = ["StorageConformance"]
 

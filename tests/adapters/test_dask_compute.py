@@ -20,9 +20,9 @@ from compute_suite import (
 )
 from loop_thread import LoopThread
 
-from adapters.compute import JobSpec, compute
-from adapters.compute._dask_worker import read_folder, write_folder
-from adapters.compute.dask import DaskCompute
+from deepforge_panel.adapters.compute import JobSpec, compute
+from deepforge_panel.adapters.compute._dask_worker import read_folder, write_folder
+from deepforge_panel.adapters.compute.dask import DaskCompute
 
 
 class TestDaskCompute(ComputeConformance):

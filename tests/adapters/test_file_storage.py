@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from storage_suite import StorageConformance
 
-from adapters.storage import FsspecStorage, StorageAdapter, storage
+from deepforge_panel.adapters.storage import FsspecStorage, StorageAdapter, storage
 
 
 class TestFileStorage(StorageConformance):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.compute._lines import read_lines
+from deepforge_panel.adapters.compute._lines import read_lines
 
 
 async def _collect(chunks: list[bytes], limit: int) -> list[bytes]:

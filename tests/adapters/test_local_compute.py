@@ -21,8 +21,8 @@ from compute_suite import (
 )
 from loop_thread import LoopThread
 
-from adapters.compute import compute
-from adapters.compute.local import LocalCompute
+from deepforge_panel.adapters.compute import compute
+from deepforge_panel.adapters.compute.local import LocalCompute
 
 # Prints "ready", then waits for the file named by $GO.
 WAIT_FOR_GO = WAIT_FOR_FILE + textwrap.dedent(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import adapters.compute.registry as compute_registry
-import adapters.storage.registry as storage_registry
-from adapters._registry import Registry
-from adapters.compute import (
+import deepforge_panel.adapters.compute.registry as compute_registry
+import deepforge_panel.adapters.storage.registry as storage_registry
+from deepforge_panel.adapters._registry import Registry
+from deepforge_panel.adapters.compute import (
     ComputeAdapter,
     Emit,
     JobSpec,
@@ -24,10 +23,9 @@ from adapters.compute import (
     get_compute_class,
     register_compute,
 )
-from adapters.compute.local import LocalCompute
-from adapters.storage import FsspecStorage, available_storage, get_storage_class, register_storage, storage
+from deepforge_panel.adapters.compute.local import LocalCompute
+from deepforge_panel.adapters.storage import FsspecStorage, available_storage, get_storage_class, register_storage, storage
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 class NullCompute(ComputeAdapter):
@@ -56,7 +54,7 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
     (tmp_path / f"{name}.py").write_text(
         textwrap.dedent(
             """
-            from adapters.compute import ComputeAdapter
+            from deepforge_panel.adapters.compute import ComputeAdapter
 
             class PluginCompute(ComputeAdapter):
                 name = "plugin"
@@ -123,7 +121,7 @@ def test_clobber_protection() -> None:
         register_compute("null", LocalCompute)
     with pytest.raises(ValueError, match="already registered"):
         register_compute("local", "somewhere.else:LocalCompute")
-    register_compute("local", "adapters.compute.local:LocalCompute")  # the same path again is fine
+    register_compute("local", "deepforge_panel.adapters.compute.local:LocalCompute")  # the same path again is fine
     register_compute("null", LocalCompute, clobber=True)
     assert get_compute_class("null") is LocalCompute
 
@@ -141,7 +139,7 @@ def test_storage_registration_overrides_the_fsspec_fallback() -> None:
 def test_a_class_of_the_wrong_kind_is_refused(plugin_module: str) -> None:
     with pytest.raises(TypeError, match="ComputeAdapter subclass"):
         register_compute("bad", FsspecStorage)  # type: ignore[arg-type]
-    register_compute("late-bad", "adapters.storage.fsspec_storage:FsspecStorage")
+    register_compute("late-bad", "deepforge_panel.adapters.storage.fsspec_storage:FsspecStorage")
     with pytest.raises(TypeError, match="not a ComputeAdapter subclass"):
         get_compute_class("late-bad")
 
@@ -171,15 +169,15 @@ def test_registry_copy_is_independent() -> None:
     assert original.names() == ["null"] and twin.names() == ["null", "other"]
 
 
-def test_importing_adapters_imports_no_optional_dependency() -> None:
+def test_importing_adapters_imports_no_optional_dependency(tmp_path: Path) -> None:
+    """The adapters load neither their optional dependencies nor the core (arrows point down)."""
     code = (
-        "import sys, adapters\n"
-        "heavy = ('dask', 'distributed', 's3fs', 'botocore', 'deepforge_panel')\n"
-        "print(','.join(m for m in heavy if m in sys.modules))\n"
+        "import sys, deepforge_panel.adapters\n"
+        "heavy = [m for m in ('dask', 'distributed', 's3fs', 'botocore') if m in sys.modules]\n"
+        "core = [m for m in sys.modules if m.startswith('deepforge_panel.')\n"
+        "        and not m.startswith(('deepforge_panel.adapters', 'deepforge_panel.registry'))]\n"
+        "print(','.join(heavy + core))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""

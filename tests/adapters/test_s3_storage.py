@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from storage_suite import StorageConformance
 
-from adapters.storage import FsspecStorage, StorageAdapter, storage
+from deepforge_panel.adapters.storage import FsspecStorage, StorageAdapter, storage
 from tests.conftest import BUCKET
 
 

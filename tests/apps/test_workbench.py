@@ -8,7 +8,7 @@ from bokeh.models import ImportedStyleSheet
 from panel.io.resources import CDN_DIST, LOCAL_DIST
 from panel.io.state import set_curdoc
 
-from apps.workbench import serve_styles_locally
+from deepforge_panel.apps.workbench import serve_styles_locally
 
 
 def test_stylesheets_updated_before_the_page_is_served_stay_local() -> None:

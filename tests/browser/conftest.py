@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def project(server: Server, request: pytest.FixtureRequest) -> str:
     """A fresh copy of the digits example for one test, forked at its latest commit."""
-    from crdt import Home
+    from deepforge_panel.crdt import Home
 
     home = Home(server.home)
     source = home.open("digits")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from components.session import Session
+from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.workspace import Workspace
 

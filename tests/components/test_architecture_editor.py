@@ -10,11 +10,11 @@ from pathlib import Path
 import panel as pn
 import pytest
 
-from components.architecture_editor import ArchitectureEditor, search_catalog
-from components.session import Session
+from deepforge_panel.components.architecture_editor import ArchitectureEditor, search_catalog
+from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
-from libraries.keras.architectures import ArchitecturesView
-from libraries.keras.shapes import ShapeChecker
+from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+from deepforge_panel.libraries.keras.shapes import ShapeChecker
 from tests.conftest import async_wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def test_catalog_search_matches_names_then_docs() -> None:
 def test_importing_the_editor_imports_no_tensorflow() -> None:
     code = (
         "import sys\n"
-        "import components.architecture_editor\n"
+        "import deepforge_panel.components.architecture_editor\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "print('heavy:', heavy)\n"
     )

@@ -12,8 +12,8 @@ from typing import Any
 import panel as pn
 import pytest
 
-from components.artifact_browser import ArtifactBrowser, human_size
-from components.session import Session
+from deepforge_panel.components.artifact_browser import ArtifactBrowser, human_size
+from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.provenance import lineage
 from deepforge_panel.workspace import Workspace

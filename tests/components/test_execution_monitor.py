@@ -13,9 +13,9 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from matplotlib.figure import Figure
 
-from components.execution_monitor import EMPTY, STATUS_COLORS, ExecutionMonitor
-from components.figures import FigureView, palette_for
-from components.session import Session
+from deepforge_panel.components.execution_monitor import EMPTY, STATUS_COLORS, ExecutionMonitor
+from deepforge_panel.components.figures import FigureView, palette_for
+from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.jobruntime.deepforge.figures import figure_to_data
 from deepforge_panel.workspace import Workspace

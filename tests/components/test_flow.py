@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-from components import flow
-from components.flow import FollowedSelection, ReactFlow
+from deepforge_panel.components import flow
+from deepforge_panel.components.flow import FollowedSelection, ReactFlow
 
 
 def test_the_installed_bundle_is_patched_once() -> None:

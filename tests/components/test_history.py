@@ -9,8 +9,8 @@ from pathlib import Path
 import panel as pn
 import pytest
 
-from components.history import HistoryView
-from components.session import Session
+from deepforge_panel.components.history import HistoryView
+from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.project import Project
 from deepforge_panel.workspace import Workspace

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import panel as pn
 
-from components.pipeline_editor import BLANK, PipelineEditor, free_spot
-from components.session import Session
+from deepforge_panel.components.pipeline_editor import BLANK, PipelineEditor, free_spot
+from deepforge_panel.components.session import Session
 
 
 def _editor(session: Session) -> PipelineEditor:
@@ -137,7 +137,7 @@ def test_references_are_chosen_from_the_libraries_resources(digits_session: Sess
     editor.flow._process_msg({"type": "selection_changed", "nodes": [train.id], "edges": []})
     (selector,) = editor.references.objects
     assert selector.label == "architecture (reference)"
-    from libraries import library
+    from deepforge_panel.libraries import library
 
     architectures = {a.name: a.id for a in library("keras").resources(project).all()}
     assert selector.value == f"keras:{architectures['digits-cnn']}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from components.project_list import ProjectList
+from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.hub import ProjectHub
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pycrdt import Map, Text
 
-from crdt import DocStore, Home, StoreError, root
-from crdt.store import COMPACT_AFTER
+from deepforge_panel.crdt import DocStore, Home, StoreError, root
+from deepforge_panel.crdt.store import COMPACT_AFTER
 
 
 def test_edits_survive_reopen(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_edits_survive_reopen(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from crdt import DocStore, root
+from deepforge_panel.crdt import DocStore, root
 store = DocStore(sys.argv[1])
 meta = root(store.open(), "meta")
 i = 0

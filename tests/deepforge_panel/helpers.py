@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crdt import Home
+from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
 
 SOURCE = '''

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from adapters.compute import compute
-from adapters.storage import storage
+from deepforge_panel.adapters.compute import compute
+from deepforge_panel.adapters.storage import storage
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.pipelines import PipelineError
 from deepforge_panel.project import Project

@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from adapters.compute import compute
-from adapters.storage import storage
+from deepforge_panel.adapters.compute import compute
+from deepforge_panel.adapters.storage import storage
 from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.orchestrator import Orchestrator
 from tests.conftest import BUCKET

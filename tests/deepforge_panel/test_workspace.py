@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from crdt.home import HOME_ENV
+from deepforge_panel.crdt.home import HOME_ENV
 from deepforge_panel.workspace import Workspace
 
 
@@ -17,7 +17,7 @@ def test_example_is_created_on_first_start_only(tmp_path: Path) -> None:
     assert all(o.error is None for o in digits.operations.all())
     for pipeline in digits.pipelines.all():
         digits.pipelines.check_runnable(pipeline.id)
-    from libraries import library
+    from deepforge_panel.libraries import library
 
     architectures = library("keras").resources(digits)
     assert [a.name for a in architectures.all()] == ["digits-cnn", "digits-inception"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from libraries.keras.catalog import CATALOG, layer_spec, load_catalog
-from libraries.keras.generate_catalog import generate, parse_args_section, render
+from deepforge_panel.libraries.keras.catalog import CATALOG, layer_spec, load_catalog
+from deepforge_panel.libraries.keras.generate_catalog import generate, parse_args_section, render
 
 
 def arg(layer: str, name: str) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def arg(layer: str, name: str) -> dict[str, Any]:
 
 
 def test_catalog_is_fresh() -> None:
-    assert CATALOG.read_text() == render(generate()), "run: python -m libraries.keras.generate_catalog"
+    assert CATALOG.read_text() == render(generate()), "run: python -m deepforge_panel.libraries.keras.generate_catalog"
 
 
 def test_dense() -> None:

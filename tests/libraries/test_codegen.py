@@ -8,21 +8,21 @@ import pytest
 from pycrdt import Doc
 
 from deepforge_panel.project import Project
-from libraries import library
-from libraries.keras.architectures import (
+from deepforge_panel.libraries import library
+from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
     ArchitecturesView,
     Connection,
     Layer,
 )
-from libraries.keras.codegen import (
+from deepforge_panel.libraries.keras.codegen import (
     build_model,
     generate_code,
     load_generated,
     parse_function_call,
 )
-from libraries.keras.library import KerasLibrary
+from deepforge_panel.libraries.keras.library import KerasLibrary
 from tests.deepforge_panel.helpers import new_project
 
 

@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from adapters.storage import storage
+from deepforge_panel.adapters.storage import storage
 from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.project import Project
-from libraries.keras.architectures import ArchitectureError, ArchitecturesView
-from libraries.keras.codegen import build_model, load_generated
-from libraries.keras.io import (
+from deepforge_panel.libraries.keras.architectures import ArchitectureError, ArchitecturesView
+from deepforge_panel.libraries.keras.codegen import build_model, load_generated
+from deepforge_panel.libraries.keras.io import (
     ModelImportWarning,
     export_json,
     export_model_artifact,
     export_python,
     import_model,
 )
-from libraries.keras.library import INIT_CODE, install_serializer
+from deepforge_panel.libraries.keras.library import INIT_CODE, install_serializer
 from tests.deepforge_panel.helpers import new_project
 
 RUNTIME = Path(__file__).resolve().parents[2] / "deepforge_panel" / "jobruntime" / "deepforge"

@@ -13,8 +13,8 @@ import pytest
 from pycrdt import Doc
 
 from deepforge_panel.project import Project
-from libraries.keras.architectures import ArchitecturesView
-from libraries.keras.shapes import ShapeChecker, format_shape, from_payload, to_payload
+from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+from deepforge_panel.libraries.keras.shapes import ShapeChecker, format_shape, from_payload, to_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -166,8 +166,8 @@ def test_build_model_makes_the_keras_model(tmp_path: Path) -> None:
     code = (
         "from pycrdt import Doc\n"
         "from deepforge_panel.project import Project\n"
-        "from libraries.keras.architectures import ArchitecturesView\n"
-        "from libraries.keras.build import build_model\n"
+        "from deepforge_panel.libraries.keras.architectures import ArchitecturesView\n"
+        "from deepforge_panel.libraries.keras.build import build_model\n"
         "view = ArchitecturesView(Project(Doc()))\n"
         "arch = view.create('net')\n"
         "view.set_function(arch, 'halfrelu', 'def halfrelu(x):\\n    return keras.ops.relu(x) * 0.5\\n')\n"
