@@ -58,14 +58,11 @@ class Registry(Generic[T]):
         self._hints: dict[str, str] = {}
         self._loaded: dict[str, type[T]] = {}
 
-    def register(
-        self, name: str, impl: type[T] | str, *, clobber: bool = False, hint: str | None = None
-    ) -> None:
+    def register(self, name: str, impl: type[T] | str, *, clobber: bool = False, hint: str | None = None) -> None:
         """Register ``impl`` (class or dotted path) as ``name``; replace another only if ``clobber``."""
         if not isinstance(impl, str) and not (isinstance(impl, type) and issubclass(impl, self.base)):
             raise TypeError(
-                f"{self.kind} adapter {name!r} must be a {self.base.__name__} subclass "
-                f"or a dotted path, got {impl!r}"
+                f"{self.kind} adapter {name!r} must be a {self.base.__name__} subclass or a dotted path, got {impl!r}"
             )
         current = self._entries.get(name)
         if current is not None and not clobber:
@@ -102,9 +99,7 @@ class Registry(Generic[T]):
                 f"{self.kind} adapter {name!r} ({entry}) could not be imported: {exc}. {hint}".rstrip()
             ) from exc
         if not issubclass(cls, self.base):
-            raise TypeError(
-                f"{self.kind} adapter {name!r} ({entry}) is not a {self.base.__name__} subclass"
-            )
+            raise TypeError(f"{self.kind} adapter {name!r} ({entry}) is not a {self.base.__name__} subclass")
         self._loaded[name] = cls
         return cls
 

@@ -32,9 +32,7 @@ def _theme_link() -> pn.pane.HTML:
     """Switch light/dark by reloading with ``?theme=`` (Panel templates read it), keeping the other arguments."""
     other = "default" if _theme() == "dark" else "dark"
     label = "☀ Light" if other == "default" else "☾ Dark"
-    script = (
-        "const u = new URL(window.location); u.searchParams.set('theme', '%s'); window.location = u; return false;" % other
-    )
+    script = f"const u = new URL(window.location); u.searchParams.set('theme', '{other}'); window.location = u; return false;"
     return pn.pane.HTML(
         f"<a href='#' class='df-theme' onclick=\"{script}\" style='color:white;text-decoration:none'>{label}</a>",
         margin=(12, 10),
@@ -117,7 +115,9 @@ def serve_styles_locally(doc: Document | None) -> None:
     being built) gets Panel's CDN address instead, which fails offline.
     """
     if doc is not None:
-        doc._template_variables.setdefault("dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST)
+        doc._template_variables.setdefault(
+            "dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST
+        )
 
 
 def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
@@ -128,6 +128,6 @@ def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
         return project_page(hub, name) if name else start_page(hub)
     except (StoreError, KeyError) as exc:
         return error_page(str(exc.args[0] if isinstance(exc, KeyError) else exc))
-    except Exception as exc:  # noqa: BLE001 - the page must explain, not dump a traceback
+    except Exception as exc:
         logging.getLogger(__name__).exception("could not build the workbench page")
         return error_page(f"The workbench could not open this page: {exc!r}. The server log has the details.")

@@ -19,20 +19,20 @@ import tempfile
 import time
 from pathlib import Path
 
-NOOP = '''
+NOOP = """
 class NoOp:
     def execute(self, data=None):
         result = (data or 0) + 1
         return result
-'''
+"""
 
-BASELINE_STEP = '''
+BASELINE_STEP = """
 import pickle, sys
 sys.path.insert(0, sys.argv[3])
 from noop import NoOp
 data = pickle.load(open(sys.argv[1], "rb")) if sys.argv[1] != "-" else None
 pickle.dump(NoOp().execute(data), open(sys.argv[2], "wb"))
-'''
+"""
 
 
 def baseline(jobs: int, folder: Path) -> float:

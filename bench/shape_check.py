@@ -22,9 +22,9 @@ import time
 
 from pycrdt import Doc
 
-from deepforge_panel.project import Project
 from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 from deepforge_panel.libraries.keras.shapes import ShapeChecker
+from deepforge_panel.project import Project
 
 BLOCKS = 49
 """Input + 49 x (Conv2D, BatchNormalization, Activation) + pooling + Dense = 150 layers."""
@@ -79,8 +79,14 @@ async def main(edits: int) -> None:
         return elapsed
 
     middle = [f"conv2d_{i}" for i in range(10, 40)]
-    same = [await timed(lambda i=i: view.set_args(arch, middle[i % 30], {"kernel_size": 3 + 2 * (i % 2 == 0)})) for i in range(edits)]
-    reshaping = [await timed(lambda i=i: view.set_args(arch, middle[i % 30], {"filters": 16 + 8 * (i % 2 == 0)})) for i in range(edits)]
+    same = [
+        await timed(lambda i=i: view.set_args(arch, middle[i % 30], {"kernel_size": 3 + 2 * (i % 2 == 0)}))
+        for i in range(edits)
+    ]
+    reshaping = [
+        await timed(lambda i=i: view.set_args(arch, middle[i % 30], {"filters": 16 + 8 * (i % 2 == 0)}))
+        for i in range(edits)
+    ]
     whole = [await timed(lambda i=i: view.set_args(arch, "image", {"shape": [33 + i, 32, 3]})) for i in range(edits)]
     print(summary("edit keeping shapes (kernel_size):", same))
     print(summary("edit changing shapes to next conv (filters):", reshaping))

@@ -14,7 +14,6 @@ import tempfile
 import time
 
 
-
 def hand_written():
     import keras
 
@@ -31,8 +30,8 @@ def hand_written():
 
 
 def generated():
-    from deepforge_panel.workspace import Workspace
     from deepforge_panel.libraries import library
+    from deepforge_panel.workspace import Workspace
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Workspace(tmp).open("digits")
@@ -70,7 +69,9 @@ def main() -> None:
     assert ours.count_params() == theirs.count_params(), "the two networks must be the same"
     generated_rate = throughput(ours, x, y, args.epochs, args.batch_size)
     hand_rate = throughput(theirs, x, y, args.epochs, args.batch_size)
-    print(f"digits CNN, {ours.count_params()} parameters, {args.epochs} epochs of {len(x)} samples, batch {args.batch_size}")
+    print(
+        f"digits CNN, {ours.count_params()} parameters, {args.epochs} epochs of {len(x)} samples, batch {args.batch_size}"
+    )
     print(f"  generated code:   {generated_rate:,.0f} samples/s")
     print(f"  hand-written:     {hand_rate:,.0f} samples/s")
     print(f"  ratio generated/hand-written: {generated_rate / hand_rate:.3f}")

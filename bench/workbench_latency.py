@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 COUNT_NODES = """() => {
   const walk = (root) => {
@@ -43,7 +43,16 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/"
         start = time.perf_counter()
         server = subprocess.Popen(
-            [sys.executable, "-m", "deepforge_panel.cli", "serve", "--home", str(Path(tmp) / "home"), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "deepforge_panel.cli",
+                "serve",
+                "--home",
+                str(Path(tmp) / "home"),
+                "--port",
+                str(port),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -81,7 +90,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=15)
     latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     print(f"server start to first page served (HTTP 200): {served:.2f} s")
     print(f"server start to pipeline graph shown in Chromium: {rendered:.2f} s")
     print(

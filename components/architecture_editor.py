@@ -54,7 +54,9 @@ _NODE_CSS = """
 """
 
 NODE_TYPES = {
-    "layer": NodeType(type="layer", label="Layer", inputs=[{"id": "in", "label": "input"}], outputs=[{"id": "out", "label": "output"}]),
+    "layer": NodeType(
+        type="layer", label="Layer", inputs=[{"id": "in", "label": "input"}], outputs=[{"id": "out", "label": "output"}]
+    ),
     "input": NodeType(type="input", label="Input", inputs=[], outputs=[{"id": "out", "label": "output"}]),
 }
 
@@ -78,7 +80,9 @@ def search_catalog(text: str) -> dict[str, str]:
     layers = load_catalog()["layers"]
     needle = text.strip().lower()
     named = sorted((t for t in layers if needle in t.lower()), key=lambda t: (not t.lower().startswith(needle), t))
-    documented = sorted(t for t in layers if t not in named and needle and needle in (layers[t].get("doc") or "").lower())
+    documented = sorted(
+        t for t in layers if t not in named and needle and needle in (layers[t].get("doc") or "").lower()
+    )
     return {_option_label(t, layers[t].get("doc") or ""): t for t in named + documented}
 
 
@@ -169,7 +173,9 @@ class ArchitectureEditor(ProjectComponent):
     session = param.ClassSelector(class_=Session, doc="This browser tab's session (author, tabs).")
     architecture = param.String(default=None, allow_None=True, doc="Id of the architecture shown.")
     layer = param.String(default=None, allow_None=True, doc="Id of the selected layer.")
-    checker = param.ClassSelector(class_=ShapeChecker, default=None, allow_None=True, doc="Shape checker (default: the server's shared one).")
+    checker = param.ClassSelector(
+        class_=ShapeChecker, default=None, allow_None=True, doc="Shape checker (default: the server's shared one)."
+    )
     roots = ("architectures",)
 
     def __init__(self, **params: Any) -> None:
@@ -190,15 +196,23 @@ class ArchitectureEditor(ProjectComponent):
         self._loaded_code = ""
 
         self.flow = ReactFlow(
-            nodes=[], edges=[], node_types=NODE_TYPES, sizing_mode="stretch_both", min_height=480,
+            nodes=[],
+            edges=[],
+            node_types=NODE_TYPES,
+            sizing_mode="stretch_both",
+            min_height=480,
             show_minimap=False,
         )
         for event, handler in (
-            ("edge_added", self._edge_added), ("edge_deleted", self._edge_deleted), ("node_deleted", self._node_deleted),
+            ("edge_added", self._edge_added),
+            ("edge_deleted", self._edge_deleted),
+            ("node_deleted", self._node_deleted),
             ("node_moved", self._node_moved),
         ):
             self.flow.on(event, handler)
-        self.selection = FollowedSelection(self.flow, lambda: self.layer, lambda layer_id: setattr(self, "layer", layer_id))
+        self.selection = FollowedSelection(
+            self.flow, lambda: self.layer, lambda layer_id: setattr(self, "layer", layer_id)
+        )
         """Which layer the side panel shows, following the browser's selection."""
 
         self.architecture_select = pn.widgets.Select(label="Architecture", options={}, width=220)
@@ -229,8 +243,11 @@ class ArchitectureEditor(ProjectComponent):
         self.function_select.param.watch(lambda _e: self._load_function(), "value")
         self.function_name = pn.widgets.TextInput(label="Function name", value="leaky", width=200)
         self.function_code = pn.widgets.CodeEditor(
-            value=FUNCTION_TEMPLATE.format(name="leaky"), language="python", height=150,
-            sizing_mode="stretch_width", theme="chrome",
+            value=FUNCTION_TEMPLATE.format(name="leaky"),
+            language="python",
+            height=150,
+            sizing_mode="stretch_width",
+            theme="chrome",
         )
         self.save_function = pn.widgets.Button(label="Save function", color="default")
         self.save_function.on_click(lambda _e: self._save_function())
@@ -258,7 +275,9 @@ class ArchitectureEditor(ProjectComponent):
         self.architecture_select.options = {a.name: a.id for a in self.view.all()}
         self.architecture_select.value = arch.id if arch else None
         self.empty.visible = arch is None
-        self.empty.object = "### No architectures yet\nName one above and press *Create*, then add layers from the catalog."
+        self.empty.object = (
+            "### No architectures yet\nName one above and press *Create*, then add layers from the catalog."
+        )
         if arch is None:
             self.flow.param.update(nodes=[], edges=[])
             self._views.clear()
@@ -283,10 +302,16 @@ class ArchitectureEditor(ProjectComponent):
         for connection in arch.connections.values():
             many = load_catalog()["layers"].get(arch.layers[connection.dst].type, {}).get("inputs") == "many"
             position = [c.id for c in arch.inputs_of(connection.dst)].index(connection.id) + 1
-            edges.append({
-                "id": connection.id, "source": connection.src, "target": connection.dst,
-                "sourceHandle": "out", "targetHandle": "in", "label": str(position) if many else None,
-            })
+            edges.append(
+                {
+                    "id": connection.id,
+                    "source": connection.src,
+                    "target": connection.dst,
+                    "sourceHandle": "out",
+                    "targetHandle": "in",
+                    "label": str(position) if many else None,
+                }
+            )
         self.flow.param.update(nodes=nodes, edges=edges)
         if self.layer is not None and self.layer not in arch.layers:
             with param.parameterized.discard_events(self):
@@ -438,7 +463,7 @@ class ArchitectureEditor(ProjectComponent):
         anchor = arch.layers.get(self.layer) if self.layer else None
         count = len(arch.layers)
         x, y = (anchor.x + 240, anchor.y) if anchor else (40 + 240 * (count % 3), 40 + 110 * (count // 3))
-        while any(abs(l.x - x) < 200 and abs(l.y - y) < 100 for l in arch.layers.values()):
+        while any(abs(layer.x - x) < 200 and abs(layer.y - y) < 100 for layer in arch.layers.values()):
             y += 110
         layer_id = self._guard(self.view.add_layer, arch.id, layer_type, args or {}, x=x, y=y)
         if layer_id:
@@ -534,16 +559,30 @@ class ArchitectureEditor(ProjectComponent):
 
     def _content(self) -> pn.viewable.Viewable:
         toolbar = pn.Row(
-            self.architecture_select, pn.layout.HSpacer(), self.new_name, self.create_button, sizing_mode="stretch_width"
+            self.architecture_select,
+            pn.layout.HSpacer(),
+            self.new_name,
+            self.create_button,
+            sizing_mode="stretch_width",
         )
         catalog = pn.Column(self.search, self.catalog, self.add_button, self.type_doc, width=300)
         side = pn.Column(
-            self.layer_title, self.layer_name, self.args, self.delete_button, pn.layout.Divider(),
-            self.function_select, self.function_name, self.function_code, self.save_function,
-            width=380, scroll=True,
+            self.layer_title,
+            self.layer_name,
+            self.args,
+            self.delete_button,
+            pn.layout.Divider(),
+            self.function_select,
+            self.function_name,
+            self.function_code,
+            self.save_function,
+            width=380,
+            scroll=True,
         )
         return pn.Column(
-            toolbar, self.message, self.empty,
+            toolbar,
+            self.message,
+            self.empty,
             pn.Row(catalog, self.flow, side, sizing_mode="stretch_both", min_height=560),
             sizing_mode="stretch_both",
         )

@@ -15,9 +15,9 @@ import pandas as pd
 import panel as pn
 import param
 
+from deepforge_panel.artifacts import Artifact
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.session import Session
-from deepforge_panel.artifacts import Artifact
 from deepforge_panel.pipelines import PipelineId
 from deepforge_panel.provenance import lineage, reify
 
@@ -179,10 +179,7 @@ class ArtifactBrowser(ProjectComponent):
     def refresh(self) -> None:
         artifacts = sorted(self.project.artifacts.all(), key=lambda a: a.created, reverse=True)
         frame = pd.DataFrame(
-            [
-                [a.name, a.type, human_size(a.size), a.hash[:12], format_time(a.created), made_by(a)]
-                for a in artifacts
-            ],
+            [[a.name, a.type, human_size(a.size), a.hash[:12], format_time(a.created), made_by(a)] for a in artifacts],
             columns=COLUMNS,
             index=pd.Index([a.id for a in artifacts], name="id"),
         )

@@ -22,7 +22,6 @@ from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
 from deepforge_panel.components.session import Session
 from deepforge_panel.executions import FINAL, Execution, Job
 
-
 CONSOLE_LINES = 2000
 """Lines of stdout (and of stderr) shown; the whole log stays in the document and the job folder."""
 
@@ -78,8 +77,14 @@ class ExecutionMonitor(ProjectComponent):
         self._syncing = False
         self.empty = pn.pane.Alert(EMPTY, alert_type="info", visible=False)
         self.table = pn.widgets.Tabulator(
-            pd.DataFrame(columns=_COLUMNS), selectable=1, disabled=True, show_index=False, sortable=False,
-            layout="fit_data_stretch", height=40, sizing_mode="stretch_width",
+            pd.DataFrame(columns=_COLUMNS),
+            selectable=1,
+            disabled=True,
+            show_index=False,
+            sortable=False,
+            layout="fit_data_stretch",
+            height=40,
+            sizing_mode="stretch_width",
             # Fixed widths: a status patched from "running" to "succeeded" keeps its first width otherwise.
             widths={"status": 120, "pipeline": 180, "started": 190, "duration": 120, "commit": 120},
         )
@@ -90,14 +95,18 @@ class ExecutionMonitor(ProjectComponent):
         self.graph = JobGraph(sizing_mode="stretch_width", height=80)
         self.graph.param.watch(self._graph_selected, "selected")
         self.job_header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-job-header"])
-        self.progress = pn.indicators.Progress(value=-1, max=100, active=False, sizing_mode="stretch_width", visible=False)
+        self.progress = pn.indicators.Progress(
+            value=-1, max=100, active=False, sizing_mode="stretch_width", visible=False
+        )
         self.progress_label = pn.pane.Str("", visible=False, css_classes=["df-progress-label"])
-        self.error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width",
-                                   css_classes=["df-job-error"])
+        self.error = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width", css_classes=["df-job-error"]
+        )
         self.figures = pn.FlexBox(sizing_mode="stretch_width")
         self.metrics = pn.FlexBox(sizing_mode="stretch_width")
-        self.console = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-console"],
-                                    stylesheets=[_CONSOLE_CSS])
+        self.console = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["df-console"], stylesheets=[_CONSOLE_CSS]
+        )
         self.detail = pn.Column(
             pn.Row(self.header, self.cancel, sizing_mode="stretch_width"),
             self.graph,
@@ -202,8 +211,11 @@ class ExecutionMonitor(ProjectComponent):
 
     # -- widgets -------------------------------------------------------------------------------
     def _update_table(self, rows: list[dict[str, Any]], shown_id: str | None) -> None:
-        frame = pd.DataFrame([{c: r[c] for c in _COLUMNS} for r in rows], columns=_COLUMNS,
-                             index=pd.Index([r["id"] for r in rows], name="id"))
+        frame = pd.DataFrame(
+            [{c: r[c] for c in _COLUMNS} for r in rows],
+            columns=_COLUMNS,
+            index=pd.Index([r["id"] for r in rows], name="id"),
+        )
         self._syncing = True
         try:
             current = self.table.value
@@ -236,8 +248,13 @@ class ExecutionMonitor(ProjectComponent):
         positions = layout(execution)
         jobs = [
             {
-                "id": j.id, "name": j.name, "status": j.status, "label": _job_label(j),
-                "color": STATUS_COLORS.get(j.status, "#bdbdbd"), "depth": positions[j.id][0], "row": positions[j.id][1],
+                "id": j.id,
+                "name": j.name,
+                "status": j.status,
+                "label": _job_label(j),
+                "color": STATUS_COLORS.get(j.status, "#bdbdbd"),
+                "depth": positions[j.id][0],
+                "row": positions[j.id][1],
             }
             for j in sorted(execution.jobs.values(), key=lambda j: positions[j.id])
         ]
@@ -276,11 +293,19 @@ class ExecutionMonitor(ProjectComponent):
         self._update_error(job)
         self._update_console(job)
         self._update_views(self.figure_views, self.figures, dict(sorted(job.figures.items())), scale=1.0)
-        self._update_views(self.metric_views, self.metrics, {name: _metric_figure(name, series)
-                                                         for name, series in sorted(job.metrics.items())}, scale=0.5)
+        self._update_views(
+            self.metric_views,
+            self.metrics,
+            {name: _metric_figure(name, series) for name, series in sorted(job.metrics.items())},
+            scale=0.5,
+        )
 
     def _update_progress(self, job: Job) -> None:
-        current, total, label = job.progress.get("current") or 0, job.progress.get("total"), job.progress.get("label", "")
+        current, total, label = (
+            job.progress.get("current") or 0,
+            job.progress.get("total"),
+            job.progress.get("label", ""),
+        )
         running = job.status == "running"
         shown = running or bool(total) or bool(current)
         if total:
@@ -309,13 +334,16 @@ class ExecutionMonitor(ProjectComponent):
             body = '<pre class="df-stdout df-empty">(no output yet)</pre>'
         else:
             body = (f'<pre class="df-stdout">{html.escape(out)}</pre>' if out else "") + (
-                f'<pre class="df-stderr">{html.escape(err)}</pre>' if err else "")
+                f'<pre class="df-stderr">{html.escape(err)}</pre>' if err else ""
+            )
         content = f'<div class="df-console-scroll"><div>{body}</div></div>'
         if self.console.object != content:
             self.console.object = content
 
     @staticmethod
-    def _update_views(views: dict[str, FigureView], box: pn.FlexBox, figures: dict[str, dict[str, Any]], scale: float) -> None:
+    def _update_views(
+        views: dict[str, FigureView], box: pn.FlexBox, figures: dict[str, dict[str, Any]], scale: float
+    ) -> None:
         for key in set(views) - set(figures):
             del views[key]
         for key, figure in figures.items():
@@ -370,7 +398,7 @@ def _job_label(job: Job) -> str:
 def _tail(text: str, lines: int = CONSOLE_LINES) -> str:
     parts = text.rsplit("\n", lines + 1)
     if len(parts) > lines + 1:
-        parts = parts[-(lines + 1):]
+        parts = parts[-(lines + 1) :]
         return "…\n" + "\n".join(parts)
     return text
 
@@ -381,14 +409,33 @@ def _metric_figure(name: str, series: list[tuple[int, float]]) -> dict[str, Any]
         "suptitle": "",
         "width": 520,
         "height": 360,
-        "axes": [{
-            "title": name, "xlabel": "step", "ylabel": "", "xscale": "linear", "yscale": "linear", "legend": False,
-            "position": [0.125, 0.11, 0.775, 0.77],
-            "lines": [{"x": [float(s) for s, _ in series], "y": [v for _, v in series], "label": name,
-                       "color": "#1f77b4", "alpha": 1.0, "linestyle": "-", "linewidth": 2.0,
-                       "marker": "o"}],
-            "scatter": [], "bars": [], "images": [], "texts": [],
-        }],
+        "axes": [
+            {
+                "title": name,
+                "xlabel": "step",
+                "ylabel": "",
+                "xscale": "linear",
+                "yscale": "linear",
+                "legend": False,
+                "position": [0.125, 0.11, 0.775, 0.77],
+                "lines": [
+                    {
+                        "x": [float(s) for s, _ in series],
+                        "y": [v for _, v in series],
+                        "label": name,
+                        "color": "#1f77b4",
+                        "alpha": 1.0,
+                        "linestyle": "-",
+                        "linewidth": 2.0,
+                        "marker": "o",
+                    }
+                ],
+                "scatter": [],
+                "bars": [],
+                "images": [],
+                "texts": [],
+            }
+        ],
     }
 
 

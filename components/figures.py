@@ -36,14 +36,39 @@ TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 
 _DASHES = {"-": "solid", "--": "dashed", ":": "dotted", "-.": "dashdot"}
 _MARKERS = {
-    "o": "circle", ".": "dot", ",": "dot", "s": "square", "^": "triangle", "v": "inverted_triangle",
-    "x": "x", "X": "x", "+": "cross", "P": "cross", "*": "asterisk", "D": "diamond", "d": "diamond",
-    "h": "hex", "H": "hex", "p": "hex", "<": "triangle", ">": "triangle", "|": "dash", "_": "dash",
+    "o": "circle",
+    ".": "dot",
+    ",": "dot",
+    "s": "square",
+    "^": "triangle",
+    "v": "inverted_triangle",
+    "x": "x",
+    "X": "x",
+    "+": "cross",
+    "P": "cross",
+    "*": "asterisk",
+    "D": "diamond",
+    "d": "diamond",
+    "h": "hex",
+    "H": "hex",
+    "p": "hex",
+    "<": "triangle",
+    ">": "triangle",
+    "|": "dash",
+    "_": "dash",
 }
 _BOKEH_PALETTES = {
-    "viridis": "Viridis256", "magma": "Magma256", "inferno": "Inferno256", "plasma": "Plasma256",
-    "cividis": "Cividis256", "turbo": "Turbo256", "gray": "Greys256", "grey": "Greys256",
-    "binary": ("Greys256", True), "gist_gray": "Greys256", "gist_yarg": ("Greys256", True),
+    "viridis": "Viridis256",
+    "magma": "Magma256",
+    "inferno": "Inferno256",
+    "plasma": "Plasma256",
+    "cividis": "Cividis256",
+    "turbo": "Turbo256",
+    "gray": "Greys256",
+    "grey": "Greys256",
+    "binary": ("Greys256", True),
+    "gist_gray": "Greys256",
+    "gist_yarg": ("Greys256", True),
 }
 """Matplotlib colormap -> Bokeh palette (and whether to reverse it); the colorbrewer names follow."""
 _BREWER = ("Blues", "Greens", "Greys", "Oranges", "Purples", "Reds")
@@ -108,8 +133,10 @@ def set_data(source: ColumnDataSource, data: dict[str, list[Any]]) -> None:
 def _same(new: Sequence[Any], old: Sequence[Any]) -> bool:
     if len(new) != len(old):
         return False
-    return all(a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
-               for a, b in zip(new, old))
+    return all(
+        a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        for a, b in zip(new, old, strict=False)
+    )
 
 
 def in_document(model: BkLayout, change: Callable[[], None]) -> None:
@@ -130,7 +157,9 @@ class AxesPlot:
 
     def __init__(self, axes: AxesData, width: int, height: int) -> None:
         self.figure = bokeh_figure(
-            width=width, height=height, tools=TOOLS,
+            width=width,
+            height=height,
+            tools=TOOLS,
             x_axis_type="log" if axes.get("xscale") == "log" else "linear",
             y_axis_type="log" if axes.get("yscale") == "log" else "linear",
             x_range=Range1d(0, 1) if axes.get("xlim") else DataRange1d(),
@@ -142,16 +171,26 @@ class AxesPlot:
         self.line_renderers = [fig.line("x", "y", source=src) for src in self.lines]
         self.marker_renderers = [
             fig.scatter("x", "y", source=src, size=6) if line.get("marker") else None
-            for src, line in zip(self.lines, axes.get("lines", []))
+            for src, line in zip(self.lines, axes.get("lines", []), strict=False)
         ]
         self.scatter = [ColumnDataSource({"x": [], "y": [], "color": [], "size": []}) for _ in axes.get("scatter", [])]
         self.scatter_renderers = [
             fig.scatter("x", "y", source=src, color="color", size="size", alpha=0.8) for src in self.scatter
         ]
-        self.bars = [ColumnDataSource({"left": [], "right": [], "bottom": [], "top": [], "color": []})
-                     for _ in axes.get("bars", [])]
+        self.bars = [
+            ColumnDataSource({"left": [], "right": [], "bottom": [], "top": [], "color": []})
+            for _ in axes.get("bars", [])
+        ]
         self.bar_renderers = [
-            fig.quad(left="left", right="right", bottom="bottom", top="top", fill_color="color", line_color="white", source=src)
+            fig.quad(
+                left="left",
+                right="right",
+                bottom="bottom",
+                top="top",
+                fill_color="color",
+                line_color="white",
+                source=src,
+            )
             for src in self.bars
         ]
         self.images: list[ColumnDataSource] = []
@@ -188,7 +227,9 @@ class AxesPlot:
         fig.yaxis.axis_label = axes.get("ylabel") or None
         _set_range(fig.x_range, axes.get("xlim"))
         _set_range(fig.y_range, axes.get("ylim"))
-        for src, renderer, marker, line in zip(self.lines, self.line_renderers, self.marker_renderers, axes.get("lines", [])):
+        for src, renderer, marker, line in zip(
+            self.lines, self.line_renderers, self.marker_renderers, axes.get("lines", []), strict=False
+        ):
             set_data(src, {"x": _nan(line.get("x")), "y": _nan(line.get("y"))})
             glyph = renderer.glyph
             glyph.update(
@@ -199,32 +240,49 @@ class AxesPlot:
             )
             renderer.visible = bool(line.get("linestyle"))
             if marker is not None:
-                marker.glyph.update(marker=_MARKERS.get(line["marker"], "circle"), fill_color=glyph.line_color,
-                                    line_color=glyph.line_color)
-        for src, item in zip(self.scatter, axes.get("scatter", [])):
+                marker.glyph.update(
+                    marker=_MARKERS.get(line["marker"], "circle"),
+                    fill_color=glyph.line_color,
+                    line_color=glyph.line_color,
+                )
+        for src, item in zip(self.scatter, axes.get("scatter", []), strict=False):
             xs = _nan(item.get("x"))
             sizes = [math.sqrt(s) * 1.4 if s else 6.0 for s in _per_point(item.get("size"), len(xs), 36.0)]
-            set_data(src, {"x": xs, "y": _nan(item.get("y")), "color": _per_point(item.get("color"), len(xs), "#1f77b4"),
-                           "size": sizes})
-        for src, item in zip(self.bars, axes.get("bars", [])):
+            set_data(
+                src,
+                {
+                    "x": xs,
+                    "y": _nan(item.get("y")),
+                    "color": _per_point(item.get("color"), len(xs), "#1f77b4"),
+                    "size": sizes,
+                },
+            )
+        for src, item in zip(self.bars, axes.get("bars", []), strict=False):
             left, width = _nan(item.get("x")), _nan(item.get("width"))
             bottom, height = _nan(item.get("bottom")), _nan(item.get("height"))
-            set_data(src, {
-                "left": left, "right": [a + b for a, b in zip(left, width)],
-                "bottom": bottom, "top": [a + b for a, b in zip(bottom, height)],
-                "color": _per_point(item.get("color"), len(left), "#1f77b4"),
-            })
+            set_data(
+                src,
+                {
+                    "left": left,
+                    "right": [a + b for a, b in zip(left, width, strict=False)],
+                    "bottom": bottom,
+                    "top": [a + b for a, b in zip(bottom, height, strict=False)],
+                    "color": _per_point(item.get("color"), len(left), "#1f77b4"),
+                },
+            )
         for index, image in enumerate(axes.get("images", [])):
             self._update_image(index, image)
         texts = [t for t in axes.get("texts", []) if t.get("x") is not None and t.get("y") is not None]
-        set_data(self.texts, {"x": [t["x"] for t in texts], "y": [t["y"] for t in texts], "text": [t["text"] for t in texts]})
+        set_data(
+            self.texts, {"x": [t["x"] for t in texts], "y": [t["y"] for t in texts], "text": [t["text"] for t in texts]}
+        )
         if self.legend is not None:
             self._update_legend(axes)
 
     def _update_image(self, index: int, image: dict[str, Any]) -> None:
         mapper = self.color_mappers[index]
         if mapper is not None:
-            low, high = (list(image.get("clim") or []) + [None, None])[:2]
+            low, high = ([*list(image.get("clim") or []), None, None])[:2]
             mapper.update(palette=palette_for(image.get("cmap", "")), low=low, high=high)
         if image == self._images_shown[index]:
             return
@@ -232,10 +290,19 @@ class AxesPlot:
         self.images[index].data = _image_columns(image)
 
     def _update_legend(self, axes: AxesData) -> None:
-        items = [(line.get("label", ""), [r for r in (renderer, marker) if r is not None])
-                 for line, renderer, marker in zip(axes.get("lines", []), self.line_renderers, self.marker_renderers)]
-        items += [(item.get("label", ""), [r]) for item, r in zip(axes.get("scatter", []), self.scatter_renderers)]
-        items += [(item.get("label", ""), [r]) for item, r in zip(axes.get("bars", []), self.bar_renderers)]
+        items = [
+            (line.get("label", ""), [r for r in (renderer, marker) if r is not None])
+            for line, renderer, marker in zip(
+                axes.get("lines", []), self.line_renderers, self.marker_renderers, strict=False
+            )
+        ]
+        items += [
+            (item.get("label", ""), [r])
+            for item, r in zip(axes.get("scatter", []), self.scatter_renderers, strict=False)
+        ]
+        items += [
+            (item.get("label", ""), [r]) for item, r in zip(axes.get("bars", []), self.bar_renderers, strict=False)
+        ]
         labelled = [(label, renderers) for label, renderers in items if label]
         if labelled != self._legend_shown:
             self._legend_shown = labelled
@@ -243,7 +310,13 @@ class AxesPlot:
 
 
 def _set_range(bokeh_range: Range1d | DataRange1d, limits: Sequence[float | None] | None) -> None:
-    if not isinstance(bokeh_range, Range1d) or not limits or len(limits) != 2 or any(v is None for v in limits) or limits[0] == limits[1]:
+    if (
+        not isinstance(bokeh_range, Range1d)
+        or not limits
+        or len(limits) != 2
+        or any(v is None for v in limits)
+        or limits[0] == limits[1]
+    ):
         return
     start, end = float(limits[0]), float(limits[1])
     if (bokeh_range.start, bokeh_range.end) != (start, end):
@@ -253,7 +326,7 @@ def _set_range(bokeh_range: Range1d | DataRange1d, limits: Sequence[float | None
 def _image_columns(image: dict[str, Any]) -> dict[str, list[Any]]:
     """One image glyph's columns: rows flipped so that row 0 is drawn at the lower y as Bokeh does."""
     values = np.array(image.get("data") or [[math.nan]], dtype=float)
-    left, right, bottom, top = (_nan(image.get("extent")) + [0.0, 1.0, 0.0, 1.0])[:4]
+    left, right, bottom, top = ([*_nan(image.get("extent")), 0.0, 1.0, 0.0, 1.0])[:4]
     first_row_y = top if image.get("origin", "upper") == "upper" else bottom
     if first_row_y > min(bottom, top):
         values = values[::-1]
@@ -261,8 +334,13 @@ def _image_columns(image: dict[str, Any]) -> dict[str, list[Any]]:
         values = values[:, ::-1]
     if values.ndim == 3:
         values = _rgba(values)
-    return {"image": [values], "x": [min(left, right)], "y": [min(bottom, top)],
-            "dw": [abs(right - left)], "dh": [abs(top - bottom)]}
+    return {
+        "image": [values],
+        "x": [min(left, right)],
+        "y": [min(bottom, top)],
+        "dw": [abs(right - left)],
+        "dh": [abs(top - bottom)],
+    }
 
 
 def _rgba(values: np.ndarray) -> np.ndarray:
@@ -276,6 +354,7 @@ def _rgba(values: np.ndarray) -> np.ndarray:
 
 def _grid(axes: list[AxesData]) -> list[list[int]]:
     """Axes indexes in rows, top row first, left to right, from their figure positions."""
+
     def top(i: int) -> float:
         pos = axes[i].get("position") or [0, 0, 1, 1]
         return round(float((pos[1] or 0) + (pos[3] or 0)), 2)
@@ -344,7 +423,7 @@ class FigureView(pn.viewable.Viewer):
             self._patch(figure)
 
     def _patch(self, figure: FigureData) -> None:
-        for plot, axes in zip(self.axes, figure.get("axes", [])):
+        for plot, axes in zip(self.axes, figure.get("axes", []), strict=False):
             plot.update(axes)
 
     def _build(self, figure: FigureData, shape: tuple[Any, ...]) -> None:

@@ -56,7 +56,9 @@ def _write_if_changed(path: Path, text: str) -> None:
 def _patched_bundle() -> Path | None:
     patched = patch(UPSTREAM.read_text(encoding="utf-8"))
     if patched is None:
-        log.warning("panel-reactflow %s: node merge not found, graphs will blink on updates", panel_reactflow.__version__)
+        log.warning(
+            "panel-reactflow %s: node merge not found, graphs will blink on updates", panel_reactflow.__version__
+        )
         return None
     try:
         _write_if_changed(PATCHED, patched)

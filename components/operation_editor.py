@@ -44,7 +44,12 @@ class OperationEditor(ProjectComponent):
             self.status.object = f"**Line {op.error.line}, column {op.error.column}:** {op.error.message} (the last good interface is kept)"
             self.status.visible = True
             self.editor.annotations = [
-                {"row": max(op.error.line - 1, 0), "column": max(op.error.column - 1, 0), "text": op.error.message, "type": "error"}
+                {
+                    "row": max(op.error.line - 1, 0),
+                    "column": max(op.error.column - 1, 0),
+                    "text": op.error.message,
+                    "type": "error",
+                }
             ]
         else:
             self.status.visible = False

@@ -20,10 +20,10 @@ from deepforge_panel.components.flow import FollowedSelection, ReactFlow, delete
 from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.session import Session
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
+from deepforge_panel.libraries import available_libraries, library
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Pipeline, PipelineError
 from deepforge_panel.references import make_reference
-from deepforge_panel.libraries import available_libraries, library
 
 BLANK = "New blank operation"
 
@@ -236,7 +236,9 @@ class PipelineEditor(ProjectComponent):
         if signature != self._reference_signature:
             widgets = []
             for name in names:
-                widget = pn.widgets.Select(label=f"{name} (reference)", options=options, value=node.references.get(name))
+                widget = pn.widgets.Select(
+                    label=f"{name} (reference)", options=options, value=node.references.get(name)
+                )
                 widget.param.watch(lambda e, n=name: self._set_reference(n, e.new), "value")
                 widgets.append(widget)
             self.references.objects = widgets
@@ -327,7 +329,11 @@ class PipelineEditor(ProjectComponent):
         position = event.get("position") or {}
         if pipeline is not None and event.get("node_id") in pipeline.nodes:
             self._guard(
-                self.project.pipelines.move_node, pipeline.id, event["node_id"], position.get("x", 0), position.get("y", 0)
+                self.project.pipelines.move_node,
+                pipeline.id,
+                event["node_id"],
+                position.get("x", 0),
+                position.get("y", 0),
             )
 
     def _show_selected(self, node_id: str) -> None:
@@ -421,8 +427,15 @@ class PipelineEditor(ProjectComponent):
             sizing_mode="stretch_width",
         )
         side = pn.Column(
-            self.node_title, self.node_name, self.attributes, self.references, self.delete_button, pn.layout.Divider(), self.code,
-            width=460, scroll=True,
+            self.node_title,
+            self.node_name,
+            self.attributes,
+            self.references,
+            self.delete_button,
+            pn.layout.Divider(),
+            self.code,
+            width=460,
+            scroll=True,
         )
         return pn.Column(
             toolbar,
@@ -443,8 +456,10 @@ def free_spot(boxes: list[tuple[float, float, float, float]], size: tuple[float,
     right, bottom = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
 
     def free(x: float, y: float) -> bool:
-        return all(x + width + GAP <= bx or bx + bw + GAP <= x or y + height + GAP <= by or by + bh + GAP <= y
-                   for bx, by, bw, bh in boxes)
+        return all(
+            x + width + GAP <= bx or bx + bw + GAP <= x or y + height + GAP <= by or by + bh + GAP <= y
+            for bx, by, bw, bh in boxes
+        )
 
     y = top
     while y <= bottom + GAP:

@@ -76,9 +76,7 @@ class ProjectList(pn.viewable.Viewer):
             fork = pn.widgets.Button(label="Fork", width=70)
             fork.on_click(lambda _e, n=entry.name, t=target: self._act(self.fork, n, t.value.strip()))
             confirming = self._confirming == entry.name
-            delete = pn.widgets.Button(
-                label="Confirm delete" if confirming else "Delete", color="danger", width=120
-            )
+            delete = pn.widgets.Button(label="Confirm delete" if confirming else "Delete", color="danger", width=120)
             delete.on_click(lambda _e, n=entry.name: self._act(self.delete, n))
             rows.append(pn.Row(open_link, target, rename, fork, delete, css_classes=["df-project"]))
         if not rows:

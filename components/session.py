@@ -24,7 +24,9 @@ class Session(param.Parameterized):
     tab = param.String(default="Pipelines", doc="The workbench tab in front.")
     message = param.String(default="", doc="The last error or notice for this user.")
 
-    def run(self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> ExecutionId | None:
+    def run(
+        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None
+    ) -> ExecutionId | None:
         """Start the given (or selected) pipeline and show its execution; errors land in ``message``."""
         target = pipeline or self.pipeline
         if target is None:

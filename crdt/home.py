@@ -68,9 +68,7 @@ class Home:
     def create(self, name: str) -> DocStore:
         """A new, empty project store named ``name``."""
         if not _NAME.match(name):
-            raise StoreError(
-                f"invalid project name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-'"
-            )
+            raise StoreError(f"invalid project name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-'")
         if self.exists(name):
             raise StoreError(f"a project named {name!r} already exists in {self.path}")
         project_id = new_id("p")

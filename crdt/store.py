@@ -11,9 +11,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NewType
+from typing import NewType
 
 from pycrdt import Doc, merge_updates
 
@@ -154,9 +155,7 @@ class DocStore:
 
     def _compact(self, branch: str) -> None:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, data FROM updates WHERE branch = ? ORDER BY seq", (branch,)
-            ).fetchall()
+            rows = self._db.execute("SELECT seq, data FROM updates WHERE branch = ? ORDER BY seq", (branch,)).fetchall()
             if len(rows) <= COMPACT_AFTER:
                 return
             merged = merge_updates(*[bytes(data) for _, data in rows])
@@ -276,7 +275,9 @@ class DocStore:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def seed_from(self, state: bytes, message: str, author: str, on_open: Callable[[Doc], None] | None = None) -> CommitId:
+    def seed_from(
+        self, state: bytes, message: str, author: str, on_open: Callable[[Doc], None] | None = None
+    ) -> CommitId:
         """Start an empty store from a snapshot (used by fork): open it, apply, commit."""
         doc = self.open("main")
         doc.apply_update(state)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from deepforge_panel.crdt import StoreError
 
 if TYPE_CHECKING:
-    from deepforge_panel.project import Project
     from deepforge_panel.libraries.keras.architectures import Architecture
+    from deepforge_panel.project import Project
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -136,7 +136,9 @@ def cmd_architecture_import(args: argparse.Namespace) -> int:
     for item in args.function or []:
         fname, sep, path = item.partition("=")
         if not sep or not Path(path).is_file():
-            print(f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME(x)", file=sys.stderr)
+            print(
+                f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME(x)", file=sys.stderr
+            )
             return 2
         functions[fname] = Path(path).read_text()
     if not Path(args.file).is_file():
@@ -175,7 +177,11 @@ def cmd_architecture_export(args: argparse.Namespace) -> int:
 def cmd_artifacts(args: argparse.Namespace) -> int:
     project = _workspace(args).open(args.project)
     for artifact in project.artifacts.all():
-        made = f"by {artifact.provenance['node']} ({artifact.provenance['pipeline']})" if artifact.provenance else "uploaded"
+        made = (
+            f"by {artifact.provenance['node']} ({artifact.provenance['pipeline']})"
+            if artifact.provenance
+            else "uploaded"
+        )
         print(f"{artifact.id}  {artifact.name}\t{artifact.type}\t{artifact.size} bytes\t{made}")
     return 0
 
@@ -197,7 +203,9 @@ def cmd_artifact_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)")
+    common.add_argument(
+        "--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)"
+    )
     parser = argparse.ArgumentParser(prog="deepforge-panel", description=__doc__, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("projects", parents=[common], help="list projects with their pipelines")
@@ -232,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("project")
     a.add_argument("file", help="a .keras file, or the JSON of model.to_json()")
     a.add_argument("--name", help="the architecture's name (default: the model's)")
-    a.add_argument("--function", action="append", metavar="NAME=FILE", help="code of a custom activation the model uses")
+    a.add_argument(
+        "--function", action="append", metavar="NAME=FILE", help="code of a custom activation the model uses"
+    )
     a.set_defaults(func=cmd_architecture_import)
     a = arch_sub.add_parser("export", parents=[common], help="an architecture as Python (build_model()) or Keras JSON")
     a.add_argument("project")

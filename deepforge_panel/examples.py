@@ -39,8 +39,8 @@ def build_digits(project: Project) -> None:
 
 def add_architectures(project: Project, ops: dict[str, str]) -> None:
     """A small CNN and an Inception-style block (the seed's section 9.1) for the 8x8 digits, each trained through a reference."""
-    from deepforge_panel.references import make_reference
     from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+    from deepforge_panel.references import make_reference
 
     views = ArchitecturesView(project)
     cnn = views.create("digits-cnn")
@@ -80,8 +80,16 @@ def add_architectures(project: Project, ops: dict[str, str]) -> None:
     merged = add("Concatenate", {}, "merged", 300, 400)
     gap = add("GlobalAveragePooling2D", {}, "gap", 300, 490)
     digit = add("Dense", {"units": 10, "activation": "softmax"}, "digit", 300, 580)
-    for src, dst in [(pixels, image), (image, branch1), (image, reduce3), (reduce3, branch3), (image, reduce5),
-                     (reduce5, branch5), (image, pool), (pool, branch_pool)]:
+    for src, dst in [
+        (pixels, image),
+        (image, branch1),
+        (image, reduce3),
+        (reduce3, branch3),
+        (image, reduce5),
+        (reduce5, branch5),
+        (image, pool),
+        (pool, branch_pool),
+    ]:
         views.connect(inception, src, dst)
     for branch in (branch1, branch3, branch5, branch_pool):
         views.connect(inception, branch, merged)

@@ -23,7 +23,9 @@ def descendants(start: str, edges: Iterable[tuple[N, N]]) -> set[N]:
     return seen
 
 
-def topological_order(nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: Callable[[N], str]) -> tuple[list[N], list[N]]:
+def topological_order(
+    nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: Callable[[N], str]
+) -> tuple[list[N], list[N]]:
     """Nodes so every edge points forward, ties broken by ``key``; and the nodes left on a cycle (empty if none)."""
     nodes = list(nodes)
     indegree = {n: 0 for n in nodes}

@@ -15,7 +15,9 @@ class ProjectHub:
     All access happens on the server's event loop thread (DESIGN.md: one thread touches a Doc).
     """
 
-    def __init__(self, workspace: Workspace, compute: str = "local", compute_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, workspace: Workspace, compute: str = "local", compute_options: dict[str, Any] | None = None
+    ) -> None:
         self.workspace = workspace
         self.compute = compute
         self.compute_options = compute_options or {}

@@ -184,7 +184,14 @@ def _attribute_type(annotation: ast.expr | None, default: Any, choices: tuple[An
     text = _annotation(annotation)
     if text in _SCALARS:
         return text
-    if text.replace(" ", "") in ("int|None", "float|None", "str|None", "Optional[int]", "Optional[float]", "Optional[str]"):
+    if text.replace(" ", "") in (
+        "int|None",
+        "float|None",
+        "str|None",
+        "Optional[int]",
+        "Optional[float]",
+        "Optional[str]",
+    ):
         return text.replace("Optional[", "").replace("]", "").split("|")[0].strip()
     if isinstance(default, bool):
         return "bool"

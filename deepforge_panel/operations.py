@@ -101,7 +101,9 @@ class OperationsView(RootView[Operation]):
     def remove(self, op_id: str) -> None:
         users = [p.name for p in self.project.pipelines.all() if any(n.operation == op_id for n in p.nodes.values())]
         if users:
-            raise ValueError(f"operation {self.get(op_id).name!r} is used by pipelines {users}; remove those nodes first")
+            raise ValueError(
+                f"operation {self.get(op_id).name!r} is used by pipelines {users}; remove those nodes first"
+            )
         with self.project.transaction():
             del self._map[op_id]
 

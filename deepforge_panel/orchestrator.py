@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Map
 
-from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel import provenance
+from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import job_environment, write_job_folder
@@ -99,7 +99,10 @@ class Orchestrator:
         pipelines = self.project.pipelines
         checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
         author = author or default_author()
-        snapshots = {nid: self._snapshot(checked, nid, (overrides or {}).get(node.name, {})) for nid, node in checked.nodes.items()}
+        snapshots = {
+            nid: self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
+            for nid, node in checked.nodes.items()
+        }
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=_RUNNER
@@ -221,10 +224,7 @@ class Orchestrator:
         """Run one job to its end; True when it succeeded."""
         snap = run.snapshots[node_id]
         job_id = run.job_ids[node_id]
-        inputs = {
-            edge.dst_port: run.artifacts[edge.src][edge.src_port]
-            for edge in run.pipeline.incoming(node_id)
-        }
+        inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
         with self.project.transaction(origin="orchestrator"):
             recorded = self._job(run, node_id)["inputs"]
             for port, artifact in inputs.items():
@@ -281,7 +281,7 @@ class Orchestrator:
         except asyncio.CancelledError:
             self._set_status(run, node_id, "cancelled", ended=time.time(), error="cancelled while running")
             raise
-        except Exception as exc:  # an adapter that cannot run the job at all
+        except Exception as exc:  # noqa: BLE001 - an adapter that cannot run the job at all
             self._set_status(run, node_id, "failed", ended=time.time(), error=f"compute adapter error: {exc!r}")
             return False
         finally:
@@ -330,12 +330,20 @@ class Orchestrator:
         self._flush(run)
         with self.project.transaction(origin="orchestrator"):
             self.project.artifacts.add_in_transaction(
-                artifact_id, f"{snap.name}.{event['name']}", event["datatype"], event["url"], event["hash"],
-                int(event["size"]), record,
+                artifact_id,
+                f"{snap.name}.{event['name']}",
+                event["datatype"],
+                event["url"],
+                event["hash"],
+                int(event["size"]),
+                record,
             )
             self._job(run, node_id)["outputs"][event["name"]] = artifact_id
         run.artifacts[node_id][event["name"]] = {
-            "artifact": artifact_id, "url": event["url"], "hash": event["hash"], "provenance": record
+            "artifact": artifact_id,
+            "url": event["url"],
+            "hash": event["hash"],
+            "provenance": record,
         }
 
     async def _flush_periodically(self, run: _Run) -> None:

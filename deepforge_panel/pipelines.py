@@ -352,7 +352,7 @@ class PipelinesView(RootView[Pipeline]):
                         coerce(attribute, value, node.name)
                     except PipelineError as exc:
                         problems.append(str(exc))
-        unknown = set((overrides or {})) - {n.name for n in pipeline.nodes.values()}
+        unknown = set(overrides or {}) - {n.name for n in pipeline.nodes.values()}
         problems.extend(f"--set names no node {name!r}" for name in sorted(unknown))
         if problems:
             raise PipelineError(f"pipeline {pipeline.name!r} cannot run:\n  - " + "\n  - ".join(problems))

@@ -81,6 +81,7 @@ class Project:
 
     def on_change(self, roots: tuple[str, ...] | list[str], callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(root)`` after every transaction touching one of ``roots``; returns an unsubscribe."""
+
         def notify(name: str) -> Callable[..., None]:
             return lambda *_event: callback(name)
 

@@ -29,7 +29,7 @@ class RootView(Generic[T]):
         return self.project.map(self.root)
 
     def ids(self) -> list[Id]:
-        return [Id(key) for key in self._map.keys()]
+        return [Id(key) for key in self._map]
 
     def record(self, item_id: str) -> Map:
         """The live record ``item_id``; KeyError naming the project when absent."""

@@ -80,7 +80,18 @@ def test_a_built_wheel_holds_only_the_namespace(tmp_path: Path) -> None:
             target.write_bytes((REPO / rel).read_bytes())
     out = tmp_path / "wheel"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=240,

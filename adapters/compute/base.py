@@ -28,10 +28,10 @@ class ComputeAdapter(ABC):
 
     name: ClassVar[str]
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Acquire what running jobs needs (a cluster, a connection); nothing by default."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Kill every job still running and release what ``start`` acquired."""
 
     @abstractmethod

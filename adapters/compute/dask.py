@@ -39,9 +39,7 @@ class DaskCompute(ComputeAdapter):
     def client(self) -> Any:
         """The asynchronous ``distributed.Client``; RuntimeError before ``start``."""
         if self._client is None:
-            raise RuntimeError(
-                "DaskCompute is not started: await adapter.start() or use `async with adapter:`"
-            )
+            raise RuntimeError("DaskCompute is not started: await adapter.start() or use `async with adapter:`")
         return self._client
 
     async def start(self) -> None:

@@ -44,9 +44,7 @@ class StorageAdapter(ABC):
         """The full URL of ``key``, after checking it is a clean relative key."""
         parts = key.split("/")
         if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
-            raise ValueError(
-                f"{key!r} is not a storage key (slash-separated, relative, no '.', '..' or empty parts)"
-            )
+            raise ValueError(f"{key!r} is not a storage key (slash-separated, relative, no '.', '..' or empty parts)")
         return f"{self.url}/{key}"
 
     def key_for(self, url: str) -> str:

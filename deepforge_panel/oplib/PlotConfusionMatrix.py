@@ -10,9 +10,9 @@ class PlotConfusionMatrix:
         predictions = model.predict(test["x"], verbose=0).argmax(axis=1)
         n = len(test["classes"])
         matrix = np.zeros((n, n), dtype=int)
-        for truth, guess in zip(test["y"], predictions):
+        for truth, guess in zip(test["y"], predictions, strict=False):
             matrix[truth, guess] += 1
-        figure, axes = plt.subplots()
+        _figure, axes = plt.subplots()
         axes.imshow(matrix, cmap="Blues")
         axes.set_xlabel("predicted")
         axes.set_ylabel("true")

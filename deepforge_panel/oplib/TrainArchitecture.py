@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 try:
     from deepforge import metric, progress
 except ImportError:  # running outside the workbench: feedback calls do nothing
+
     def metric(name, value, step=None):
         pass
 
@@ -13,7 +14,9 @@ except ImportError:  # running outside the workbench: feedback calls do nothing
 class TrainArchitecture:
     """Train a network designed in the architecture editor, drawing the loss after every epoch."""
 
-    def __init__(self, architecture, epochs: int = 5, batch_size: int = 32, learning_rate: float = 0.001, seed: int = 0):
+    def __init__(
+        self, architecture, epochs: int = 5, batch_size: int = 32, learning_rate: float = 0.001, seed: int = 0
+    ):
         self.architecture = architecture
         self.epochs = epochs
         self.batch_size = batch_size

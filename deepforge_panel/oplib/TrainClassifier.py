@@ -3,6 +3,7 @@ import matplotlib.pyplot as plt
 try:
     from deepforge import metric, progress
 except ImportError:  # running outside the workbench: feedback calls do nothing
+
     def metric(name, value, step=None):
         pass
 
@@ -13,7 +14,14 @@ except ImportError:  # running outside the workbench: feedback calls do nothing
 class TrainClassifier:
     """Train a small Keras network on a dataset's features, drawing the loss after every epoch."""
 
-    def __init__(self, hidden_units: int = 64, epochs: int = 10, batch_size: int = 32, learning_rate: float = 0.001, seed: int = 0):
+    def __init__(
+        self,
+        hidden_units: int = 64,
+        epochs: int = 10,
+        batch_size: int = 32,
+        learning_rate: float = 0.001,
+        seed: int = 0,
+    ):
         self.hidden_units = hidden_units
         self.epochs = epochs
         self.batch_size = batch_size
@@ -60,7 +68,12 @@ class TrainClassifier:
 
         progress(0, epochs, "epoch")
         model.fit(
-            train["x"], train["y"], epochs=epochs, batch_size=self.batch_size,
-            validation_split=0.1, verbose=0, callbacks=[Feedback()],
+            train["x"],
+            train["y"],
+            epochs=epochs,
+            batch_size=self.batch_size,
+            validation_split=0.1,
+            verbose=0,
+            callbacks=[Feedback()],
         )
         return model

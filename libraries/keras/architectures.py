@@ -9,6 +9,7 @@ and refused with an error naming the layer, leaving the document as it was.
 from __future__ import annotations
 
 import ast
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +17,9 @@ from pycrdt import Map, Text
 
 from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.graph import descendants, topological_order
+from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
 from deepforge_panel.operations import splice
 from deepforge_panel.views import RootView
-from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
 
 
 class ArchitectureError(ValueError):
@@ -85,7 +86,11 @@ class Architecture:
 
     def model_outputs(self) -> list[Layer]:
         """Layers nothing consumes, in topological order: the model's outputs."""
-        return [self.layers[i] for i in self.topological_order() if not self.outputs_of(i) and self.layers[i].type != "InputLayer"]
+        return [
+            self.layers[i]
+            for i in self.topological_order()
+            if not self.outputs_of(i) and self.layers[i].type != "InputLayer"
+        ]
 
 
 def check_arg(layer_type: str, owner: str, name: str, value: Any) -> Any:
@@ -154,10 +159,14 @@ class ArchitecturesView(RootView[Architecture]):
         rec = self.record(architecture_id)
         layers = {
             Id(lid): Layer(
-                Id(lid), l["name"], l["type"], {k: loads(v) for k, v in l["args"].items()},
-                float(l.get("x") or 0.0), float(l.get("y") or 0.0),
+                Id(lid),
+                layer["name"],
+                layer["type"],
+                {k: loads(v) for k, v in layer["args"].items()},
+                float(layer.get("x") or 0.0),
+                float(layer.get("y") or 0.0),
             )
-            for lid, l in rec["layers"].items()
+            for lid, layer in rec["layers"].items()
         }
         connections = {
             Id(cid): Connection(Id(cid), c["src"], c["dst"], as_int(c.get("index")))
@@ -171,9 +180,7 @@ class ArchitecturesView(RootView[Architecture]):
             raise ArchitectureError(f"an architecture named {name!r} already exists")
         architecture_id = new_id("ar")
         with self.project.transaction():
-            self._map[architecture_id] = Map(
-                {"name": name, "layers": Map(), "connections": Map(), "functions": Map()}
-            )
+            self._map[architecture_id] = Map({"name": name, "layers": Map(), "connections": Map(), "functions": Map()})
         return architecture_id
 
     def remove(self, architecture_id: str) -> None:
@@ -182,8 +189,14 @@ class ArchitecturesView(RootView[Architecture]):
             del self._map[architecture_id]
 
     def add_layer(
-        self, architecture_id: str, layer_type: str, args: dict[str, Any] | None = None, *,
-        name: str | None = None, x: float = 0.0, y: float = 0.0,
+        self,
+        architecture_id: str,
+        layer_type: str,
+        args: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        x: float = 0.0,
+        y: float = 0.0,
     ) -> Id:
         """A layer of ``layer_type`` (a catalog name, e.g. "Dense"); required arguments may come later."""
         arch = self.get(architecture_id)
@@ -191,7 +204,7 @@ class ArchitecturesView(RootView[Architecture]):
             layer_spec(layer_type)
         except KeyError as exc:
             raise ArchitectureError(str(exc.args[0]), name or layer_type) from None
-        taken = {l.name for l in arch.layers.values()}
+        taken = {layer.name for layer in arch.layers.values()}
         base = name or _snake(layer_type)
         if name is not None and name in taken:
             raise ArchitectureError(f"architecture {arch.name!r} already has a layer named {name!r}", name)
@@ -202,8 +215,13 @@ class ArchitecturesView(RootView[Architecture]):
         layer_id = new_id("l")
         with self.project.transaction():
             self.record(architecture_id)["layers"][layer_id] = Map(
-                {"name": unique, "type": layer_type, "args": Map({k: dumps(v) for k, v in checked.items()}),
-                 "x": float(x), "y": float(y)}
+                {
+                    "name": unique,
+                    "type": layer_type,
+                    "args": Map({k: dumps(v) for k, v in checked.items()}),
+                    "x": float(x),
+                    "y": float(y),
+                }
             )
         return layer_id
 
@@ -225,7 +243,9 @@ class ArchitecturesView(RootView[Architecture]):
     def rename_layer(self, architecture_id: str, layer: str, name: str) -> None:
         arch = self.get(architecture_id)
         target = arch.layer(layer)
-        if not name.isidentifier() or any(l.name == name and l.id != target.id for l in arch.layers.values()):
+        if not name.isidentifier() or any(
+            layer.name == name and layer.id != target.id for layer in arch.layers.values()
+        ):
             raise ArchitectureError(f"{name!r} is not a free Python identifier in {arch.name!r}", target.id)
         with self.project.transaction():
             self.record(architecture_id)["layers"][target.id]["name"] = name
@@ -286,7 +306,7 @@ class ArchitecturesView(RootView[Architecture]):
 
 def _snake(name: str) -> str:
     out = [name[0].lower()]
-    for prev, char in zip(name, name[1:]):
+    for prev, char in itertools.pairwise(name):
         if char.isupper() and prev.islower():
             out.append("_")
         out.append(char.lower())

@@ -22,8 +22,16 @@ from deepforge_panel.libraries.keras.codegen import build_model as _generated_mo
 if TYPE_CHECKING:
     import keras
 
-_INPUT_ARGS = {"shape": "shape", "batch_size": "batch_size", "dtype": "dtype", "sparse": "sparse", "ragged": "ragged",
-               "batch_shape": "batch_shape", "optional": "optional", "input_tensor": "tensor"}
+_INPUT_ARGS = {
+    "shape": "shape",
+    "batch_size": "batch_size",
+    "dtype": "dtype",
+    "sparse": "sparse",
+    "ragged": "ragged",
+    "batch_shape": "batch_shape",
+    "optional": "optional",
+    "input_tensor": "tensor",
+}
 """InputLayer arguments as ``keras.Input`` spells them."""
 
 
@@ -41,7 +49,7 @@ def load_function(name: str, code: str) -> Callable[..., Any]:
 
     namespace: dict[str, Any] = {"keras": keras, "__name__": f"deepforge_function_{name}"}
     try:
-        exec(compile(code, f"<function {name}>", "exec"), namespace)  # noqa: S102 - the user's own code
+        exec(compile(code, f"<function {name}>", "exec"), namespace)
     except Exception as exc:  # noqa: BLE001 - any failure of user code is reported by name
         raise BuildError(f"function {name!r}: {type(exc).__name__}: {exc}", name) from None
     function = namespace.get(name)

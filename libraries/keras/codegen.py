@@ -78,8 +78,7 @@ def generate_code(arch: Architecture) -> str:
     body.append(f"return keras.Model(inputs={_group(inputs)}, outputs={_group(outputs)}, name={_literal(arch.name)})")
     lines.append(
         "\n\ndef build_model():\n"
-        f'    """A fresh, untrained "{title}" model."""\n'
-        + "".join(f"    {line}\n" for line in body)
+        f'    """A fresh, untrained "{title}" model."""\n' + "".join(f"    {line}\n" for line in body)
     )
     lines.append("\n\nbuild = build_model\n")
     return "".join(lines)
@@ -93,7 +92,7 @@ def _checked_order(arch: Architecture) -> list[str]:
     try:
         order = arch.topological_order()
     except ArchitectureError as exc:
-        stuck = next(iter(sorted(l.name for l in arch.layers.values() if _on_cycle(arch, l.id))), None)
+        stuck = next(iter(sorted(layer.name for layer in arch.layers.values() if _on_cycle(arch, layer.id))), None)
         raise ArchitectureError(str(exc), arch.layer(stuck).id if stuck else None) from None
     layers = load_catalog()["layers"]
     for lid in order:
@@ -132,7 +131,7 @@ def _variables(arch: Architecture) -> dict[str, str]:
     reserved = _RESERVED | set(arch.functions)
     names: dict[str, str] = {}
     taken = {layer.name for layer in arch.layers.values()} | reserved
-    for layer in sorted(arch.layers.values(), key=lambda l: l.name):
+    for layer in sorted(arch.layers.values(), key=lambda layer: layer.name):
         variable = layer.name
         if keyword.iskeyword(variable) or variable in reserved:
             variable += "_"
@@ -246,7 +245,7 @@ def _group(variables: list[str]) -> str:
 def load_generated(code: str, name: str = "architecture") -> types.ModuleType:
     """Run generated code as a fresh module (registering its custom functions) and return it."""
     module = types.ModuleType("deepforge_architecture_" + re.sub(r"\W", "_", name))
-    exec(compile(code, f"<architecture {name}>", "exec"), module.__dict__)  # noqa: S102 - our own generated code
+    exec(compile(code, f"<architecture {name}>", "exec"), module.__dict__)
     return module
 
 

@@ -50,8 +50,18 @@ FUNCTION_KINDS = {
     "constraint": "constraints",
 }
 TUPLE_NAMES = {
-    "kernel_size", "strides", "pool_size", "dilation_rate", "shape", "batch_shape", "target_shape",
-    "size", "output_size", "dims", "cropping", "padding",
+    "kernel_size",
+    "strides",
+    "pool_size",
+    "dilation_rate",
+    "shape",
+    "batch_shape",
+    "target_shape",
+    "size",
+    "output_size",
+    "dims",
+    "cropping",
+    "padding",
 }
 BASE_ARGS = ("activity_regularizer", "trainable", "dtype")
 """Keyword arguments every layer takes through ``**kwargs`` (from ``keras.layers.Layer``)."""
@@ -71,7 +81,7 @@ def function_names(kind: str) -> list[str]:
     for name in sorted(c for c in candidates if c[:1].islower() and c not in ("get", "serialize", "deserialize")):
         try:
             obj = public.get(name)
-        except Exception:  # noqa: BLE001, S112 - an identifier that needs arguments (e.g. "constant") is no name
+        except Exception:  # noqa: BLE001 - an identifier that needs arguments (e.g. "constant") is no name
             continue
         base = {"initializer": "Initializer", "regularizer": "Regularizer", "constraint": "Constraint"}.get(kind)
         if obj is None or (base and type(obj).__name__ == base):
@@ -112,7 +122,9 @@ def _quoted(text: str) -> list[str]:
 
 
 def _is_int_tuple(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value)
+    return isinstance(value, (list, tuple)) and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+    )
 
 
 def infer_type(name: str, default: Any, required: bool, doc: str) -> tuple[str, list[str] | None]:
@@ -145,7 +157,10 @@ def infer_type(name: str, default: Any, required: bool, doc: str) -> tuple[str, 
     if re.search(r"\b(either|one of)\b", head) and len(options) >= 2:
         return "choice", options
     for pattern, kind in (
-        (r"\bbool", "bool"), (r"\bfloat", "float"), (r"\b(int|integer)s?\b", "int"), (r"\b(string|str)\b", "str"),
+        (r"\bbool", "bool"),
+        (r"\bfloat", "float"),
+        (r"\b(int|integer)s?\b", "int"),
+        (r"\b(string|str)\b", "str"),
     ):
         if re.search(pattern, head):
             return kind, None

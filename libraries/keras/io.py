@@ -39,7 +39,6 @@ from deepforge_panel.libraries.keras.codegen import (
 )
 
 if TYPE_CHECKING:
-
     from deepforge_panel.adapters.storage import StorageAdapter
     from deepforge_panel.project import Project
 
@@ -88,7 +87,10 @@ def read_model_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:
 
 
 def import_model(
-    project: Project, source: str | Path | dict[str, Any], name: str | None = None, functions: dict[str, str] | None = None
+    project: Project,
+    source: str | Path | dict[str, Any],
+    name: str | None = None,
+    functions: dict[str, str] | None = None,
 ) -> Id:
     """A new architecture from a Keras model (Functional or Sequential); returns its id.
 
@@ -131,7 +133,9 @@ def plan_model(config: dict[str, Any], functions: dict[str, str], notes: list[st
         if not entries or entries[0].get("class_name") != "InputLayer":
             shape = inner.get("build_input_shape")
             if shape is None:
-                raise ArchitectureError("the Sequential model has no input shape; build it or start it with keras.Input")
+                raise ArchitectureError(
+                    "the Sequential model has no input shape; build it or start it with keras.Input"
+                )
             entries.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": shape, "name": "input_layer"}})
         plans = [_plan_layer(entry, functions, notes) for entry in entries]
         for prev, plan in itertools.pairwise(plans):
@@ -162,9 +166,13 @@ def _plan_layer(entry: dict[str, Any], functions: dict[str, str], notes: list[st
     class_name = entry.get("class_name", "")
     layer_type = catalog.get("aliases", {}).get(class_name, class_name)
     if layer_type in catalog.get("excluded", {}):
-        raise ArchitectureError(f"layer {name!r}: {class_name} is not supported ({catalog['excluded'][layer_type]})", name)
+        raise ArchitectureError(
+            f"layer {name!r}: {class_name} is not supported ({catalog['excluded'][layer_type]})", name
+        )
     if layer_type not in catalog["layers"] or ">" in str(entry.get("registered_name") or ""):
-        raise ArchitectureError(f"layer {name!r}: unknown layer type {class_name!r} (not a keras.layers class in the catalog)", name)
+        raise ArchitectureError(
+            f"layer {name!r}: unknown layer type {class_name!r} (not a keras.layers class in the catalog)", name
+        )
     specs = {a["name"]: a for a in catalog["layers"][layer_type]["args"]}
     if layer_type == "InputLayer" and "batch_input_shape" in cfg:
         cfg["batch_shape"] = cfg.pop("batch_input_shape")  # the Keras 2 spelling
@@ -270,7 +278,10 @@ def _inbound(entry: dict[str, Any], plan: LayerPlan, notes: list[str]) -> list[s
     """Source layers of a Functional layer's single call, in argument order."""
     nodes = entry.get("inbound_nodes") or []
     if len(nodes) > 1:
-        raise ArchitectureError(f"layer {plan.name!r} is shared (called {len(nodes)} times); an architecture calls each layer once", plan.name)
+        raise ArchitectureError(
+            f"layer {plan.name!r} is shared (called {len(nodes)} times); an architecture calls each layer once",
+            plan.name,
+        )
     if not nodes:
         return []
     node = nodes[0]
@@ -281,7 +292,9 @@ def _inbound(entry: dict[str, Any], plan: LayerPlan, notes: list[str]) -> list[s
             if found and load_catalog()["layers"][plan.type].get("call") == "positional":
                 history += found
             elif found:
-                raise ArchitectureError(f"layer {plan.name!r} is called with a tensor as {key!r}; only its inputs connect", plan.name)
+                raise ArchitectureError(
+                    f"layer {plan.name!r} is called with a tensor as {key!r}; only its inputs connect", plan.name
+                )
             elif value not in (None, False):
                 notes.append(f"{plan.name} was called with {key}={value!r}, which is not kept")
     else:
@@ -382,7 +395,7 @@ def _order_notes(config: dict[str, Any], arch: Architecture) -> list[str]:
         value = config["config"].get(key) or []
         theirs = [_ident(value[0])] if value and isinstance(value[0], str) else [_ident(v[0]) for v in value]
         if theirs and theirs != [layer.name for layer in ours]:
-            notes.append(f"{key.split('_')[0]}s come in the order {[l.name for l in ours]}, not {theirs}")
+            notes.append(f"{key.split('_')[0]}s come in the order {[layer.name for layer in ours]}, not {theirs}")
     return notes
 
 

@@ -114,6 +114,6 @@ def install_serializer(serialization: types.ModuleType) -> None:
     if serialization.__name__ in _installed:
         return
     namespace: dict[str, Any] = {"__name__": "deepforge_keras_init"}
-    exec(compile(INIT_CODE, "<keras library init>", "exec"), namespace)  # noqa: S102 - the library's own code
+    exec(compile(INIT_CODE, "<keras library init>", "exec"), namespace)
     namespace["install"](serialization)
     _installed.add(serialization.__name__)

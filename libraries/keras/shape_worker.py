@@ -174,7 +174,8 @@ def _custom_names(arch: Architecture, layer: Layer) -> list[str]:
     spec = load_catalog()["layers"].get(layer.type, {})
     kinds = {a["name"]: a["type"] for a in spec.get("args", [])}
     return sorted(
-        v for k, v in layer.args.items()
+        v
+        for k, v in layer.args.items()
         if isinstance(v, str) and v in arch.functions and kinds.get(k, "").startswith("function:")
     )
 
@@ -198,7 +199,9 @@ def main() -> None:
         except ValueError as exc:
             reply: dict[str, Any] = {"id": None, "error": f"malformed JSON: {exc}"}
         else:
-            reply = computer.answer(request) if isinstance(request, dict) else {"id": None, "error": "expected an object"}
+            reply = (
+                computer.answer(request) if isinstance(request, dict) else {"id": None, "error": "expected an object"}
+            )
         out.write(json.dumps(reply) + "\n")
         out.flush()
 

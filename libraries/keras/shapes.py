@@ -19,7 +19,6 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from deepforge_panel.crdt import Id
@@ -40,7 +39,9 @@ def to_payload(arch: Architecture) -> dict[str, Any]:
     return {
         "id": arch.id,
         "name": arch.name,
-        "layers": {lid: {"name": l.name, "type": l.type, "args": l.args} for lid, l in arch.layers.items()},
+        "layers": {
+            lid: {"name": layer.name, "type": layer.type, "args": layer.args} for lid, layer in arch.layers.items()
+        },
         "connections": {cid: {"src": c.src, "dst": c.dst, "index": c.index} for cid, c in arch.connections.items()},
         "functions": dict(arch.functions),
     }
@@ -49,8 +50,8 @@ def to_payload(arch: Architecture) -> dict[str, Any]:
 def from_payload(payload: Mapping[str, Any]) -> Architecture:
     """The worker's side of :func:`to_payload`; connections to missing layers are dropped."""
     layers = {
-        Id(lid): Layer(Id(lid), l["name"], l["type"], dict(l.get("args") or {}))
-        for lid, l in (payload.get("layers") or {}).items()
+        Id(lid): Layer(Id(lid), layer["name"], layer["type"], dict(layer.get("args") or {}))
+        for lid, layer in (payload.get("layers") or {}).items()
     }
     connections = {
         Id(cid): Connection(Id(cid), c["src"], c["dst"], int(c.get("index") or 0))
@@ -58,7 +59,11 @@ def from_payload(payload: Mapping[str, Any]) -> Architecture:
         if c.get("src") in layers and c.get("dst") in layers
     }
     return Architecture(
-        Id(payload.get("id") or ""), payload.get("name") or "", layers, connections, dict(payload.get("functions") or {})
+        Id(payload.get("id") or ""),
+        payload.get("name") or "",
+        layers,
+        connections,
+        dict(payload.get("functions") or {}),
     )
 
 
@@ -180,7 +185,9 @@ class ShapeChecker:
             except (ConnectionError, BrokenPipeError) as exc:
                 await self._stop()
                 if attempt == 2:
-                    raise ShapeCheckError(f"the shape worker died twice ({exc}); its last words:\n{self._tail()}") from None
+                    raise ShapeCheckError(
+                        f"the shape worker died twice ({exc}); its last words:\n{self._tail()}"
+                    ) from None
                 continue
             except TimeoutError:
                 await self._stop()

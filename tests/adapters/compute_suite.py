@@ -210,9 +210,7 @@ class ComputeConformance:
             "executable": sys.executable,
         }
 
-    def test_stdout_arrives_while_job_runs(
-        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
-    ) -> None:
+    def test_stdout_arrives_while_job_runs(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
         go = tmp_path / "go"
         code = WAIT_FOR_FILE + textwrap.dedent(
             """
@@ -235,12 +233,9 @@ class ComputeConformance:
         assert exit_code == 0
         assert rec.lines("stdout") == ["ready"]
 
-    def test_one_mib_line_arrives_intact(
-        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
-    ) -> None:
+    def test_one_mib_line_arrives_intact(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
         code = (
-            'import sys\nline = "0123456789abcdef" * 65536\n'
-            'print(line)\nprint("after")\nprint(line, file=sys.stderr)\n'
+            'import sys\nline = "0123456789abcdef" * 65536\nprint(line)\nprint("after")\nprint(line, file=sys.stderr)\n'
         )
         job = make_job(tmp_path / "long", code)
 
@@ -254,12 +249,8 @@ class ComputeConformance:
         assert rec.lines("stdout") == [expected, "after"]
         assert rec.lines("stderr") == [expected]
 
-    def test_lines_keep_their_order_per_stream(
-        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
-    ) -> None:
-        code = (
-            "import sys\nfor i in range(300):\n    print(f'out {i}')\n    print(f'err {i}', file=sys.stderr)\n"
-        )
+    def test_lines_keep_their_order_per_stream(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        code = "import sys\nfor i in range(300):\n    print(f'out {i}')\n    print(f'err {i}', file=sys.stderr)\n"
         job = make_job(tmp_path / "order", code)
 
         async def main() -> tuple[int, Recorder]:
@@ -289,9 +280,7 @@ class ComputeConformance:
         assert isinstance(started["time"], float) and before <= started["time"] <= after
         assert rec.threads == {loop_thread}
 
-    def test_cancel_kills_job_and_its_children(
-        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
-    ) -> None:
+    def test_cancel_kills_job_and_its_children(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
         pids = tmp_path / "pids"
         code = """
         import os, subprocess, sys, time
@@ -339,8 +328,6 @@ class ComputeConformance:
         assert aio.run(main()) == [0, 0]
 
 
-
-
 async def check_cancel_while_queued(adapter: ComputeAdapter, tmp_path: Path, capacity: int) -> None:
     """Fill all ``capacity`` slots, cancel a queued job, free the slots: the cancelled job never runs."""
     go = tmp_path / "go"
@@ -351,9 +338,7 @@ async def check_cancel_while_queued(adapter: ComputeAdapter, tmp_path: Path, cap
     ran = tmp_path / "queued-job-ran"
     queued = make_job(tmp_path / "queued", f"open({str(ran)!r}, 'w').close()\n")
     recorders = [Recorder() for _ in blockers]
-    running = [
-        asyncio.ensure_future(adapter.run(job, rec)) for job, rec in zip(blockers, recorders, strict=True)
-    ]
+    running = [asyncio.ensure_future(adapter.run(job, rec)) for job, rec in zip(blockers, recorders, strict=True)]
     for rec in recorders:
         await rec.wait_for_line("stdout", "ready")
     rec_queued = Recorder()

@@ -14,7 +14,8 @@ import textwrap
 
 import pytest
 
-from deepforge_panel.adapters.storage import StorageAdapter, storage as make_storage
+from deepforge_panel.adapters.storage import StorageAdapter
+from deepforge_panel.adapters.storage import storage as make_storage
 
 __all__ = ["StorageConformance"]
 
@@ -74,9 +75,7 @@ class StorageConformance:
         assert not storage.exists("a/b.bin")
 
     @pytest.mark.parametrize("operation", ["get", "size", "delete"])
-    def test_missing_key_raises_file_not_found_naming_the_url(
-        self, storage: StorageAdapter, operation: str
-    ) -> None:
+    def test_missing_key_raises_file_not_found_naming_the_url(self, storage: StorageAdapter, operation: str) -> None:
         url = storage.url_for("missing/nothing.bin")
         with pytest.raises(FileNotFoundError, match=url.replace(".", r"\.")):
             getattr(storage, operation)("missing/nothing.bin")

@@ -31,9 +31,7 @@ class TestDaskCompute(ComputeConformance):
     def adapter(cls, aio: LoopThread) -> Iterator[DaskCompute]:
         yield from aio.started(DaskCompute(n_workers=2))
 
-    def test_cancelled_while_queued_never_runs(
-        self, aio: LoopThread, adapter: DaskCompute, tmp_path: Path
-    ) -> None:
+    def test_cancelled_while_queued_never_runs(self, aio: LoopThread, adapter: DaskCompute, tmp_path: Path) -> None:
         aio.run(check_cancel_while_queued(adapter, tmp_path, capacity=adapter.n_workers))
 
     def test_stop_kills_running_jobs_of_a_client_on_an_address(

@@ -39,9 +39,7 @@ class TestLocalCompute(ComputeConformance):
     def adapter(cls, aio: LoopThread) -> Iterator[LocalCompute]:
         yield from aio.started(LocalCompute(max_workers=4))
 
-    def test_cancelled_while_queued_never_runs(
-        self, aio: LoopThread, adapter: LocalCompute, tmp_path: Path
-    ) -> None:
+    def test_cancelled_while_queued_never_runs(self, aio: LoopThread, adapter: LocalCompute, tmp_path: Path) -> None:
         aio.run(check_cancel_while_queued(adapter, tmp_path, capacity=adapter.max_workers))
 
 

@@ -24,8 +24,13 @@ from deepforge_panel.adapters.compute import (
     register_compute,
 )
 from deepforge_panel.adapters.compute.local import LocalCompute
-from deepforge_panel.adapters.storage import FsspecStorage, available_storage, get_storage_class, register_storage, storage
-
+from deepforge_panel.adapters.storage import (
+    FsspecStorage,
+    available_storage,
+    get_storage_class,
+    register_storage,
+    storage,
+)
 
 
 class NullCompute(ComputeAdapter):
@@ -86,7 +91,7 @@ def test_unknown_compute_name_lists_the_known_names() -> None:
 
 
 def test_unknown_storage_protocol_lists_the_registered_ones() -> None:
-    with pytest.raises(ValueError, match="No storage adapter for protocol 'nosuchproto'.*'file', 's3'"):
+    with pytest.raises(ValueError, match=r"No storage adapter for protocol 'nosuchproto'.*'file', 's3'"):
         storage("nosuchproto://bucket/root")
 
 
@@ -117,7 +122,7 @@ def test_registering_a_class_directly() -> None:
 def test_clobber_protection() -> None:
     register_compute("null", NullCompute)
     register_compute("null", NullCompute)  # the same class again is fine
-    with pytest.raises(ValueError, match="already registered.*clobber=True"):
+    with pytest.raises(ValueError, match=r"already registered.*clobber=True"):
         register_compute("null", LocalCompute)
     with pytest.raises(ValueError, match="already registered"):
         register_compute("local", "somewhere.else:LocalCompute")
@@ -144,9 +149,7 @@ def test_a_class_of_the_wrong_kind_is_refused(plugin_module: str) -> None:
         get_compute_class("late-bad")
 
 
-def test_missing_optional_dependency_gives_an_install_hint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_optional_dependency_gives_an_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"df_needs_dep_{uuid.uuid4().hex}"
     (tmp_path / f"{name}.py").write_text("import df_surely_not_installed.sub\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -156,7 +159,7 @@ def test_missing_optional_dependency_gives_an_install_hint(
     message = str(info.value)
     assert "'needy'" in message and "pip install 'df_surely_not_installed'" in message
     register_compute("hinted", f"{name}:NeedyCompute", hint="Install the cluster extra.")
-    with pytest.raises(ImportError, match="Install the cluster extra."):
+    with pytest.raises(ImportError, match=r"Install the cluster extra\."):
         get_compute_class("hinted")
     sys.modules.pop(name, None)
 

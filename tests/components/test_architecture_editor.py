@@ -41,7 +41,10 @@ def _widgets(editor: ArchitectureEditor) -> dict[str, pn.widgets.Widget]:
 
 def _connect(editor: ArchitectureEditor, src: str, dst: str) -> None:
     editor.flow._process_msg(
-        {"type": "edge_added", "edge": {"id": "tmp", "source": src, "target": dst, "sourceHandle": "out", "targetHandle": "in"}}
+        {
+            "type": "edge_added",
+            "edge": {"id": "tmp", "source": src, "target": dst, "sourceHandle": "out", "targetHandle": "in"},
+        }
     )
 
 
@@ -54,7 +57,9 @@ def test_build_a_network_from_the_catalog_and_see_its_shapes(
     editor._create()
     assert not editor.empty.visible and editor.architecture is not None
     editor.search.value_input = "conv2"
-    assert next(iter(editor.catalog.options.values())) == "Conv2D" and "Conv2DTranspose" in editor.catalog.options.values()
+    assert (
+        next(iter(editor.catalog.options.values())) == "Conv2D" and "Conv2DTranspose" in editor.catalog.options.values()
+    )
     assert any(label.startswith("Conv2D — 2D convolution") for label in editor.catalog.options)
 
     editor.catalog.value = "InputLayer"
@@ -95,7 +100,7 @@ def test_a_misfit_is_shown_in_red_on_the_layer_at_fault(
     view.add_layer(arch, "Concatenate", name="joined")
     view.add_layer(arch, "Dense", {"units": 2}, name="head")
     editor = _editor(digits_session, checker, arch)
-    layers = {l.name: l.id for l in view.get(arch).layers.values()}
+    layers = {layer.name: layer.id for layer in view.get(arch).layers.values()}
     for src, dst in (("flat_in", "joined"), ("square_in", "joined"), ("joined", "head")):
         _connect(editor, layers[src], layers[dst])
     assert sorted(e["label"] or "" for e in editor.flow.edges if e["target"] == layers["joined"]) == ["1", "2"]
@@ -157,14 +162,22 @@ def test_argument_widgets_fit_their_types_both_ways(digits_session: Session, che
     assert isinstance(widgets["filters"], pn.widgets.IntInput) and widgets["filters"].value == 8
     assert isinstance(widgets["kernel_size"], pn.widgets.TextInput) and widgets["kernel_size"].value == "3, 3"
     assert isinstance(widgets["use_bias"], pn.widgets.Checkbox) and widgets["use_bias"].value is True
-    assert isinstance(widgets["padding"], pn.widgets.Select) and set(widgets["padding"].options.values()) >= {"valid", "same"}
+    assert isinstance(widgets["padding"], pn.widgets.Select) and set(widgets["padding"].options.values()) >= {
+        "valid",
+        "same",
+    }
     activation = widgets["activation"]
     assert isinstance(activation, pn.widgets.Select)
     assert {"relu", "softmax", "halfrelu", None} <= set(activation.options.values())
     assert all(w.description for w in (widgets["filters"], widgets["kernel_size"], activation)), "docs as tooltips"
     activation.value = "halfrelu"
     widgets["padding"].value = "same"
-    assert view.get(arch).layer("conv").args == {"filters": 8, "kernel_size": [3, 3], "activation": "halfrelu", "padding": "same"}
+    assert view.get(arch).layer("conv").args == {
+        "filters": 8,
+        "kernel_size": [3, 3],
+        "activation": "halfrelu",
+        "padding": "same",
+    }
     digits_session.project.as_user("peer")
     ArchitecturesView(digits_session.project.as_user("peer")).set_args(arch, "conv", {"filters": 32})
     assert widgets["filters"].value == 32, "a peer's edit reaches the widget"
@@ -233,6 +246,8 @@ def test_importing_the_editor_imports_no_tensorflow() -> None:
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "print('heavy:', heavy)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     assert "heavy: []" in done.stdout

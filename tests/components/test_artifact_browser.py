@@ -84,7 +84,12 @@ def test_empty_state_then_artifacts_appear_live(session: Session) -> None:
     assert not browser.empty.visible and browser.table.visible
     assert list(browser.table.value.index) == [first]
     row = browser.table.value.loc[first]
-    assert (row["name"], row["type"], row["size"], row["made by"]) == ("raw.csv", "bytes", "8 B", "uploaded (no provenance)")
+    assert (row["name"], row["type"], row["size"], row["made by"]) == (
+        "raw.csv",
+        "bytes",
+        "8 B",
+        "uploaded (no provenance)",
+    )
     assert row["hash"] == hashlib.sha256(b"x,y\n1,2\n").hexdigest()[:12]
 
     browser.table.selection = [0]
@@ -176,5 +181,9 @@ def test_recreate_without_provenance_says_why(session: Session) -> None:
 
 def test_human_sizes() -> None:
     assert [human_size(n) for n in (0, 1023, 1024, 5 * 1024**2, 3 * 1024**4)] == [
-        "0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3.0 TiB"
+        "0 B",
+        "1023 B",
+        "1.0 KiB",
+        "5.0 MiB",
+        "3.0 TiB",
     ]

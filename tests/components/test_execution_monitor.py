@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:pandas.error
 
 EPOCHS = 4
 
-PREPARE = '''
+PREPARE = """
 class Prepare:
     def __init__(self, epochs: int = 4):
         self.epochs = epochs
@@ -36,7 +36,7 @@ class Prepare:
         print("preparing data", flush=True)
         data = self.epochs
         return data
-'''
+"""
 
 TRAIN = '''
 import time
@@ -70,22 +70,22 @@ class Train:
         return model
 '''
 
-EXPLODE = '''
+EXPLODE = """
 class Explode:
     def execute(self, data):
         print("checking data", flush=True)
         raise ValueError(f"bad value {data}")
         checked = data
         return checked
-'''
+"""
 
-REPORT = '''
+REPORT = """
 class Report:
     def execute(self, checked):
         print(checked)
-'''
+"""
 
-SLEEP = '''
+SLEEP = """
 import time
 from pathlib import Path
 class Sleep:
@@ -94,7 +94,7 @@ class Sleep:
     def execute(self):
         Path(self.started).write_text("started")
         time.sleep(600)
-'''
+"""
 
 
 def _hub(home: Path) -> ProjectHub:
@@ -175,7 +175,10 @@ def test_job_graph_mirrors_the_pipeline_and_colors_statuses(ran: Session) -> Non
     monitor = _monitor(ran)
     jobs = {j["name"]: j for j in monitor.graph.jobs}
     assert {n: j["status"] for n, j in jobs.items()} == {
-        "prepare": "succeeded", "train": "succeeded", "explode": "failed", "report": "skipped"
+        "prepare": "succeeded",
+        "train": "succeeded",
+        "explode": "failed",
+        "report": "skipped",
     }
     assert {n: j["color"] for n, j in jobs.items()} == {n: STATUS_COLORS[j["status"]] for n, j in jobs.items()}
     assert STATUS_COLORS["failed"] != STATUS_COLORS["succeeded"] != STATUS_COLORS["skipped"]
@@ -183,7 +186,9 @@ def test_job_graph_mirrors_the_pipeline_and_colors_statuses(ran: Session) -> Non
     assert len({(j["depth"], j["row"]) for j in jobs.values()}) == 4, "no two boxes overlap"
     ids = {j["id"]: n for n, j in jobs.items()}
     assert sorted((ids[e["src"]], ids[e["dst"]]) for e in monitor.graph.edges) == [
-        ("explode", "report"), ("prepare", "explode"), ("prepare", "train")
+        ("explode", "report"),
+        ("prepare", "explode"),
+        ("prepare", "train"),
     ]
     assert monitor.job is not None and monitor.job.name == "explode", "a failed job is shown first"
     assert monitor.graph.selected == monitor.job.id
@@ -264,9 +269,14 @@ def test_figure_grows_in_place_while_the_job_runs(session: Session, tmp_path: Pa
         for epoch in range(EPOCHS):
             (gate / str(epoch)).write_text("go")
             await async_wait_until(
-                lambda epoch=epoch: monitor.job is not None and monitor.job.name == "train" and monitor.figure_views
-                and len(_line_source(next(iter(monitor.figure_views.values()))).data["y"]) == epoch + 1,
-                timeout=30, message=f"epoch {epoch} drawn",
+                lambda epoch=epoch: (
+                    monitor.job is not None
+                    and monitor.job.name == "train"
+                    and monitor.figure_views
+                    and len(_line_source(next(iter(monitor.figure_views.values()))).data["y"]) == epoch + 1
+                ),
+                timeout=30,
+                message=f"epoch {epoch} drawn",
             )
             (view,) = monitor.figure_views.values()
             assert _graph_job(monitor, "train")["status"] == "running"
@@ -325,8 +335,11 @@ def test_durations_count_up_while_running_without_document_changes(session: Sess
         assert monitor.running
         before = shown()
         # The sleeper prints nothing: only the clock can change what is shown.
-        await async_wait_until(lambda: (monitor.tick(), all(a != b for a, b in zip(shown(), before)))[1],
-                               timeout=5, message="durations moved")
+        await async_wait_until(
+            lambda: (monitor.tick(), all(a != b for a, b in zip(shown(), before, strict=False)))[1],
+            timeout=5,
+            message="durations moved",
+        )
         session.hub.orchestrator("demo").cancel(execution_id)
         await session.hub.orchestrator("demo").wait(execution_id)
         await async_wait_until(lambda: not monitor.running, timeout=5, message="cancel shown")
@@ -340,15 +353,38 @@ def test_durations_count_up_while_running_without_document_changes(session: Sess
 # -- FigureView ---------------------------------------------------------------------------------------
 def _curve(ys: list[float], title: str = "loss", markers: str = "") -> dict[str, Any]:
     return {
-        "suptitle": "", "width": 640, "height": 480,
-        "axes": [{
-            "title": title, "xlabel": "epoch", "ylabel": "loss", "xlim": [0.0, max(len(ys) - 1, 1)],
-            "ylim": [0.0, 1.0], "xscale": "linear", "yscale": "linear", "legend": False,
-            "position": [0.125, 0.11, 0.775, 0.77],
-            "lines": [{"x": [float(i) for i in range(len(ys))], "y": ys, "label": "", "color": "#1f77b4",
-                       "alpha": 1.0, "linestyle": "-", "linewidth": 1.5, "marker": markers}],
-            "scatter": [], "bars": [], "images": [], "texts": [],
-        }],
+        "suptitle": "",
+        "width": 640,
+        "height": 480,
+        "axes": [
+            {
+                "title": title,
+                "xlabel": "epoch",
+                "ylabel": "loss",
+                "xlim": [0.0, max(len(ys) - 1, 1)],
+                "ylim": [0.0, 1.0],
+                "xscale": "linear",
+                "yscale": "linear",
+                "legend": False,
+                "position": [0.125, 0.11, 0.775, 0.77],
+                "lines": [
+                    {
+                        "x": [float(i) for i in range(len(ys))],
+                        "y": ys,
+                        "label": "",
+                        "color": "#1f77b4",
+                        "alpha": 1.0,
+                        "linestyle": "-",
+                        "linewidth": 1.5,
+                        "marker": markers,
+                    }
+                ],
+                "scatter": [],
+                "bars": [],
+                "images": [],
+                "texts": [],
+            }
+        ],
     }
 
 
@@ -403,7 +439,7 @@ def test_figure_view_draws_scatter_bars_images_texts_and_subplots() -> None:
     assert scatter["y"] == [3.0, 1.0, 2.0] and scatter["color"] == ["#ff0000", "#008000", "#0000ff"]
     assert [item.label.value for item in view.axes[0].legend.items] == ["points"]
     bars = view.axes[1].bars[0].data
-    assert [t - b for t, b in zip(bars["top"], bars["bottom"])] == [2.0, 5.0]
+    assert [t - b for t, b in zip(bars["top"], bars["bottom"], strict=False)] == [2.0, 5.0]
     image = view.axes[2].images[0].data
     assert image["image"][0].shape == (2, 3) and image["image"][0][0, 0] == 0.0
     assert view.axes[2].color_mappers[0].palette == palette_for("magma")

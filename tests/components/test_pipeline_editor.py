@@ -45,7 +45,16 @@ def test_connecting_ports_from_the_browser_edits_the_document(digits_session: Se
     assert len(project.pipelines.get(pipeline.id).edges) == 5
     split = pipeline.node("split")
     editor.flow._process_msg(
-        {"type": "edge_added", "edge": {"id": "tmp", "source": split.id, "target": score.id, "sourceHandle": "test", "targetHandle": "test"}}
+        {
+            "type": "edge_added",
+            "edge": {
+                "id": "tmp",
+                "source": split.id,
+                "target": score.id,
+                "sourceHandle": "test",
+                "targetHandle": "test",
+            },
+        }
     )
     edges = project.pipelines.get(pipeline.id).edges
     assert len(edges) == 6 and any(e.src == split.id and e.dst_port == "test" for e in edges.values())
@@ -58,11 +67,23 @@ def test_a_cycle_is_refused_with_a_visible_message(digits_session: Session) -> N
     pipeline = project.pipelines.find("train")
     train, split = pipeline.node("train"), pipeline.node("split")
     before = project.doc.get_update()
-    assert editor._connection_problem(
-        {"source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}
-    ) == "would make a cycle"
+    assert (
+        editor._connection_problem(
+            {"source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}
+        )
+        == "would make a cycle"
+    )
     editor.flow._process_msg(
-        {"type": "edge_added", "edge": {"id": "bad", "source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}}
+        {
+            "type": "edge_added",
+            "edge": {
+                "id": "bad",
+                "source": train.id,
+                "target": split.id,
+                "sourceHandle": "model",
+                "targetHandle": "dataset",
+            },
+        }
     )
     assert "cycle" in editor.message.object and editor.message.visible
     assert project.doc.get_update() == before
@@ -97,7 +118,9 @@ def test_code_edits_change_ports_and_errors_keep_the_last_interface(digits_sessi
     score = pipeline.node("score")
     editor.flow._process_msg({"type": "selection_changed", "nodes": [score.id], "edges": []})
     code = editor.code.editor.value
-    editor.code.editor.value = code.replace("def execute(self, model, test):", "def execute(self, model, test, extra=None):")
+    editor.code.editor.value = code.replace(
+        "def execute(self, model, test):", "def execute(self, model, test, extra=None):"
+    )
     node_type = editor.flow.node_types[score.operation]
     assert [p["id"] for p in node_type["inputs"]] == ["model", "test", "extra"]
     editor.code.editor.value = code.replace("def execute(self, model, test):", "def execute(self, model, test")
@@ -160,7 +183,7 @@ def test_new_nodes_land_where_they_cover_no_other_node(digits_session: Session) 
     nodes = project.pipelines.get(digits_session.pipeline).nodes.values()
     boxes = [(n.x, n.y, *editor._node_size(n.operation)) for n in nodes]
     assert len(boxes) == 10
-    clashes = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if _overlap(a, b)]
+    clashes = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if _overlap(a, b)]
     assert clashes == []
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
 
-SOURCE = '''
+SOURCE = """
 class Source:
     def __init__(self, value: int = 1):
         self.value = value
@@ -15,9 +15,9 @@ class Source:
     def execute(self):
         data = self.value
         return data
-'''
+"""
 
-ADD = '''
+ADD = """
 class Add:
     def __init__(self, amount: int = 1):
         self.amount = amount
@@ -25,14 +25,14 @@ class Add:
     def execute(self, data):
         result = data + self.amount
         return result
-'''
+"""
 
-PAIR = '''
+PAIR = """
 class Pair:
     def execute(self, left, right):
         total = left + right
         return total
-'''
+"""
 
 
 def new_project(tmp_path: Path, name: str = "test") -> Project:

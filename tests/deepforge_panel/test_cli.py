@@ -149,7 +149,9 @@ def test_a_trained_model_artifact_exports_as_a_keras_file(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     check = subprocess.run(
         [sys.executable, "-c", f"import keras; m = keras.saving.load_model({str(out)!r}); print(m.count_params())"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert check.returncode == 0, check.stderr
     assert int(check.stdout.split()[-1]) > 0

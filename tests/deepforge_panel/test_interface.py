@@ -5,7 +5,7 @@ import pytest
 from deepforge_panel.interface import InterfaceError, parse_interface, ports_compatible
 
 # An operation in the form DeepForge itself generated, unchanged.
-DEEPFORGE_STYLE = '''
+DEEPFORGE_STYLE = """
 import numpy as np
 
 class TrainValidate():
@@ -19,7 +19,7 @@ class TrainValidate():
         self.model.fit(dataset, labels, batch_size=self.batch_size, epochs=self.epochs)
         model = self.model
         return model
-'''
+"""
 
 
 def test_deepforge_operation_reads_unchanged() -> None:
@@ -59,7 +59,10 @@ class Split:
     mode = iface.attribute("mode")
     assert mode is not None and mode.type == "choice" and mode.choices == ("random", "ordered")
     assert iface.attribute("ratio").type == "float"
-    assert [(p.name, p.type, p.required) for p in iface.inputs] == [("data", "'Table'", True), ("weights", "Any", False)]
+    assert [(p.name, p.type, p.required) for p in iface.inputs] == [
+        ("data", "'Table'", True),
+        ("weights", "Any", False),
+    ]
     assert [(p.name, p.type) for p in iface.outputs] == [("train", "Table"), ("test", "Table")]
 
 
@@ -77,8 +80,16 @@ def test_unnamed_return_values_get_names() -> None:
         ("class A:\n    def run(self):\n        pass\n", "no operation found", 1),
         ("x = 1\n", "no operation found", 1),
         ("class A:\n    def execute(data):\n        pass\n", "must take self", 2),
-        ("class A:\n    def __init__(self, n=len('x')):\n        pass\n    def execute(self):\n        pass\n", "must be a literal", 2),
-        ("class A:\n    def execute(self):\n        if x:\n            return a\n        return a, b\n", "same outputs", 5),
+        (
+            "class A:\n    def __init__(self, n=len('x')):\n        pass\n    def execute(self):\n        pass\n",
+            "must be a literal",
+            2,
+        ),
+        (
+            "class A:\n    def execute(self):\n        if x:\n            return a\n        return a, b\n",
+            "same outputs",
+            5,
+        ),
         (
             "from typing import Literal\nclass A:\n    def __init__(self, m: Literal['a'] = 'b'):\n        pass\n"
             "    def execute(self):\n        pass\n",

@@ -42,21 +42,21 @@ class Rendezvous:
         return met
 '''
 
-FAIL = '''
+FAIL = """
 class Explode:
     def execute(self, data):
         print("about to fail")
         raise ValueError(f"bad value {data}")
         result = data
         return result
-'''
+"""
 
-EXIT = '''
+EXIT = """
 import sys
 class Quit:
     def execute(self):
         sys.exit(3)
-'''
+"""
 
 STREAM = '''
 import os, time
@@ -89,7 +89,7 @@ class Stream:
         return done
 '''
 
-SLEEP = '''
+SLEEP = """
 import os, time
 from pathlib import Path
 class Sleep:
@@ -98,7 +98,7 @@ class Sleep:
     def execute(self):
         Path(self.pidfile).write_text(str(os.getpid()))
         time.sleep(600)
-'''
+"""
 
 
 def _orchestrator(project: Project, tmp_path: Path, workers: int = 4) -> Orchestrator:

@@ -54,7 +54,9 @@ def test_s3_credentials_reach_jobs_through_the_environment_only(
     store = storage(f"s3://{BUCKET}/{uuid.uuid4().hex}", **options)
     execution = _run_chain(Orchestrator(project, compute("local"), store, tmp_path / "jobs"))
     assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
-    written = [p for p in (tmp_path / "jobs").rglob("*") if p.is_file() and options["secret"].encode() in p.read_bytes()]
+    written = [
+        p for p in (tmp_path / "jobs").rglob("*") if p.is_file() and options["secret"].encode() in p.read_bytes()
+    ]
     assert written == []
 
     # By hand, the options go in the environment too.

@@ -13,7 +13,12 @@ def test_example_is_created_on_first_start_only(tmp_path: Path) -> None:
     assert [e.name for e in workspace.projects()] == ["digits"]
     digits = workspace.open("digits")
     assert [p.name for p in digits.pipelines.all()] == ["train", "train-cnn", "train-inception"]
-    assert {o.name for o in digits.operations.all()} >= {"LoadDataset", "TrainTestSplit", "TrainClassifier", "ScoreClassifier"}
+    assert {o.name for o in digits.operations.all()} >= {
+        "LoadDataset",
+        "TrainTestSplit",
+        "TrainClassifier",
+        "ScoreClassifier",
+    }
     assert all(o.error is None for o in digits.operations.all())
     for pipeline in digits.pipelines.all():
         digits.pipelines.check_runnable(pipeline.id)

@@ -23,23 +23,41 @@ def test_dense() -> None:
     assert dense["inputs"] == "one" and dense["doc"].startswith("Just your regular densely-connected")
     assert [a["name"] for a in dense["args"]][:3] == ["units", "activation", "use_bias"], "constructor order"
     assert arg("Dense", "units") | {"doc": ""} == {
-        "name": "units", "required": True, "default": None, "type": "int", "choices": None, "doc": "", "positional": True,
+        "name": "units",
+        "required": True,
+        "default": None,
+        "type": "int",
+        "choices": None,
+        "doc": "",
+        "positional": True,
     }
     assert "dimensionality of the output space" in arg("Dense", "units")["doc"]
     assert arg("Dense", "activation")["type"] == "function:activation" and arg("Dense", "activation")["default"] is None
     assert arg("Dense", "kernel_initializer") | {"doc": ""} == arg("Dense", "kernel_initializer") | {
-        "type": "function:initializer", "default": "glorot_uniform", "required": False, "doc": "",
+        "type": "function:initializer",
+        "default": "glorot_uniform",
+        "required": False,
+        "doc": "",
     }
     assert arg("Dense", "kernel_regularizer")["type"] == "function:regularizer"
     assert arg("Dense", "kernel_constraint")["type"] == "function:constraint"
-    assert arg("Dense", "trainable") == arg("Dense", "trainable") | {"base": True, "default": True, "type": "bool", "positional": False}
+    assert arg("Dense", "trainable") == arg("Dense", "trainable") | {
+        "base": True,
+        "default": True,
+        "type": "bool",
+        "positional": False,
+    }
     assert layer_spec("Dense")["var_keyword"] == "kwargs"
     assert "name" not in [a["name"] for a in dense["args"]], "the name is the layer's own field"
 
 
 def test_conv2d_and_pooling() -> None:
     assert arg("Conv2D", "kernel_size")["type"] == "tuple" and arg("Conv2D", "kernel_size")["required"]
-    assert arg("Conv2D", "strides") | {"doc": ""} == arg("Conv2D", "strides") | {"type": "tuple", "default": [1, 1], "doc": ""}
+    assert arg("Conv2D", "strides") | {"doc": ""} == arg("Conv2D", "strides") | {
+        "type": "tuple",
+        "default": [1, 1],
+        "doc": "",
+    }
     padding = arg("Conv2D", "padding")
     assert padding["type"] == "choice" and padding["choices"] == ["valid", "same"] and padding["default"] == "valid"
     assert arg("Conv1D", "padding")["choices"] == ["valid", "same", "causal"]
@@ -51,7 +69,10 @@ def test_conv2d_and_pooling() -> None:
 
 def test_inputs_and_merging_layers() -> None:
     assert layer_spec("InputLayer")["inputs"] == "none"
-    assert arg("InputLayer", "shape")["type"] == "tuple" and "not including the batch size" in arg("InputLayer", "shape")["doc"]
+    assert (
+        arg("InputLayer", "shape")["type"] == "tuple"
+        and "not including the batch size" in arg("InputLayer", "shape")["doc"]
+    )
     for name in ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot"):
         assert layer_spec(name)["inputs"] == "many", name
     assert layer_spec("MultiHeadAttention")["call"] == "positional"

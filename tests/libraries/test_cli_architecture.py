@@ -16,7 +16,10 @@ from deepforge_panel.workspace import Workspace
 def cli(*args: str, home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        check=False, capture_output=True, text=True, timeout=timeout,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 
@@ -53,7 +56,11 @@ def test_import_then_export_python_builds_the_same_model(home: Path, tmp_path: P
     (tmp_path / "net_model.py").write_text(exported.stdout)
     check = subprocess.run(
         [sys.executable, "-c", BUILD_AND_DESCRIBE],
-        cwd=tmp_path, check=False, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert check.returncode == 0, check.stderr[-2000:]
@@ -75,10 +82,13 @@ def test_errors_are_explained(home: Path, tmp_path: Path) -> None:
     assert absent.returncode == 2 and "no model file" in absent.stderr
     odd = {
         "class_name": "Sequential",
-        "config": {"name": "odd", "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
-            {"class_name": "Mystery", "config": {"name": "m"}},
-        ]},
+        "config": {
+            "name": "odd",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
+                {"class_name": "Mystery", "config": {"name": "m"}},
+            ],
+        },
     }
     (tmp_path / "odd.json").write_text(json.dumps(odd))
     unknown = cli("architecture", "import", "lab", str(tmp_path / "odd.json"), home=home)
@@ -88,16 +98,27 @@ def test_errors_are_explained(home: Path, tmp_path: Path) -> None:
 def test_custom_activation_code_comes_from_a_file(home: Path, tmp_path: Path) -> None:
     spec = {
         "class_name": "Sequential",
-        "config": {"name": "custom", "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
-            {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "deepforge>swish2"}},
-        ]},
+        "config": {
+            "name": "custom",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
+                {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "deepforge>swish2"}},
+            ],
+        },
     }
     (tmp_path / "custom.json").write_text(json.dumps(spec))
     (tmp_path / "swish2.py").write_text("def swish2(x):\n    return x * keras.ops.sigmoid(2.0 * x)\n")
     without = cli("architecture", "import", "lab", str(tmp_path / "custom.json"), home=home)
     assert without.returncode == 2 and "--function swish2=FILE" in without.stderr
-    done = cli("architecture", "import", "lab", str(tmp_path / "custom.json"), "--function", f"swish2={tmp_path / 'swish2.py'}", home=home)
+    done = cli(
+        "architecture",
+        "import",
+        "lab",
+        str(tmp_path / "custom.json"),
+        "--function",
+        f"swish2={tmp_path / 'swish2.py'}",
+        home=home,
+    )
     assert done.returncode == 0, done.stderr
     code = cli("architecture", "export", "lab", "custom", home=home).stdout
     assert "def swish2(x):" in code and 'd = keras.layers.Dense(2, activation=swish2, name="d")(x)' in code

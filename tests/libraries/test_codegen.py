@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc
 
-from deepforge_panel.project import Project
 from deepforge_panel.libraries import library
 from deepforge_panel.libraries.keras.architectures import (
     Architecture,
@@ -23,6 +22,7 @@ from deepforge_panel.libraries.keras.codegen import (
     parse_function_call,
 )
 from deepforge_panel.libraries.keras.library import KerasLibrary
+from deepforge_panel.project import Project
 from tests.deepforge_panel.helpers import new_project
 
 
@@ -49,6 +49,7 @@ def mlp(view: ArchitecturesView) -> str:
 
 def assert_like(model, reference) -> None:
     """Same layers (inputs aside: a Sequential model does not list its own), output shapes and parameters."""
+
     def kinds(m):
         return [type(layer).__name__ for layer in m.layers if type(layer).__name__ != "InputLayer"]
 
@@ -68,7 +69,12 @@ def test_mlp_reads_like_hand_written_keras(view: ArchitecturesView) -> None:
     assert "use_bias" not in code and "glorot_uniform" not in code, "defaults are left out"
     model = load_generated(code).build_model()
     reference = keras.Sequential(
-        [keras.Input((20,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dropout(0.1), keras.layers.Dense(10, activation="softmax")]
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
     )
     assert_like(model, reference)
     assert model.name == "mlp" and [layer.name for layer in model.layers] == ["features", "hidden", "drop", "out"]
@@ -79,11 +85,15 @@ def test_cnn(view: ArchitecturesView) -> None:
 
     arch = view.create("cnn")
     view.add_layer(arch, "InputLayer", {"shape": [28, 28, 1]}, name="image")
-    view.add_layer(arch, "Conv2D", {"filters": 8, "kernel_size": [3, 3], "padding": "same", "strides": [1, 1]}, name="conv")
+    view.add_layer(
+        arch, "Conv2D", {"filters": 8, "kernel_size": [3, 3], "padding": "same", "strides": [1, 1]}, name="conv"
+    )
     view.add_layer(arch, "MaxPooling2D", {"pool_size": 2}, name="pool")
     view.add_layer(arch, "Flatten", name="flat")
     view.add_layer(arch, "Dropout", {"rate": 0.25}, name="drop")
-    view.add_layer(arch, "Dense", {"units": 10, "activation": "softmax", "kernel_regularizer": "L2(l2=0.001)"}, name="out")
+    view.add_layer(
+        arch, "Dense", {"units": 10, "activation": "softmax", "kernel_regularizer": "L2(l2=0.001)"}, name="out"
+    )
     for src, dst in (("image", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "drop"), ("drop", "out")):
         view.connect(arch, src, dst)
     code = generate_code(view.get(arch))
@@ -124,7 +134,10 @@ def test_names_that_would_shadow_keras_or_keywords_still_run(view: Architectures
     view.connect(arch, "keras", "lambda_")
     view.rename_layer(arch, "lambda_", "lambda")
     code = generate_code(view.get(arch))
-    assert 'keras_ = keras.Input(shape=(3,), name="keras")' in code and 'lambda_ = keras.layers.Dense(1, name="lambda")(keras_)' in code
+    assert (
+        'keras_ = keras.Input(shape=(3,), name="keras")' in code
+        and 'lambda_ = keras.layers.Dense(1, name="lambda")(keras_)' in code
+    )
     assert [layer.name for layer in build_model(view.get(arch)).layers] == ["keras", "lambda"]
 
 
@@ -150,7 +163,9 @@ def test_library_wires_catalog_view_and_generator(project: Project, view: Archit
     assert "Dense" in lib.catalog()["layers"]
     assert lib.resources(project).get(arch).name == "mlp"
     assert lib.generate(project, arch) == generate_code(view.get(arch))
-    assert "def build_model():" in lib.generate(project, arch) and "\nbuild = build_model\n" in lib.generate(project, arch)
+    assert "def build_model():" in lib.generate(project, arch) and "\nbuild = build_model\n" in lib.generate(
+        project, arch
+    )
     assert 'serialization.register("keras-deepforge"' in lib.init_code()
 
 

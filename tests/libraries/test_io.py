@@ -19,7 +19,6 @@ import pytest
 
 from deepforge_panel.adapters.storage import storage
 from deepforge_panel.jobruntime.deepforge import serialization
-from deepforge_panel.project import Project
 from deepforge_panel.libraries.keras.architectures import ArchitectureError, ArchitecturesView
 from deepforge_panel.libraries.keras.codegen import build_model, load_generated
 from deepforge_panel.libraries.keras.io import (
@@ -30,6 +29,7 @@ from deepforge_panel.libraries.keras.io import (
     import_model,
 )
 from deepforge_panel.libraries.keras.library import INIT_CODE, install_serializer
+from deepforge_panel.project import Project
 from tests.deepforge_panel.helpers import new_project
 
 RUNTIME = Path(__file__).resolve().parents[2] / "deepforge_panel" / "jobruntime" / "deepforge"
@@ -99,8 +99,13 @@ def functional_cnn() -> Any:
 
     x = keras.Input((16, 16, 1), name="image")
     y = keras.layers.Conv2D(
-        8, 3, activation="relu", padding="same", name="conv",
-        kernel_regularizer=keras.regularizers.L2(1e-3), kernel_initializer=keras.initializers.HeNormal(seed=3),
+        8,
+        3,
+        activation="relu",
+        padding="same",
+        name="conv",
+        kernel_regularizer=keras.regularizers.L2(1e-3),
+        kernel_initializer=keras.initializers.HeNormal(seed=3),
     )(x)
     y = keras.layers.MaxPooling2D(name="pool")(y)
     y = keras.layers.Flatten(name="flat")(y)
@@ -151,7 +156,7 @@ def test_multi_input_multi_output_round_trip(project: Project) -> None:
     arch = view.get(view.all()[0].id)
     joined = arch.layer("joined")
     assert [arch.layers[c.src].name for c in arch.inputs_of(joined.id)] == ["b", "a"], "index keeps the order"
-    assert "joined = keras.layers.Concatenate(name=\"joined\")([b, a])" in export_python(arch)
+    assert 'joined = keras.layers.Concatenate(name="joined")([b, a])' in export_python(arch)
 
 
 def test_custom_activation_model_saved_and_loaded_in_a_fresh_process(project: Project, tmp_path: Path) -> None:
@@ -228,7 +233,9 @@ model = serialization.loads(open("model.bin", "rb").read())
 print(json.dumps({"out": model.predict(np.ones((1, 2), dtype="float32"), verbose=0).ravel().tolist()}))
 """
     result = run_python(script, job)
-    assert result["out"] == pytest.approx(model.predict(np.ones((1, 2), dtype="float32"), verbose=0).ravel().tolist(), rel=1e-5)
+    assert result["out"] == pytest.approx(
+        model.predict(np.ones((1, 2), dtype="float32"), verbose=0).ravel().tolist(), rel=1e-5
+    )
 
 
 def test_export_model_artifact(project: Project, tmp_path: Path) -> None:
@@ -240,12 +247,14 @@ def test_export_model_artifact(project: Project, tmp_path: Path) -> None:
     model = functional_cnn()
     data = serialization.dumps(model)
     url = store.put("model.bin", data)
-    artifact = project.artifacts.add("train.model", "keras.Functional", url, hashlib.sha256(data).hexdigest(), len(data))
+    artifact = project.artifacts.add(
+        "train.model", "keras.Functional", url, hashlib.sha256(data).hexdigest(), len(data)
+    )
     path = export_model_artifact(project, artifact, tmp_path / "out" / "model.keras", store)
     loaded = keras.saving.load_model(path)
     sample = np.zeros((1, 16, 16, 1), dtype="float32")
     assert np.allclose(loaded.predict(sample, verbose=0), model.predict(sample, verbose=0))
-    with pytest.raises(ValueError, match="must end in .keras"):
+    with pytest.raises(ValueError, match=r"must end in \.keras"):
         export_model_artifact(project, artifact, tmp_path / "model.h5", store)
 
 
@@ -272,7 +281,9 @@ def test_layers_the_catalog_cannot_hold_are_explained(project: Project) -> None:
 
     x = keras.Input((5, 3), name="x")
     y = keras.layers.Bidirectional(keras.layers.LSTM(2), name="bi")(x)
-    refused(project, keras.Model(x, y).to_json(), r"layer 'bi': Bidirectional is not supported \(wraps a layer object\)")
+    refused(
+        project, keras.Model(x, y).to_json(), r"layer 'bi': Bidirectional is not supported \(wraps a layer object\)"
+    )
     shared = keras.layers.Dense(3, name="shared")
     a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
     refused(project, keras.Model([a, b], keras.layers.Add()([shared(a), shared(b)])).to_json(), "'shared' is shared")
@@ -283,7 +294,7 @@ def test_custom_function_code_that_does_not_parse(project: Project, tmp_path: Pa
 
     source = tmp_path / "custom.keras"
     namespace: dict[str, Any] = {"keras": keras}
-    exec(SWISH, namespace)  # noqa: S102 - the test's own function
+    exec(SWISH, namespace)
     swish2 = keras.saving.register_keras_serializable(package="deepforge")(namespace["swish2"])
     x = keras.Input((2,), name="x")
     keras.Model(x, keras.layers.Dense(1, activation=swish2, name="d")(x)).save(source)
@@ -315,7 +326,12 @@ def test_what_is_kept_approximately_is_reported(project: Project) -> None:
 
 def run_python(script: str, cwd: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=cwd, check=False, capture_output=True, text=True, timeout=240,
+        [sys.executable, "-c", script],
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert done.returncode == 0, done.stderr[-3000:]

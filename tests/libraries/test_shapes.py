@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc
 
-from deepforge_panel.project import Project
 from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 from deepforge_panel.libraries.keras.shapes import ShapeChecker, format_shape, from_payload, to_payload
+from deepforge_panel.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,9 @@ def test_missing_arguments_and_unconnected_layers_are_explained(
     assert shapes["image"] == {"shape": [None, 8, 8, 1]}
 
 
-def test_custom_activations_run_in_the_worker(runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView) -> None:
+def test_custom_activations_run_in_the_worker(
+    runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView
+) -> None:
     arch = convnet(view)
     view.set_function(arch, "halfrelu", "def halfrelu(x):\n    return keras.ops.relu(x) * 0.5\n")
     view.set_args(arch, "conv", {"activation": "halfrelu"})
@@ -110,7 +112,9 @@ def test_custom_activations_run_in_the_worker(runner: asyncio.Runner, checker: S
     assert by_name(view, arch, runner.run(checker.check(view.get(arch))))["out"] == {"shape": [None, 10]}
 
 
-def test_the_worker_is_restarted_after_it_dies(runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView) -> None:
+def test_the_worker_is_restarted_after_it_dies(
+    runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView
+) -> None:
     arch = convnet(view)
     runner.run(checker.ping())
     starts, pid = checker.starts, checker.pid
@@ -121,7 +125,9 @@ def test_the_worker_is_restarted_after_it_dies(runner: asyncio.Runner, checker: 
     assert checker.starts == starts + 1 and checker.pid not in (None, pid)
 
 
-def test_a_newer_request_supersedes_a_queued_one(runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView) -> None:
+def test_a_newer_request_supersedes_a_queued_one(
+    runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView
+) -> None:
     arch = convnet(view)
     payloads = []
     for units in (1, 2, 3):
@@ -137,7 +143,9 @@ def test_a_newer_request_supersedes_a_queued_one(runner: asyncio.Runner, checker
     assert answers == [[None, 1], [None, 3], [None, 3]]
 
 
-def test_a_150_layer_network_after_one_edit(runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView) -> None:
+def test_a_150_layer_network_after_one_edit(
+    runner: asyncio.Runner, checker: ShapeChecker, view: ArchitecturesView
+) -> None:
     arch = view.create("deep")
     previous = view.add_layer(arch, "InputLayer", {"shape": [32]}, name="features")
     for i in range(149):
@@ -157,7 +165,9 @@ def test_payload_round_trip_drops_dangling_connections(view: ArchitecturesView) 
     payload = to_payload(arch)
     payload["connections"]["dangling"] = {"src": "gone", "dst": next(iter(arch.layers)), "index": 0}
     back = from_payload(payload)
-    assert back.layers == {lid: l.__class__(lid, l.name, l.type, l.args) for lid, l in arch.layers.items()}
+    assert back.layers == {
+        lid: layer.__class__(lid, layer.name, layer.type, layer.args) for lid, layer in arch.layers.items()
+    }
     assert set(back.connections) == set(arch.connections)
 
 
@@ -180,7 +190,12 @@ def test_build_model_makes_the_keras_model(tmp_path: Path) -> None:
         "print('layers', [l.name for l in model.layers], 'output', model.output_shape, 'params', model.count_params())\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=240, cwd=ROOT,
+        [sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
         env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert done.returncode == 0, done.stderr[-3000:]

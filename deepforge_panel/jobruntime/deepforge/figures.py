@@ -54,11 +54,7 @@ def figure_to_data(fig: Figure) -> dict[str, Any]:
         "suptitle": fig.get_suptitle(),
         "width": round(float(width)),
         "height": round(float(height)),
-        "axes": [
-            _axes_data(ax, fig)
-            for ax in fig.get_axes()
-            if ax.get_visible() and not _is_colorbar(ax)
-        ],
+        "axes": [_axes_data(ax, fig) for ax in fig.get_axes() if ax.get_visible() and not _is_colorbar(ax)],
     }
 
 
@@ -75,16 +71,10 @@ def _axes_data(ax: Axes, root: Figure) -> dict[str, Any]:
         "position": _position(ax, root),
         "lines": [_line(line, ax) for line in ax.get_lines() if line.get_visible()],
         "scatter": [
-            _scatter(coll, ax)
-            for coll in ax.collections
-            if isinstance(coll, PathCollection) and coll.get_visible()
+            _scatter(coll, ax) for coll in ax.collections if isinstance(coll, PathCollection) and coll.get_visible()
         ],
         "bars": [_bars(cont) for cont in ax.containers if isinstance(cont, BarContainer)],
-        "images": [
-            _image(im)
-            for im in ax.get_images()
-            if im.get_visible() and im.get_array() is not None
-        ],
+        "images": [_image(im) for im in ax.get_images() if im.get_visible() and im.get_array() is not None],
         "texts": [_text(text, ax) for text in ax.texts if text.get_visible()],
     }
 

@@ -75,7 +75,7 @@ class Job:
                 feedback.emit({"type": "error", "traceback": f"operation called sys.exit({exc.code!r})"})
             _flush_figures()
             raise
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - any failure of the operation is reported, then the job exits 1
             _flush_figures()
             text = traceback.format_exc()
             sys.stderr.write(text)

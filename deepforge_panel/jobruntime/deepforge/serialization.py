@@ -7,8 +7,9 @@ its own types, e.g. a model that needs custom objects restored before it can loa
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 _HEADER = b"deepforge:"
 
@@ -29,7 +30,9 @@ _PICKLE = Serializer("pickle", lambda obj: True, _pickle_dump, pickle.loads)
 _registry: list[Serializer] = []
 
 
-def register(name: str, accepts: Callable[[Any], bool], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]) -> None:
+def register(
+    name: str, accepts: Callable[[Any], bool], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]
+) -> None:
     """Serialize objects ``accepts`` approves with ``dump``/``load``; newer registrations win."""
     _registry.insert(0, Serializer(name, accepts, dump, load))
 
@@ -46,7 +49,9 @@ def loads(data: bytes) -> Any:
     for serializer in [*_registry, _PICKLE]:
         if serializer.name == name.decode():
             return serializer.load(payload)
-    raise ValueError(f"no serializer {name.decode()!r} registered to load this artifact; is its library's init code present?")
+    raise ValueError(
+        f"no serializer {name.decode()!r} registered to load this artifact; is its library's init code present?"
+    )
 
 
 def type_name(obj: Any) -> str:
