@@ -17,7 +17,7 @@ from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.shortcuts import Shortcuts
-from deepforge_panel.crdt import StoreError
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.hub import ProjectHub
 
 TABS = ("Pipelines", "Architectures", "Executions", "Artifacts", "History")
@@ -78,11 +78,10 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     commit_status = pn.pane.Markdown("")
 
     def commit(_event: object = None) -> None:
-        message = commit_message.value.strip()
-        if not message:
-            commit_status.object = "A commit needs a message."
+        commit_id = session.commit(commit_message.value)
+        if commit_id is None:
+            commit_status.object = session.message
             return
-        commit_id = project.commit(message, author=session.author)
         commit_status.object = f"Committed `{commit_id}`."
         commit_message.value = ""
         template.close_modal()
@@ -126,8 +125,8 @@ def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     name = pn.state.session_args.get("project", [b""])[0].decode()
     try:
         return project_page(hub, name) if name else start_page(hub)
-    except (StoreError, KeyError) as exc:
-        return error_page(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    except USER_ERRORS as exc:
+        return error_page(str(exc))
     except Exception as exc:
         logging.getLogger(__name__).exception("could not build the workbench page")
         return error_page(f"The workbench could not open this page: {exc!r}. The server log has the details.")

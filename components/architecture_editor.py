@@ -21,9 +21,9 @@ from panel_reactflow import NodeType
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.session import Session
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.libraries.keras.architectures import (
     Architecture,
-    ArchitectureError,
     ArchitecturesView,
     Layer,
     function_choices,
@@ -433,8 +433,8 @@ class ArchitectureEditor(ProjectComponent):
         """Run a view call; a refusal is shown and the projection redrawn (a refused edge disappears)."""
         try:
             result = action(*args, **kwargs)
-        except (ArchitectureError, KeyError, ValueError) as exc:
-            self._show_message(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc))
+        except USER_ERRORS as exc:
+            self._show_message(str(exc))
             self.refresh()
             return None
         self._show_message("")

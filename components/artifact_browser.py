@@ -18,6 +18,7 @@ import param
 from deepforge_panel.artifacts import Artifact
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.session import Session
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.pipelines import PipelineId
 from deepforge_panel.provenance import lineage, reify
 
@@ -261,7 +262,7 @@ class ArtifactBrowser(ProjectComponent):
             return None
         try:
             pipeline_id = reify(self.project, artifact.id)
-        except (ValueError, KeyError) as exc:
+        except USER_ERRORS as exc:
             self._report(f"could not recreate a pipeline from {artifact.name!r}: {exc}", "error")
             return None
         name = self.project.pipelines.get(pipeline_id).name

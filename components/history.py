@@ -17,6 +17,7 @@ import param
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.session import Session
 from deepforge_panel.crdt import ROOTS, CommitId, StoreError
+from deepforge_panel.errors import NotFound
 from deepforge_panel.project import Project, ReadOnlyError
 
 COMMIT_COLUMNS = ["time", "author", "message", "id"]
@@ -121,16 +122,16 @@ class HistoryView(ProjectComponent):
         self._refresh_undo()
 
     def _refresh_commits(self) -> None:
-        store = self.project.store
-        if store is None:
+        branch = self.project.branch_name
+        if branch is None:
             self.branch_info.object = "### History\n_a detached version has no history_"
             return
-        head = (store.branch_name, store.head())
+        head = (branch, self.project.head())
         if head == self._head:
             return
         self._head = head
-        others = [name for name in store.branches() if name != store.branch_name]
-        self.branch_info.object = f"### History of branch `{store.branch_name}`" + (
+        others = [name for name in self.project.branches() if name != branch]
+        self.branch_info.object = f"### History of branch `{branch}`" + (
             f"\nother branches: {', '.join(f'`{name}`' for name in others)}" if others else ""
         )
         commits = self.project.log()
@@ -172,7 +173,7 @@ class HistoryView(ProjectComponent):
         if self.commit is None:
             self.detail.visible = False
             return
-        info = self.project.store.get_commit(self.commit)
+        info = self.project.get_commit(self.commit)
         version = self.project.checkout(self.commit)
         self.preview.value = version_summary(version)
         self.preview_header.object = (
@@ -202,7 +203,7 @@ class HistoryView(ProjectComponent):
     def select(self, commit_id: str | None) -> None:
         """Select a commit of this branch (as clicking its row does)."""
         if commit_id is not None and commit_id not in self.table.value.index:
-            raise KeyError(f"no commit {commit_id!r} in the history of branch {self.project.store.branch_name!r}")
+            raise NotFound(f"no commit {commit_id!r} in the history of branch {self.project.branch_name!r}", commit_id)
         self.commit = commit_id
 
     def request_restore(self) -> None:
@@ -247,15 +248,13 @@ class HistoryView(ProjectComponent):
         return True
 
     def commit_now(self) -> CommitId | None:
-        """Commit the live project with the message typed in; a message is required."""
-        message = self.commit_message.value.strip()
-        if not message:
-            self._report("a commit needs a message: say what changed")
+        """Commit with the message typed in, through the session (the one way the UI commits)."""
+        if self.session is None:
+            self._report("this view has no session to commit as")
             return None
-        try:
-            new = self.project.commit(message, author=self._author)
-        except (StoreError, ReadOnlyError) as exc:
-            self._report(f"could not commit: {exc}")
+        new = self.session.commit(self.commit_message.value)
+        if new is None:
+            self._report(self.session.message)
             return None
         self.commit_message.value = ""
         self.refresh()

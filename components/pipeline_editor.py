@@ -19,7 +19,8 @@ from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.session import Session
-from deepforge_panel.interface import Attribute, Interface, ports_compatible
+from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.interface import Attribute, Interface
 from deepforge_panel.libraries import available_libraries, library
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Pipeline, PipelineError
@@ -259,8 +260,8 @@ class PipelineEditor(ProjectComponent):
     def _guard(self, action: Any, *args: Any) -> Any:
         try:
             result = action(*args)
-        except (PipelineError, KeyError, ValueError) as exc:
-            self.session.message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        except USER_ERRORS as exc:
+            self.session.message = str(exc)
             self.refresh()
             return None
         self.session.message = ""
@@ -271,22 +272,20 @@ class PipelineEditor(ProjectComponent):
         self.message.visible = bool(event.new)
 
     def _connection_problem(self, payload: dict[str, Any]) -> str | None:
+        """Why the edge being drawn would be refused (the core's own check), or None if it is fine."""
         pipeline = self._pipeline()
         if pipeline is None:
             return "no pipeline"
-        src, dst = pipeline.nodes.get(payload.get("source")), pipeline.nodes.get(payload.get("target"))
-        if src is None or dst is None:
-            return None
-        if src.id == dst.id or src.id in pipeline.descendants(dst.id):
-            return "would make a cycle"
-        out = self.project.operations.get(src.operation).interface
-        inp = self.project.operations.get(dst.operation).interface
-        if out is None or inp is None:
-            return None
-        port_out = out.output(payload.get("sourceHandle") or "")
-        port_in = inp.input(payload.get("targetHandle") or "")
-        if port_out is not None and port_in is not None and not ports_compatible(port_out.type, port_in.type):
-            return f"{port_out.type} does not fit {port_in.type}"
+        try:
+            self.project.pipelines.check_edge(
+                pipeline,
+                str(payload.get("source") or ""),
+                str(payload.get("sourceHandle") or ""),
+                str(payload.get("target") or ""),
+                str(payload.get("targetHandle") or ""),
+            )
+        except PipelineError as exc:
+            return str(exc)
         return None
 
     def _edge_added(self, event: dict[str, Any]) -> None:

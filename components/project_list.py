@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 import param
 
-from deepforge_panel.crdt import StoreError
+from deepforge_panel.errors import USER_ERRORS, ProjectError
 from deepforge_panel.hub import ProjectHub
 
 
@@ -30,7 +30,7 @@ class ProjectList(pn.viewable.Viewer):
     def _act(self, action: Any, *args: Any) -> None:
         try:
             action(*args)
-        except (StoreError, KeyError, ValueError) as exc:
+        except USER_ERRORS as exc:
             self.message.param.update(object=str(exc), visible=True)
             return
         self.message.visible = False
@@ -38,32 +38,26 @@ class ProjectList(pn.viewable.Viewer):
 
     def create(self, name: str) -> None:
         if not name:
-            raise ValueError("give the new project a name")
-        project = self.hub.workspace.create(name)
-        project.commit("Create project", author="deepforge-panel")
-        project.store.close()
+            raise ProjectError("give the new project a name")
+        self.hub.create(name)
         self.new_name.value = ""
 
     def rename(self, name: str, new_name: str) -> None:
-        self.hub.forget(name)
-        self.hub.workspace.home.rename(name, new_name)
+        self.hub.rename(name, new_name)
 
     def fork(self, name: str, new_name: str) -> None:
-        project = self.hub.project(name)
-        head = project.store.head() or project.commit("Fork point", author="deepforge-panel")
-        self.hub.workspace.home.fork(project.store, head, new_name).close()
+        self.hub.fork(name, new_name)
 
     def delete(self, name: str) -> None:
         if self._confirming != name:
             self._confirming = name
             return
         self._confirming = None
-        self.hub.forget(name)
-        self.hub.workspace.home.delete(name)
+        self.hub.delete(name)
 
     def refresh(self) -> None:
         rows = []
-        for entry in self.hub.workspace.projects():
+        for entry in self.hub.projects():
             changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
             open_link = pn.pane.HTML(
                 f"<a class='df-open' href='?project={entry.name}' style='font-size:1.2em;font-weight:600'>{entry.name}</a>"

@@ -6,6 +6,8 @@ from typing import Any
 
 import param
 
+from deepforge_panel.crdt import CommitId
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.executions import ExecutionId
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.project import Project, default_author
@@ -35,11 +37,25 @@ class Session(param.Parameterized):
         orchestrator = self.hub.orchestrator(self.project.name)
         try:
             execution_id = orchestrator.start(target, overrides, author=self.author)
-        except (ValueError, KeyError) as exc:
+        except USER_ERRORS as exc:
             self.message = str(exc)
             return None
         self.param.update(execution=execution_id, job=None, tab="Executions", message="")
         return execution_id
+
+    def commit(self, message: str) -> CommitId | None:
+        """Commit the live project as this session's author: the one way the UI commits. Errors land in ``message``."""
+        text = message.strip()
+        if not text:
+            self.message = "a commit needs a message: say what changed"
+            return None
+        try:
+            commit_id = self.project.commit(text, author=self.author)
+        except USER_ERRORS as exc:
+            self.message = f"could not commit: {exc}"
+            return None
+        self.message = ""
+        return commit_id
 
     def cancel(self, execution_id: str | None = None) -> bool:
         target = execution_id or self.execution

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pycrdt import Array, Map, Text
 
 from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.errors import NotFound
 from deepforge_panel.pipelines import Pipeline
 from deepforge_panel.views import RootView
 
@@ -60,7 +61,7 @@ class Execution:
         for job in self.jobs.values():
             if name_or_id in (job.id, job.name, job.node):
                 return job
-        raise KeyError(f"execution {self.id} has no job {name_or_id!r}")
+        raise NotFound(f"execution {self.id} has no job {name_or_id!r}", name_or_id)
 
 
 def _optional_float(value: Any) -> float | None:

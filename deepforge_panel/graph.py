@@ -1,19 +1,45 @@
-"""Directed-graph helpers shared by pipelines and library resources (architectures)."""
+"""One directed-graph type for pipelines and library resources (architectures): lookup, order, cycles."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar, Generic, Protocol, TypeVar
 
-N = TypeVar("N", bound=str)
+from deepforge_panel.errors import ProjectError
+
+__all__ = ["DAG", "GraphError", "descendants", "topological_order"]
+
+K = TypeVar("K", bound=str)
 
 
-def descendants(start: str, edges: Iterable[tuple[N, N]]) -> set[N]:
+class GraphError(ProjectError, ValueError):
+    """A graph edit or run refused, naming the element at fault; nothing was changed."""
+
+
+class _Vertex(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _Arc(Protocol):
+    @property
+    def src(self) -> str: ...
+    @property
+    def dst(self) -> str: ...
+
+
+V = TypeVar("V", bound=_Vertex)
+A = TypeVar("A", bound=_Arc)
+
+
+def descendants(start: str, edges: Iterable[tuple[K, K]]) -> set[K]:
     """Every node reachable from ``start`` along ``(src, dst)`` edges."""
-    children: dict[str, list[N]] = {}
+    children: dict[str, list[K]] = {}
     for src, dst in edges:
         children.setdefault(src, []).append(dst)
-    seen: set[N] = set()
+    seen: set[K] = set()
     stack: list[str] = [start]
     while stack:
         for child in children.get(stack.pop(), ()):
@@ -24,17 +50,17 @@ def descendants(start: str, edges: Iterable[tuple[N, N]]) -> set[N]:
 
 
 def topological_order(
-    nodes: Iterable[N], edges: Iterable[tuple[N, N]], key: Callable[[N], str]
-) -> tuple[list[N], list[N]]:
+    nodes: Iterable[K], edges: Iterable[tuple[K, K]], key: Callable[[K], str]
+) -> tuple[list[K], list[K]]:
     """Nodes so every edge points forward, ties broken by ``key``; and the nodes left on a cycle (empty if none)."""
     nodes = list(nodes)
     indegree = {n: 0 for n in nodes}
-    children: dict[N, list[N]] = {}
+    children: dict[K, list[K]] = {}
     for src, dst in edges:
         indegree[dst] += 1
         children.setdefault(src, []).append(dst)
     ready = sorted((n for n, d in indegree.items() if d == 0), key=key)
-    order: list[N] = []
+    order: list[K] = []
     while ready:
         node = ready.pop(0)
         order.append(node)
@@ -44,3 +70,60 @@ def topological_order(
                 ready.append(child)
     placed = set(order)
     return order, [n for n in nodes if n not in placed]
+
+
+class DAG(Generic[V, A]):
+    """What pipelines and architectures share: vertices by id with unique names, arcs ``src -> dst``.
+
+    A subclass (a frozen dataclass) says where its vertices and arcs are and what they are called
+    in messages; lookups, neighbours, descendants, topological order and cycle checks live here once.
+    """
+
+    graph_kind: ClassVar[str] = "graph"
+    vertex_kind: ClassVar[str] = "node"
+    error: ClassVar[type[GraphError]] = GraphError
+    name: str
+
+    def _vertices(self) -> Mapping[str, V]:
+        raise NotImplementedError
+
+    def _arcs(self) -> Iterable[A]:
+        raise NotImplementedError
+
+    def find(self, name_or_id: str) -> V:
+        """The vertex whose id or name is ``name_or_id``."""
+        for vertex in self._vertices().values():
+            if name_or_id in (vertex.id, vertex.name):
+                return vertex
+        known = ", ".join(sorted(v.name for v in self._vertices().values())) or "none"
+        raise self.error(
+            f"{self.graph_kind} {self.name!r} has no {self.vertex_kind} {name_or_id!r} ({self.vertex_kind}s: {known})",
+            name_or_id,
+        )
+
+    def incoming(self, vertex_id: str) -> list[A]:
+        return [a for a in self._arcs() if a.dst == vertex_id]
+
+    def outgoing(self, vertex_id: str) -> list[A]:
+        return [a for a in self._arcs() if a.src == vertex_id]
+
+    def upstream(self, vertex_id: str) -> set[str]:
+        return {a.src for a in self.incoming(vertex_id)}
+
+    def descendants(self, vertex_id: str) -> set[str]:
+        return descendants(vertex_id, ((a.src, a.dst) for a in self._arcs()))
+
+    def would_cycle(self, src: str, dst: str) -> bool:
+        """Whether an arc ``src -> dst`` would close a cycle."""
+        return src == dst or src in self.descendants(dst)
+
+    def topological_order(self) -> list[str]:
+        """Vertex ids so that every arc points forward (ties by name); the graph's error on a cycle."""
+        vertices = self._vertices()
+        order, stuck = topological_order(
+            vertices, ((a.src, a.dst) for a in self._arcs()), key=lambda v: vertices[v].name
+        )
+        if stuck:
+            names = sorted(vertices[v].name for v in stuck)
+            raise self.error(f"{self.graph_kind} {self.name!r} has a cycle through {names}")
+        return order

@@ -2,29 +2,77 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.crdt import CommitId, Entry
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project
 from deepforge_panel.workspace import Workspace
+
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.compute import ComputeAdapter
+
+__all__ = ["ProjectHub"]
 
 
 class ProjectHub:
     """Opens each project once and hands the same :class:`Project` (and orchestrator) to every session.
 
+    The hub owns one compute adapter shared by every project's orchestrator: ``await hub.start()``
+    (or ``async with hub:``) starts it (a Dask cluster, say) and ``await hub.close()`` stops it.
+    Components reach projects only through the hub's and the project's methods.
     All access happens on the server's event loop thread (DESIGN.md: one thread touches a Doc).
     """
 
     def __init__(
         self, workspace: Workspace, compute: str = "local", compute_options: dict[str, Any] | None = None
     ) -> None:
+        from deepforge_panel.adapters.compute import compute as make_compute
+
         self.workspace = workspace
-        self.compute = compute
-        self.compute_options = compute_options or {}
+        self.compute_name = compute
+        self.compute: ComputeAdapter = make_compute(compute, **(compute_options or {}))
         self._projects: dict[str, Project] = {}
         self._orchestrators: dict[str, Orchestrator] = {}
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the compute adapter; idempotent."""
+        if not self._started:
+            await self.compute.start()
+            self._started = True
+
+    async def close(self) -> None:
+        """Cancel running executions, stop the compute adapter and close every open project."""
+        for orchestrator in self._orchestrators.values():
+            for execution_id in orchestrator.running():
+                orchestrator.cancel(execution_id)
+                await orchestrator.wait(execution_id)
+        await self.compute.stop()
+        self._started = False
+        for project in self._projects.values():
+            project.close()
+        self._projects.clear()
+        self._orchestrators.clear()
+
+    async def __aenter__(self) -> ProjectHub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- projects -------------------------------------------------------------------------
+    def projects(self) -> list[Entry]:
+        """Every project in the home, with its last change."""
+        return self.workspace.projects()
 
     def project(self, name: str) -> Project:
+        """The open project named (or with id) ``name``, opened on first use."""
         entry = self.workspace.home.find(name)
         if entry.id not in self._projects:
             self._projects[entry.id] = self.workspace.open(entry.id)
@@ -33,39 +81,49 @@ class ProjectHub:
         return project
 
     def orchestrator(self, name: str) -> Orchestrator:
+        """The one orchestrator of project ``name``, running jobs on the hub's compute adapter."""
         project = self.project(name)
         key = self.workspace.home.find(name).id
         if key not in self._orchestrators:
-            self._orchestrators[key] = self.workspace.orchestrator(
-                project, compute=self.compute, compute_options=self.compute_options
-            )
+            self._orchestrators[key] = self.workspace.orchestrator(project, compute=self.compute)
         return self._orchestrators[key]
 
+    def create(self, name: str, author: str = "deepforge-panel") -> None:
+        """A new, empty project with a first commit."""
+        project = self.workspace.create(name)
+        try:
+            project.commit("Create project", author=author)
+        finally:
+            project.close()
+
+    def rename(self, name: str, new_name: str) -> None:
+        self.forget(name)
+        self.workspace.home.rename(name, new_name)
+
+    def fork(self, name: str, new_name: str, author: str = "deepforge-panel") -> CommitId:
+        """A new project holding ``name``'s history up to its head (committed first if it has none)."""
+        project = self.project(name)
+        head = project.head() or project.commit("Fork point", author=author)
+        assert project.store is not None
+        self.workspace.home.fork(project.store, head, new_name).close()
+        return head
+
+    def delete(self, name: str) -> None:
+        self.forget(name)
+        self.workspace.home.delete(name)
+
     def forget(self, name_or_id: str) -> None:
-        """Close a project (before deleting it)."""
+        """Close a project (before renaming or deleting it); its running executions are cancelled."""
         entry = self.workspace.home.find(name_or_id)
         orchestrator = self._orchestrators.pop(entry.id, None)
         if orchestrator is not None:
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
         project = self._projects.pop(entry.id, None)
-        if project is not None and project.store is not None:
-            project.store.close()
+        if project is not None:
+            project.close()
 
     def pull(self) -> None:
         """Apply edits other processes (a CLI run) appended to the open projects' logs."""
         for project in self._projects.values():
-            if project.store is not None:
-                project.store.pull()
-
-    async def close(self) -> None:
-        for orchestrator in self._orchestrators.values():
-            for execution_id in orchestrator.running():
-                orchestrator.cancel(execution_id)
-                await orchestrator.wait(execution_id)
-            await orchestrator.compute.stop()
-        for project in self._projects.values():
-            if project.store is not None:
-                project.store.close()
-        self._projects.clear()
-        self._orchestrators.clear()
+            project.pull()

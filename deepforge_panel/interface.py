@@ -20,11 +20,13 @@ import ast
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from deepforge_panel.errors import ProjectError
+
 ANY = "Any"
 _SCALARS = {"int", "float", "str", "bool"}
 
 
-class InterfaceError(ValueError):
+class InterfaceError(ProjectError, ValueError):
     """Source that does not define a usable operation, located at a line and column."""
 
     def __init__(self, message: str, line: int = 0, column: int = 0) -> None:

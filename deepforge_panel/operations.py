@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pycrdt import Map, Text
 
 from deepforge_panel.crdt import Id, dumps, loads, new_id
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
 from deepforge_panel.views import RootView
 
@@ -101,8 +102,8 @@ class OperationsView(RootView[Operation]):
     def remove(self, op_id: str) -> None:
         users = [p.name for p in self.project.pipelines.all() if any(n.operation == op_id for n in p.nodes.values())]
         if users:
-            raise ValueError(
-                f"operation {self.get(op_id).name!r} is used by pipelines {users}; remove those nodes first"
+            raise ProjectError(
+                f"operation {self.get(op_id).name!r} is used by pipelines {users}; remove those nodes first", op_id
             )
         with self.project.transaction():
             del self._map[op_id]

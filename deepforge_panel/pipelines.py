@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pycrdt import Map
 
 from deepforge_panel.crdt import Id, dumps, loads, new_id
-from deepforge_panel.graph import descendants, topological_order
+from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.views import RootView
 
@@ -18,12 +19,8 @@ NodeId = Id
 EdgeId = Id
 
 
-class PipelineError(ValueError):
+class PipelineError(GraphError):
     """A pipeline edit or run refused, naming the element at fault; nothing was changed."""
-
-    def __init__(self, message: str, element: str | None = None) -> None:
-        super().__init__(message)
-        self.element = element
 
 
 @dataclass(frozen=True)
@@ -47,39 +44,25 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class Pipeline:
+class Pipeline(DAG[Node, Edge]):
     id: PipelineId
     name: str
     nodes: dict[NodeId, Node] = field(default_factory=dict)
     edges: dict[EdgeId, Edge] = field(default_factory=dict)
 
+    graph_kind: ClassVar[str] = "pipeline"
+    vertex_kind: ClassVar[str] = "node"
+    error: ClassVar[type[GraphError]] = PipelineError
+
+    def _vertices(self) -> dict[NodeId, Node]:
+        return self.nodes
+
+    def _arcs(self) -> Iterable[Edge]:
+        return self.edges.values()
+
     def node(self, name_or_id: str) -> Node:
-        for node in self.nodes.values():
-            if name_or_id in (node.id, node.name):
-                return node
-        raise PipelineError(f"pipeline {self.name!r} has no node {name_or_id!r}", name_or_id)
-
-    def incoming(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.dst == node_id]
-
-    def outgoing(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges.values() if e.src == node_id]
-
-    def upstream(self, node_id: str) -> set[NodeId]:
-        return {e.src for e in self.incoming(node_id)}
-
-    def descendants(self, node_id: str) -> set[NodeId]:
-        return descendants(node_id, ((e.src, e.dst) for e in self.edges.values()))
-
-    def topological_order(self) -> list[NodeId]:
-        """Nodes so that every edge points forward; raises on a cycle."""
-        order, stuck = topological_order(
-            self.nodes, ((e.src, e.dst) for e in self.edges.values()), key=lambda n: self.nodes[n].name
-        )
-        if stuck:
-            names = sorted(self.nodes[n].name for n in stuck)
-            raise PipelineError(f"pipeline {self.name!r} has a cycle through {names}")
-        return order
+        """The node whose id or name is ``name_or_id``; a PipelineError listing the nodes otherwise."""
+        return self.find(name_or_id)
 
 
 def coerce(attribute: Attribute, value: Any, owner: str) -> Any:
@@ -261,10 +244,16 @@ class PipelinesView(RootView[Pipeline]):
                 del record["edges"][edge.id]
             del record["nodes"][target.id]
 
-    def add_edge(self, pipeline_id: str, src: str, src_port: str, dst: str, dst_port: str) -> EdgeId:
-        """Connect ``src.src_port`` (an output) to ``dst.dst_port`` (an input), or refuse with a reason."""
-        pipeline = self.get(pipeline_id)
+    def check_edge(self, pipeline: Pipeline, src: str, src_port: str, dst: str, dst_port: str) -> tuple[Node, Node]:
+        """The (source, target) nodes if ``src.src_port -> dst.dst_port`` may be added; else why not, as a PipelineError.
+
+        The one place an edge is judged: :meth:`add_edge` and the editor's drag feedback both ask here.
+        """
         source, target = pipeline.node(src), pipeline.node(dst)
+        if pipeline.would_cycle(source.id, target.id):
+            raise PipelineError(
+                f"connecting {source.name} -> {target.name} would make a cycle: pipelines must be acyclic", target.id
+            )
         out = self._interface(source.operation).output(src_port)
         if out is None:
             names = [p.name for p in self._interface(source.operation).outputs]
@@ -279,12 +268,13 @@ class PipelinesView(RootView[Pipeline]):
                 "port types differ",
                 target.id,
             )
-        if source.id == target.id or source.id in pipeline.descendants(target.id):
-            raise PipelineError(
-                f"connecting {source.name} -> {target.name} would make a cycle: pipelines must be acyclic", target.id
-            )
         if any(e.dst == target.id and e.dst_port == dst_port for e in pipeline.edges.values()):
             raise PipelineError(f"{target.name}.{dst_port} is already connected; remove that edge first", target.id)
+        return source, target
+
+    def add_edge(self, pipeline_id: str, src: str, src_port: str, dst: str, dst_port: str) -> EdgeId:
+        """Connect ``src.src_port`` (an output) to ``dst.dst_port`` (an input), or refuse with a reason."""
+        source, target = self.check_edge(self.get(pipeline_id), src, src_port, dst, dst_port)
         edge_id = EdgeId(new_id("e"))
         with self.project.transaction():
             self.record(pipeline_id)["edges"][edge_id] = Map(

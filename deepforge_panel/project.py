@@ -14,9 +14,10 @@ from typing import Any
 from pycrdt import Doc, Map, UndoManager
 
 from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, roots
+from deepforge_panel.errors import ProjectError
 
 
-class ReadOnlyError(RuntimeError):
+class ReadOnlyError(ProjectError, RuntimeError):
     """An edit attempted on an old version opened with :meth:`Project.checkout`."""
 
 
@@ -129,3 +130,27 @@ class Project:
 
     def branch(self, name: str, commit_id: str | None = None) -> None:
         self._require_store().branch(name, commit_id)
+
+    @property
+    def branch_name(self) -> str | None:
+        """The open branch; None for a detached (checked-out) version."""
+        return self.store.branch_name if self.store is not None else None
+
+    def branches(self) -> list[str]:
+        return self.store.branches() if self.store is not None else []
+
+    def head(self) -> CommitId | None:
+        """The open branch's newest commit; None before the first commit or on a detached version."""
+        return self.store.head() if self.store is not None else None
+
+    def get_commit(self, commit_id: str) -> Commit:
+        return self._require_store().get_commit(commit_id)
+
+    def pull(self) -> int:
+        """Apply the edits other processes appended to this project's log; how many there were."""
+        return self.store.pull() if self.store is not None else 0
+
+    def close(self) -> None:
+        """Release the store (the document stays readable); a no-op on a detached version."""
+        if self.store is not None:
+            self.store.close()

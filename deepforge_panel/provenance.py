@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
     artifact = project.artifacts.get(artifact_id)
     records = lineage(artifact.provenance)
     if not records:
-        raise ValueError(f"artifact {artifact.name!r} has no provenance to rebuild a pipeline from")
+        raise ProjectError(f"artifact {artifact.name!r} has no provenance to rebuild a pipeline from", artifact.id)
     by_code = {op.code: op.id for op in project.operations.all()}
     pipeline_id = project.pipelines.create(name or _free_name(project, f"reproduce {artifact.name}"))
     nodes: dict[str, str] = {}

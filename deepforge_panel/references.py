@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deepforge_panel.errors import NotFound, ProjectError
+
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
 
 
-class UnresolvedReference(ValueError):
+class UnresolvedReference(ProjectError, ValueError):
     """A reference that names no library or no resource."""
 
 
@@ -42,8 +44,8 @@ def check_reference(project: Project, value: str) -> str:
     try:
         resources = library(library_name).resources(project)
         return resources.get(resource_id).name
-    except KeyError as exc:
-        raise UnresolvedReference(str(exc.args[0]) if exc.args else str(exc)) from None
+    except (NotFound, ValueError) as exc:  # no such resource; no such library (the registry's error)
+        raise UnresolvedReference(str(exc)) from None
 
 
 def resolve(project: Project, value: str) -> ResolvedReference:

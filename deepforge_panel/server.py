@@ -22,14 +22,25 @@ PULL_INTERVAL_MS = 1000
 """How often open projects pick up edits other processes appended to their logs."""
 
 
-def make_server(home: str | Path | None = None, port: int = 5006, address: str = "127.0.0.1", **kwargs: Any):
-    """A Panel/Bokeh server (not started) serving the workbench, and the hub it shares between sessions."""
+def make_server(
+    home: str | Path | None = None,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    *,
+    compute: str = "local",
+    compute_options: dict[str, Any] | None = None,
+    **kwargs: Any,
+):
+    """A Panel/Bokeh server (not started) serving the workbench, and the hub it shares between sessions.
+
+    The hub's compute adapter starts on the server's loop as soon as the loop runs.
+    """
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
     from deepforge_panel.apps.workbench import workbench
 
-    hub = ProjectHub(Workspace(home))
+    hub = ProjectHub(Workspace(home), compute=compute, compute_options=compute_options)
 
     def app() -> object:
         return workbench(hub)
@@ -48,13 +59,21 @@ def make_server(home: str | Path | None = None, port: int = 5006, address: str =
     from tornado.ioloop import PeriodicCallback
 
     PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
+    server.io_loop.add_callback(hub.start)
     return server, hub
 
 
-def serve(home: str | Path | None = None, port: int = 5006, address: str = "127.0.0.1") -> None:
+def serve(
+    home: str | Path | None = None,
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    *,
+    compute: str = "local",
+    compute_options: dict[str, Any] | None = None,
+) -> None:
     """Start the workbench and block; prints the URL once it accepts connections."""
     started = time.perf_counter()
-    server, hub = make_server(home, port, address)
+    server, hub = make_server(home, port, address, compute=compute, compute_options=compute_options)
     server.start()
     url = f"http://{address}:{server.port}/"
     elapsed = time.perf_counter() - started

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pycrdt import Map
 
 from deepforge_panel.crdt import Id
+from deepforge_panel.errors import NotFound
 
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
@@ -32,9 +33,9 @@ class RootView(Generic[T]):
         return [Id(key) for key in self._map]
 
     def record(self, item_id: str) -> Map:
-        """The live record ``item_id``; KeyError naming the project when absent."""
+        """The live record ``item_id``; NotFound naming the project when absent."""
         if item_id not in self._map:
-            raise KeyError(f"no {self.kind} {item_id!r} in project {self.project.name!r}")
+            raise NotFound(f"no {self.kind} {item_id!r} in project {self.project.name!r}", item_id)
         return self._map[item_id]
 
     def get(self, item_id: str) -> T:
@@ -53,4 +54,6 @@ class RootView(Generic[T]):
             if name_or_id in (getattr(item, "name", None), item.id):
                 return item
         known = ", ".join(str(getattr(i, "name", i.id)) for i in items) or "none"
-        raise KeyError(f"no {self.kind} {name_or_id!r} in project {self.project.name!r} ({self.kind}s: {known})")
+        raise NotFound(
+            f"no {self.kind} {name_or_id!r} in project {self.project.name!r} ({self.kind}s: {known})", name_or_id
+        )

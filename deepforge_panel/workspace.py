@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.crdt import Entry, Home
 from deepforge_panel.examples import EXAMPLES
 from deepforge_panel.orchestrator import Orchestrator
-from deepforge_panel.project import Project
+from deepforge_panel.project import Project, ReadOnlyError
+
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.compute import ComputeAdapter
 
 _INITIALIZED = ".initialized"
 
@@ -34,7 +37,7 @@ class Workspace:
             if not self.home.exists(name):
                 project = self.create(name)
                 build(project)
-                project.store.close()
+                project.close()
         marker.write_text("examples created\n")
 
     def projects(self) -> list[Entry]:
@@ -51,28 +54,27 @@ class Workspace:
         return Project.open(self.home.open(name))
 
     def project_dir(self, project: Project) -> Path:
-        assert project.store is not None
+        """The folder of ``project``'s store, where its jobs and local artifacts live."""
+        if project.store is None:
+            raise ReadOnlyError(f"project {project.name!r} is a detached version: it has no folder to run in")
         return project.store.path.parent
 
     def orchestrator(
         self,
         project: Project,
-        compute: str = "local",
+        compute: str | ComputeAdapter = "local",
         storage_url: str | None = None,
         compute_options: dict[str, Any] | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> Orchestrator:
-        """An orchestrator for ``project``: artifacts default to ``<project>/artifacts`` on local disk."""
+        """An orchestrator for ``project`` on ``compute`` (an adapter, or the name of a new one configured with
+        ``compute_options``); artifacts default to ``<project>/artifacts`` on local disk."""
         from deepforge_panel.adapters.compute import compute as make_compute
         from deepforge_panel.adapters.storage import storage as make_storage
 
         folder = self.project_dir(project)
         url = storage_url or (folder / "artifacts").resolve().as_uri()
-        orchestrator = Orchestrator(
-            project,
-            make_compute(compute, **(compute_options or {})),
-            make_storage(url, **(storage_options or {})),
-            folder / "jobs",
-        )
+        adapter = make_compute(compute, **(compute_options or {})) if isinstance(compute, str) else compute
+        orchestrator = Orchestrator(project, adapter, make_storage(url, **(storage_options or {})), folder / "jobs")
         orchestrator.recover()
         return orchestrator

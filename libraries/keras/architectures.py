@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pycrdt import Map, Text
 
 from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
-from deepforge_panel.graph import descendants, topological_order
+from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
 from deepforge_panel.operations import splice
 from deepforge_panel.views import RootView
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(GraphError):
     """An architecture edit refused, naming the layer (or function) at fault."""
-
-    def __init__(self, message: str, element: str | None = None) -> None:
-        super().__init__(message)
-        self.element = element
 
 
 @dataclass(frozen=True)
@@ -49,37 +46,33 @@ class Connection:
 
 
 @dataclass(frozen=True)
-class Architecture:
+class Architecture(DAG[Layer, Connection]):
     id: Id
     name: str
     layers: dict[Id, Layer] = field(default_factory=dict)
     connections: dict[Id, Connection] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)
 
+    graph_kind: ClassVar[str] = "architecture"
+    vertex_kind: ClassVar[str] = "layer"
+    error: ClassVar[type[GraphError]] = ArchitectureError
+
+    def _vertices(self) -> dict[Id, Layer]:
+        return self.layers
+
+    def _arcs(self) -> Iterable[Connection]:
+        return self.connections.values()
+
     def layer(self, name_or_id: str) -> Layer:
-        for layer in self.layers.values():
-            if name_or_id in (layer.id, layer.name):
-                return layer
-        raise ArchitectureError(f"architecture {self.name!r} has no layer {name_or_id!r}", name_or_id)
+        """The layer whose id or name is ``name_or_id``; an ArchitectureError listing the layers otherwise."""
+        return self.find(name_or_id)
 
     def inputs_of(self, layer_id: str) -> list[Connection]:
         """Connections into ``layer_id`` in input order."""
-        return sorted((c for c in self.connections.values() if c.dst == layer_id), key=lambda c: (c.index, c.id))
+        return sorted(self.incoming(layer_id), key=lambda c: (c.index, c.id))
 
     def outputs_of(self, layer_id: str) -> list[Connection]:
-        return [c for c in self.connections.values() if c.src == layer_id]
-
-    def descendants(self, layer_id: str) -> set[Id]:
-        return descendants(layer_id, ((c.src, c.dst) for c in self.connections.values()))
-
-    def topological_order(self) -> list[Id]:
-        order, stuck = topological_order(
-            self.layers, ((c.src, c.dst) for c in self.connections.values()), key=lambda i: self.layers[i].name
-        )
-        if stuck:
-            names = sorted(self.layers[i].name for i in stuck)
-            raise ArchitectureError(f"architecture {self.name!r} has a cycle through {names}")
-        return order
+        return self.outgoing(layer_id)
 
     def model_inputs(self) -> list[Layer]:
         return [self.layers[i] for i in self.topological_order() if self.layers[i].type == "InputLayer"]
@@ -267,7 +260,7 @@ class ArchitecturesView(RootView[Architecture]):
         existing = arch.inputs_of(target.id)
         if target.type == "InputLayer" or arity == "none":
             raise ArchitectureError(f"{target.name} is an input: nothing can feed it", target.id)
-        if source.id == target.id or source.id in arch.descendants(target.id):
+        if arch.would_cycle(source.id, target.id):
             raise ArchitectureError(f"connecting {source.name} -> {target.name} would make a cycle", target.id)
         if arity == "one" and existing:
             raise ArchitectureError(

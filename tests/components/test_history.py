@@ -11,6 +11,7 @@ import pytest
 
 from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.session import Session
+from deepforge_panel.errors import NotFound
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.project import Project
 from deepforge_panel.workspace import Workspace
@@ -96,7 +97,7 @@ def test_preview_shows_the_old_version_read_only(session: Session) -> None:
     rows = {row["pipeline"]: row for row in view.preview.value.to_dict("records")}
     assert rows["beta"] == {"pipeline": "beta", "nodes": 2, "edges": 0, "operations": "Add, Source"}
     assert project.pipelines.get(beta).name == "beta"
-    with pytest.raises(KeyError, match="no commit"):
+    with pytest.raises(NotFound, match="no commit"):
         view.select("c-not-here")
     assert pn.panel(view).get_root() is not None
 

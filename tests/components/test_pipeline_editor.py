@@ -71,8 +71,8 @@ def test_a_cycle_is_refused_with_a_visible_message(digits_session: Session) -> N
         editor._connection_problem(
             {"source": train.id, "target": split.id, "sourceHandle": "model", "targetHandle": "dataset"}
         )
-        == "would make a cycle"
-    )
+        == "connecting train -> split would make a cycle: pipelines must be acyclic"
+    ), "the editor shows the core's own reason"
     editor.flow._process_msg(
         {
             "type": "edge_added",

@@ -1,0 +1,82 @@
+"""The hub: projects through its methods, and one compute adapter whose lifecycle it owns (Dask included)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from deepforge_panel.crdt import StoreError
+from deepforge_panel.hub import ProjectHub
+from deepforge_panel.project import Project
+from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import ADD, SOURCE
+
+
+def _chain(project: Project) -> str:
+    """A two-job pipeline, source -> add, named ``chain``."""
+    source, add = project.operations.add(SOURCE), project.operations.add(ADD)
+    pid = project.pipelines.create("chain")
+    first = project.pipelines.add_node(pid, source, name="source", attributes={"value": 40})
+    second = project.pipelines.add_node(pid, add, name="add", attributes={"amount": 2})
+    project.pipelines.add_edge(pid, first, "data", second, "data")
+    return "chain"
+
+
+def test_projects_are_created_renamed_forked_and_deleted_through_the_hub(tmp_path: Path) -> None:
+    hub = ProjectHub(Workspace(tmp_path / "home", examples=False))
+    hub.create("alpha")
+    assert [e.name for e in hub.projects()] == ["alpha"]
+    assert hub.project("alpha").head() is not None, "a new project starts with a commit"
+    hub.rename("alpha", "beta")
+    head = hub.fork("beta", "gamma")
+    assert [c.message for c in hub.project("gamma").log()] == [f"Fork of beta at {head}"]
+    hub.delete("beta")
+    assert [e.name for e in hub.projects()] == ["gamma"]
+    with pytest.raises(StoreError, match="no project 'beta'"):
+        hub.project("beta")
+
+
+def test_a_hub_starts_and_stops_its_dask_cluster_and_runs_on_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub = ProjectHub(Workspace(tmp_path / "home", examples=False), compute="dask", compute_options={"n_workers": 1})
+        async with hub:
+            assert hub.compute.client is not None, "the hub started the cluster"
+            hub.create("remote")
+            pipeline = _chain(hub.project("remote"))
+            orchestrator = hub.orchestrator("remote")
+            assert orchestrator.compute is hub.compute, "every project runs on the hub's one adapter"
+            execution = await asyncio.wait_for(orchestrator.run(pipeline), 120)
+            assert execution.status == "succeeded", execution
+            assert {job.name: job.status for job in execution.jobs.values()} == {
+                "source": "succeeded",
+                "add": "succeeded",
+            }
+        with pytest.raises(RuntimeError, match="not started"):
+            _ = hub.compute.client
+
+    asyncio.run(scenario())
+
+
+def test_the_server_starts_the_hubs_compute_on_its_loop(tmp_path: Path) -> None:
+    """``make_server(compute="dask")``: the cluster is up once the loop runs, and a pipeline runs on it."""
+    from deepforge_panel.server import make_server
+
+    server, hub = make_server(tmp_path / "home", port=0, compute="dask", compute_options={"n_workers": 1})
+    server.start()
+
+    async def scenario() -> str:
+        deadline = asyncio.get_running_loop().time() + 60
+        while hub.compute._client is None:
+            assert asyncio.get_running_loop().time() < deadline, "the hub's cluster never started"
+            await asyncio.sleep(0.05)
+        hub.create("served")
+        execution = await asyncio.wait_for(hub.orchestrator("served").run(_chain(hub.project("served"))), 120)
+        await hub.close()
+        return execution.status
+
+    try:
+        assert server.io_loop.run_sync(scenario, timeout=200) == "succeeded"
+    finally:
+        server.stop()
