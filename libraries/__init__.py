@@ -1,5 +1,19 @@
-"""Domain libraries: a catalog, an editor, a code generator and init code each, registered by name."""
+"""Domain libraries: a document root, catalog, editor, code generator, init code and CLI commands each, by name."""
 
-from deepforge_panel.libraries.base import Library, available_libraries, library, register_library
+from deepforge_panel.libraries.base import (
+    Library,
+    available_libraries,
+    library,
+    loaded_libraries,
+    register_library,
+    unregister_library,
+)
 
-__all__ = ["Library", "available_libraries", "library", "register_library"]
+__all__ = [
+    "Library",
+    "available_libraries",
+    "library",
+    "loaded_libraries",
+    "register_library",
+    "unregister_library",
+]

@@ -1,19 +1,30 @@
-"""What a domain library provides (the seed's section 8): a catalog, an editor, a code generator, init code.
+"""What a domain library provides (the seed's section 8): a document root, a catalog, an editor, a code generator,
+init code and CLI commands.
 
-Libraries register by name, as fsspec registers protocols, so a second one (PyTorch) plugs
-in without touching the core. A library owns one root of the project document for its
-resources (Keras: ``architectures``); operations reach a resource through a reference
+Libraries register by name in the same :class:`~deepforge_panel.registry.Registry` as the adapters, as fsspec
+registers protocols, so a second one (PyTorch) plugs in without touching the core: in code with
+:func:`register_library`, or from an installed distribution through an entry point in group
+``deepforge_panel.libraries`` (``name = "package.module:Class"``). A library owns one *design* root of the
+project document for its resources (Keras: ``architectures``); the core builds its document views, undo scope,
+workbench tabs and CLI from the registered libraries. Operations reach a resource through a reference
 attribute and the job receives the object built by the library's generated code.
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
+import logging
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from deepforge_panel.registry import Registry
+
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
+
+__all__ = ["Library", "available_libraries", "library", "loaded_libraries", "register_library", "unregister_library"]
+
+logger = logging.getLogger(__name__)
 
 
 class Library(ABC):
@@ -21,7 +32,9 @@ class Library(ABC):
 
     name: ClassVar[str]
     root: ClassVar[str]
-    """The document root holding this library's resources."""
+    """The design root of the project document holding this library's resources (versioned, undoable, restored)."""
+    tab: ClassVar[str] = ""
+    """Title of the workbench tab showing :meth:`editor`; empty when the library offers no editor."""
 
     @abstractmethod
     def catalog(self) -> dict[str, Any]:
@@ -40,34 +53,59 @@ class Library(ABC):
         return ""
 
     def editor(self, project: Project, session: Any) -> Any:
-        """The Panel component that edits this library's resources."""
+        """The Panel component that edits this library's resources, shown in the workbench tab :attr:`tab`."""
         raise NotImplementedError(f"library {self.name!r} offers no editor")
 
+    def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        """Add this library's ``deepforge-panel`` subcommands (each ``set_defaults(func=...)``); none by default.
 
-_registry: dict[str, type[Library] | str] = {"keras": "deepforge_panel.libraries.keras.library:KerasLibrary"}
+        ``common`` carries the options every command takes (``--home``): pass it as ``parents=[common]``.
+        """
+        return None
+
+
+_registry: Registry[Library] = Registry("library", Library, group="deepforge_panel.libraries")
 _instances: dict[str, Library] = {}
 
 
 def register_library(name: str, cls_or_path: type[Library] | str, clobber: bool = False) -> None:
     """Make a library available by name; ``cls_or_path`` may be ``"module:Class"`` (imported lazily)."""
-    if name in _registry and not clobber:
-        raise ValueError(f"a library named {name!r} is already registered; pass clobber=True to replace it")
-    _registry[name] = cls_or_path
+    _registry.register(name, cls_or_path, clobber=clobber)
+    _instances.pop(name, None)
+
+
+def unregister_library(name: str) -> None:
+    """Forget the library ``name`` (e.g. a throwaway one registered by a test)."""
+    _registry.unregister(name)
     _instances.pop(name, None)
 
 
 def library(name: str) -> Library:
-    """The library registered as ``name``."""
-    if name not in _instances:
-        if name not in _registry:
-            raise KeyError(f"no library {name!r} (libraries: {', '.join(sorted(_registry))})")
-        target = _registry[name]
-        if isinstance(target, str):
-            module, _, attr = target.partition(":")
-            target = getattr(importlib.import_module(module), attr)
-        _instances[name] = target()
-    return _instances[name]
+    """The library registered as ``name`` (one instance per process); ValueError lists the known names."""
+    instance = _instances.get(name)
+    if instance is None or not isinstance(instance, _registry.get(name)):
+        instance = _instances[name] = _registry.get(name)()
+    return instance
 
 
 def available_libraries() -> list[str]:
-    return sorted(_registry)
+    """Names of every registered library, entry points included, loaded or not."""
+    return _registry.names()
+
+
+def loaded_libraries() -> list[Library]:
+    """Every registered library that loads, by name; one that fails is logged and left out, sparing the others.
+
+    For what the core builds from all libraries at once (document roots, workbench tabs, CLI commands):
+    a broken plugin must not take the workbench down; asking for it by name still raises its error.
+    """
+    found = []
+    for name in available_libraries():
+        try:
+            found.append(library(name))
+        except (ImportError, TypeError) as exc:
+            logger.error("library %r is left out: %s", name, exc)
+    return found
+
+
+register_library("keras", "deepforge_panel.libraries.keras.library:KerasLibrary")

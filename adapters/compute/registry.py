@@ -1,15 +1,15 @@
-"""Compute adapters by name ("local", "dask", ...), imported on first use."""
+"""Compute adapters by name ("local", "dask", and entry points in group ``deepforge_panel.compute``), imported on first use."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from deepforge_panel.adapters._registry import Registry
 from deepforge_panel.adapters.compute.base import ComputeAdapter
+from deepforge_panel.registry import Registry
 
 __all__ = ["available_compute", "compute", "get_compute_class", "register_compute"]
 
-_registry: Registry[ComputeAdapter] = Registry("compute", ComputeAdapter)
+_registry: Registry[ComputeAdapter] = Registry("compute adapter", ComputeAdapter, group="deepforge_panel.compute")
 
 
 def register_compute(

@@ -1,4 +1,4 @@
-"""Storage adapters by URL protocol ("file", "s3", ...), imported on first use; fsspec fills the gaps."""
+"""Storage adapters by URL protocol ("file", "s3", entry points in ``deepforge_panel.storage``), imported on first use; fsspec fills the gaps."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 from fsspec.registry import known_implementations
 from fsspec.registry import registry as fsspec_registry
 
-from deepforge_panel.adapters._registry import Registry
 from deepforge_panel.adapters.storage._urls import protocol_of
 from deepforge_panel.adapters.storage.base import StorageAdapter
+from deepforge_panel.registry import Registry
 
 __all__ = ["available_storage", "get_storage_class", "register_storage", "storage"]
 
-_registry: Registry[StorageAdapter] = Registry("storage", StorageAdapter)
+_registry: Registry[StorageAdapter] = Registry("storage adapter", StorageAdapter, group="deepforge_panel.storage")
 _FALLBACK = "deepforge_panel.adapters.storage.fsspec_storage:FsspecStorage"
 
 

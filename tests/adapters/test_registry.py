@@ -1,4 +1,4 @@
-"""The adapter registries: lazy dotted paths, helpful errors, clobber protection, cheap import."""
+"""The adapter registries: lazy dotted paths, helpful errors, clobber protection, cheap import (the class: tests/deepforge_panel/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 
 import deepforge_panel.adapters.compute.registry as compute_registry
 import deepforge_panel.adapters.storage.registry as storage_registry
-from deepforge_panel.adapters._registry import Registry
 from deepforge_panel.adapters.compute import (
     ComputeAdapter,
     Emit,
@@ -162,14 +161,6 @@ def test_missing_optional_dependency_gives_an_install_hint(tmp_path: Path, monke
     with pytest.raises(ImportError, match=r"Install the cluster extra\."):
         get_compute_class("hinted")
     sys.modules.pop(name, None)
-
-
-def test_registry_copy_is_independent() -> None:
-    original: Registry[ComputeAdapter] = Registry("compute", ComputeAdapter)
-    original.register("null", NullCompute)
-    twin = original.copy()
-    twin.register("other", NullCompute)
-    assert original.names() == ["null"] and twin.names() == ["null", "other"]
 
 
 def test_importing_adapters_imports_no_optional_dependency(tmp_path: Path) -> None:
