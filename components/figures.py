@@ -57,7 +57,7 @@ _MARKERS = {
     "|": "dash",
     "_": "dash",
 }
-_BOKEH_PALETTES = {
+_BOKEH_PALETTES: dict[str, str | tuple[str, bool]] = {
     "viridis": "Viridis256",
     "magma": "Magma256",
     "inferno": "Inferno256",
@@ -277,7 +277,7 @@ class AxesPlot:
             self.texts, {"x": [t["x"] for t in texts], "y": [t["y"] for t in texts], "text": [t["text"] for t in texts]}
         )
         if self.legend is not None:
-            self._update_legend(axes)
+            self._update_legend(self.legend, axes)
 
     def _update_image(self, index: int, image: dict[str, Any]) -> None:
         mapper = self.color_mappers[index]
@@ -289,7 +289,7 @@ class AxesPlot:
         self._images_shown[index] = image
         self.images[index].data = _image_columns(image)
 
-    def _update_legend(self, axes: AxesData) -> None:
+    def _update_legend(self, legend: Legend, axes: AxesData) -> None:
         items = [
             (line.get("label", ""), [r for r in (renderer, marker) if r is not None])
             for line, renderer, marker in zip(
@@ -306,7 +306,7 @@ class AxesPlot:
         labelled = [(label, renderers) for label, renderers in items if label]
         if labelled != self._legend_shown:
             self._legend_shown = labelled
-            self.legend.items = [LegendItem(label=label, renderers=renderers) for label, renderers in labelled]
+            legend.items = [LegendItem(label=label, renderers=renderers) for label, renderers in labelled]
 
 
 def _set_range(bokeh_range: Range1d | DataRange1d, limits: Sequence[float | None] | None) -> None:
@@ -318,7 +318,7 @@ def _set_range(bokeh_range: Range1d | DataRange1d, limits: Sequence[float | None
         or limits[0] == limits[1]
     ):
         return
-    start, end = float(limits[0]), float(limits[1])
+    start, end = float(limits[0] or 0.0), float(limits[1] or 0.0)  # neither is None: checked above
     if (bokeh_range.start, bokeh_range.end) != (start, end):
         bokeh_range.update(start=start, end=end)
 

@@ -32,7 +32,7 @@ def format_time(timestamp: float) -> str:
 
 def version_summary(version: Project) -> pd.DataFrame:
     """One row per pipeline of a (checked-out) version: its size and the operations it uses."""
-    op_names = {op.id: op.name for op in version.operations.all()}
+    op_names: dict[str, str] = {op.id: op.name for op in version.operations.all()}
     rows = []
     for pipeline in version.pipelines.all():
         used = sorted({op_names.get(node.operation, f"missing {node.operation}") for node in pipeline.nodes.values()})

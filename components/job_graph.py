@@ -7,7 +7,7 @@ from typing import ClassVar
 import param
 from panel.custom import JSComponent
 
-from deepforge_panel.executions import Execution
+from deepforge_panel.executions import Execution, JobId
 
 STATUS_COLORS: dict[str, str] = {
     "pending": "#bdbdbd",
@@ -23,19 +23,20 @@ STATUS_COLORS: dict[str, str] = {
 
 def layout(execution: Execution) -> dict[str, tuple[int, int]]:
     """Job id -> (depth, row): depth is the longest path from a source, rows ordered by name."""
-    upstream: dict[str, set[str]] = {jid: set() for jid in execution.jobs}
+    upstream: dict[JobId, set[JobId]] = {jid: set() for jid in execution.jobs}
     for edge in execution.edges:
-        if edge["dst"] in upstream and edge["src"] in upstream:
-            upstream[edge["dst"]].add(edge["src"])
-    depth: dict[str, int] = {}
+        src, dst = JobId(edge["src"]), JobId(edge["dst"])
+        if dst in upstream and src in upstream:
+            upstream[dst].add(src)
+    depth: dict[JobId, int] = {}
 
-    def depth_of(jid: str, seen: frozenset[str] = frozenset()) -> int:
+    def depth_of(jid: JobId, seen: frozenset[JobId] = frozenset()) -> int:
         if jid not in depth:
             parents = [p for p in upstream[jid] if p not in seen]
             depth[jid] = 1 + max((depth_of(p, seen | {jid}) for p in parents), default=-1)
         return depth[jid]
 
-    columns: dict[int, list[str]] = {}
+    columns: dict[int, list[JobId]] = {}
     for jid in execution.jobs:
         columns.setdefault(depth_of(jid), []).append(jid)
     return {

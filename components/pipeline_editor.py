@@ -23,7 +23,7 @@ from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
 from deepforge_panel.libraries import available_libraries, library
 from deepforge_panel.oplib import builtin_operations
-from deepforge_panel.pipelines import Pipeline, PipelineError
+from deepforge_panel.pipelines import Node, Pipeline, PipelineError
 from deepforge_panel.references import make_reference
 
 BLANK = "New blank operation"
@@ -191,10 +191,10 @@ class PipelineEditor(ProjectComponent):
             self._views[node_id] = cached
         return cached[1]
 
-    def _show_node(self, pipeline: Pipeline | None, node: Any) -> None:
-        visible = node is not None
+    def _show_node(self, pipeline: Pipeline | None, node: Node | None) -> None:
+        visible = pipeline is not None and node is not None
         self.node_name.visible = self.delete_button.visible = visible
-        if not visible:
+        if pipeline is None or node is None:
             self.node_title.object = "*Select a node to see its attributes and its operation's code.*"
             self.attributes.objects = []
             self.references.objects = []

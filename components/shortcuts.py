@@ -31,6 +31,6 @@ class Shortcuts(JSComponent):
         self.actions: dict[str, Callable[[], None]] = {}
 
     def _handle_msg(self, msg: Any) -> None:
-        action = self.actions.get(msg.get("action")) if isinstance(msg, dict) else None
+        action = self.actions.get(str(msg.get("action"))) if isinstance(msg, dict) else None
         if action is not None:
             action()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType
 
-from pycrdt import Doc, merge_updates
+from pycrdt import Doc, Subscription, merge_updates
 
 from deepforge_panel.crdt.schema import ROOTS, make_equal, new_id, roots
 
@@ -75,7 +75,7 @@ class DocStore:
         self._branch = "main"
         self._applying = False
         self._last_seq = 0
-        self._subscription = None
+        self._subscription: Subscription | None = None
         self._write_error: Exception | None = None
         self._db.execute(
             "INSERT OR IGNORE INTO branches (name, head, created) VALUES ('main', NULL, ?)", (time.time(),)
@@ -107,7 +107,7 @@ class DocStore:
         self._detach()
         self._branch = branch
         self._compact(branch)
-        doc = Doc()
+        doc: Doc = Doc()
         roots(doc)
         self._doc = doc
         self._last_seq = 0
@@ -232,7 +232,7 @@ class DocStore:
 
     def checkout(self, commit_id: str) -> Doc:
         """A detached copy of the document as it was at ``commit_id`` (edits go nowhere)."""
-        doc = Doc()
+        doc: Doc = Doc()
         roots(doc)
         doc.apply_update(self.state(commit_id))
         return doc

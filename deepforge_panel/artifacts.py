@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NewType
 
 from pycrdt import Map
 
-from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.crdt import as_int, dumps, loads, new_id
 from deepforge_panel.views import RootView
 
-ArtifactId = Id
+ArtifactId = NewType("ArtifactId", str)
 
 
 @dataclass(frozen=True)

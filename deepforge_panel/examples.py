@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.project import Project
 
@@ -44,7 +46,7 @@ def add_architectures(project: Project, ops: dict[str, str]) -> None:
 
     views = ArchitecturesView(project)
     cnn = views.create("digits-cnn")
-    chain = [
+    chain: list[tuple[str, dict[str, Any], str]] = [
         ("InputLayer", {"shape": [64]}, "pixels"),
         ("Reshape", {"target_shape": [8, 8, 1]}, "image"),
         ("Conv2D", {"filters": 16, "kernel_size": 3, "padding": "same", "activation": "relu"}, "conv1"),

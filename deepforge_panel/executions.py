@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NewType
 
 from pycrdt import Array, Map, Text
 
-from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
+from deepforge_panel.crdt import as_int, dumps, loads, new_id
 from deepforge_panel.errors import NotFound
-from deepforge_panel.pipelines import Pipeline
+from deepforge_panel.pipelines import NodeId, Pipeline
 from deepforge_panel.views import RootView
 
-ExecutionId = Id
-JobId = Id
+ExecutionId = NewType("ExecutionId", str)
+JobId = NewType("JobId", str)
 Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled", "skipped"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 
@@ -134,7 +134,7 @@ class ExecutionsView(RootView[Execution]):
         attributes: dict[str, dict[str, Any]],
         author: str,
         runner: str = "",
-    ) -> tuple[ExecutionId, dict[str, JobId]]:
+    ) -> tuple[ExecutionId, dict[NodeId, JobId]]:
         """A pending execution with one pending job per node; returns its id and node -> job ids."""
         execution_id = ExecutionId(new_id("x"))
         job_ids = {nid: JobId(new_id("j")) for nid in pipeline.nodes}

@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from deepforge_panel.errors import ProjectError
 
 __all__ = ["DAG", "GraphError", "descendants", "topological_order"]
 
 K = TypeVar("K", bound=str)
+K_co = TypeVar("K_co", bound=str, covariant=True)
 
 
 class GraphError(ProjectError, ValueError):
     """A graph edit or run refused, naming the element at fault; nothing was changed."""
 
 
-class _Vertex(Protocol):
+class _Vertex(Protocol[K_co]):
     @property
-    def id(self) -> str: ...
+    def id(self) -> K_co: ...
     @property
     def name(self) -> str: ...
 
 
-class _Arc(Protocol):
+class _Arc(Protocol[K_co]):
     @property
-    def src(self) -> str: ...
+    def src(self) -> K_co: ...
     @property
-    def dst(self) -> str: ...
+    def dst(self) -> K_co: ...
 
 
-V = TypeVar("V", bound=_Vertex)
-A = TypeVar("A", bound=_Arc)
+V = TypeVar("V", bound=_Vertex[Any])
+A = TypeVar("A", bound=_Arc[Any])
 
 
 def descendants(start: str, edges: Iterable[tuple[K, K]]) -> set[K]:
@@ -72,8 +73,8 @@ def topological_order(
     return order, [n for n in nodes if n not in placed]
 
 
-class DAG(Generic[V, A]):
-    """What pipelines and architectures share: vertices by id with unique names, arcs ``src -> dst``.
+class DAG(Generic[K, V, A]):
+    """What pipelines and architectures share: vertices (``V``) by id (``K``) with unique names, arcs (``A``).
 
     A subclass (a frozen dataclass) says where its vertices and arcs are and what they are called
     in messages; lookups, neighbours, descendants, topological order and cycle checks live here once.
@@ -84,7 +85,7 @@ class DAG(Generic[V, A]):
     error: ClassVar[type[GraphError]] = GraphError
     name: str
 
-    def _vertices(self) -> Mapping[str, V]:
+    def _vertices(self) -> Mapping[K, V]:
         raise NotImplementedError
 
     def _arcs(self) -> Iterable[A]:
@@ -107,17 +108,17 @@ class DAG(Generic[V, A]):
     def outgoing(self, vertex_id: str) -> list[A]:
         return [a for a in self._arcs() if a.src == vertex_id]
 
-    def upstream(self, vertex_id: str) -> set[str]:
+    def upstream(self, vertex_id: str) -> set[K]:
         return {a.src for a in self.incoming(vertex_id)}
 
-    def descendants(self, vertex_id: str) -> set[str]:
+    def descendants(self, vertex_id: str) -> set[K]:
         return descendants(vertex_id, ((a.src, a.dst) for a in self._arcs()))
 
     def would_cycle(self, src: str, dst: str) -> bool:
         """Whether an arc ``src -> dst`` would close a cycle."""
         return src == dst or src in self.descendants(dst)
 
-    def topological_order(self) -> list[str]:
+    def topological_order(self) -> list[K]:
         """Vertex ids so that every arc points forward (ties by name); the graph's error on a cycle."""
         vertices = self._vertices()
         order, stuck = topological_order(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NewType
 
 from pycrdt import Map, Text
 
-from deepforge_panel.crdt import Id, dumps, loads, new_id
+from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
 from deepforge_panel.views import RootView
 
-OperationId = Id
+OperationId = NewType("OperationId", str)
 
 BLANK_OPERATION = '''class {name}:
     """Describe what this operation does."""

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NewType
 
 from pycrdt import Map
 
-from deepforge_panel.crdt import Id, dumps, loads, new_id
+from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.views import RootView
 
-PipelineId = Id
-NodeId = Id
-EdgeId = Id
+PipelineId = NewType("PipelineId", str)
+NodeId = NewType("NodeId", str)
+EdgeId = NewType("EdgeId", str)
 
 
 class PipelineError(GraphError):
@@ -44,7 +44,7 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class Pipeline(DAG[Node, Edge]):
+class Pipeline(DAG[NodeId, Node, Edge]):
     id: PipelineId
     name: str
     nodes: dict[NodeId, Node] = field(default_factory=dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pycrdt import Map
 
@@ -12,7 +12,13 @@ from deepforge_panel.errors import NotFound
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
 
-T = TypeVar("T")
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Record)
 
 
 class RootView(Generic[T]):
@@ -30,7 +36,7 @@ class RootView(Generic[T]):
         return self.project.map(self.root)
 
     def ids(self) -> list[Id]:
-        return [Id(key) for key in self._map]
+        return [Id(key) for key in self._map.keys()]  # noqa: SIM118 - pycrdt types Map.__iter__ as an Iterable
 
     def record(self, item_id: str) -> Map:
         """The live record ``item_id``; NotFound naming the project when absent."""
@@ -42,7 +48,7 @@ class RootView(Generic[T]):
         raise NotImplementedError
 
     def sort_key(self, item: T) -> Any:
-        return item.name
+        return getattr(item, "name", item.id)
 
     def all(self) -> list[T]:
         return sorted((self.get(i) for i in self.ids()), key=self.sort_key)

@@ -46,7 +46,7 @@ class Connection:
 
 
 @dataclass(frozen=True)
-class Architecture(DAG[Layer, Connection]):
+class Architecture(DAG[Id, Layer, Connection]):
     id: Id
     name: str
     layers: dict[Id, Layer] = field(default_factory=dict)

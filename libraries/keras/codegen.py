@@ -16,6 +16,7 @@ import re
 import types
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.crdt import Id
 from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
@@ -84,7 +85,7 @@ def generate_code(arch: Architecture) -> str:
     return "".join(lines)
 
 
-def _checked_order(arch: Architecture) -> list[str]:
+def _checked_order(arch: Architecture) -> list[Id]:
     """Topological order after the checks Keras would fail later with a less helpful message."""
     for layer in arch.layers.values():
         if not layer.name.isidentifier():

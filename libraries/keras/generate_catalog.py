@@ -204,7 +204,7 @@ def describe_layer(cls: type) -> dict[str, Any]:
         docs = {**parse_args_section(keras.Input.__doc__), **docs}
         docs.setdefault("input_tensor", docs.get("tensor", ""))
     base_docs = parse_args_section(keras.layers.Layer.__doc__)
-    signature = inspect.signature(cls.__init__)
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc] # the layer class's own constructor
     args, var_positional, var_keyword = [], None, None
     for param in signature.parameters.values():
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
@@ -259,10 +259,11 @@ def generate() -> dict[str, Any]:
     excluded: dict[str, str] = {}
     for export in sorted(n for n in dir(keras.layers) if not n.startswith("_")):
         cls = getattr(keras.layers, export)
-        if not (inspect.isclass(cls) and issubclass(cls, keras.layers.Layer)):
+        if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
             continue
-        if cls.__name__ != export and getattr(keras.layers, cls.__name__, None) is cls:
-            aliases[export] = cls.__name__
+        name = cls.__name__
+        if name != export and getattr(keras.layers, name, None) is cls:
+            aliases[export] = name
         elif export in EXCLUDED:
             excluded[export] = EXCLUDED[export]
         else:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any
 
+from deepforge_panel.crdt import Id
 from deepforge_panel.graph import topological_order
 from deepforge_panel.libraries.keras.architectures import Architecture, Layer, arg_gaps
 from deepforge_panel.libraries.keras.build import BuildError, call_layer, load_function, make_layer
@@ -52,7 +53,7 @@ def arg_problem(layer: Layer) -> str | None:
     return None
 
 
-def topological(arch: Architecture) -> tuple[list[str], list[str]]:
+def topological(arch: Architecture) -> tuple[list[Id], list[Id]]:
     """Layers in an order where inputs come first, and those left over because they sit on a cycle."""
     edges = [(c.src, c.dst) for c in arch.connections.values()]
     return topological_order(arch.layers, edges, key=lambda i: arch.layers[i].name)
@@ -122,8 +123,8 @@ class ShapeComputer:
     def check(self, arch: Architecture) -> dict[str, dict[str, Any]]:
         order, cyclic = topological(arch)
         results: dict[str, dict[str, Any]] = {}
-        specs: dict[str, Spec] = {}
-        causes: dict[str, str] = {}
+        specs: dict[Id, Spec] = {}
+        causes: dict[Id, Id] = {}
         for lid in order:
             layer = arch.layers[lid]
             sources = [c.src for c in arch.inputs_of(lid)]
