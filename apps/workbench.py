@@ -9,7 +9,6 @@ import panel as pn
 from bokeh.document import Document
 from panel.io.resources import LOCAL_DIST
 
-from deepforge_panel.components.architecture_editor import ArchitectureEditor
 from deepforge_panel.components.artifact_browser import ArtifactBrowser
 from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
@@ -19,8 +18,7 @@ from deepforge_panel.components.session import Session
 from deepforge_panel.components.shortcuts import Shortcuts
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.hub import ProjectHub
-
-TABS = ("Pipelines", "Architectures", "Executions", "Artifacts", "History")
+from deepforge_panel.libraries import loaded_libraries
 
 
 def _theme() -> str:
@@ -62,17 +60,18 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     session = Session(hub=hub, project=project)
     template = _template(f"DeepForge-Panel · {project.name}")
     editor = PipelineEditor(project=project, session=session)
-    tabs = pn.Tabs(
+    # Pipelines, then one tab per library offering an editor (Keras: "Architectures"), then the core's tabs.
+    pages = [
         ("Pipelines", editor),
-        ("Architectures", ArchitectureEditor(project=project, session=session)),
+        *((lib.tab, lib.editor(project, session)) for lib in loaded_libraries() if lib.tab),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
         ("History", HistoryView(project=project, session=session)),
-        dynamic=False,
-        sizing_mode="stretch_both",
-    )
-    tabs.param.watch(lambda e: setattr(session, "tab", TABS[e.new]), "active")
-    session.param.watch(lambda e: setattr(tabs, "active", TABS.index(e.new)), "tab")
+    ]
+    titles = [title for title, _ in pages]
+    tabs = pn.Tabs(*pages, dynamic=False, sizing_mode="stretch_both")
+    tabs.param.watch(lambda e: setattr(session, "tab", titles[e.new]), "active")
+    session.param.watch(lambda e: setattr(tabs, "active", titles.index(e.new)) if e.new in titles else None, "tab")
 
     commit_message = pn.widgets.TextInput(label="Commit message", placeholder="what changed?", width=400)
     commit_status = pn.pane.Markdown("")

@@ -8,7 +8,7 @@ per event-loop tick.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import panel as pn
@@ -21,7 +21,7 @@ class ProjectComponent(pn.viewable.Viewer):
     """A Panel component bound to one project; subclasses implement :meth:`refresh`."""
 
     project = param.ClassSelector(class_=Project, doc="The project (a per-session handle) this component shows.")
-    roots: tuple[str, ...] = ()
+    roots: Sequence[str] = ()
     """Document roots whose changes trigger :meth:`refresh`."""
 
     def __init__(self, **params: Any) -> None:

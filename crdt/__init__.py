@@ -1,10 +1,25 @@
 """The project document as a pycrdt CRDT, its local-first store and history. Knows nothing of ML."""
 
 from deepforge_panel.crdt.home import Entry, Home, default_home
-from deepforge_panel.crdt.schema import ROOTS, Id, as_int, dumps, loads, make_equal, new_id, root, roots, to_py
+from deepforge_panel.crdt.schema import (
+    CORE_ROOTS,
+    ROOTS,
+    Id,
+    as_int,
+    dumps,
+    loads,
+    make_equal,
+    new_id,
+    register_root,
+    root,
+    roots,
+    to_py,
+    unregister_root,
+)
 from deepforge_panel.crdt.store import Commit, CommitId, DocStore, StoreError
 
 __all__ = [
+    "CORE_ROOTS",
     "ROOTS",
     "Commit",
     "CommitId",
@@ -19,7 +34,9 @@ __all__ = [
     "loads",
     "make_equal",
     "new_id",
+    "register_root",
     "root",
     "roots",
     "to_py",
+    "unregister_root",
 ]

@@ -8,19 +8,72 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any, NewType
+from collections.abc import Sequence
+from typing import Any, NewType, overload
 
 from pycrdt import Array, Doc, Map, Text
 
-ROOTS: tuple[str, ...] = (
+CORE_ROOTS: tuple[str, ...] = (
     "meta",
     "operations",
     "pipelines",
-    "architectures",
     "executions",
     "artifacts",
 )
-"""Top-level maps of every project document, each keyed by random ids (``meta`` by field)."""
+"""Top-level maps every project document has, each keyed by random ids (``meta`` by field)."""
+
+
+class _Roots(Sequence[str]):
+    """The roots of every project document: the core's, then those declared with :func:`register_root`.
+
+    A live sequence, so ``ROOTS`` imported anywhere (the store's restore, the undo scope, components
+    observing every root) sees roots that libraries add without this package knowing any library.
+    """
+
+    def __init__(self, core: tuple[str, ...]) -> None:
+        self.core = core
+        self._names = core
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return self._names[index]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return f"ROOTS{self._names!r}"
+
+    def add(self, name: str) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError(f"a document root needs a non-empty name, got {name!r}")
+        if name in self.core:
+            raise ValueError(f"{name!r} is a core root of the project document; a registered root needs its own name")
+        if name not in self._names:
+            self._names = (*self._names, name)
+
+    def remove(self, name: str) -> None:
+        if name in self.core:
+            raise ValueError(f"{name!r} is a core root of the project document and stays")
+        self._names = tuple(n for n in self._names if n != name)
+
+
+ROOTS = _Roots(CORE_ROOTS)
+"""Top-level maps of every project document: :data:`CORE_ROOTS` plus the registered (library) roots."""
+
+
+def register_root(name: str) -> None:
+    """Declare a design root (versioned, restored, undoable) every document gets, e.g. a library's resources."""
+    ROOTS.add(name)
+
+
+def unregister_root(name: str) -> None:
+    """Stop giving new documents the registered root ``name`` (its content in existing documents stays)."""
+    ROOTS.remove(name)
+
 
 Id = NewType("Id", str)
 

@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pycrdt import Doc, Map, UndoManager
 
-from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, roots
+from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, register_root, roots
 from deepforge_panel.errors import ProjectError
+
+logger = logging.getLogger(__name__)
 
 
 class ReadOnlyError(ProjectError, RuntimeError):
     """An edit attempted on an old version opened with :meth:`Project.checkout`."""
+
+
+def declare_library_roots() -> list[str]:
+    """Give every document the design roots of the registered libraries (``crdt`` knows no library); their names."""
+    from deepforge_panel.libraries import loaded_libraries
+
+    names = []
+    for lib in loaded_libraries():
+        try:
+            register_root(lib.root)
+        except ValueError as exc:
+            logger.error("library %r is left out of the document: %s", lib.name, exc)
+            continue
+        names.append(lib.root)
+    return names
 
 
 def default_author() -> str:
@@ -46,6 +64,7 @@ class Project:
         from deepforge_panel.pipelines import PipelinesView
 
         self.doc = doc
+        declare_library_roots()
         self._roots = roots(doc)
         self.store = store
         self.name = name or (store.get_info("name") or "" if store else "")
@@ -62,6 +81,8 @@ class Project:
 
     def map(self, name: str) -> Map:
         """A root map of the document (created once, so it can be read inside observers)."""
+        if name not in self._roots and name in ROOTS:  # a root registered after this handle was made
+            self._roots[name] = self.doc.get(name, type=Map)
         return self._roots[name]
 
     @property
@@ -76,11 +97,11 @@ class Project:
         """Undo/redo for this handle's own edits only (its ``origin``), never a peer's or a job's."""
         if self.origin is None:
             raise ValueError("undo needs a per-user handle: use project.as_user(origin)")
-        manager = UndoManager(scopes=[self._roots[name] for name in ROOTS if name != "executions"])
+        manager = UndoManager(scopes=[self.map(name) for name in ROOTS if name != "executions"])
         manager.include_origin(self.origin)
         return manager
 
-    def on_change(self, roots: tuple[str, ...] | list[str], callback: Callable[[str], None]) -> Callable[[], None]:
+    def on_change(self, roots: Sequence[str], callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(root)`` after every transaction touching one of ``roots``; returns an unsubscribe."""
 
         def notify(name: str) -> Callable[..., None]:
@@ -88,7 +109,7 @@ class Project:
 
         subscriptions = []
         for name in roots:
-            shared = self._roots[name]
+            shared = self.map(name)
             subscriptions.append((shared, shared.observe_deep(notify(name))))
 
         def unsubscribe() -> None:

@@ -64,9 +64,9 @@ class Registry(Generic[T]):
     entries join the registry on first use. An explicit :meth:`register` wins over an entry point.
     """
 
-    def __init__(self, kind: str, base: type[T], group: str | None = None) -> None:
+    def __init__(self, kind: str, base: type, group: str | None = None) -> None:
         self.kind = kind
-        self.base = base
+        self.base: type[T] = base
         self.group = group
         self._entries: dict[str, type[T] | str] = {}
         self._hints: dict[str, str] = {}

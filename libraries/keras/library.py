@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ class KerasLibrary(Library):
 
     name = "keras"
     root = "architectures"
+    tab = "Architectures"
 
     def catalog(self) -> dict[str, Any]:
         return load_catalog()
@@ -104,6 +106,12 @@ class KerasLibrary(Library):
         from deepforge_panel.components.architecture_editor import ArchitectureEditor
 
         return ArchitectureEditor(project=project, session=session)
+
+    def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        """``architecture import|export`` and ``artifact export`` (see :mod:`deepforge_panel.libraries.keras.cli`)."""
+        from deepforge_panel.libraries.keras.cli import add_commands
+
+        add_commands(subparsers, common)
 
 
 _installed: set[str] = set()

@@ -1,0 +1,125 @@
+"""DeepForge-Keras's ``deepforge-panel`` commands: ``architecture import|export`` and ``artifact export``.
+
+Added to the core parser through :meth:`KerasLibrary.add_commands`; Keras is imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deepforge_panel.libraries.keras.architectures import Architecture
+    from deepforge_panel.project import Project
+    from deepforge_panel.workspace import Workspace
+
+__all__ = ["add_commands"]
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    from deepforge_panel.workspace import Workspace
+
+    return Workspace(args.home)
+
+
+def _architecture(project: Project, name: str) -> Architecture:
+    """The architecture named (or with id) ``name``; KeyError listing the names otherwise."""
+    from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+
+    view = ArchitecturesView(project)
+    found = [a for a in view.all() if name in (a.name, a.id)]
+    if not found:
+        names = ", ".join(sorted(a.name for a in view.all())) or "none"
+        raise KeyError(f"project {project.name!r} has no architecture {name!r} (architectures: {names})")
+    return found[0]
+
+
+def cmd_architecture_import(args: argparse.Namespace) -> int:
+    import warnings
+
+    from deepforge_panel.libraries.keras.io import import_model
+
+    functions = {}
+    for item in args.function or []:
+        fname, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            print(
+                f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME(x)", file=sys.stderr
+            )
+            return 2
+        functions[fname] = Path(path).read_text()
+    if not Path(args.file).is_file():
+        print(f"deepforge-panel: no model file {args.file!r}", file=sys.stderr)
+        return 2
+    project = _workspace(args).open(args.project)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arch_id = import_model(project, args.file, name=args.name, functions=functions)
+        for warning in caught:
+            print(f"deepforge-panel: warning: {warning.message}", file=sys.stderr)
+        print(f"imported {args.file} as architecture {_architecture(project, arch_id).name!r} ({arch_id})")
+    finally:
+        project.close()
+    return 0
+
+
+def cmd_architecture_export(args: argparse.Namespace) -> int:
+    from deepforge_panel.libraries.keras.io import export_json, export_python
+
+    project = _workspace(args).open(args.project)
+    try:
+        arch = _architecture(project, args.name)
+        text = export_python(arch) if args.format == "py" else export_json(arch)
+    finally:
+        project.close()
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote architecture {arch.name!r} to {args.out}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_artifact_export(args: argparse.Namespace) -> int:
+    from deepforge_panel.libraries.keras.io import export_model_artifact
+
+    workspace = _workspace(args)
+    project = workspace.open(args.project)
+    matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
+    if not matches:
+        raise KeyError(f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)")
+    artifact = matches[-1]
+    storage = workspace.orchestrator(project).storage
+    path = export_model_artifact(project, artifact.id, args.out, storage)
+    print(f"wrote {artifact.name} ({artifact.id}) to {path}")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """``artifact export`` and ``architecture import|export``, each taking the ``common`` options."""
+    p = subparsers.add_parser("artifact", parents=[common], help="export a trained model artifact")
+    artifact_sub = p.add_subparsers(dest="action", required=True)
+    a = artifact_sub.add_parser("export", parents=[common], help="a trained Keras model artifact as a .keras file")
+    a.add_argument("project")
+    a.add_argument("artifact", help="the artifact's id or name (the newest of that name), e.g. train.model")
+    a.add_argument("--out", required=True, help="the .keras file to write")
+    a.set_defaults(func=cmd_artifact_export)
+    p = subparsers.add_parser("architecture", parents=[common], help="import and export Keras architectures")
+    arch_sub = p.add_subparsers(dest="action", required=True)
+    a = arch_sub.add_parser("import", parents=[common], help="a new architecture from a .keras or model JSON file")
+    a.add_argument("project")
+    a.add_argument("file", help="a .keras file, or the JSON of model.to_json()")
+    a.add_argument("--name", help="the architecture's name (default: the model's)")
+    a.add_argument(
+        "--function", action="append", metavar="NAME=FILE", help="code of a custom activation the model uses"
+    )
+    a.set_defaults(func=cmd_architecture_import)
+    a = arch_sub.add_parser("export", parents=[common], help="an architecture as Python (build_model()) or Keras JSON")
+    a.add_argument("project")
+    a.add_argument("name", help="the architecture's name or id")
+    a.add_argument("--format", choices=("py", "json"), default="py")
+    a.add_argument("--out", help="file to write (default: standard output)")
+    a.set_defaults(func=cmd_architecture_export)
