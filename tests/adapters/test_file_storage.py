@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from storage_suite import StorageConformance
 
 from deepforge_panel.adapters.storage import FsspecStorage, StorageAdapter, storage
+from deepforge_panel.adapters.testing import StorageConformance
 
 
 class TestFileStorage(StorageConformance):

@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 import pytest
-from storage_suite import StorageConformance
 
 from deepforge_panel.adapters.storage import FsspecStorage, StorageAdapter, storage
+from deepforge_panel.adapters.testing import StorageConformance
 from tests.conftest import BUCKET
 
 
