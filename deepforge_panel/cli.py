@@ -8,10 +8,13 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.crdt import StoreError
 from deepforge_panel.libraries import loaded_libraries
+
+if TYPE_CHECKING:
+    from deepforge_panel.events import ListenerEvent
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -70,18 +73,21 @@ def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"max_workers": args.jobs} if args.compute == "local" and args.jobs else {}
 
 
-def _print_event(execution: str, job: str, event: dict[str, Any]) -> None:
-    kind = event["type"]
-    if kind == "status":
-        status = event["status"]
-        detail = f"\n{event['error'].rstrip()}" if status in ("failed",) and event.get("error") else ""
-        print(f"[{job}] {status}{detail}", flush=True)
-    elif kind == "stdout":
-        print(f"[{job}] {event['line']}", flush=True)
-    elif kind == "stderr":
-        print(f"[{job}] ! {event['line']}", file=sys.stderr, flush=True)
-    elif kind == "execution":
-        print(f"execution {execution} {event['status']}", flush=True)
+def _print_event(execution: str, job: str, event: ListenerEvent) -> None:
+    from deepforge_panel.events import ExecutionStatus, JobStatus, Line, Malformed
+
+    match event:
+        case JobStatus(status=status, error=error):
+            detail = f"\n{error.rstrip()}" if status == "failed" and error else ""
+            print(f"[{job}] {status}{detail}", flush=True)
+        case Line(stream="stdout", text=text):
+            print(f"[{job}] {text}", flush=True)
+        case Line(stream="stderr", text=text):
+            print(f"[{job}] ! {text}", file=sys.stderr, flush=True)
+        case Malformed(note=note):
+            print(f"[{job}] ! {note}", file=sys.stderr, flush=True)
+        case ExecutionStatus(status=status):
+            print(f"execution {execution} {status}", flush=True)
 
 
 async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]]) -> int:

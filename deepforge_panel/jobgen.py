@@ -99,10 +99,10 @@ def write_job_folder(
 
 
 def job_environment(storage_options: dict[str, Any] | None = None) -> dict[str, str]:
-    """Environment a job gets under the workbench: feedback on, figures through our backend,
-    and the storage's fsspec options, if it has any."""
+    """Environment a job gets under the workbench: figures through our backend and the storage's
+    fsspec options, if it has any. Feedback is on wherever the compute adapter gives the job an
+    events channel (``$DEEPFORGE_EVENTS_FD``), so no switch is needed here."""
     env = {
-        "DEEPFORGE_FEEDBACK": "1",
         "MPLBACKEND": "module://deepforge.mpl_backend",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

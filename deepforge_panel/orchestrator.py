@@ -1,14 +1,15 @@
 """Run a pipeline as an execution: jobs in dependency order on a compute adapter.
 
 Each run commits the project first (so the execution names the exact version it ran),
-writes one job folder per node, runs ready jobs side by side, and writes their feedback
-into the document in batches. A failed job skips its descendants; other branches go on.
+writes one job folder per node, runs ready jobs side by side, and writes their console lines
+and typed events (``deepforge_panel.events``) into the document in batches. A failed job skips its descendants; other branches go on.
 All document access happens on the event loop thread that calls :meth:`start`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import time
@@ -20,11 +21,23 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Map
 
 from deepforge_panel import provenance
+from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.crdt import dumps, new_id
-from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId
+from deepforge_panel.events import (
+    ExecutionStatus,
+    Figure,
+    JobError,
+    JobStatus,
+    ListenerEvent,
+    Malformed,
+    Metric,
+    Output,
+    Progress,
+    decode,
+)
+from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import job_environment, write_job_folder
-from deepforge_panel.jobruntime.deepforge.feedback import parse_line
 from deepforge_panel.pipelines import NodeId, Pipeline, coerce
 from deepforge_panel.project import default_author
 from deepforge_panel.references import ResolvedReference, resolve
@@ -34,8 +47,11 @@ if TYPE_CHECKING:
     from deepforge_panel.adapters.storage import StorageAdapter
     from deepforge_panel.project import Project
 
-Listener = Callable[[str, str, dict[str, Any]], None]
-"""Called with (execution id, job name, event) for status changes and console lines."""
+Listener = Callable[[str, str, ListenerEvent], None]
+"""Called with (execution id, job name, event) for status changes, console lines, progress and metrics."""
+
+Buffered = Line | Progress | Metric | Figure | JobError | Malformed
+"""What waits in a job's buffer for the next write to the document."""
 
 MAX_CONSOLE = 2_000_000
 """Characters of stdout/stderr kept per job in the document; the rest stays in the job folder's log."""
@@ -62,7 +78,7 @@ class _Run:
     snapshots: dict[NodeId, _Snapshot]
     listener: Listener | None
     library_init: list[str] = field(default_factory=list)
-    buffers: dict[JobId, list[dict[str, Any]]] = field(default_factory=dict)
+    buffers: dict[JobId, list[Buffered]] = field(default_factory=dict)
     artifacts: dict[NodeId, dict[str, dict[str, Any]]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -166,7 +182,7 @@ class Orchestrator:
     def _job(self, run: _Run, node_id: NodeId) -> Map:
         return self.project.executions.job_record(run.id, run.job_ids[node_id])
 
-    def _set_status(self, run: _Run, node_id: NodeId, status: str, **fields: Any) -> None:
+    def _set_status(self, run: _Run, node_id: NodeId, status: Status, **fields: Any) -> None:
         self._flush(run)
         with self.project.transaction(origin="orchestrator"):
             job = self._job(run, node_id)
@@ -174,7 +190,7 @@ class Orchestrator:
             for key, value in fields.items():
                 job[key] = value
         if run.listener is not None:
-            run.listener(run.id, run.snapshots[node_id].name, {"type": "status", "status": status, **fields})
+            run.listener(run.id, run.snapshots[node_id].name, JobStatus(status, str(fields.get("error", ""))))
 
     async def _drive(self, run: _Run) -> None:
         pipeline = run.pipeline
@@ -182,7 +198,7 @@ class Orchestrator:
         active: dict[asyncio.Task[bool], NodeId] = {}
         succeeded: set[NodeId] = set()
         flusher = asyncio.get_running_loop().create_task(self._flush_periodically(run))
-        final = "succeeded"
+        final: Status = "succeeded"
         try:
             while pending or active:
                 for node_id in sorted(pending, key=lambda n: pipeline.nodes[n].name):
@@ -218,7 +234,7 @@ class Orchestrator:
                 record["status"] = final
                 record["ended"] = time.time()
             if run.listener is not None:
-                run.listener(run.id, "", {"type": "execution", "status": final})
+                run.listener(run.id, "", ExecutionStatus(final))
 
     async def _run_job(self, run: _Run, node_id: NodeId) -> bool:
         """Run one job to its end; True when it succeeded."""
@@ -250,31 +266,28 @@ class Orchestrator:
         stderr_tail: list[str] = []
         logs = {name: (folder / f"{name}.log").open("a", encoding="utf-8") for name in ("stdout", "stderr")}
 
-        def emit(event: dict[str, Any]) -> None:
-            kind = event.get("type")
-            if kind == "queued":
-                self._set_status(run, node_id, "queued", queued=time.time())
-            elif kind == "started":
-                self._set_status(run, node_id, "running", started=float(event.get("time", time.time())))
-            else:
-                if kind == "stdout":
-                    parsed = parse_line(event["line"])
-                    if parsed is not None:
-                        event = parsed
-                        kind = event.get("type")
-                if kind in logs:
-                    logs[kind].write(event["line"] + "\n")
-                if kind == "stderr":
-                    stderr_tail.append(event["line"])
-                    del stderr_tail[:-20]
-                if kind == "error":
-                    errors.append(str(event.get("traceback", "")))
-                if kind == "output":
+        def emit(message: AdapterMessage) -> None:
+            event = decode(message.payload) if isinstance(message, EventRecord) else message
+            match event:
+                case Queued():
+                    self._set_status(run, node_id, "queued", queued=time.time())
+                    return
+                case Started(time=started):
+                    self._set_status(run, node_id, "running", started=started)
+                    return
+                case Output():
                     self._record_output(run, node_id, event, inputs)
                     return
-                run.buffers[job_id].append(event)
-                if run.listener is not None and kind in ("stdout", "stderr", "progress", "metric"):
-                    run.listener(run.id, snap.name, event)
+                case Line(stream=stream, text=text):
+                    logs[stream].write(event.printed)
+                    if stream == "stderr":
+                        stderr_tail.append(text)
+                        del stderr_tail[:-20]
+                case JobError(traceback=trace):
+                    errors.append(trace)
+            run.buffers[job_id].append(event)
+            if run.listener is not None and isinstance(event, ListenerEvent):
+                run.listener(run.id, snap.name, event)
 
         try:
             code = await self.compute.run(spec, emit)
@@ -301,9 +314,7 @@ class Orchestrator:
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
 
-    def _record_output(
-        self, run: _Run, node_id: NodeId, event: dict[str, Any], inputs: dict[str, dict[str, Any]]
-    ) -> None:
+    def _record_output(self, run: _Run, node_id: NodeId, output: Output, inputs: dict[str, dict[str, Any]]) -> None:
         snap = run.snapshots[node_id]
         job_id = run.job_ids[node_id]
         record = provenance.executed_job(
@@ -320,7 +331,7 @@ class Orchestrator:
                 name: {"library": ref.library, "resource": ref.resource, "name": ref.name, "code": ref.code}
                 for name, ref in snap.references.items()
             },
-            output=event["name"],
+            output=output.name,
             inputs={
                 port: {"artifact": a["artifact"], "hash": a["hash"], "url": a["url"], "provenance": a["provenance"]}
                 for port, a in inputs.items()
@@ -330,19 +341,13 @@ class Orchestrator:
         self._flush(run)
         with self.project.transaction(origin="orchestrator"):
             self.project.artifacts.add_in_transaction(
-                artifact_id,
-                f"{snap.name}.{event['name']}",
-                event["datatype"],
-                event["url"],
-                event["hash"],
-                int(event["size"]),
-                record,
+                artifact_id, f"{snap.name}.{output.name}", output.datatype, output.url, output.hash, output.size, record
             )
-            self._job(run, node_id)["outputs"][event["name"]] = artifact_id
-        run.artifacts[node_id][event["name"]] = {
+            self._job(run, node_id)["outputs"][output.name] = artifact_id
+        run.artifacts[node_id][output.name] = {
             "artifact": artifact_id,
-            "url": event["url"],
-            "hash": event["hash"],
+            "url": output.url,
+            "hash": output.hash,
             "provenance": record,
         }
 
@@ -364,22 +369,24 @@ class Orchestrator:
                 out: list[str] = []
                 err: list[str] = []
                 for event in events:
-                    kind = event.get("type")
-                    if kind == "stdout":
-                        out.append(event["line"] + "\n")
-                    elif kind == "stderr":
-                        err.append(event["line"] + "\n")
-                    elif kind == "progress":
-                        progress = job["progress"]
-                        progress["current"] = int(event.get("current", 0))
-                        progress["total"] = event.get("total")
-                        progress["label"] = str(event.get("label", ""))
-                    elif kind == "metric":
-                        executions.append_metric(job, str(event["name"]), event.get("step"), float(event["value"]))
-                    elif kind == "figure":
-                        job["figures"][str(event["id"])] = dumps(event["figure"])
-                    elif kind == "error":
-                        job["error"] = str(event.get("traceback", ""))
+                    match event:
+                        case Line(stream="stdout"):
+                            out.append(event.printed)
+                        case Line(stream="stderr"):
+                            err.append(event.printed)
+                        case Malformed(note=note):
+                            err.append(note + "\n")
+                        case Progress(current=current, total=total, label=label):
+                            progress = job["progress"]
+                            progress["current"] = current
+                            progress["total"] = total
+                            progress["label"] = label
+                        case Metric(name=name, value=value, step=step):
+                            executions.append_metric(job, name, step, math.nan if value is None else value)
+                        case Figure(id=figure_id, figure=figure):
+                            job["figures"][figure_id] = dumps(figure)
+                        case JobError(traceback=trace):
+                            job["error"] = trace
                 _append_console(job["stdout"], "".join(out))
                 _append_console(job["stderr"], "".join(err))
                 events.clear()

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.messages import (
+    EVENTS_FD_ENV,
+    AdapterMessage,
+    Emit,
+    EventRecord,
+    Line,
+    Queued,
+    Started,
+)
 from deepforge_panel.adapters.compute.registry import available_compute, compute, get_compute_class, register_compute
 
 __all__ = [
+    "EVENTS_FD_ENV",
+    "AdapterMessage",
     "ComputeAdapter",
     "Emit",
+    "EventRecord",
     "JobSpec",
+    "Line",
+    "Queued",
+    "Started",
     "available_compute",
     "compute",
     "get_compute_class",

@@ -6,9 +6,11 @@ import queue
 import threading
 from typing import Any
 
+from deepforge_panel.adapters.compute._dask_wire import size
+
 __all__ = ["Outbox"]
 
-# A batch stops growing past this many characters of lines (one long line still goes alone).
+# A batch stops growing past this many characters of text (one long line or record still goes alone).
 _BATCH_CHARS = 8 * 1024 * 1024
 _BATCH_MESSAGES = 5000
 
@@ -48,7 +50,7 @@ class Outbox:
                     closing = True
                     break
                 batch.append(message)
-                chars += len(message.get("line", ""))
+                chars += size(message)
                 if chars >= _BATCH_CHARS or len(batch) >= _BATCH_MESSAGES:
                     break
                 try:

@@ -1,7 +1,8 @@
-"""The task a Dask worker runs for one job: rebuild the folder, run it, stream its lines back.
+"""The task a Dask worker runs for one job: rebuild the folder, run it, stream its lines and events back.
 
 Runs inside a worker thread; talks to the client only through a ``distributed.Queue`` (batches of
-messages, the last one ``{"type": "exit"}``) and a ``distributed.Event`` (set by the client to cancel).
+messages in the ``_dask_wire`` format, the last one ``{"type": "exit"}``) and a ``distributed.Event``
+(set by the client to cancel). The job's events channel is a pipe read here by a thread of its own.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
-from deepforge_panel.adapters.compute._process import KILL_GRACE_S, decode_line, job_argv, job_env, signal_group
+from deepforge_panel.adapters.compute._dask_wire import to_wire
+from deepforge_panel.adapters.compute._process import KILL_GRACE_S, job_argv, job_env, line, record, signal_group
+from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Started
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
 
@@ -61,25 +66,35 @@ def write_folder(root: Path, files: dict[str, bytes]) -> None:
 
 
 def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
-    """Start the job process, forward its lines, kill its group if ``cancel`` gets set."""
-    proc = subprocess.Popen(
-        job_argv(),
-        cwd=cwd,
-        env=job_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    """Start the job process, forward its lines and events, kill its group if ``cancel`` gets set."""
+    # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
+    events_read, events_write = os.pipe()
     try:
-        outbox.send({"type": "started", "time": time.time()})
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            threading.Thread(target=_forward, args=(proc.stdout, "stdout", outbox), daemon=True),
-            threading.Thread(target=_forward, args=(proc.stderr, "stderr", outbox), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
+        proc = subprocess.Popen(
+            job_argv(),
+            cwd=cwd,
+            env=job_env(env, events_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(events_write,),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(events_read)
+        raise
+    finally:
+        os.close(events_write)  # else the channel never ends: this process would hold it open
+    outbox.send(to_wire(Started(time.time())))
+    assert proc.stdout is not None and proc.stderr is not None
+    readers = [
+        threading.Thread(target=_forward, args=(proc.stdout, partial(line, "stdout"), outbox), daemon=True),
+        threading.Thread(target=_forward, args=(proc.stderr, partial(line, "stderr"), outbox), daemon=True),
+        threading.Thread(target=_forward, args=(os.fdopen(events_read, "rb"), _event, outbox), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
         cancelled = False
         while proc.poll() is None:
             if cancel.wait(timeout=POLL_S):
@@ -87,7 +102,7 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
                 cancelled = True
         code = proc.wait()
         for reader in readers:
-            # Every line is read before the exit is reported, unless a killed job left a process
+            # Everything is read before the exit is reported, unless a killed job left a process
             # outside its group holding the pipes open.
             reader.join(timeout=KILL_GRACE_S if cancelled else None)
         return code
@@ -96,11 +111,15 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
             _terminate(proc)
 
 
-def _forward(stream: IO[bytes], kind: str, outbox: Outbox) -> None:
-    """Send each line of one output stream as it is read."""
+def _forward(stream: IO[bytes], message: Callable[[bytes], AdapterMessage], outbox: Outbox) -> None:
+    """Send each line of one pipe, as its ``message``, as soon as it is read."""
     with stream:
         for raw in iter(stream.readline, b""):
-            outbox.send({"type": kind, "line": decode_line(raw)})
+            outbox.send(to_wire(message(raw)))
+
+
+def _event(raw: bytes) -> EventRecord:
+    return EventRecord(record(raw))
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:

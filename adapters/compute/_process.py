@@ -7,9 +7,11 @@ import signal
 import sys
 from collections.abc import Mapping
 
-__all__ = ["KILL_GRACE_S", "LINE_LIMIT", "decode_line", "job_argv", "job_env", "signal_group"]
+from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV, Line, Stream
 
-# Figures travel as single JSON lines, so a line may be this long.
+__all__ = ["KILL_GRACE_S", "LINE_LIMIT", "job_argv", "job_env", "line", "record", "signal_group"]
+
+# Figures travel as single JSON records on the events channel, so a line may be this long.
 LINE_LIMIT = 16 * 1024 * 1024 + 1024
 # Seconds between SIGTERM and SIGKILL when a job is cancelled.
 KILL_GRACE_S = 3.0
@@ -20,9 +22,10 @@ def job_argv() -> list[str]:
     return [sys.executable, "main.py"]
 
 
-def job_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment plus the job's variables, unbuffered so lines stream."""
-    return {**os.environ, **extra, "PYTHONUNBUFFERED": "1"}
+def job_env(extra: Mapping[str, str], events_fd: int) -> dict[str, str]:
+    """This process's environment plus the job's variables, unbuffered so lines stream, and
+    the number of the events channel's write end, which the job inherits (``pass_fds``)."""
+    return {**os.environ, **extra, "PYTHONUNBUFFERED": "1", EVENTS_FD_ENV: str(events_fd)}
 
 
 def signal_group(pgid: int, sig: int = signal.SIGTERM) -> bool:
@@ -36,6 +39,12 @@ def signal_group(pgid: int, sig: int = signal.SIGTERM) -> bool:
     return True
 
 
-def decode_line(raw: bytes) -> str:
-    """A line as read from a pipe, without its line ending, decoded leniently."""
-    return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
+def line(stream: Stream, raw: bytes) -> Line:
+    """A line of output as read from a pipe, decoded leniently; only its final newline is taken off."""
+    newline = raw.endswith(b"\n")
+    return Line(stream, (raw[:-1] if newline else raw).decode("utf-8", errors="replace"), newline)
+
+
+def record(raw: bytes) -> str:
+    """An events-channel record as read from its pipe, without the newline."""
+    return raw.removesuffix(b"\n").decode("utf-8", errors="replace")

@@ -1,17 +1,16 @@
-"""The compute adapter interface: run a generated job folder somewhere and stream what it prints."""
+"""The compute adapter interface: run a generated job folder somewhere, stream what it prints and the events it sends."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from deepforge_panel.adapters.compute.messages import Emit
 
 __all__ = ["ComputeAdapter", "Emit", "JobSpec"]
-
-Emit = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,22 @@ class ComputeAdapter(ABC):
     async def run(self, job: JobSpec, emit: Emit) -> int:
         """Run the job to completion and return its exit code (negative signal number if killed by a signal).
 
-        Contract, checked by ``tests/adapters/compute_suite.py``:
+        Contract, checked by ``tests/adapters/compute_suite.py``; messages are those of
+        ``deepforge_panel.adapters.compute.messages``:
 
-        - ``emit({"type": "queued"})`` when the job is accepted, then
-          ``emit({"type": "started", "time": <unix float>})`` exactly once, when the process
-          actually starts (after waiting for a free slot);
-        - every line the job writes is emitted as it is produced (not at the end) as
-          ``{"type": "stdout" | "stderr", "line": <str without the newline>}``, in order per
-          stream; lines of up to 16 MiB arrive intact;
+        - ``emit(Queued())`` when the job is accepted, then ``emit(Started(time))`` exactly once
+          (unix seconds), when the process actually starts (after waiting for a free slot);
+        - every line the job writes on stdout and stderr is emitted as it is produced (not at the
+          end) as ``Line(stream, text, newline)``, exactly as printed (an unfinished last line comes
+          with ``newline=False``), in order per stream; lines of up to 16 MiB arrive intact;
+        - the job gets an events channel of its own, never mixed with what it prints: a pipe whose
+          write end it inherits (and no other descriptor of the pipe), its number in
+          ``$DEEPFORGE_EVENTS_FD``; each line written there is emitted as ``EventRecord(payload)``
+          (without the newline), in order, records of up to 16 MiB intact;
         - the job runs ``sys.executable main.py`` with ``cwd=job.folder`` and environment
-          ``os.environ`` + ``job.env`` + ``PYTHONUNBUFFERED=1`` (of the machine it runs on);
+          ``os.environ`` + ``job.env`` + ``PYTHONUNBUFFERED=1`` + the events variable (of the
+          machine it runs on);
+        - ``run`` returns once the job exited and its three pipes reached their end;
         - when the awaiting task is cancelled, the job's whole process group (children included)
           gets SIGTERM, then SIGKILL after a short grace, and ``CancelledError`` is re-raised;
         - ``emit`` is called on the event loop thread that called ``run``.

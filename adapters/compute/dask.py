@@ -1,4 +1,4 @@
-"""Run jobs on Dask distributed workers, streaming their lines back while they run.
+"""Run jobs on Dask distributed workers, streaming their lines and events back while they run.
 
 dask/distributed are imported only when an adapter starts, so ``import adapters`` stays cheap.
 Workers need this ``adapters`` package importable (it holds the task they run).
@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from deepforge_panel.adapters.compute._dask_inbox import Inbox
+from deepforge_panel.adapters.compute._dask_wire import from_wire
 from deepforge_panel.adapters.compute._dask_worker import read_folder, run_job_on_worker
 from deepforge_panel.adapters.compute._process import KILL_GRACE_S
-from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.messages import Emit, Queued, Started
 
 __all__ = ["DaskCompute"]
 
@@ -94,7 +96,7 @@ class DaskCompute(ComputeAdapter):
         queue = await Queue(f"deepforge-out-{token}", client=client)
         active = _Active(Event(f"deepforge-cancel-{token}", client=client), Inbox(queue))
         self._active[token] = active
-        emit({"type": "queued"})
+        emit(Queued())
         future = client.submit(
             run_job_on_worker,
             job.id,
@@ -169,9 +171,10 @@ class _Active:
         self.started = False
         self.done = asyncio.Event()
 
-    def deliver(self, message: dict[str, Any], emit: Emit) -> None:
-        """Emit a worker message; "started" only once even if the task was retried elsewhere."""
-        if message["type"] == "started":
+    def deliver(self, wire: dict[str, Any], emit: Emit) -> None:
+        """Emit a worker message; ``Started`` only once even if the task was retried elsewhere."""
+        message = from_wire(wire)
+        if isinstance(message, Started):
             if self.started:
                 return
             self.started = True

@@ -1,23 +1,30 @@
-"""Run jobs as subprocesses on this machine, at most ``max_workers`` at once."""
+"""Run jobs as subprocesses on this machine, at most ``max_workers`` at once.
+
+Each job gets three pipes: stdout, stderr and its events channel (see ``ComputeAdapter.run``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from deepforge_panel.adapters.compute._lines import read_lines
 from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
-    decode_line,
     job_argv,
     job_env,
+    line,
+    record,
     signal_group,
 )
-from deepforge_panel.adapters.compute.base import ComputeAdapter, Emit, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.messages import Emit, EventRecord, Queued, Started, Stream
 
 __all__ = ["LocalCompute"]
 
@@ -46,25 +53,37 @@ class LocalCompute(ComputeAdapter):
 
     async def run(self, job: JobSpec, emit: Emit) -> int:
         """Run ``python main.py`` in ``job.folder`` here; see ``ComputeAdapter.run``."""
-        emit({"type": "queued"})
+        emit(Queued())
         async with self._slots:
             if self._stopped:
                 raise RuntimeError(f"LocalCompute was stopped before job {job.id!r} could start")
-            proc = await asyncio.create_subprocess_exec(
-                *job_argv(),
-                cwd=job.folder,
-                env=job_env(job.env),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                limit=LINE_LIMIT,
-            )
+            # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
+            events_read, events_write = os.pipe()
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *job_argv(),
+                    cwd=job.folder,
+                    env=job_env(job.env, events_write),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    pass_fds=(events_write,),
+                    start_new_session=True,
+                    limit=LINE_LIMIT,
+                )
+            except BaseException:
+                os.close(events_read)
+                raise
+            finally:
+                os.close(events_write)  # else the channel never ends: this process would hold it open
             self._running.add(proc)
             try:
-                emit({"type": "started", "time": time.time()})
-                assert proc.stdout is not None and proc.stderr is not None
-                await asyncio.gather(_pump(proc.stdout, "stdout", emit), _pump(proc.stderr, "stderr", emit))
+                async with _events_reader(events_read) as events:
+                    emit(Started(time.time()))
+                    assert proc.stdout is not None and proc.stderr is not None
+                    await asyncio.gather(
+                        _pump(proc.stdout, "stdout", emit), _pump(proc.stderr, "stderr", emit), _relay(events, emit)
+                    )
                 return await proc.wait()
             except BaseException:
                 # Cancelled (or failed while streaming): the job must not outlive us. Shielded so a
@@ -75,10 +94,33 @@ class LocalCompute(ComputeAdapter):
                 self._running.discard(proc)
 
 
-async def _pump(stream: asyncio.StreamReader, kind: str, emit: Emit) -> None:
+async def _pump(stream: asyncio.StreamReader, name: Stream, emit: Emit) -> None:
     """Emit each line of one output stream as it arrives."""
     async for raw in read_lines(stream):
-        emit({"type": kind, "line": decode_line(raw)})
+        emit(line(name, raw))
+
+
+async def _relay(events: asyncio.StreamReader, emit: Emit) -> None:
+    """Emit each record of the events channel as it arrives."""
+    async for raw in read_lines(events):
+        emit(EventRecord(record(raw)))
+
+
+@contextlib.asynccontextmanager
+async def _events_reader(fd: int) -> AsyncIterator[asyncio.StreamReader]:
+    """A stream over the events pipe's read end, which it owns and closes on the way out."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    try:
+        yield reader
+    finally:
+        transport.close()
 
 
 async def _terminate(proc: asyncio.subprocess.Process) -> None:

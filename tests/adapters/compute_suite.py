@@ -15,12 +15,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from loop_thread import LoopThread
 
-from deepforge_panel.adapters.compute import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute import (
+    EVENTS_FD_ENV,
+    AdapterMessage,
+    ComputeAdapter,
+    EventRecord,
+    JobSpec,
+    Line,
+    Queued,
+    Started,
+)
 
 __all__ = [
     "DEADLINE_S",
@@ -35,6 +43,9 @@ __all__ = [
 
 # Every wait in these tests ends by then, so a broken adapter fails instead of hanging.
 DEADLINE_S = 30.0
+
+# Figures travel as single records of up to 16 MiB.
+BIG_RECORD = 16 * 1024 * 1024 - 64
 
 # Put at the top of job scripts that wait for a file the test creates.
 WAIT_FOR_FILE = """
@@ -63,24 +74,32 @@ def make_job(
 
 
 class Recorder:
-    """An ``emit`` that keeps every event, the threads it was called on, and wakes line waiters."""
+    """An ``emit`` that keeps every message, the threads it was called on, and wakes line waiters."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.messages: list[AdapterMessage] = []
         self.threads: set[int] = set()
         self._changed = asyncio.Event()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+    def __call__(self, message: AdapterMessage) -> None:
+        self.messages.append(message)
         self.threads.add(threading.get_ident())
         self._changed.set()
 
-    def lines(self, kind: str) -> list[str]:
-        """The ``line`` of every event of type ``kind`` ("stdout" or "stderr"), in order."""
-        return [event["line"] for event in self.events if event["type"] == kind]
+    def lines(self, stream: str) -> list[str]:
+        """The text of every line of ``stream`` ("stdout" or "stderr"), in order."""
+        return [m.text for m in self.messages if isinstance(m, Line) and m.stream == stream]
 
-    def types(self) -> list[str]:
-        return [event["type"] for event in self.events]
+    def printed(self, stream: str) -> str:
+        """All of ``stream`` as the job printed it."""
+        return "".join(m.printed for m in self.messages if isinstance(m, Line) and m.stream == stream)
+
+    def records(self) -> list[str]:
+        """The payload of every record of the events channel, in order."""
+        return [m.payload for m in self.messages if isinstance(m, EventRecord)]
+
+    def types(self) -> list[type]:
+        return [type(m) for m in self.messages]
 
     async def wait_for_line(self, kind: str, line: str, timeout: float = DEADLINE_S) -> None:
         """Return once ``line`` was emitted on ``kind``; fail after ``timeout`` seconds."""
@@ -90,7 +109,7 @@ class Recorder:
             self._changed.clear()
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"{kind} line {line!r} never came; got {self.events!r}"[:2000])
+                raise AssertionError(f"{kind} line {line!r} never came; got {self.messages!r}"[:2000])
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:
@@ -184,6 +203,7 @@ class ComputeConformance:
             "value": os.environ.get("DF_TEST_VALUE"),
             "path": os.environ.get("PATH"),
             "unbuffered": os.environ.get("PYTHONUNBUFFERED"),
+            "events_fd": os.environ.get("DEEPFORGE_EVENTS_FD", "").isdigit(),
             "main_here": os.path.exists("main.py"),
             "data": open("data/input.txt").read(),
             "helper": helper.NAME,
@@ -204,6 +224,7 @@ class ComputeConformance:
             "value": "a b=c",
             "path": os.environ.get("PATH"),
             "unbuffered": "1",
+            "events_fd": True,
             "main_here": True,
             "data": "shipped",
             "helper": "helper",
@@ -262,6 +283,84 @@ class ComputeConformance:
         assert rec.lines("stdout") == [f"out {i}" for i in range(300)]
         assert rec.lines("stderr") == [f"err {i}" for i in range(300)]
 
+    def test_unfinished_last_line_arrives_as_printed(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        code = (
+            'import sys\nprint("done")\nsys.stdout.write("epoch 1/1 [=====>   ]")\nsys.stderr.write("\\r50%\\r100%")\n'
+        )
+        job = make_job(tmp_path / "unfinished", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0
+        assert [m for m in rec.messages if isinstance(m, Line) and m.stream == "stdout"] == [
+            Line("stdout", "done"),
+            Line("stdout", "epoch 1/1 [=====>   ]", newline=False),
+        ]
+        assert rec.printed("stdout") == "done\nepoch 1/1 [=====>   ]"
+        assert rec.printed("stderr") == "\r50%\r100%"
+
+    def test_events_travel_on_their_own_channel(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        """Records arrive whole and in order whatever the job prints around them; nothing printed is a record."""
+        code = f"""
+        import os, sys
+        channel = os.fdopen(int(os.environ[{EVENTS_FD_ENV!r}]), "wb")
+        sys.stdout.write("epoch 1/1 [=====>   ]")
+        sys.stdout.flush()
+        channel.write(b'{{"type":"metric","name":"loss","value":0.5}}\\n')
+        channel.flush()
+        print('\\x1e@deepforge {{"type":"progress","current":1}}')
+        sys.stderr.write("half a line")
+        sys.stderr.flush()
+        channel.write(b'{{"type":"figure","pad":"' + b"x" * {BIG_RECORD} + b'"}}\\n')
+        channel.write(b"not json at all\\n")
+        channel.flush()
+        print("after")
+        """
+        job = make_job(tmp_path / "events", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0, rec.lines("stderr")
+        big = '{"type":"figure","pad":"' + "x" * BIG_RECORD + '"}'
+        assert rec.records() == ['{"type":"metric","name":"loss","value":0.5}', big, "not json at all"]
+        assert rec.printed("stdout") == 'epoch 1/1 [=====>   ]\x1e@deepforge {"type":"progress","current":1}\nafter\n'
+        assert rec.printed("stderr") == "half a line"
+
+    def test_the_job_holds_only_the_channels_write_end(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        """No other descriptor (the pipe's read end above all) leaks into the job."""
+        code = f"""
+        import os, stat
+        channel = int(os.environ[{EVENTS_FD_ENV!r}])
+        others = []
+        for fd in range(3, 256):
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            if fd != channel:
+                others.append(fd)
+        print(stat.S_ISFIFO(os.fstat(channel).st_mode), os.get_inheritable(channel), others)
+        """
+        job = make_job(tmp_path / "fds", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0, rec.lines("stderr")
+        assert rec.lines("stdout") == ["True True []"]
+
     def test_queued_then_started_once_on_the_loop_thread(
         self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
     ) -> None:
@@ -275,9 +374,9 @@ class ComputeConformance:
 
         exit_code, rec, loop_thread, before, after = aio.run(main())
         assert exit_code == 0
-        assert rec.types() == ["queued", "started", "stdout"]
-        started = rec.events[1]
-        assert isinstance(started["time"], float) and before <= started["time"] <= after
+        assert rec.types() == [Queued, Started, Line]
+        started = rec.messages[1]
+        assert isinstance(started, Started) and isinstance(started.time, float) and before <= started.time <= after
         assert rec.threads == {loop_thread}
 
     def test_cancel_kills_job_and_its_children(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
@@ -343,7 +442,7 @@ async def check_cancel_while_queued(adapter: ComputeAdapter, tmp_path: Path, cap
         await rec.wait_for_line("stdout", "ready")
     rec_queued = Recorder()
     task = asyncio.ensure_future(adapter.run(queued, rec_queued))
-    await poll(lambda: rec_queued.types() == ["queued"], "the extra job to be queued")
+    await poll(lambda: rec_queued.types() == [Queued], "the extra job to be queued")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -352,5 +451,5 @@ async def check_cancel_while_queued(adapter: ComputeAdapter, tmp_path: Path, cap
     # Slots are handed out in order: had the cancelled job stayed queued, it would run before these.
     after = [make_job(tmp_path / f"after{i}", 'print("after")\n') for i in range(capacity)]
     assert await asyncio.gather(*(adapter.run(job, Recorder()) for job in after)) == [0] * capacity
-    assert rec_queued.types() == ["queued"]
+    assert rec_queued.types() == [Queued]
     assert not ran.exists()

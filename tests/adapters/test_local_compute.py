@@ -21,7 +21,7 @@ from compute_suite import (
 )
 from loop_thread import LoopThread
 
-from deepforge_panel.adapters.compute import compute
+from deepforge_panel.adapters.compute import Queued, compute
 from deepforge_panel.adapters.compute.local import LocalCompute
 
 # Prints "ready", then waits for the file named by $GO.
@@ -66,9 +66,9 @@ def test_max_workers_1_serializes_jobs(tmp_path: Path) -> None:
         task_first = asyncio.ensure_future(adapter.run(first, rec_first))
         await rec_first.wait_for_line("stdout", "ready")
         task_second = asyncio.ensure_future(adapter.run(second, rec_second))
-        await poll(lambda: rec_second.types() == ["queued"], "the second job to be queued")
+        await poll(lambda: rec_second.types() == [Queued], "the second job to be queued")
         # The first job holds the only slot until it may go: the second must still wait.
-        assert rec_second.types() == ["queued"]
+        assert rec_second.types() == [Queued]
         go_first.touch()
         await rec_second.wait_for_line("stdout", "ready")
         assert task_first.done()
@@ -96,7 +96,7 @@ def test_stop_kills_running_jobs_and_starts_no_queued_one(tmp_path: Path) -> Non
             task = asyncio.ensure_future(adapter.run(job, rec))
             await rec.wait_for_line("stdout", "ready")
             task_queued = asyncio.ensure_future(adapter.run(queued, rec_queued))
-            await poll(lambda: rec_queued.types() == ["queued"], "the second job to be queued")
+            await poll(lambda: rec_queued.types() == [Queued], "the second job to be queued")
         pid = int(pid_file.read_text())
         await poll(lambda: not pid_alive(pid), "the job to die")
         with pytest.raises(RuntimeError, match="stopped"):
@@ -105,4 +105,4 @@ def test_stop_kills_running_jobs_and_starts_no_queued_one(tmp_path: Path) -> Non
 
     exit_code, rec_queued = asyncio.run(main())
     assert exit_code == -signal.SIGTERM
-    assert rec_queued.types() == ["queued"]
+    assert rec_queued.types() == [Queued]

@@ -157,3 +157,22 @@ def test_a_trained_model_artifact_exports_as_a_keras_file(tmp_path: Path) -> Non
     assert int(check.stdout.split()[-1]) > 0
     missing = cli("artifact", "export", "digits", "nope", "--out", str(out), home=home)
     assert missing.returncode == 2 and "no artifact 'nope'" in missing.stderr
+
+
+def test_run_prints_typed_events_by_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from deepforge_panel.cli import _print_event
+    from deepforge_panel.events import ExecutionStatus, JobStatus, Line, Malformed, Metric
+
+    _print_event("e1", "fit", JobStatus("running"))
+    _print_event("e1", "fit", Line("stdout", "epoch 1/1 [=====>", newline=False))
+    _print_event("e1", "fit", Line("stderr", "careful"))
+    _print_event("e1", "fit", Metric("loss", None, 3))
+    _print_event("e1", "fit", Malformed("oops", "not JSON"))
+    _print_event("e1", "fit", JobStatus("failed", "Traceback ...\nValueError: bad\n"))
+    _print_event("e1", "", ExecutionStatus("failed"))
+    out, err = capsys.readouterr()
+    assert (
+        out
+        == "[fit] running\n[fit] epoch 1/1 [=====>\n[fit] failed\nTraceback ...\nValueError: bad\nexecution e1 failed\n"
+    )
+    assert err == "[fit] ! careful\n[fit] ! [deepforge] ignored an event from the job (not JSON): oops\n"

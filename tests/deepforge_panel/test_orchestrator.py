@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from deepforge_panel.adapters.compute import compute
 from deepforge_panel.adapters.storage import storage
+from deepforge_panel.events import ExecutionStatus, JobStatus, Line, ListenerEvent, Malformed, Metric
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.pipelines import PipelineError
 from deepforge_panel.project import Project
@@ -98,6 +100,34 @@ class Sleep:
     def execute(self):
         Path(self.pidfile).write_text(str(os.getpid()))
         time.sleep(600)
+"""
+
+
+KERAS_LIKE = """
+import matplotlib.pyplot as plt
+from deepforge import metric
+
+class Fit:
+    def execute(self):
+        print("epoch 1/1 [=====>   ]", end="", flush=True)
+        plt.plot([0.9, 0.4, 0.2])
+        plt.show()
+        metric("loss", 0.2, 0)
+        plt.figure("never shown").add_subplot().bar([1, 2], [3, 4])
+"""
+
+ODD_EVENTS = """
+from deepforge import feedback, metric
+
+class Odd:
+    def execute(self):
+        print('\\x1e@deepforge {"type":"metric","name":"fake","value":1.0,"step":null}')
+        metric("loss", float("nan"), 1)
+        metric("loss", 0.5, 2)
+        feedback.emit({"type": "mystery", "detail": 1})
+        feedback.emit({"type": "metric", "name": 3, "value": "high"})
+        feedback._channel.write(b"not json\\n")
+        feedback._channel.flush()
 """
 
 
@@ -257,7 +287,7 @@ def test_feedback_streams_into_the_document_while_the_job_runs(tmp_path: Path) -
     job = final.job("s")
     assert job.status == "succeeded", job.error
     assert "warning: nothing serious" in job.stderr, "stderr is reported without failing the job"
-    assert "\x1e" not in job.stdout, "feedback events are not shown as console text"
+    assert job.stdout == "epoch 0\nepoch 1\nepoch 2\n", "the console holds exactly what the job printed"
 
 
 def test_cancel_kills_running_processes(tmp_path: Path) -> None:
@@ -310,3 +340,50 @@ def test_unrunnable_pipeline_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="required input 'data' is not connected"):
         _run(_orchestrator(project, tmp_path), "p")
     assert project.doc.get_update() == before and len(project.log()) == commits
+
+
+def test_a_figure_after_an_unfinished_line_arrives_and_the_console_is_as_printed(tmp_path: Path) -> None:
+    """A progress bar that leaves its line open (as Keras does) neither hides a figure nor gets parsed."""
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, project.operations.add(KERAS_LIKE), name="fit")
+    execution = _run(_orchestrator(project, tmp_path), "p")
+
+    job = execution.job("fit")
+    assert job.status == "succeeded", job.error
+    assert job.stdout == "epoch 1/1 [=====>   ]"
+    assert job.stderr == ""
+    assert job.metrics == {"loss": [(0, 0.2)]}
+    assert set(job.figures) == {"1", "2"}
+    assert job.figures["1"]["axes"][0]["lines"][0]["y"] == pytest.approx([0.9, 0.4, 0.2])
+    assert job.figures["2"]["axes"][0]["bars"][0]["height"] == [3.0, 4.0]
+    folder = next((tmp_path / "jobs" / execution.id).iterdir())
+    assert (folder / "stdout.log").read_text() == "epoch 1/1 [=====>   ]"
+
+
+def test_odd_records_are_noted_on_stderr_and_marker_text_stays_console_text(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, project.operations.add(ODD_EVENTS), name="odd")
+    seen: list[ListenerEvent] = []
+    orchestrator = _orchestrator(project, tmp_path)
+    execution = asyncio.run(orchestrator.run("p", listener=lambda _e, _j, event: seen.append(event)))
+
+    job = execution.job("odd")
+    assert job.status == "succeeded", job.error
+    assert job.stdout == '\x1e@deepforge {"type":"metric","name":"fake","value":1.0,"step":null}\n'
+    assert "fake" not in job.metrics
+    [(nan_step, nan), (step, value)] = job.metrics["loss"]
+    assert (nan_step, step, value) == (1, 2, 0.5) and math.isnan(nan)
+    notes = job.stderr.splitlines()
+    assert len(notes) == 3 and all(note.startswith("[deepforge] ignored an event from the job") for note in notes)
+    assert "unknown event type 'mystery'" in notes[0]
+    assert "metric event: 'name' must be a string, got 3" in notes[1]
+    assert "not JSON" in notes[2] and notes[2].endswith(": not json")
+
+    statuses = [event.status for event in seen if isinstance(event, JobStatus)]
+    assert statuses == ["queued", "running", "succeeded"]
+    assert seen[-1] == ExecutionStatus("succeeded")
+    assert Line("stdout", '\x1e@deepforge {"type":"metric","name":"fake","value":1.0,"step":null}') in seen
+    assert [event.value for event in seen if isinstance(event, Metric)][1:] == [0.5]
+    assert len([event for event in seen if isinstance(event, Malformed)]) == 3

@@ -1,77 +1,50 @@
-"""Run plain Python scripts the way the workbench runs jobs, and read their events."""
+"""Fixtures that run plain Python scripts the way the workbench runs jobs, and read their events channel."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from job_process import TIMEOUT_S, EventsReader, JobResult, start_process
 
-from deepforge_panel.jobruntime.deepforge.feedback import parse_line
-
-JOBRUNTIME = Path(__file__).resolve().parents[2] / "deepforge_panel" / "jobruntime"
-BACKEND = "module://deepforge.mpl_backend"
-
-
-def job_env(*, feedback: bool) -> dict[str, str]:
-    """A job's environment: the workbench's when *feedback*, else a headless shell's.
-
-    The package stays importable either way, as it sits next to ``main.py`` in a job folder.
-    """
-    dropped = {"DEEPFORGE_FEEDBACK", "MPLBACKEND", "PYTHONPATH", "DISPLAY"}
-    env = {key: value for key, value in os.environ.items() if key not in dropped}
-    env["PYTHONPATH"] = str(JOBRUNTIME)
-    if feedback:
-        env.update(DEEPFORGE_FEEDBACK="1", MPLBACKEND=BACKEND)
-    else:
-        env["MPLBACKEND"] = "Agg"
-    return env
+from deepforge_panel.jobruntime.deepforge import feedback
 
 
 @pytest.fixture
-def run_job(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run a script source in a fresh interpreter; ``feedback`` picks the environment."""
+def run_job(tmp_path: Path) -> Callable[..., JobResult]:
+    """Run a script source in a fresh interpreter; ``feedback`` gives it an events channel."""
 
-    def run(source: str, *, feedback: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(source: str, *, feedback: bool = True) -> JobResult:
         script = tmp_path / "main.py"
         script.write_text(textwrap.dedent(source))
-        result = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=job_env(feedback=feedback),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result
+        job, reader = start_process(script, channel=feedback, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = job.communicate(timeout=TIMEOUT_S)
+        assert job.returncode == 0, stderr
+        return JobResult(stdout, stderr, reader.finish() if reader is not None else [])
 
     return run
 
 
 @pytest.fixture
-def start_job(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
-    """Start a script source with the workbench's environment and pipes on stdin and stdout."""
+def start_job(tmp_path: Path) -> Iterator[Callable[[str], tuple[subprocess.Popen[str], EventsReader]]]:
+    """Start a script source with an events channel and pipes on stdin, stdout and stderr."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(source: str) -> subprocess.Popen[str]:
+    def start(source: str) -> tuple[subprocess.Popen[str], EventsReader]:
         script = tmp_path / "main.py"
         script.write_text(textwrap.dedent(source))
-        job = subprocess.Popen(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=job_env(feedback=True),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        job, reader = start_process(
+            script, channel=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
+        assert reader is not None
         started.append(job)
-        return job
+        return job, reader
 
     yield start
     for job in started:
@@ -84,16 +57,28 @@ def start_job(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]
 
 
 @pytest.fixture
-def split_output() -> Callable[[str], list[dict | str]]:
-    """Split job stdout into events (dicts) and ordinary lines (str), in order.
+def channel() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Connect this process's ``deepforge.feedback`` to a fresh pipe; the callable drains what arrived."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    feedback.connect(write_fd)
+    pending = bytearray()
 
-    Splits on "\\n" only: ``str.splitlines`` would also break at the marker's 0x1E.
-    """
+    def drain() -> list[dict[str, Any]]:
+        while True:
+            try:
+                chunk = os.read(read_fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            pending.extend(chunk)
+        *complete, rest = bytes(pending).split(b"\n")
+        pending[:] = rest
+        return [json.loads(line) for line in complete]
 
-    def split(stdout: str) -> list[dict | str]:
-        lines = stdout.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        return [event if (event := parse_line(line)) is not None else line for line in lines]
-
-    return split
+    try:
+        yield drain
+    finally:
+        feedback.disconnect()
+        os.close(read_fd)

@@ -1,62 +1,95 @@
-"""The job-to-server feedback wire protocol: one JSON event per marked stdout line.
+"""The job's side of its events channel: one JSON record per line on a pipe of its own.
 
-A job reports progress, metrics and figures by printing event lines on its
-original stdout; the server reads that stdout line by line and hands each line
-to `parse_line`. Ordinary output passes through untouched. Emitting only happens
-when the workbench launched the job (``DEEPFORGE_FEEDBACK=1``), so the same
-operation code runs unchanged by hand.
+The workbench's compute adapter gives each job the write end of a pipe and names it in
+``$DEEPFORGE_EVENTS_FD``. This module takes that descriptor over when first imported (the
+generated ``main.py`` imports it before the operation runs): it marks it non-inheritable and
+drops the variable, so processes the operation starts neither hold the channel open nor write
+to a descriptor that means something else to them. What the job prints on stdout and stderr is
+never read as an event, and nothing it prints can hide one. Without the variable (the job run
+by hand with ``python main.py``) every call here does nothing, so the same code runs anywhere.
 
 This module imports nothing beyond the standard library on purpose.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import threading
-from typing import Any
+from typing import IO, Any
 
-MARKER = "\x1e@deepforge "
-"""Prefix of an event line. It starts with ASCII record separator 0x1E, which
-``str.strip()`` treats as whitespace and ``str.splitlines()`` as a line break:
-readers split on ``"\\n"`` only (iterating a text stream does) and strip only
-``"\\r\\n"``."""
-
-ENV_VAR = "DEEPFORGE_FEEDBACK"
+ENV_VAR = "DEEPFORGE_EVENTS_FD"
+"""The variable that names the events channel's file descriptor (``EVENTS_FD_ENV`` of the adapters)."""
 
 _lock = threading.Lock()
+_channel: IO[bytes] | None = None
+
+
+def connect(fd: int) -> None:
+    """Send events to ``fd`` (a pipe's write end) from now on; this module owns and closes it."""
+    global _channel
+    os.set_inheritable(fd, False)
+    stream = os.fdopen(fd, "wb")
+    with _lock:
+        previous, _channel = _channel, stream
+    if previous is not None:
+        previous.close()
+
+
+def connect_from_environment() -> bool:
+    """Take over the channel ``$DEEPFORGE_EVENTS_FD`` names, if any; True when connected."""
+    value = os.environ.pop(ENV_VAR, None)
+    if value is None:
+        return False
+    try:
+        fd = int(value)
+        os.fstat(fd)
+    except (ValueError, OSError):
+        sys.stderr.write(f"deepforge: ${ENV_VAR}={value!r} names no open file; feedback is off\n")
+        return False
+    connect(fd)
+    return True
+
+
+def disconnect() -> None:
+    """Close the channel; events are dropped from now on."""
+    global _channel
+    with _lock:
+        previous, _channel = _channel, None
+    if previous is not None:
+        previous.close()
 
 
 def enabled() -> bool:
-    """Whether events are emitted: only when the workbench launched this process."""
-    return os.environ.get(ENV_VAR) == "1"
+    """Whether events go anywhere: only when the workbench gave this process a channel."""
+    return _channel is not None
 
 
-def encode(event: dict[str, Any]) -> str:
-    """The event line for *event*, without the trailing newline."""
-    return MARKER + json.dumps(event, separators=(",", ":"))
+def encode(event: dict[str, Any]) -> bytes:
+    """The record for *event*, newline included."""
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
 
 def emit(event: dict[str, Any]) -> None:
-    """Write *event* as one line on the original stdout and flush; no-op when disabled.
-
-    Pending output buffered in a replaced ``sys.stdout`` is flushed first so the
-    event keeps its place among the job's printed lines. Thread-safe.
-    """
-    if not enabled():
+    """Write *event* as one record on the channel and flush; no-op without a channel. Thread-safe."""
+    global _channel
+    if _channel is None:
         return
-    stream = sys.__stdout__
-    if stream is None:
-        return
-    line = encode(event) + "\n"
+    record = encode(event)
     with _lock:
-        current = sys.stdout
-        if current is not None and current is not stream:
-            current.flush()
-        stream.write(line)
-        stream.flush()
+        if _channel is None:
+            return
+        try:
+            _channel.write(record)
+            _channel.flush()
+        except OSError as exc:  # the workbench stopped reading: say so once, then go on without it
+            broken, _channel = _channel, None
+            with contextlib.suppress(OSError):
+                broken.close()
+            sys.stderr.write(f"deepforge: the events channel closed ({exc}); feedback is off\n")
 
 
 def progress(current: int, total: int | None = None, label: str = "") -> None:
@@ -84,18 +117,4 @@ def metric(name: str, value: float, step: int | None = None) -> None:
     )
 
 
-def parse_line(line: str) -> dict[str, Any] | None:
-    """The event carried by *line*, or None when it is ordinary output.
-
-    A trailing ``"\\r\\n"`` or ``"\\n"`` is tolerated. A line that starts with
-    `MARKER` but whose payload is not a JSON object also returns None, so the
-    caller shows it as ordinary output instead of losing it.
-    """
-    text = line.rstrip("\r\n")
-    if not text.startswith(MARKER):
-        return None
-    try:
-        event = json.loads(text[len(MARKER) :])
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None
+connect_from_environment()

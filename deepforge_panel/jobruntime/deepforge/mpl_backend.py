@@ -5,7 +5,7 @@ so unchanged pyplot code (``plt.show()``, ``plt.draw()``, ``plt.pause()``,
 ``fig.canvas.draw()``, ``fig.savefig()``) sends each figure as a ``figure``
 event; the same code run elsewhere uses matplotlib's usual backend. Rendering
 is Agg's, so saving PNGs keeps working. A figure is sent only when its data
-changed since it was last sent, so drawing every batch does not flood stdout.
+changed since it was last sent, so drawing every batch does not flood the events channel.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _sent_digests: weakref.WeakKeyDictionary[Figure, str] = weakref.WeakKeyDictionar
 
 
 def publish(figure: Figure, figure_id: str) -> bool:
-    """Emit *figure* if feedback is on and its data changed since last sent; True when emitted.
+    """Emit *figure* if the job has an events channel and its data changed since last sent; True when emitted.
 
     A figure that cannot be described only warns: streaming must never break a
     job whose plotting code works with any other backend.

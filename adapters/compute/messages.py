@@ -1,0 +1,55 @@
+"""What a compute adapter tells its caller about a running job: one small frozen dataclass per kind.
+
+Adapters know nothing of the records a job sends on its events channel: they hand each one over
+whole, as an :class:`EventRecord`, for the core to decode (``deepforge_panel.events.decode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["EVENTS_FD_ENV", "AdapterMessage", "Emit", "EventRecord", "Line", "Queued", "Started", "Stream"]
+
+EVENTS_FD_ENV = "DEEPFORGE_EVENTS_FD"
+"""The variable naming, in a job's environment, the file descriptor of its events channel (a pipe's write end)."""
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The adapter accepted the job; it may still wait for a free slot."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The job's process started, at ``time`` (unix seconds)."""
+
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line the job printed, exactly: ``text`` without its newline; ``newline`` False only for an unfinished last line."""
+
+    stream: Stream
+    text: str
+    newline: bool = True
+
+    @property
+    def printed(self) -> str:
+        """The text as the job wrote it, newline included."""
+        return self.text + "\n" if self.newline else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One record the job wrote on its events channel, undecoded (a JSON object, without the newline)."""
+
+    payload: str
+
+
+AdapterMessage = Queued | Started | Line | EventRecord
+Emit = Callable[[AdapterMessage], None]
