@@ -126,7 +126,8 @@ class DaskCompute(ComputeAdapter):
         """Emit the worker's messages until its exit message; return the job's exit code."""
         while True:
             reading = asyncio.ensure_future(active.inbox.next())
-            await asyncio.wait([reading, settled], return_when=asyncio.FIRST_COMPLETED)
+            either: list[asyncio.Future[Any]] = [reading, settled]
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if reading.done():
                 messages = reading.result()
             else:
