@@ -37,7 +37,7 @@ class ComputeAdapter(ABC):
     async def run(self, job: JobSpec, emit: Emit) -> int:
         """Run the job to completion and return its exit code (negative signal number if killed by a signal).
 
-        Contract, checked by ``tests/adapters/compute_suite.py``; messages are those of
+        Contract, checked by ``deepforge_panel.adapters.testing.compute_suite``; messages are those of
         ``deepforge_panel.adapters.compute.messages``:
 
         - ``emit(Queued())`` when the job is accepted, then ``emit(Started(time))`` exactly once

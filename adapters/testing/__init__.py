@@ -1,6 +1,7 @@
 """Conformance suites every adapter inherits, shipped in the package as fsspec ships ``fsspec/tests/abstract``.
 
-A third-party adapter's tests subclass a suite and supply its one fixture::
+A third-party adapter's tests subclass a suite and supply its one fixture (``storage``; for
+:class:`ComputeConformance`, a started ``adapter`` on the class's ``aio`` loop)::
 
     from deepforge_panel.adapters.testing import StorageConformance
 
@@ -16,8 +17,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest.register_assert_rewrite("deepforge_panel.adapters.testing.storage_suite")
+pytest.register_assert_rewrite(
+    "deepforge_panel.adapters.testing.compute_suite", "deepforge_panel.adapters.testing.storage_suite"
+)
 
+from deepforge_panel.adapters.testing.compute_suite import ComputeConformance  # noqa: E402
+from deepforge_panel.adapters.testing.loop_thread import LoopThread  # noqa: E402
 from deepforge_panel.adapters.testing.storage_suite import StorageConformance  # noqa: E402
 
-__all__ = ["StorageConformance"]
+__all__ = ["ComputeConformance", "LoopThread", "StorageConformance"]

@@ -9,7 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from compute_suite import (
+
+from deepforge_panel.adapters.compute import JobSpec, compute
+from deepforge_panel.adapters.compute._dask_worker import read_folder, write_folder
+from deepforge_panel.adapters.compute.dask import DaskCompute
+from deepforge_panel.adapters.testing.compute_suite import (
     WAIT_FOR_FILE,
     ComputeConformance,
     Recorder,
@@ -18,11 +22,7 @@ from compute_suite import (
     pid_alive,
     poll,
 )
-from loop_thread import LoopThread
-
-from deepforge_panel.adapters.compute import JobSpec, compute
-from deepforge_panel.adapters.compute._dask_worker import read_folder, write_folder
-from deepforge_panel.adapters.compute.dask import DaskCompute
+from deepforge_panel.adapters.testing.loop_thread import LoopThread
 
 
 class TestDaskCompute(ComputeConformance):

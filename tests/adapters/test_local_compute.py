@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from compute_suite import (
+
+from deepforge_panel.adapters.compute import Queued, compute
+from deepforge_panel.adapters.compute.local import LocalCompute
+from deepforge_panel.adapters.testing.compute_suite import (
     WAIT_FOR_FILE,
     ComputeConformance,
     Recorder,
@@ -19,10 +22,7 @@ from compute_suite import (
     pid_alive,
     poll,
 )
-from loop_thread import LoopThread
-
-from deepforge_panel.adapters.compute import Queued, compute
-from deepforge_panel.adapters.compute.local import LocalCompute
+from deepforge_panel.adapters.testing.loop_thread import LoopThread
 
 # Prints "ready", then waits for the file named by $GO.
 WAIT_FOR_GO = WAIT_FOR_FILE + textwrap.dedent(
