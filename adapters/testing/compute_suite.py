@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from loop_thread import LoopThread
 
 from deepforge_panel.adapters.compute import (
     EVENTS_FD_ENV,
@@ -29,6 +28,7 @@ from deepforge_panel.adapters.compute import (
     Queued,
     Started,
 )
+from deepforge_panel.adapters.testing.loop_thread import LoopThread
 
 __all__ = [
     "DEADLINE_S",
