@@ -20,7 +20,6 @@ from matplotlib.container import BarContainer
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.container import Container
     from matplotlib.figure import Figure
     from matplotlib.image import AxesImage
     from matplotlib.lines import Line2D
@@ -81,7 +80,7 @@ def _axes_data(ax: Axes, root: Figure) -> dict[str, Any]:
 
 def _line(line: Line2D, ax: Axes) -> dict[str, Any]:
     """Points of a Line2D; ``linestyle``/``marker`` are matplotlib codes, "" for none."""
-    xy = _to_data(line.get_transform(), ax, line.get_xydata())
+    xy = _to_data(line.get_transform(), ax, np.asarray(line.get_xydata(), dtype=float))
     rgba = mcolors.to_rgba(line.get_color(), line.get_alpha())
     return {
         "x": _floats(xy[:, 0]),
@@ -98,21 +97,21 @@ def _line(line: Line2D, ax: Axes) -> dict[str, Any]:
 def _scatter(coll: PathCollection, ax: Axes) -> dict[str, Any]:
     """Points of ``ax.scatter``; ``size`` is matplotlib's marker area in points squared."""
     coll.update_scalarmappable()
-    offsets = np.ma.asarray(coll.get_offsets(), dtype=float).filled(np.nan).reshape(-1, 2)
+    offsets: np.ndarray = np.ma.asarray(coll.get_offsets(), dtype=float).filled(np.nan).reshape(-1, 2)
     xy = _to_data(coll.get_offset_transform(), ax, offsets)
-    faces = coll.get_facecolors()
+    faces = np.asarray(coll.get_facecolor(), dtype=float).reshape(-1, 4)  # get_facecolors() is its alias
     if len(faces) == 0:
-        faces = coll.get_edgecolors()
+        faces = np.asarray(coll.get_edgecolor(), dtype=float).reshape(-1, 4)
     return {
         "x": _floats(xy[:, 0]),
         "y": _floats(xy[:, 1]),
-        "color": _one_or_many([mcolors.to_hex(c) for c in faces], ""),
+        "color": _one_or_many([mcolors.to_hex(tuple(c)) for c in faces.tolist()], ""),
         "size": _one_or_many(_floats(coll.get_sizes()), None),
         "label": _label(coll.get_label()),
     }
 
 
-def _bars(container: Container) -> dict[str, Any]:
+def _bars(container: BarContainer) -> dict[str, Any]:
     """One bar series; each bar is a rectangle from (x, bottom) spanning width by height."""
     patches = container.patches
     return {
@@ -130,7 +129,7 @@ def _image(im: AxesImage) -> dict[str, Any]:
 
     RGB(A) images have a 3-D ``data`` (rows, columns, channels in [0, 1]) and no cmap.
     """
-    array = np.ma.asarray(im.get_array())
+    array: np.ma.MaskedArray = np.ma.asarray(im.get_array())
     rows, cols = array.shape[:2]
     array = array[:: _stride(rows), :: _stride(cols)]
     rgb = array.ndim == 3
@@ -139,7 +138,7 @@ def _image(im: AxesImage) -> dict[str, Any]:
         values = values / 255.0
     return {
         "extent": _floats(im.get_extent()),
-        "data": _nested(values.filled(np.nan)),
+        "data": _nested(np.ma.filled(values, np.nan)),
         "cmap": "" if rgb else im.get_cmap().name,
         "clim": [_number(v) for v in im.get_clim()],
         "origin": im.origin,
