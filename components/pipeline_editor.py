@@ -21,7 +21,7 @@ from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
-from deepforge_panel.libraries import available_libraries, library
+from deepforge_panel.libraries import loaded_libraries
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Node, Pipeline, PipelineError
 from deepforge_panel.references import make_reference
@@ -230,9 +230,9 @@ class PipelineEditor(ProjectComponent):
         """One selector per reference, listing every library's resources (e.g. Keras architectures)."""
         names = [r.name for r in iface.references] if iface else []
         options: dict[str, str | None] = {"— not set —": None}
-        for library_name in available_libraries():
-            for resource in library(library_name).resources(self.project).all():
-                options[f"{resource.name} ({library_name})"] = make_reference(library_name, resource.id)
+        for lib in loaded_libraries():
+            for resource in lib.resources(self.project).all():
+                options[f"{resource.name} ({lib.name})"] = make_reference(lib.name, resource.id)
         signature = (pipeline.id, node.id, tuple(names), tuple(options.items()))
         if signature != self._reference_signature:
             widgets = []

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from deepforge_panel.crdt import StoreError
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.libraries import loaded_libraries
 
 if TYPE_CHECKING:
@@ -25,11 +25,7 @@ def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
         node, dot, attr = target.partition(".")
         if not sep or not dot or not node or not attr:
             raise SystemExit(f"--set {item!r}: expected NODE.ATTR=VALUE, e.g. train.epochs=5")
-        try:
-            value: Any = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            value = raw
-        overrides.setdefault(node, {})[attr] = value
+        overrides.setdefault(node, {})[attr] = _literal(raw)
     return overrides
 
 
@@ -70,7 +66,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"max_workers": args.jobs} if args.compute == "local" and args.jobs else {}
+    """``--compute-option KEY=VALUE`` pairs (VALUE a Python literal where it parses as one), and ``--jobs``."""
+    options: dict[str, Any] = {}
+    for item in getattr(args, "compute_option", None) or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise SystemExit(f"--compute-option {item!r}: expected KEY=VALUE, e.g. n_workers=4")
+        options[key] = _literal(raw)
+    if args.compute == "local" and getattr(args, "jobs", None):
+        options["max_workers"] = args.jobs
+    return options
+
+
+def _literal(raw: str) -> Any:
+    """A Python literal where ``raw`` parses as one, else the string itself."""
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
 
 
 def _print_event(execution: str, job: str, event: ListenerEvent) -> None:
@@ -113,7 +126,7 @@ async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[s
 def cmd_serve(args: argparse.Namespace) -> int:
     from deepforge_panel.server import serve
 
-    serve(args.home, port=args.port, address=args.address)
+    serve(args.home, port=args.port, address=args.address, compute=args.compute, compute_options=_compute_options(args))
     return 0
 
 
@@ -127,6 +140,16 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
         )
         print(f"{artifact.id}  {artifact.name}\t{artifact.type}\t{artifact.size} bytes\t{made}")
     return 0
+
+
+def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compute", default="local", help="compute adapter: local (default) or dask")
+    parser.add_argument(
+        "--compute-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the compute adapter, e.g. n_workers=4, or address=tcp://host:8786 for dask",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,12 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("pipeline")
     p.add_argument("--set", action="append", metavar="NODE.ATTR=VALUE", help="override an attribute for this run")
-    p.add_argument("--compute", default="local", help="compute adapter (default: local)")
+    _add_compute_arguments(p)
     p.add_argument("--jobs", type=int, default=None, help="jobs at once on the local adapter (default: CPU count)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", parents=[common], help="start the workbench in the browser")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    _add_compute_arguments(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")
     p.add_argument("project")
@@ -160,13 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_CLI_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError)
+"""Shown as one line: what users cause, and the arguments an adapter or registry refuses (ValueError)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (StoreError, KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"deepforge-panel: {message}", file=sys.stderr)
+    except _CLI_ERRORS as exc:
+        print(f"deepforge-panel: {exc}", file=sys.stderr)
         return 2
 
 

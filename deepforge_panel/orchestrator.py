@@ -398,9 +398,9 @@ _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 def library_init() -> list[str]:
     """Init code of every library, for every job: an artifact a library serializes its own way may
     reach a job that never references that library (a model with custom activations being scored)."""
-    from deepforge_panel.libraries import available_libraries, library
+    from deepforge_panel.libraries import loaded_libraries
 
-    return [code for code in (library(name).init_code() for name in available_libraries()) if code.strip()]
+    return [code for code in (lib.init_code() for lib in loaded_libraries()) if code.strip()]
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deepforge_panel.errors import NotFound
+
 if TYPE_CHECKING:
     from deepforge_panel.libraries.keras.architectures import Architecture
     from deepforge_panel.project import Project
@@ -25,14 +27,14 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 
 def _architecture(project: Project, name: str) -> Architecture:
-    """The architecture named (or with id) ``name``; KeyError listing the names otherwise."""
+    """The architecture named (or with id) ``name``; NotFound listing the names otherwise."""
     from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 
     view = ArchitecturesView(project)
     found = [a for a in view.all() if name in (a.name, a.id)]
     if not found:
         names = ", ".join(sorted(a.name for a in view.all())) or "none"
-        raise KeyError(f"project {project.name!r} has no architecture {name!r} (architectures: {names})")
+        raise NotFound(f"project {project.name!r} has no architecture {name!r} (architectures: {names})", name)
     return found[0]
 
 
@@ -90,7 +92,9 @@ def cmd_artifact_export(args: argparse.Namespace) -> int:
     project = workspace.open(args.project)
     matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
     if not matches:
-        raise KeyError(f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)")
+        raise NotFound(
+            f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)", args.artifact
+        )
     artifact = matches[-1]
     storage = workspace.orchestrator(project).storage
     path = export_model_artifact(project, artifact.id, args.out, storage)

@@ -176,3 +176,25 @@ def test_run_prints_typed_events_by_kind(capsys: pytest.CaptureFixture[str]) -> 
         == "[fit] running\n[fit] epoch 1/1 [=====>\n[fit] failed\nTraceback ...\nValueError: bad\nexecution e1 failed\n"
     )
     assert err == "[fit] ! careful\n[fit] ! [deepforge] ignored an event from the job (not JSON): oops\n"
+
+
+def test_run_on_a_dask_cluster_with_compute_options(tmp_path: Path) -> None:
+    """``--compute dask --compute-option n_workers=1`` starts a real cluster for the run and stops it after."""
+    from tests.deepforge_panel.helpers import ADD, SOURCE
+
+    home = tmp_path / "home"
+    workspace = Workspace(home, examples=False)
+    project = workspace.create("tiny")
+    source, add = project.operations.add(SOURCE), project.operations.add(ADD)
+    pid = project.pipelines.create("chain")
+    first = project.pipelines.add_node(pid, source, name="source")
+    second = project.pipelines.add_node(pid, add, name="add")
+    project.pipelines.add_edge(pid, first, "data", second, "data")
+    project.close()
+
+    done = cli("run", "tiny", "chain", "--compute", "dask", "--compute-option", "n_workers=1", home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[add] succeeded" in done.stdout and "artifact add.result: int" in done.stdout
+
+    bad = cli("run", "tiny", "chain", "--compute-option", "not a pair", home=home)
+    assert bad.returncode != 0 and "expected KEY=VALUE" in bad.stderr
