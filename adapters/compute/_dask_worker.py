@@ -21,7 +21,14 @@ from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
 from deepforge_panel.adapters.compute._dask_wire import to_wire
-from deepforge_panel.adapters.compute._process import KILL_GRACE_S, job_argv, job_env, line, record, signal_group
+from deepforge_panel.adapters.compute._process import (
+    KILL_GRACE_S,
+    job_argv,
+    line,
+    record,
+    signal_group,
+    spawn_options,
+)
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Started
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
@@ -70,16 +77,7 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
     # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
     events_read, events_write = os.pipe()
     try:
-        proc = subprocess.Popen(
-            job_argv(),
-            cwd=cwd,
-            env=job_env(env, events_write),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(events_write,),
-            start_new_session=True,
-        )
+        proc = subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write))
     except BaseException:
         os.close(events_read)
         raise

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV, Line, Stream
 
-__all__ = ["KILL_GRACE_S", "LINE_LIMIT", "job_argv", "job_env", "line", "record", "signal_group"]
+__all__ = ["KILL_GRACE_S", "LINE_LIMIT", "job_argv", "line", "record", "signal_group", "spawn_options"]
 
 # Figures travel as single JSON records on the events channel, so a line may be this long.
 LINE_LIMIT = 16 * 1024 * 1024 + 1024
@@ -22,7 +24,22 @@ def job_argv() -> list[str]:
     return [sys.executable, "main.py"]
 
 
-def job_env(extra: Mapping[str, str], events_fd: int) -> dict[str, str]:
+def spawn_options(cwd: str | os.PathLike[str], extra_env: Mapping[str, str], events_fd: int) -> dict[str, Any]:
+    """How every adapter starts a job process (``subprocess.Popen`` or ``asyncio.create_subprocess_exec``):
+    in its folder, no stdin, stdout/stderr piped, the events channel's write end its only extra file,
+    its own process group (so a cancel reaches its children)."""
+    return {
+        "cwd": cwd,
+        "env": _job_env(extra_env, events_fd),
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "pass_fds": (events_fd,),
+        "start_new_session": True,
+    }
+
+
+def _job_env(extra: Mapping[str, str], events_fd: int) -> dict[str, str]:
     """This process's environment plus the job's variables, unbuffered so lines stream, and
     the number of the events channel's write end, which the job inherits (``pass_fds``)."""
     return {**os.environ, **extra, "PYTHONUNBUFFERED": "1", EVENTS_FD_ENV: str(events_fd)}

@@ -18,10 +18,10 @@ from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
-    job_env,
     line,
     record,
     signal_group,
+    spawn_options,
 )
 from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
 from deepforge_panel.adapters.compute.messages import Emit, EventRecord, Queued, Started, Stream
@@ -61,15 +61,7 @@ class LocalCompute(ComputeAdapter):
             events_read, events_write = os.pipe()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *job_argv(),
-                    cwd=job.folder,
-                    env=job_env(job.env, events_write),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    pass_fds=(events_write,),
-                    start_new_session=True,
-                    limit=LINE_LIMIT,
+                    *job_argv(), **spawn_options(job.folder, job.env, events_write), limit=LINE_LIMIT
                 )
             except BaseException:
                 os.close(events_read)
