@@ -2,7 +2,8 @@
 
 Each run commits the project first (so the execution names the exact version it ran),
 writes one job folder per node, runs ready jobs side by side, and writes their console lines
-and typed events (``deepforge_panel.events``) into the document in batches. A failed job skips its descendants; other branches go on.
+and typed events (``deepforge_panel.events``) into the document in batches. A failed job
+skips its descendants; other branches go on.
 All document access happens on the event loop thread that calls :meth:`start`.
 """
 
