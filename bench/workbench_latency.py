@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the browser tests' Chromium settings
+
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
 
 COUNT_NODES = """() => {
