@@ -378,7 +378,7 @@ class ExecutionMonitor(ProjectComponent):
 def _summary(execution: Execution) -> dict[str, Any]:
     return {
         "id": execution.id,
-        "created": execution.created,
+        "created": execution.created or 0.0,
         "status": execution.status,
         "pipeline": execution.pipeline_name,
         "started": format_time(execution.created),

@@ -107,6 +107,10 @@ def loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text)
 
 
+MAX_INT = 2**53 - 1
+"""The largest integer the document holds exactly: pycrdt refuses past 2**63, and Yjs peers read numbers as doubles."""
+
+
 def as_int(value: Any, default: int = 0) -> int:
     """An integer read back from the document, where pycrdt hands floats."""
     if value is None:

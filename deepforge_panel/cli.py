@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -104,9 +105,19 @@ def _print_event(execution: str, job: str, event: ListenerEvent) -> None:
 
 
 async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]]) -> int:
+    """Run to the end; SIGTERM or SIGHUP cancels the execution cleanly (jobs killed, recorded as cancelled) first."""
+    loop = asyncio.get_running_loop()
+    stopped_by: list[int] = []
     await orchestrator.compute.start()
     try:
         execution_id = orchestrator.start(pipeline, overrides, listener=_print_event)
+
+        def stop(signum: int) -> None:
+            stopped_by.append(signum)
+            orchestrator.cancel(execution_id)
+
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop, signum)
         print(f"running pipeline {pipeline!r} of project {project.name!r} as execution {execution_id}", flush=True)
         try:
             execution = await orchestrator.wait(execution_id)
@@ -117,10 +128,20 @@ async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[s
             for _port, artifact_id in sorted(job.outputs.items()):
                 artifact = project.artifacts.get(artifact_id)
                 print(f"artifact {artifact.name}: {artifact.type}, {artifact.size} bytes, sha256 {artifact.hash[:12]}")
+        if execution.error and execution.status != "cancelled":
+            print(f"execution {execution.id} {execution.status}: {execution.error}", file=sys.stderr, flush=True)
     finally:
+        for signum in _STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
         await orchestrator.compute.stop()
         project.store.close()
-    return 0 if all(j.status == "succeeded" for j in execution.jobs.values()) else 1
+    if stopped_by:
+        return 128 + stopped_by[0]
+    return 0 if execution.status == "succeeded" else 1
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a headless run the way Ctrl-C does: the execution is cancelled and recorded before exiting."""
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.adapters.compute.messages import Line
+from deepforge_panel.crdt.schema import MAX_INT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -194,6 +195,8 @@ def _int(record: dict[str, Any], key: str) -> int:
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _Invalid(f"{key!r} must be an integer, got {value!r}")
+    if abs(value) > MAX_INT:
+        raise _Invalid(f"{key!r} must be an integer between {-MAX_INT} and {MAX_INT}, got {value!r}")
     return int(value)
 
 

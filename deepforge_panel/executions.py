@@ -7,19 +7,22 @@ commit it ran; each job carries status, times, console output, progress, metrics
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal, NewType
+from typing import Any, Literal, NewType, get_args
 
 from pycrdt import Array, Map, Text
 
 from deepforge_panel.crdt import as_int, dumps, loads, new_id
 from deepforge_panel.errors import NotFound
 from deepforge_panel.pipelines import NodeId, Pipeline
+from deepforge_panel.runners import runner_gone
 from deepforge_panel.views import RootView
 
 ExecutionId = NewType("ExecutionId", str)
 JobId = NewType("JobId", str)
 Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled", "skipped"]
+STATUSES: frozenset[str] = frozenset(get_args(Status))
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 
 
@@ -52,10 +55,14 @@ class Execution:
     commit: str
     status: Status
     author: str
-    created: float
+    created: float | None
     ended: float | None
     edges: list[dict[str, str]]
     jobs: dict[JobId, Job] = field(default_factory=dict)
+    error: str = ""
+    """Why the execution failed or was cancelled; empty when it succeeded or is still going."""
+    runner: str = ""
+    """The process driving it (``deepforge_panel.runners``), so one whose driver is gone can be settled."""
 
     def job(self, name_or_id: str) -> Job:
         for job in self.jobs.values():
@@ -65,7 +72,31 @@ class Execution:
 
 
 def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _str(rec: Map, key: str, default: str = "") -> str:
+    """A text field of a record (a str or a Text), ``default`` while it has not arrived."""
+    value = rec.get(key)
+    return str(value) if isinstance(value, str | Text) else default
+
+
+def _status(rec: Map) -> Status:
+    """A record's status; "pending" until a known one has arrived."""
+    value = rec.get("status")
+    return value if value in STATUSES else "pending"
+
+
+def _map(rec: Map, key: str) -> dict[str, Any]:
+    """A nested map of a record as plain Python, empty while it has not arrived."""
+    value = rec.get(key)
+    return (value.to_py() or {}) if isinstance(value, Map) else {}
+
+
+def _json(rec: Map, key: str, default: Any) -> Any:
+    """A field written with ``dumps``, ``default`` while it has not arrived."""
+    value = rec.get(key)
+    return loads(value) if isinstance(value, str) else default
 
 
 class ExecutionsView(RootView[Execution]):
@@ -75,43 +106,52 @@ class ExecutionsView(RootView[Execution]):
     kind = "execution"
 
     def sort_key(self, item: Execution) -> float:
-        return item.created
+        return item.created or 0.0
 
     def job_record(self, execution_id: str, job_id: str) -> Map:
         return self.record(execution_id)["jobs"][job_id]
 
     def get(self, execution_id: str) -> Execution:
+        """The execution as recorded; fields not arrived yet (a record synced in parts) read as pending/unknown."""
         rec = self.record(execution_id)
-        jobs = {JobId(jid): self._job(jid, j) for jid, j in rec["jobs"].items()}
+        jobs_rec = rec.get("jobs")
+        jobs = (
+            {JobId(jid): self._job(jid, j) for jid, j in jobs_rec.items() if isinstance(j, Map)}
+            if isinstance(jobs_rec, Map)
+            else {}
+        )
         return Execution(
             id=ExecutionId(execution_id),
-            pipeline=rec["pipeline"],
-            pipeline_name=rec["pipeline_name"],
-            commit=rec["commit"],
-            status=rec["status"],
-            author=rec.get("author", ""),
-            created=float(rec["created"]),
+            pipeline=_str(rec, "pipeline"),
+            pipeline_name=_str(rec, "pipeline_name"),
+            commit=_str(rec, "commit"),
+            status=_status(rec),
+            author=_str(rec, "author"),
+            created=_optional_float(rec.get("created")),
             ended=_optional_float(rec.get("ended")),
-            edges=loads(rec["edges"], []),
+            edges=_json(rec, "edges", []),
             jobs=jobs,
+            error=_str(rec, "error"),
+            runner=_str(rec, "runner"),
         )
 
     @staticmethod
     def _job(job_id: str, rec: Map) -> Job:
-        progress = rec["progress"].to_py()
+        progress = _map(rec, "progress")
+        metrics = _map(rec, "metrics")
         return Job(
             id=JobId(job_id),
-            node=rec["node"],
-            name=rec["name"],
-            operation=rec["operation"],
-            status=rec["status"],
+            node=_str(rec, "node"),
+            name=_str(rec, "name", job_id),
+            operation=_str(rec, "operation"),
+            status=_status(rec),
             queued=_optional_float(rec.get("queued")),
             started=_optional_float(rec.get("started")),
             ended=_optional_float(rec.get("ended")),
-            stdout=str(rec["stdout"]),
-            stderr=str(rec["stderr"]),
-            error=rec.get("error", ""),
-            attributes=loads(rec["attributes"], {}),
+            stdout=_str(rec, "stdout"),
+            stderr=_str(rec, "stderr"),
+            error=_str(rec, "error"),
+            attributes=_json(rec, "attributes", {}),
             progress={
                 "current": as_int(progress.get("current")),
                 "total": None if progress.get("total") is None else as_int(progress["total"]),
@@ -119,11 +159,12 @@ class ExecutionsView(RootView[Execution]):
             },
             metrics={
                 name: [(as_int(step), float(value)) for step, value in series]
-                for name, series in rec["metrics"].to_py().items()
+                for name, series in metrics.items()
+                if isinstance(series, list)
             },
-            figures={fid: loads(data) for fid, data in rec["figures"].items()},
-            inputs=dict(rec["inputs"].items()),
-            outputs=dict(rec["outputs"].items()),
+            figures={fid: loads(data) for fid, data in _map(rec, "figures").items() if isinstance(data, str)},
+            inputs=_map(rec, "inputs"),
+            outputs=_map(rec, "outputs"),
         )
 
     # -- written by the orchestrator ---------------------------------------------------------
@@ -170,6 +211,7 @@ class ExecutionsView(RootView[Execution]):
                     "pipeline_name": pipeline.name,
                     "commit": commit,
                     "status": "running",
+                    "error": "",
                     "author": author,
                     "runner": runner,
                     "created": time.time(),
@@ -185,21 +227,47 @@ class ExecutionsView(RootView[Execution]):
             job["metrics"][name] = series = Array()
         series.append([len(series) if step is None else step, value])
 
-    def mark_interrupted(self, execution_id: str, reason: str) -> None:
-        """End an execution whose runner died: unfinished jobs become cancelled, the execution failed."""
+    def finish(self, execution_id: str, status: Status, error: str = "", *, unfinished: Status = "cancelled") -> None:
+        """End an execution with ``status`` and why (``error``); jobs not yet final become ``unfinished``, saying why."""
         with self.project.transaction(origin="orchestrator"):
             rec = self.record(execution_id)
-            for job in rec["jobs"].values():
-                if job["status"] not in FINAL:
-                    job["status"] = "cancelled"
-                    job["error"] = reason
-                    job["ended"] = time.time()
-            rec["status"] = "failed"
-            rec["ended"] = time.time()
+            now = time.time()
+            jobs = rec.get("jobs")
+            for job in jobs.values() if isinstance(jobs, Map) else ():
+                if isinstance(job, Map) and job.get("status") not in FINAL:
+                    job["status"] = unfinished
+                    job["error"] = error
+                    job["ended"] = now
+            rec["status"] = status
+            rec["error"] = error
+            rec["ended"] = now
+
+    def mark_interrupted(self, execution_id: str, reason: str) -> None:
+        """End an execution whose runner died: unfinished jobs become cancelled, the execution failed."""
+        self.finish(execution_id, "failed", reason)
+
+    def recover(self, keep: Collection[str] = ()) -> list[ExecutionId]:
+        """Settle unfinished executions whose runner process is gone (killed, crashed) as failed; returns their ids.
+
+        ``keep`` names executions the caller drives itself. Runners on other hosts are left alone.
+        """
+        settled: list[ExecutionId] = []
+        for execution_id in self.ids():
+            if execution_id in keep:
+                continue
+            rec = self.record(execution_id)
+            status, runner = rec.get("status"), rec.get("runner")
+            if status is None or status in FINAL or not isinstance(runner, str) or not runner_gone(runner):
+                continue
+            self.mark_interrupted(
+                execution_id, f"interrupted: the process running this execution ({runner}) stopped before it ended"
+            )
+            settled.append(ExecutionId(execution_id))
+        return settled
 
     def remove(self, execution_id: str) -> None:
         rec = self.record(execution_id)
-        if rec["status"] not in FINAL:
-            raise ValueError(f"execution {execution_id} is still {rec['status']}; cancel it first")
+        if rec.get("status") not in FINAL:
+            raise ValueError(f"execution {execution_id} is still {rec.get('status')}; cancel it first")
         with self.project.transaction():
             del self._map[execution_id]

@@ -10,10 +10,10 @@ All document access happens on the event loop thread that calls :meth:`start`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import os
-import socket
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +36,13 @@ from deepforge_panel.events import (
     Progress,
     decode,
 )
-from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
+from deepforge_panel.executions import Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, coerce
 from deepforge_panel.project import default_author
 from deepforge_panel.references import ResolvedReference, resolve
+from deepforge_panel.runners import current_runner
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
@@ -56,6 +57,11 @@ Buffered = Line | Progress | Metric | Figure | JobError | Malformed
 
 MAX_CONSOLE = 2_000_000
 """Characters of stdout/stderr kept per job in the document; the rest stays in the job folder's log."""
+
+TRUNCATED = "\n[output truncated: the full log is in the job folder]"
+"""The console's last line once a stream reached MAX_CONSOLE."""
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,6 +86,8 @@ class _Run:
     listener: Listener | None
     library_init: list[str] = field(default_factory=list)
     buffers: dict[JobId, list[Buffered]] = field(default_factory=dict)
+    console: dict[tuple[JobId, str], int] = field(default_factory=dict)
+    """Characters of each job's stdout and stderr taken into the document so far (at most MAX_CONSOLE)."""
     artifacts: dict[NodeId, dict[str, dict[str, Any]]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -122,7 +130,7 @@ class Orchestrator:
         }
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
-            checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=_RUNNER
+            checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=current_runner()
         )
         run = _Run(execution_id, checked, commit, job_ids, snapshots, listener, library_init())
         run.buffers = {jid: [] for jid in job_ids.values()}
@@ -149,20 +157,8 @@ class Orchestrator:
         return True
 
     def recover(self) -> list[ExecutionId]:
-        """Mark executions whose runner process on this host is gone as interrupted; returns their ids."""
-        host = socket.gethostname()
-        lost = []
-        for execution_id in self.project.executions.ids():
-            record = self.project.executions.record(execution_id)
-            if record["status"] in FINAL or execution_id in self._runs:
-                continue
-            runner_host, _, pid = str(record.get("runner", "")).rpartition(":")
-            if runner_host == host and pid.isdigit() and not _alive(int(pid)):
-                self.project.executions.mark_interrupted(
-                    execution_id, "interrupted: the process running this execution stopped"
-                )
-                lost.append(ExecutionId(execution_id))
-        return lost
+        """Settle executions whose runner process is gone (this host only) as failed; returns their ids."""
+        return self.project.executions.recover(keep=self._runs)
 
     def running(self) -> list[ExecutionId]:
         return [eid for eid, run in self._runs.items() if run.task is not None and not run.task.done()]
@@ -190,16 +186,46 @@ class Orchestrator:
             job["status"] = status
             for key, value in fields.items():
                 job[key] = value
-        if run.listener is not None:
-            run.listener(run.id, run.snapshots[node_id].name, JobStatus(status, str(fields.get("error", ""))))
+        self._notify(run, run.snapshots[node_id].name, JobStatus(status, str(fields.get("error", ""))))
+
+    def _notify(self, run: _Run, job_name: str, event: ListenerEvent) -> None:
+        """Tell the run's listener; one that fails (a CLI printing into a closed pipe) is dropped, never fatal."""
+        if run.listener is None:
+            return
+        try:
+            run.listener(run.id, job_name, event)
+        except Exception:  # noqa: BLE001 - whatever a display raises, the run goes on
+            _log.exception("execution %s: its listener failed and is told nothing more", run.id)
+            run.listener = None
 
     async def _drive(self, run: _Run) -> None:
+        """Run every job in order; whatever happens (a failure, a cancel, a bug), end with a final status."""
+        active: dict[asyncio.Task[bool], NodeId] = {}
+        flusher = asyncio.get_running_loop().create_task(self._flush_periodically(run))
+        status: Status = "failed"
+        error = "the run stopped unexpectedly"
+        try:
+            failed = await self._schedule(run, active)
+            status, error = ("failed", "; ".join(failed)) if failed else ("succeeded", "")
+        except asyncio.CancelledError:
+            status, error = "cancelled", "cancelled"
+        except BaseException as exc:
+            if not _unexpected(exc):
+                raise
+            status, error = "failed", _describe("the workbench failed while running it", exc)
+        finally:
+            flusher.cancel()
+            for task in active:
+                task.cancel()
+            await asyncio.gather(*active, return_exceptions=True)
+            self._finish(run, status, error)
+
+    async def _schedule(self, run: _Run, active: dict[asyncio.Task[bool], NodeId]) -> list[str]:
+        """Start each job once its inputs are ready, skip those below a failure; returns why jobs failed."""
         pipeline = run.pipeline
         pending = set(pipeline.nodes)
-        active: dict[asyncio.Task[bool], NodeId] = {}
         succeeded: set[NodeId] = set()
-        flusher = asyncio.get_running_loop().create_task(self._flush_periodically(run))
-        final: Status = "succeeded"
+        failures: list[str] = []
         try:
             while pending or active:
                 for node_id in sorted(pending, key=lambda n: pipeline.nodes[n].name):
@@ -215,30 +241,46 @@ class Orchestrator:
                     if task.result():
                         succeeded.add(node_id)
                         continue
-                    final = "failed"
+                    failed_name = run.snapshots[node_id].name
+                    job_error = str(self._job(run, node_id).get("error") or "")
+                    failures.append(f"job {failed_name} failed" + (f": {_last_line(job_error)}" if job_error else ""))
                     for skipped in pipeline.descendants(node_id) & pending:
                         pending.discard(skipped)
-                        failed_name = run.snapshots[node_id].name
                         self._set_status(run, skipped, "skipped", error=f"skipped: upstream job {failed_name} failed")
         except asyncio.CancelledError:
-            final = "cancelled"
-            for task in active:
-                task.cancel()
-            await asyncio.gather(*active, return_exceptions=True)
             for node_id in pending:
                 self._set_status(run, node_id, "cancelled", error="cancelled before it started")
-        finally:
-            flusher.cancel()
+            raise
+        return failures
+
+    def _finish(self, run: _Run, status: Status, error: str) -> None:
+        """Write what is buffered and the final status; feedback that cannot be written never keeps it running."""
+        try:
             self._flush(run)
-            with self.project.transaction(origin="orchestrator"):
-                record = self.project.executions.record(run.id)
-                record["status"] = final
-                record["ended"] = time.time()
-            if run.listener is not None:
-                run.listener(run.id, "", ExecutionStatus(final))
+        except BaseException as exc:
+            if not _unexpected(exc):
+                raise
+            for events in run.buffers.values():
+                events.clear()
+            _log.exception("execution %s: feedback could not be recorded", run.id)
+        self.project.executions.finish(run.id, status, error)
+        self._notify(run, "", ExecutionStatus(status))
 
     async def _run_job(self, run: _Run, node_id: NodeId) -> bool:
-        """Run one job to its end; True when it succeeded."""
+        """Run one job to its end; True when it succeeded. An unexpected error fails the job, saying what it was."""
+        try:
+            return await self._execute(run, node_id)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            if not _unexpected(exc):
+                raise
+            name = run.snapshots[node_id].name
+            message = _describe(f"the workbench could not run job {name}", exc)
+            self._set_status(run, node_id, "failed", ended=time.time(), error=message)
+            return False
+
+    async def _execute(self, run: _Run, node_id: NodeId) -> bool:
         snap = run.snapshots[node_id]
         job_id = run.job_ids[node_id]
         inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
@@ -267,7 +309,7 @@ class Orchestrator:
         stderr_tail: list[str] = []
         logs = {name: (folder / f"{name}.log").open("a", encoding="utf-8") for name in ("stdout", "stderr")}
 
-        def emit(message: AdapterMessage) -> None:
+        def handle(message: AdapterMessage) -> None:
             event = decode(message.payload) if isinstance(message, EventRecord) else message
             match event:
                 case Queued():
@@ -282,13 +324,25 @@ class Orchestrator:
                 case Line(stream=stream, text=text):
                     logs[stream].write(event.printed)
                     if stream == "stderr":
-                        stderr_tail.append(text)
+                        stderr_tail.append(text[-2000:])
                         del stderr_tail[:-20]
+                    self._notify(run, snap.name, event)
+                    run.buffers[job_id].extend(self._console_share(run, job_id, event))
+                    return
                 case JobError(traceback=trace):
                     errors.append(trace)
             run.buffers[job_id].append(event)
-            if run.listener is not None and isinstance(event, ListenerEvent):
-                run.listener(run.id, snap.name, event)
+            if isinstance(event, ListenerEvent):
+                self._notify(run, snap.name, event)
+
+        def emit(message: AdapterMessage) -> None:
+            # What goes wrong here must not reach the adapter, which would stop reading the job.
+            try:
+                handle(message)
+            except BaseException as exc:
+                if not _unexpected(exc):
+                    raise
+                errors.append(_describe(f"the workbench could not record {type(message).__name__}", exc))
 
         try:
             code = await self.compute.run(spec, emit)
@@ -314,6 +368,22 @@ class Orchestrator:
             message = f"job {snap.name} finished without producing outputs {missing}"
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
+
+    @staticmethod
+    def _console_share(run: _Run, job_id: JobId, line: Line) -> list[Line]:
+        """What of ``line`` goes into the document: all of it until the job's stream holds MAX_CONSOLE characters,
+        then a note once, then nothing (the job folder's log keeps everything); so memory stays bounded too."""
+        key = (job_id, line.stream)
+        taken = run.console.get(key, 0)
+        if taken > MAX_CONSOLE:
+            return []
+        printed = line.printed
+        if taken + len(printed) <= MAX_CONSOLE:
+            run.console[key] = taken + len(printed)
+            return [line]
+        run.console[key] = MAX_CONSOLE + 1
+        head = Line(line.stream, printed[: MAX_CONSOLE - taken], newline=False)
+        return [head, Line(line.stream, TRUNCATED)]
 
     def _record_output(self, run: _Run, node_id: NodeId, output: Output, inputs: dict[str, dict[str, Any]]) -> None:
         snap = run.snapshots[node_id]
@@ -355,7 +425,12 @@ class Orchestrator:
     async def _flush_periodically(self, run: _Run) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
-            self._flush(run)
+            try:
+                self._flush(run)
+            except BaseException as exc:
+                if not _unexpected(exc):
+                    raise
+                _log.exception("execution %s: feedback could not be recorded", run.id)
 
     def _flush(self, run: _Run) -> None:
         """Write buffered feedback of every job of ``run`` in one transaction."""
@@ -370,30 +445,39 @@ class Orchestrator:
                 out: list[str] = []
                 err: list[str] = []
                 for event in events:
-                    match event:
-                        case Line(stream="stdout"):
-                            out.append(event.printed)
-                        case Line(stream="stderr"):
-                            err.append(event.printed)
-                        case Malformed(note=note):
-                            err.append(note + "\n")
-                        case Progress(current=current, total=total, label=label):
-                            progress = job["progress"]
-                            progress["current"] = current
-                            progress["total"] = total
-                            progress["label"] = label
-                        case Metric(name=name, value=value, step=step):
-                            executions.append_metric(job, name, step, math.nan if value is None else value)
-                        case Figure(id=figure_id, figure=figure):
-                            job["figures"][figure_id] = dumps(figure)
-                        case JobError(traceback=trace):
-                            job["error"] = trace
-                _append_console(job["stdout"], "".join(out))
-                _append_console(job["stderr"], "".join(err))
+                    try:
+                        self._write_event(job, event, out, err)
+                    except BaseException as exc:
+                        if not _unexpected(exc):
+                            raise
+                        err.append(f"[deepforge] could not record {event!r}"[:300] + f": {exc!r}\n")
+                stdout, stderr = job["stdout"], job["stderr"]
+                if out:
+                    stdout += "".join(out)
+                if err:
+                    stderr += "".join(err)
                 events.clear()
 
-
-_RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+    def _write_event(self, job: Map, event: Buffered, out: list[str], err: list[str]) -> None:
+        """One buffered event into its job's record (console text into ``out`` and ``err``)."""
+        match event:
+            case Line(stream="stdout"):
+                out.append(event.printed)
+            case Line(stream="stderr"):
+                err.append(event.printed)
+            case Malformed(note=note):
+                err.append(note + "\n")
+            case Progress(current=current, total=total, label=label):
+                progress = job["progress"]
+                progress["current"] = current
+                progress["total"] = total
+                progress["label"] = label
+            case Metric(name=name, value=value, step=step):
+                self.project.executions.append_metric(job, name, step, math.nan if value is None else value)
+            case Figure(id=figure_id, figure=figure):
+                job["figures"][figure_id] = dumps(figure)
+            case JobError(traceback=trace):
+                job["error"] = trace
 
 
 def library_init() -> list[str]:
@@ -404,22 +488,19 @@ def library_init() -> list[str]:
     return [code for code in (lib.init_code() for lib in loaded_libraries()) if code.strip()]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _unexpected(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error to record as a failure: any but a cancel or an interpreter exit.
+    pycrdt's panics (a value the document cannot hold) derive from BaseException, so ``Exception`` is not enough."""
+    return not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit | GeneratorExit)
 
 
-def _append_console(text: Any, chunk: str) -> None:
-    if not chunk:
-        return
-    room = MAX_CONSOLE - len(text)
-    if room <= 0:
-        return
-    if len(chunk) > room:
-        chunk = chunk[:room] + "\n[output truncated: the full log is in the job folder]\n"
-    text += chunk
+def _describe(what: str, exc: BaseException) -> str:
+    """``what`` went wrong, with the error and where it was raised; its last line names the error."""
+    trace = "".join(traceback.format_exception(exc)).rstrip()
+    return f"{what}: {exc!r}\n\n{trace}"
+
+
+def _last_line(text: str, limit: int = 300) -> str:
+    """The last non-empty line of ``text`` (a traceback's names the error), cut to ``limit`` characters."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "")[:limit]

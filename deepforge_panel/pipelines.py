@@ -10,6 +10,7 @@ from typing import Any, ClassVar, NewType
 from pycrdt import Map
 
 from deepforge_panel.crdt import dumps, loads, new_id
+from deepforge_panel.crdt.schema import MAX_INT
 from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.views import RootView
@@ -83,16 +84,23 @@ def coerce(attribute: Attribute, value: Any, owner: str) -> Any:
                 return lowered in ("true", "1", "yes")
             return bool(value)
         if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("must be a whole number, not a boolean")
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError("must be a whole number")
-            return int(value)
+            number = int(value)
+            if abs(number) > MAX_INT:
+                raise ValueError(f"must be a whole number between {-MAX_INT} and {MAX_INT}")
+            return number
         if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError("must be a number, not a boolean")
             return float(value)
         if kind == "str":
             return str(value)
         dumps(value)
         return value
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PipelineError(f"{owner}.{attribute.name} = {value!r}: {exc}", owner) from None
 
 

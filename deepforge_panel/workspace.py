@@ -51,7 +51,10 @@ class Workspace:
         return project
 
     def open(self, name: str) -> Project:
-        return Project.open(self.home.open(name))
+        """The project ``name``; executions left running by a process that is gone are settled as failed at once."""
+        project = Project.open(self.home.open(name))
+        project.executions.recover()
+        return project
 
     def project_dir(self, project: Project) -> Path:
         """The folder of ``project``'s store, where its jobs and local artifacts live."""

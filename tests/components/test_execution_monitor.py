@@ -254,6 +254,30 @@ def test_selecting_a_row_selects_the_execution(session: Session) -> None:
     assert "preparing data" in monitor.console.object
 
 
+def test_an_execution_that_arrived_in_parts_is_shown_as_pending_and_fills_in(session: Session) -> None:
+    """A record synced before its fields (another process's run arriving) never breaks the monitor."""
+    from pycrdt import Map
+
+    project = session.project
+    monitor = _monitor(session)
+    with project.transaction():
+        project.map("executions")["xhalf"] = Map({"pipeline_name": "train", "jobs": Map({"j1": Map({"name": "fit"})})})
+    monitor.refresh()
+    assert list(monitor.table.value.index) == ["xhalf"]
+    assert monitor.table.value.loc["xhalf", "status"] == "pending" and monitor.table.value.loc["xhalf", "started"] == ""
+    assert monitor.job is not None and monitor.job.name == "fit" and monitor.job.status == "pending"
+    assert [j["status"] for j in monitor.graph.jobs] == ["pending"]
+    with project.transaction():
+        record = project.map("executions")["xhalf"]
+        record["status"] = "failed"
+        record["created"] = 1.0
+        record["ended"] = 2.0
+        record["jobs"]["j1"]["status"] = "failed"
+        record["jobs"]["j1"]["error"] = "it broke"
+    monitor.refresh()
+    assert monitor.table.value.loc["xhalf", "status"] == "failed" and monitor.job.error == "it broke"
+
+
 # -- live: a job streaming feedback -------------------------------------------------------------------
 def test_figure_grows_in_place_while_the_job_runs(session: Session, tmp_path: Path) -> None:
     gate = tmp_path / "gate"

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from deepforge_panel.crdt import Home
+from deepforge_panel.project import Project
+from deepforge_panel.runners import current_runner
 from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import SOURCE
 
 
 def cli(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -115,12 +119,59 @@ def test_a_killed_run_is_marked_interrupted_and_leaves_no_orphan_job(tmp_path: P
         return False
 
     wait_until(gone, timeout=10, message="the orphaned job ends itself")
-    project = workspace.open("sleepy")
-    orchestrator = workspace.orchestrator(project)
-    execution = project.executions.all()[-1]
-    assert execution.status == "failed"
+    assert _raw_open(home, "sleepy").executions.all()[-1].status == "running", "nobody settled it yet"
+    log = cli("log", "sleepy", home=home)
+    assert log.returncode == 0, log.stderr
+    execution = _raw_open(home, "sleepy").executions.all()[-1]
+    assert execution.status == "failed" and "stopped before it ended" in execution.error
     assert execution.job("sleep").status == "cancelled" and "interrupted" in execution.job("sleep").error
-    assert orchestrator.recover() == []
+    project = workspace.open("sleepy")
+    assert workspace.orchestrator(project).recover() == []
+
+
+def _raw_open(home: Path, name: str) -> Project:
+    """The project as stored, opened without the workspace (which would settle executions)."""
+    return Project.open(Home(home).open(name))
+
+
+def _left_running(home: Path, name: str) -> str:
+    """An execution of ``name``'s pipeline "p" recorded as running by a process that has since exited."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    project = _raw_open(home, name)
+    pipeline = project.pipelines.find("p")
+    runner = current_runner().split(":")[0] + f":{dead.pid}"
+    execution_id, _ = project.executions.create(pipeline, "c0", {n: {} for n in pipeline.nodes}, "ada", runner=runner)
+    project.close()
+    return execution_id
+
+
+@pytest.mark.parametrize("command", ["log", "artifacts"])
+def test_reading_a_project_settles_executions_whose_runner_is_gone(tmp_path: Path, command: str) -> None:
+    home = tmp_path / "home"
+    project = Workspace(home, examples=False).create("left")
+    project.pipelines.add_node(project.pipelines.create("p"), project.operations.add(SOURCE), name="src")
+    project.close()
+    execution_id = _left_running(home, "left")
+    done = cli(command, "left", home=home)
+    assert done.returncode == 0, done.stderr
+    execution = _raw_open(home, "left").executions.get(execution_id)
+    assert execution.status == "failed" and execution.job("src").status == "cancelled"
+
+
+def test_a_run_names_why_its_execution_failed(tmp_path: Path) -> None:
+    """An unexpected error while driving the run (here: a jobs folder that is a file) is shown, not a success."""
+    home = tmp_path / "home"
+    project = Workspace(home, examples=False).create("blocked")
+    project.pipelines.add_node(project.pipelines.create("p"), project.operations.add(SOURCE), name="src")
+    project.close()
+    stored = _raw_open(home, "blocked")
+    (Workspace(home, examples=False).project_dir(stored) / "jobs").write_text("not a folder")
+    stored.close()
+    done = cli("run", "blocked", "p", home=home)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "[src] failed" in done.stdout and "the workbench could not run job src" in done.stdout
+    assert "execution" in done.stderr and "failed: job src failed:" in done.stderr
 
 
 @pytest.mark.slow
@@ -180,7 +231,7 @@ def test_run_prints_typed_events_by_kind(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_run_on_a_dask_cluster_with_compute_options(tmp_path: Path) -> None:
     """``--compute dask --compute-option n_workers=1`` starts a real cluster for the run and stops it after."""
-    from tests.deepforge_panel.helpers import ADD, SOURCE
+    from tests.deepforge_panel.helpers import ADD
 
     home = tmp_path / "home"
     workspace = Workspace(home, examples=False)

@@ -80,3 +80,30 @@ def test_the_server_starts_the_hubs_compute_on_its_loop(tmp_path: Path) -> None:
         assert server.io_loop.run_sync(scenario, timeout=200) == "succeeded"
     finally:
         server.stop()
+
+
+def test_opening_a_project_settles_executions_whose_runner_was_killed(tmp_path: Path) -> None:
+    """A server killed with -9 leaves its execution running; the next server settles it when it opens the project."""
+    import subprocess
+    import sys
+
+    from deepforge_panel.crdt import Home
+    from deepforge_panel.runners import current_runner
+
+    workspace = Workspace(tmp_path / "home", examples=False)
+    workspace.create("left").close()
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.kill()
+    killed.wait()
+    stored = Project.open(Home(tmp_path / "home").open("left"))
+    _chain(stored)
+    pipeline = stored.pipelines.find("chain")
+    runner = f"{current_runner().split(':')[0]}:{killed.pid}:1"
+    execution_id, _ = stored.executions.create(pipeline, "c0", {n: {} for n in pipeline.nodes}, "ada", runner=runner)
+    stored.close()
+
+    hub = ProjectHub(workspace)
+    execution = hub.project("left").executions.get(execution_id)
+    assert execution.status == "failed" and "stopped before it ended" in execution.error
+    assert {job.status for job in execution.jobs.values()} == {"cancelled"}
+    asyncio.run(hub.close())

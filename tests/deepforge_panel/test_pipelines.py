@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,24 @@ def test_attributes_are_typed_and_validated(chain) -> None:
         project.pipelines.set_attributes(pid, "b", {"amount": 2.5})
     with pytest.raises(PipelineError, match="no attribute 'size'"):
         project.pipelines.set_attributes(pid, "b", {"size": 2})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "b.amount = True: must be a whole number, not a boolean"),
+        (2**53, "b.amount = 9007199254740992: must be a whole number between -9007199254740991 and 9007199254740991"),
+        (-(10**23), "must be a whole number between"),
+        ("99999999999999999999999", "must be a whole number between"),
+        (float("inf"), "b.amount = inf: must be a whole number"),
+    ],
+)
+def test_integer_attributes_refuse_what_the_document_cannot_hold(chain, value, message) -> None:
+    project, pid, _ = chain
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        project.pipelines.set_attributes(pid, "b", {"amount": value})
+    project.pipelines.set_attributes(pid, "b", {"amount": 2**53 - 1})
+    assert project.pipelines.get(pid).node("b").attributes == {"amount": 2**53 - 1}
 
 
 def test_code_edit_that_removes_a_port_is_caught_before_running(chain) -> None:
