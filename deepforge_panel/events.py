@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from deepforge_panel.adapters.compute.messages import Line
+from deepforge_panel.adapters.compute.messages import EventRecord, Line
 from deepforge_panel.crdt.schema import MAX_INT
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ __all__ = [
     "Output",
     "Progress",
     "decode",
+    "decode_record",
 ]
 
 _NOTE_PAYLOAD_CHARS = 200
@@ -118,6 +119,13 @@ ListenerEvent = JobStatus | ExecutionStatus | Line | Progress | Metric | Malform
 
 class _Invalid(ValueError):
     """A field of a record has the wrong type."""
+
+
+def decode_record(record: EventRecord) -> JobEvent:
+    """The event an adapter's :class:`EventRecord` carries; :class:`Malformed` for a record dropped for its size."""
+    if record.dropped:
+        return Malformed(record.payload, f"a record of {record.dropped} bytes is over the size limit, dropped")
+    return decode(record.payload)
 
 
 def decode(payload: str) -> JobEvent:

@@ -34,7 +34,7 @@ from deepforge_panel.events import (
     Metric,
     Output,
     Progress,
-    decode,
+    decode_record,
 )
 from deepforge_panel.executions import Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
@@ -310,7 +310,7 @@ class Orchestrator:
         logs = {name: (folder / f"{name}.log").open("a", encoding="utf-8") for name in ("stdout", "stderr")}
 
         def handle(message: AdapterMessage) -> None:
-            event = decode(message.payload) if isinstance(message, EventRecord) else message
+            event = decode_record(message) if isinstance(message, EventRecord) else message
             match event:
                 case Queued():
                     self._set_status(run, node_id, "queued", queued=time.time())

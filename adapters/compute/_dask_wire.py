@@ -23,8 +23,8 @@ def to_wire(message: AdapterMessage) -> dict[str, Any]:
             return {"type": "started", "time": started}
         case Line(stream=stream, text=text, newline=newline):
             return {"type": "line", "stream": stream, "text": text, "newline": newline}
-        case EventRecord(payload=payload):
-            return {"type": "event", "payload": payload}
+        case EventRecord(payload=payload, dropped=dropped):
+            return {"type": "event", "payload": payload, "dropped": dropped}
 
 
 def from_wire(wire: dict[str, Any]) -> AdapterMessage:
@@ -36,8 +36,8 @@ def from_wire(wire: dict[str, Any]) -> AdapterMessage:
             return Started(float(started))
         case {"type": "line", "stream": "stdout" | "stderr" as stream, "text": str(text), "newline": bool(newline)}:
             return Line(stream, text, newline)
-        case {"type": "event", "payload": str(payload)}:
-            return EventRecord(payload)
+        case {"type": "event", "payload": str(payload), "dropped": int(dropped)}:
+            return EventRecord(payload, dropped)
     raise ValueError(f"not a compute adapter message: {str(wire)[:200]}")
 
 

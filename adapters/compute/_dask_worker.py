@@ -21,15 +21,18 @@ from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
 from deepforge_panel.adapters.compute._dask_wire import to_wire
+from deepforge_panel.adapters.compute._lines import Piece, iter_pieces
 from deepforge_panel.adapters.compute._process import (
+    CONSOLE_LIMIT,
     KILL_GRACE_S,
+    LINE_LIMIT,
     job_argv,
     line,
     record,
     signal_group,
     spawn_options,
 )
-from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Started
+from deepforge_panel.adapters.compute.messages import AdapterMessage, Line, Started, Stream
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
 
@@ -85,10 +88,13 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
         os.close(events_write)  # else the channel never ends: this process would hold it open
     outbox.send(to_wire(Started(time.time())))
     assert proc.stdout is not None and proc.stderr is not None
+    events = os.fdopen(events_read, "rb")
     readers = [
-        threading.Thread(target=_forward, args=(proc.stdout, partial(line, "stdout"), outbox), daemon=True),
-        threading.Thread(target=_forward, args=(proc.stderr, partial(line, "stderr"), outbox), daemon=True),
-        threading.Thread(target=_forward, args=(os.fdopen(events_read, "rb"), _event, outbox), daemon=True),
+        threading.Thread(target=_forward, args=(proc.stdout, partial(_line, "stdout"), outbox), daemon=True),
+        threading.Thread(target=_forward, args=(proc.stderr, partial(_line, "stderr"), outbox), daemon=True),
+        threading.Thread(
+            target=_forward, args=(events, record, outbox), kwargs={"limit": LINE_LIMIT, "whole": True}, daemon=True
+        ),
     ]
     for reader in readers:
         reader.start()
@@ -109,15 +115,24 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
             _terminate(proc)
 
 
-def _forward(stream: IO[bytes], message: Callable[[bytes], AdapterMessage], outbox: Outbox) -> None:
-    """Send each line of one pipe, as its ``message``, as soon as it is read."""
+def _forward(
+    stream: IO[bytes],
+    message: Callable[[Piece], AdapterMessage],
+    outbox: Outbox,
+    *,
+    limit: int = CONSOLE_LIMIT,
+    whole: bool = False,
+) -> None:
+    """Send each line of one pipe, as its ``message``, as soon as it is read, bounded as the local adapter reads:
+    console lines in pieces of at most ``limit`` bytes, event records (``whole``) whole or dropped."""
     with stream:
-        for raw in iter(stream.readline, b""):
+        for raw in iter_pieces(stream, limit, whole=whole):
             outbox.send(to_wire(message(raw)))
 
 
-def _event(raw: bytes) -> EventRecord:
-    return EventRecord(record(raw))
+def _line(stream: Stream, raw: Piece) -> Line:
+    assert isinstance(raw, bytes), "console streams are never dropped, only cut"
+    return line(stream, raw)
 
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:

@@ -9,12 +9,17 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV, Line, Stream
+from deepforge_panel.adapters.compute._lines import Oversized
+from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV, EventRecord, Line, Stream
 
-__all__ = ["KILL_GRACE_S", "LINE_LIMIT", "job_argv", "line", "record", "signal_group", "spawn_options"]
+__all__ = ["CONSOLE_LIMIT", "KILL_GRACE_S", "LINE_LIMIT", "job_argv", "line", "record", "signal_group", "spawn_options"]
 
-# Figures travel as single JSON records on the events channel, so a line may be this long.
+# Figures travel as single JSON records on the events channel, so a record may be this long; a longer one
+# is dropped, so reading the channel stays bounded.
 LINE_LIMIT = 16 * 1024 * 1024 + 1024
+# A console line longer than this arrives in pieces this long: the console needs no whole lines, and a
+# job printing without newlines costs the reader this much per stream, not the size of what it printed.
+CONSOLE_LIMIT = 1024 * 1024
 # Seconds between SIGTERM and SIGKILL when a job is cancelled.
 KILL_GRACE_S = 3.0
 
@@ -62,6 +67,8 @@ def line(stream: Stream, raw: bytes) -> Line:
     return Line(stream, (raw[:-1] if newline else raw).decode("utf-8", errors="replace"), newline)
 
 
-def record(raw: bytes) -> str:
-    """An events-channel record as read from its pipe, without the newline."""
-    return raw.removesuffix(b"\n").decode("utf-8", errors="replace")
+def record(raw: bytes | Oversized) -> EventRecord:
+    """An events-channel record as read from its pipe, without the newline (or how a dropped one began)."""
+    if isinstance(raw, Oversized):
+        return EventRecord(raw.head.decode("utf-8", errors="replace"), dropped=raw.size)
+    return EventRecord(raw.removesuffix(b"\n").decode("utf-8", errors="replace"))

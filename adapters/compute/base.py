@@ -44,11 +44,14 @@ class ComputeAdapter(ABC):
           (unix seconds), when the process actually starts (after waiting for a free slot);
         - every line the job writes on stdout and stderr is emitted as it is produced (not at the
           end) as ``Line(stream, text, newline)``, exactly as printed (an unfinished last line comes
-          with ``newline=False``), in order per stream; lines of up to 16 MiB arrive intact;
+          with ``newline=False``), in order per stream; lines of up to 1 MiB arrive intact, a longer
+          one in pieces of at most 1 MiB (all but its last with ``newline=False``), so reading what a
+          job prints takes bounded memory however long its lines;
         - the job gets an events channel of its own, never mixed with what it prints: a pipe whose
           write end it inherits (and no other descriptor of the pipe), its number in
           ``$DEEPFORGE_EVENTS_FD``; each line written there is emitted as ``EventRecord(payload)``
-          (without the newline), in order, records of up to 16 MiB intact;
+          (without the newline), in order, records of up to 16 MiB intact; a longer record is not
+          kept but emitted as ``EventRecord(its first bytes, dropped=its size in bytes)``;
         - the job runs ``sys.executable main.py`` with ``cwd=job.folder`` and environment
           ``os.environ`` + ``job.env`` + ``PYTHONUNBUFFERED=1`` + the events variable (of the
           machine it runs on);

@@ -13,8 +13,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
-from deepforge_panel.adapters.compute._lines import read_lines
+from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
+    CONSOLE_LIMIT,
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
@@ -24,7 +25,7 @@ from deepforge_panel.adapters.compute._process import (
     spawn_options,
 )
 from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
-from deepforge_panel.adapters.compute.messages import Emit, EventRecord, Queued, Started, Stream
+from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Stream
 
 __all__ = ["LocalCompute"]
 
@@ -61,7 +62,7 @@ class LocalCompute(ComputeAdapter):
             events_read, events_write = os.pipe()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *job_argv(), **spawn_options(job.folder, job.env, events_write), limit=LINE_LIMIT
+                    *job_argv(), **spawn_options(job.folder, job.env, events_write), limit=BUFFER
                 )
             except BaseException:
                 os.close(events_read)
@@ -87,22 +88,23 @@ class LocalCompute(ComputeAdapter):
 
 
 async def _pump(stream: asyncio.StreamReader, name: Stream, emit: Emit) -> None:
-    """Emit each line of one output stream as it arrives."""
-    async for raw in read_lines(stream):
+    """Emit each line of one output stream as it arrives (a line past CONSOLE_LIMIT in pieces)."""
+    async for raw in read_pieces(stream, CONSOLE_LIMIT, whole=False):
+        assert isinstance(raw, bytes)
         emit(line(name, raw))
 
 
 async def _relay(events: asyncio.StreamReader, emit: Emit) -> None:
-    """Emit each record of the events channel as it arrives."""
-    async for raw in read_lines(events):
-        emit(EventRecord(record(raw)))
+    """Emit each record of the events channel as it arrives (one past LINE_LIMIT dropped)."""
+    async for raw in read_pieces(events, LINE_LIMIT, whole=True):
+        emit(record(raw))
 
 
 @contextlib.asynccontextmanager
 async def _events_reader(fd: int) -> AsyncIterator[asyncio.StreamReader]:
     """A stream over the events pipe's read end, which it owns and closes on the way out."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
+    reader = asyncio.StreamReader(limit=BUFFER, loop=loop)
     pipe = os.fdopen(fd, "rb", buffering=0)
     try:
         transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)

@@ -46,9 +46,14 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """One record the job wrote on its events channel, undecoded (a JSON object, without the newline)."""
+    """One record the job wrote on its events channel, undecoded (a JSON object, without the newline).
+
+    A record longer than the adapter reads whole (16 MiB) is dropped, not held in memory: then ``dropped``
+    is its size in bytes and ``payload`` only how it began.
+    """
 
     payload: str
+    dropped: int = 0
 
 
 AdapterMessage = Queued | Started | Line | EventRecord

@@ -47,6 +47,9 @@ DEADLINE_S = 30.0
 # Figures travel as single records of up to 16 MiB.
 BIG_RECORD = 16 * 1024 * 1024 - 64
 
+# Console lines up to this long arrive whole; longer ones in pieces this long at most.
+CONSOLE_PIECE = 1024 * 1024
+
 # Put at the top of job scripts that wait for a file the test creates.
 WAIT_FOR_FILE = """
 import os, sys, time
@@ -333,6 +336,36 @@ class ComputeConformance:
         assert rec.records() == ['{"type":"metric","name":"loss","value":0.5}', big, "not json at all"]
         assert rec.printed("stdout") == 'epoch 1/1 [=====>   ]\x1e@deepforge {"type":"progress","current":1}\nafter\n'
         assert rec.printed("stderr") == "half a line"
+
+    def test_long_lines_come_in_pieces_and_oversized_records_are_dropped(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        """Reading what a job writes takes bounded memory: a console line past 1 MiB comes in pieces of at most
+        1 MiB that join to what was printed; a record past 16 MiB is dropped, reported by its beginning and size."""
+        code = f"""
+        import os, sys
+        channel = os.fdopen(int(os.environ[{EVENTS_FD_ENV!r}]), "wb")
+        sys.stdout.write("ab" * {CONSOLE_PIECE} + "é" * 1000 + "\\nafter")
+        sys.stdout.flush()
+        channel.write(b'{{"type":"figure","pad":"' + b"x" * {2 * BIG_RECORD} + b'"}}\\n')
+        channel.write(b'{{"type":"metric"}}\\n')
+        channel.flush()
+        """
+        job = make_job(tmp_path / "long", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            return await adapter.run(job, rec), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0, rec.lines("stderr")
+        assert rec.printed("stdout") == "ab" * CONSOLE_PIECE + "é" * 1000 + "\nafter"
+        pieces = [m for m in rec.messages if isinstance(m, Line) and m.stream == "stdout"]
+        assert len(pieces) >= 3 and all(len(p.text.encode()) <= CONSOLE_PIECE for p in pieces)
+        records = [m for m in rec.messages if isinstance(m, EventRecord)]
+        assert [r.dropped for r in records] == [2 * BIG_RECORD + len('{"type":"figure","pad":""}'), 0]
+        assert records[0].payload.startswith('{"type":"figure","pad":"xxx') and len(records[0].payload) < 1024
+        assert records[1].payload == '{"type":"metric"}'
 
     def test_the_job_holds_only_the_channels_write_end(
         self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path

@@ -65,3 +65,27 @@ def test_a_long_malformed_record_is_shortened_in_its_note() -> None:
     event = decode("x" * 10_000)
     assert isinstance(event, Malformed) and len(event.payload) == 10_000
     assert len(event.note) < 400 and event.note.endswith("x…")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        record(type="progress", current=1, total=10**23),
+        record(type="progress", current=2**53, total=None),
+        record(type="metric", name="loss", value=0.5, step=-(10**20)),
+        record(type="output", name="x", url="u", hash="h", size=1e300),
+    ],
+)
+def test_integers_the_document_cannot_hold_are_malformed(payload: str) -> None:
+    event = decode(payload)
+    assert isinstance(event, Malformed) and "must be an integer between" in event.reason
+
+
+def test_a_record_dropped_for_its_size_becomes_a_note_saying_so() -> None:
+    from deepforge_panel.adapters.compute.messages import EventRecord
+    from deepforge_panel.events import decode_record
+
+    event = decode_record(EventRecord('{"type":"figure","pad":"xxx', dropped=40_000_000))
+    assert isinstance(event, Malformed) and "a record of 40000000 bytes is over the size limit" in event.note
+    assert '{"type":"figure","pad":"xxx' in event.note
+    assert decode_record(EventRecord('{"type":"progress","current":1}')) == Progress(1, None, "")

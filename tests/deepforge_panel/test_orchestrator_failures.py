@@ -105,6 +105,68 @@ def test_output_without_a_final_newline_before_return_succeeds(tmp_path: Path) -
     assert job.stdout == "done" and set(job.outputs) == {"result"}
 
 
+SHOUT = """
+import sys
+
+class Shout:
+    def __init__(self, mib: int = 0):
+        self.mib = mib
+
+    def execute(self):
+        chunk = "x" * (1 << 20)
+        for _ in range(self.mib):
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        done = self.mib
+        return done
+"""
+
+PEAK_RSS = """
+import asyncio, json, resource, sys
+from pathlib import Path
+from deepforge_panel.adapters.compute import compute
+from deepforge_panel.adapters.storage import storage
+from deepforge_panel.crdt import Home
+from deepforge_panel.orchestrator import Orchestrator
+from deepforge_panel.project import Project
+
+root, mib, code = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+project = Project.open(Home(root / "home").create("loud"))
+op = project.operations.add(code)
+project.pipelines.add_node(project.pipelines.create("p"), op, name="shout")
+orchestrator = Orchestrator(project, compute("local"), storage((root / "artifacts").as_uri()), root / "jobs")
+warm = asyncio.run(orchestrator.run("p", {"shout": {"mib": 1}}))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+execution = asyncio.run(orchestrator.run("p", {"shout": {"mib": mib}}))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+job = execution.job("shout")
+log = next((root / "jobs" / execution.id).iterdir()) / "stdout.log"
+print(json.dumps({"status": job.status, "error": job.error, "grew_kib": after - before,
+                  "console": len(job.stdout), "log": log.stat().st_size}))
+"""
+
+
+def test_reading_a_long_line_without_newline_takes_bounded_memory(tmp_path: Path) -> None:
+    """64 MiB printed without a newline: the driving process grows by far less than the line, and the
+    console in the document is capped while the job folder's log keeps everything."""
+    import json
+
+    from deepforge_panel.orchestrator import MAX_CONSOLE
+
+    mib = 64
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(tmp_path), str(mib), SHOUT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["status"] == "succeeded", report["error"]
+    assert report["log"] == mib << 20 and MAX_CONSOLE <= report["console"] < MAX_CONSOLE + 100
+    assert report["grew_kib"] < (mib << 10) // 2, f"the driver grew by {report['grew_kib'] >> 10} MiB"
+
+
 # -- defect 2: feedback the document cannot hold --------------------------------------------------
 def test_a_nan_metric_is_recorded_and_the_execution_ends(tmp_path: Path) -> None:
     project = new_project(tmp_path)
@@ -176,7 +238,7 @@ def test_a_workdir_that_cannot_hold_job_folders_fails_the_execution(tmp_path: Pa
     assert "NotADirectoryError" in execution.job("src").error or "FileExistsError" in execution.job("src").error
 
 
-def test_an_error_outside_any_job_fails_the_execution_and_cancels_the_rest(tmp_path: Path) -> None:
+def test_a_listener_that_raises_does_not_stop_the_run(tmp_path: Path) -> None:
     """A listener that raises (a CLI printing into a closed pipe) does not stop the run from being recorded."""
     project = new_project(tmp_path)
     _chain(project)
