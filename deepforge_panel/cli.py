@@ -173,12 +173,25 @@ def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home", help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)"
+def _global_options(default: Any) -> argparse.ArgumentParser:
+    """The options every command takes, as a parent parser whose options default to ``default``."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--home",
+        default=default,
+        help="folder holding the projects (default: $DEEPFORGE_PANEL_HOME or ~/.deepforge-panel)",
     )
-    parser = argparse.ArgumentParser(prog="deepforge-panel", description=__doc__, parents=[common])
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; global options go before or after the subcommand.
+
+    The subcommands' copies leave an option out of the namespace unless given there
+    (``argparse.SUPPRESS``), so they never overwrite what was given before the subcommand.
+    """
+    parser = argparse.ArgumentParser(prog="deepforge-panel", description=__doc__, parents=[_global_options(None)])
+    common = _global_options(argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("projects", parents=[common], help="list projects with their pipelines")
     p.set_defaults(func=cmd_projects)

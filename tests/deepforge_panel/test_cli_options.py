@@ -1,0 +1,58 @@
+"""The command line's global options, as a real process: they work before or after the subcommand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepforge_panel.crdt import Home
+
+
+def run_cli(*args: str | Path, default_home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deepforge_panel.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "DEEPFORGE_PANEL_HOME": str(default_home)},
+    )
+
+
+@pytest.fixture
+def homes(tmp_path: Path) -> tuple[Path, Path]:
+    """Two homes, each with one project and no examples: the default one and one chosen with --home."""
+    default, chosen = tmp_path / "default", tmp_path / "chosen"
+    for folder, name in ((default, "in-default"), (chosen, "in-chosen")):
+        Home(folder).create(name).close()
+        (folder / ".initialized").write_text("no examples\n")
+    return default, chosen
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--home", "{chosen}", "projects"), ("projects", "--home", "{chosen}")],
+    ids=["before", "after"],
+)
+def test_home_is_honoured_before_or_after_the_subcommand(homes: tuple[Path, Path], args: tuple[str, ...]) -> None:
+    default, chosen = homes
+    done = run_cli(*(a.format(chosen=chosen) for a in args), default_home=default)
+    assert done.returncode == 0, done.stderr
+    assert "in-chosen" in done.stdout and "in-default" not in done.stdout
+
+
+def test_without_home_the_default_home_is_listed(homes: tuple[Path, Path]) -> None:
+    default, _chosen = homes
+    done = run_cli("projects", default_home=default)
+    assert done.returncode == 0, done.stderr
+    assert "in-default" in done.stdout and "in-chosen" not in done.stdout
+
+
+def test_home_before_a_library_command_reaches_its_nested_subcommand(homes: tuple[Path, Path]) -> None:
+    default, chosen = homes
+    done = run_cli("--home", chosen, "architecture", "export", "in-chosen", "nothing", default_home=default)
+    assert done.returncode == 2
+    assert "project 'in-chosen' has no architecture 'nothing'" in done.stderr, done.stderr
