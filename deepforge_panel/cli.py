@@ -105,7 +105,7 @@ def _print_event(execution: str, job: str, event: ListenerEvent) -> None:
 
 
 async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]]) -> int:
-    """Run to the end; SIGTERM or SIGHUP cancels the execution cleanly (jobs killed, recorded as cancelled) first."""
+    """Run to the end; a stop signal (_STOP_SIGNALS) cancels the execution cleanly before the CLI exits."""
     loop = asyncio.get_running_loop()
     stopped_by: list[int] = []
     await orchestrator.compute.start()
@@ -140,8 +140,9 @@ async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[s
     return 0 if execution.status == "succeeded" else 1
 
 
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-"""Signals that stop a headless run the way Ctrl-C does: the execution is cancelled and recorded before exiting."""
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a headless run (Ctrl-C, kill, a closed terminal): the execution is cancelled, its jobs
+killed and recorded as cancelled, and the CLI exits with 128 + the signal's number."""
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

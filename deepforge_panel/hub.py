@@ -124,6 +124,8 @@ class ProjectHub:
             project.close()
 
     def pull(self) -> None:
-        """Apply edits other processes (a CLI run) appended to the open projects' logs."""
+        """Apply edits other processes (a CLI run) appended to the open projects' logs, and settle executions
+        whose runner has died since (a CLI run killed with -9), so no page shows them running for ever."""
         for project in self._projects.values():
             project.pull()
+            project.executions.recover()

@@ -81,6 +81,10 @@ def test_bad_arguments_are_explained(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no project 'nope'" in unknown.stderr and "digits" in unknown.stderr
     bad_set = cli("run", "digits", "train", "--set", "train.epochs=many", home=home)
     assert bad_set.returncode == 2 and "train.epochs = 'many'" in bad_set.stderr
+    huge = cli("run", "digits", "train", "--set", "train.epochs=99999999999999999999999", home=home)
+    assert (
+        huge.returncode == 2 and "train.epochs = 99999999999999999999999: must be a whole number between" in huge.stderr
+    )
     malformed = cli("run", "digits", "train", "--set", "epochs", home=home)
     assert malformed.returncode != 0 and "expected NODE.ATTR=VALUE" in malformed.stderr
 

@@ -82,28 +82,40 @@ def test_the_server_starts_the_hubs_compute_on_its_loop(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_opening_a_project_settles_executions_whose_runner_was_killed(tmp_path: Path) -> None:
-    """A server killed with -9 leaves its execution running; the next server settles it when it opens the project."""
+def _left_running(home: Path, name: str) -> str:
+    """An execution of ``name``'s "chain" recorded, by another handle on the store, as run by a process killed since."""
     import subprocess
     import sys
 
     from deepforge_panel.crdt import Home
     from deepforge_panel.runners import current_runner
 
-    workspace = Workspace(tmp_path / "home", examples=False)
-    workspace.create("left").close()
     killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     killed.kill()
     killed.wait()
-    stored = Project.open(Home(tmp_path / "home").open("left"))
-    _chain(stored)
+    stored = Project.open(Home(home).open(name))
+    if not stored.pipelines.ids():
+        _chain(stored)
     pipeline = stored.pipelines.find("chain")
     runner = f"{current_runner().split(':')[0]}:{killed.pid}:1"
     execution_id, _ = stored.executions.create(pipeline, "c0", {n: {} for n in pipeline.nodes}, "ada", runner=runner)
     stored.close()
+    return execution_id
 
+
+def test_executions_whose_runner_was_killed_are_settled_on_open_and_while_open(tmp_path: Path) -> None:
+    """A server killed with -9 leaves its execution running: the next server settles it when it opens the
+    project; a CLI run killed with -9 while a server has the project open is settled at the next pull."""
+    workspace = Workspace(tmp_path / "home", examples=False)
+    workspace.create("left").close()
+    before = _left_running(tmp_path / "home", "left")
     hub = ProjectHub(workspace)
-    execution = hub.project("left").executions.get(execution_id)
+    project = hub.project("left")
+    execution = project.executions.get(before)
     assert execution.status == "failed" and "stopped before it ended" in execution.error
     assert {job.status for job in execution.jobs.values()} == {"cancelled"}
+
+    during = _left_running(tmp_path / "home", "left")
+    hub.pull()
+    assert project.executions.get(during).status == "failed"
     asyncio.run(hub.close())

@@ -298,7 +298,8 @@ def test_executions_whose_driver_is_gone_are_settled_and_others_are_not(tmp_path
         alive.wait()
 
 
-def test_sigterm_on_the_cli_run_cancels_the_execution_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_cli_run_cancels_the_execution_cleanly(tmp_path: Path, signum: int) -> None:
     from deepforge_panel.workspace import Workspace
 
     home = tmp_path / "home"
@@ -320,9 +321,10 @@ def test_sigterm_on_the_cli_run_cancels_the_execution_cleanly(tmp_path: Path) ->
     )
     wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
     job_pid = int(pidfile.read_text())
-    runner.send_signal(signal.SIGTERM)
+    runner.send_signal(signum)
     out, err = runner.communicate(timeout=30)
-    assert runner.returncode == 128 + signal.SIGTERM, out + err
+    assert runner.returncode == 128 + signum, out + err
+    assert "Traceback" not in err, err
     assert "[sleep] cancelled" in out and "cancelled" in out.splitlines()[-1], out
     with pytest.raises(ProcessLookupError):
         os.kill(job_pid, 0)
