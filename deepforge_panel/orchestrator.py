@@ -243,7 +243,7 @@ class Orchestrator:
                         continue
                     failed_name = run.snapshots[node_id].name
                     job_error = str(self._job(run, node_id).get("error") or "")
-                    failures.append(f"job {failed_name} failed" + (f": {_last_line(job_error)}" if job_error else ""))
+                    failures.append(f"job {failed_name} failed" + (f": {_summary(job_error)}" if job_error else ""))
                     for skipped in pipeline.descendants(node_id) & pending:
                         pending.discard(skipped)
                         self._set_status(run, skipped, "skipped", error=f"skipped: upstream job {failed_name} failed")
@@ -500,7 +500,9 @@ def _describe(what: str, exc: BaseException) -> str:
     return f"{what}: {exc!r}\n\n{trace}"
 
 
-def _last_line(text: str, limit: int = 300) -> str:
-    """The last non-empty line of ``text`` (a traceback's names the error), cut to ``limit`` characters."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "")[:limit]
+def _summary(error: str, limit: int = 300) -> str:
+    """One line that names a job's error: a traceback's last line (the exception), else the first line."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return (lines[-1] if lines[0].startswith("Traceback") else lines[0])[:limit]

@@ -257,6 +257,11 @@ def test_an_execution_records_why_it_failed_or_was_cancelled(tmp_path: Path) -> 
     execution = _run(_orchestrator(project, tmp_path))
     assert execution.status == "failed" and execution.error == "job fail failed: ValueError: nope"
 
+    other = new_project(tmp_path, "other")
+    _single(other, "import os\nclass Quit:\n    def execute(self):\n        os._exit(3)\n", name="quit")
+    execution = _run(_orchestrator(other, tmp_path))
+    assert execution.error == "job quit failed: job quit exited with code 3"
+
 
 # -- defect 2: a driver that is gone ----------------------------------------------------------------
 def _record_running(project: Project, runner: str) -> str:
