@@ -1,6 +1,7 @@
 """The project document as a pycrdt CRDT, its local-first store and history. Knows nothing of ML."""
 
 from deepforge_panel.crdt.home import Entry, Home, default_home
+from deepforge_panel.crdt.names import MAX_NAME_LENGTH, NAME_RULE, name_problem
 from deepforge_panel.crdt.schema import (
     CORE_ROOTS,
     ROOTS,
@@ -20,6 +21,8 @@ from deepforge_panel.crdt.store import Commit, CommitId, DocStore, StoreError
 
 __all__ = [
     "CORE_ROOTS",
+    "MAX_NAME_LENGTH",
+    "NAME_RULE",
     "ROOTS",
     "Commit",
     "CommitId",
@@ -33,6 +36,7 @@ __all__ = [
     "dumps",
     "loads",
     "make_equal",
+    "name_problem",
     "new_id",
     "register_root",
     "root",

@@ -17,6 +17,12 @@ DEFAULT_HOME = Path("~/.deepforge-panel")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 
 
+def _check_name(name: str) -> None:
+    """Project names appear in lists, links and command lines: a short, plain alphabet."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise StoreError(f"invalid project name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-'")
+
+
 def default_home() -> Path:
     """``$DEEPFORGE_PANEL_HOME`` if set, else ``~/.deepforge-panel``."""
     return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser()
@@ -67,8 +73,7 @@ class Home:
 
     def create(self, name: str) -> DocStore:
         """A new, empty project store named ``name``."""
-        if not _NAME.match(name):
-            raise StoreError(f"invalid project name {name!r}: use 1-64 letters, digits, spaces, '.', '_' or '-'")
+        _check_name(name)
         if self.exists(name):
             raise StoreError(f"a project named {name!r} already exists in {self.path}")
         project_id = new_id("p")
@@ -81,6 +86,7 @@ class Home:
         return DocStore(self.find(name_or_id).path)
 
     def rename(self, name_or_id: str, new_name: str) -> None:
+        _check_name(new_name)
         if self.exists(new_name):
             raise StoreError(f"a project named {new_name!r} already exists in {self.path}")
         store = self.open(name_or_id)

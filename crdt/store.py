@@ -18,6 +18,7 @@ from typing import NewType
 
 from pycrdt import Doc, Subscription, merge_updates
 
+from deepforge_panel.crdt.names import NAME_RULE, name_problem
 from deepforge_panel.crdt.schema import ROOTS, make_equal, new_id, roots
 
 CommitId = NewType("CommitId", str)
@@ -255,6 +256,8 @@ class DocStore:
 
     def branch(self, name: str, commit_id: str | None = None) -> None:
         """Create branch ``name`` starting at ``commit_id`` (default: the open branch's head)."""
+        if (problem := name_problem(name)) is not None:
+            raise StoreError(f"branch name {name!r} is not allowed: {problem} ({NAME_RULE})")
         if self._branch_exists(name):
             raise StoreError(f"branch {name!r} already exists in {self.path}")
         start = commit_id or self.head()

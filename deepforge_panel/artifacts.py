@@ -9,6 +9,7 @@ from typing import Any, NewType
 from pycrdt import Map
 
 from deepforge_panel.crdt import as_int, dumps, loads, new_id
+from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
 
 ArtifactId = NewType("ArtifactId", str)
@@ -55,6 +56,7 @@ class ArtifactsView(RootView[Artifact]):
     def add(
         self, name: str, type: str, url: str, hash: str, size: int, provenance: dict[str, Any] | None = None
     ) -> ArtifactId:
+        check_name("artifact", name)
         artifact_id = ArtifactId(new_id("a"))
         with self.project.transaction():
             self.add_in_transaction(artifact_id, name, type, url, hash, size, provenance)

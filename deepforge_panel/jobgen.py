@@ -20,7 +20,7 @@ from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
 
 RUNTIME = Path(__file__).parent / "jobruntime" / "deepforge"
 
-_MAIN = '''"""Job {job_name!r}: operation {class_name} ({origin}).
+_MAIN = '''"""Job {job_name}: operation {class_name} ({origin}).
 
 Runs by hand with `python main.py`; inputs are fetched from storage by reference (job.json),
 with the storage's options (credentials, endpoint), if it needs any, as JSON in
@@ -38,6 +38,11 @@ with job.running():
 {save_outputs}'''
 
 
+def _in_docstring(text: str) -> str:
+    """``text`` as it may stand inside the entry script's docstring: names are anyone's, quotes included."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def render_main(job_name: str, interface: Interface, connected: set[str], origin: str) -> str:
     """The entry script: construct the operation (references built), load connected inputs, execute, save outputs."""
     inputs = [p.name for p in interface.inputs if p.name in connected]
@@ -53,10 +58,10 @@ def render_main(job_name: str, interface: Interface, connected: set[str], origin
     save = "".join(f"    job.output({name!r}, {name})\n" for name in outputs)
     reference_args = "".join(f"{r.name}=job.reference({r.name!r}), " for r in interface.references)
     return _MAIN.format(
-        job_name=job_name,
+        job_name=_in_docstring(repr(job_name)),
         class_name=interface.class_name,
         reference_args=reference_args,
-        origin=origin,
+        origin=_in_docstring(origin),
         load_inputs=load,
         assign=assign,
         call_args=call,

@@ -11,6 +11,7 @@ from pycrdt import Map, Text
 from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
+from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
 
 OperationId = NewType("OperationId", str)
@@ -77,6 +78,10 @@ class OperationsView(RootView[Operation]):
 
     def add(self, code: str | None = None, name: str | None = None) -> OperationId:
         """A new operation from ``code`` (or a blank template); its name is its class name."""
+        if name is not None:
+            check_name("operation", name)
+            if code is None and not name.isidentifier():
+                raise ProjectError(f"operation name {name!r} is not allowed: a new operation's name is a class name")
         if code is None:
             code = BLANK_OPERATION.format(name=name or "NewOperation")
         op_id = OperationId(new_id("op"))
@@ -97,6 +102,7 @@ class OperationsView(RootView[Operation]):
             return self._reparse(op_id)
 
     def rename(self, op_id: str, name: str) -> None:
+        check_name("operation", name, element=op_id)
         with self.project.transaction():
             self.record(op_id)["name"] = name
 

@@ -290,7 +290,7 @@ class Orchestrator:
                 recorded[port] = artifact["artifact"]
         reach = self.storage.job_config()
         folder = write_job_folder(
-            self.workdir / run.id / f"{snap.name}-{job_id}",
+            self.workdir / run.id / job_id,
             job_name=snap.name,
             code=snap.code,
             interface=snap.interface,

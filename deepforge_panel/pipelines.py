@@ -13,6 +13,7 @@ from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.crdt.schema import MAX_INT
 from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
+from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
 
 PipelineId = NewType("PipelineId", str)
@@ -141,6 +142,7 @@ class PipelinesView(RootView[Pipeline]):
 
     # -- edits --------------------------------------------------------------------------
     def create(self, name: str) -> PipelineId:
+        check_name("pipeline", name, PipelineError)
         if any(p.name == name for p in self.all()):
             raise PipelineError(f"a pipeline named {name!r} already exists")
         pipeline_id = PipelineId(new_id("pl"))
@@ -149,6 +151,9 @@ class PipelinesView(RootView[Pipeline]):
         return pipeline_id
 
     def rename(self, pipeline_id: str, name: str) -> None:
+        check_name("pipeline", name, PipelineError, pipeline_id)
+        if any(p.name == name and p.id != pipeline_id for p in self.all()):
+            raise PipelineError(f"a pipeline named {name!r} already exists", pipeline_id)
         with self.project.transaction():
             self.record(pipeline_id)["name"] = name
 
@@ -170,6 +175,8 @@ class PipelinesView(RootView[Pipeline]):
         """An instance of operation ``op_id``; ``name`` (unique in the pipeline) defaults from the op's."""
         pipeline = self.get(pipeline_id)
         op = self.project.operations.get(op_id)
+        if name:
+            check_name("node", name, PipelineError)
         taken = {n.name for n in pipeline.nodes.values()}
         base = name or _SLUG.sub("_", op.name.lower()).strip("_") or "node"
         if name is not None and name in taken:
@@ -231,7 +238,8 @@ class PipelinesView(RootView[Pipeline]):
     def rename_node(self, pipeline_id: str, node: str, name: str) -> None:
         pipeline = self.get(pipeline_id)
         target = pipeline.node(node)
-        if not name or any(n.name == name and n.id != target.id for n in pipeline.nodes.values()):
+        check_name("node", name, PipelineError, target.id)
+        if any(n.name == name and n.id != target.id for n in pipeline.nodes.values()):
             raise PipelineError(f"pipeline {pipeline.name!r} already has a node named {name!r}", target.id)
         with self.project.transaction():
             self.record(pipeline_id)["nodes"][target.id]["name"] = name

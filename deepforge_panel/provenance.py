@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface
+from deepforge_panel.names import MAX_NAME_LENGTH, name_problem
 
 if TYPE_CHECKING:
     from deepforge_panel.pipelines import PipelineId
@@ -84,13 +85,13 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
         code = record["operation"]["code"]
         op_id = by_code.get(code)
         if op_id is None:
-            op_id = by_code[code] = project.operations.add(code, name=record["operation"]["name"])
+            op_id = by_code[code] = project.operations.add(code, name=_usable(record["operation"]["name"]))
         interface = Interface.from_dict(record["operation"]["interface"])
         known = {a.name for a in interface.attributes}
         nodes[record["job"]] = project.pipelines.add_node(
             pipeline_id,
             op_id,
-            name=record["node"] if record["node"] not in _node_names(project, pipeline_id) else None,
+            name=_usable(record["node"], _node_names(project, pipeline_id)),
             attributes={k: v for k, v in record["attributes"].items() if k in known},
             x=220.0 * depth,
             y=0.0,
@@ -116,8 +117,16 @@ def _node_names(project: Project, pipeline_id: str) -> set[str]:
 
 
 def _free_name(project: Project, base: str) -> str:
+    """``base`` made a valid name (a recorded name may not be one), numbered until no pipeline has it."""
     taken = {p.name for p in project.pipelines.all()}
+    cleaned = "".join(c if c.isprintable() and c not in "/\\" else "_" for c in base)
+    base = cleaned[: MAX_NAME_LENGTH - 8].strip() or "reproduced"
     name, i = base, 2
     while name in taken:
         name, i = f"{base} ({i})", i + 1
     return name
+
+
+def _usable(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """``name`` as recorded, unless taken or not a valid name (a record from elsewhere): then None, for a default."""
+    return name if name not in taken and name_problem(name) is None else None

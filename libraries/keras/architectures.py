@@ -19,6 +19,7 @@ from pycrdt import Map, Text
 from deepforge_panel.crdt import Id, as_int, dumps, loads, new_id
 from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.libraries.keras.catalog import layer_spec, load_catalog
+from deepforge_panel.names import MAX_NAME_LENGTH, check_name
 from deepforge_panel.operations import splice
 from deepforge_panel.views import RootView
 
@@ -132,6 +133,17 @@ def arg_gaps(layer: Layer) -> tuple[list[str], list[str]]:
     return unknown, missing
 
 
+def check_layer_name(name: object, element: str | None = None) -> str:
+    """``name`` if it may name a layer: a Python identifier (the generated code's variable), of sensible length."""
+    if not isinstance(name, str) or not name.isidentifier() or len(name) > MAX_NAME_LENGTH:
+        raise ArchitectureError(
+            f"layer name {name!r} is not allowed: a layer name is a Python identifier "
+            f"(letters, digits and '_', not starting with a digit) of at most {MAX_NAME_LENGTH} characters",
+            element,
+        )
+    return name
+
+
 def check_function(name: str, code: str) -> None:
     """A custom activation must parse and define ``name(x)``."""
     try:
@@ -169,6 +181,7 @@ class ArchitecturesView(RootView[Architecture]):
         return Architecture(Id(architecture_id), rec["name"], layers, connections, functions)
 
     def create(self, name: str) -> Id:
+        check_name("architecture", name, ArchitectureError)
         if any(a.name == name for a in self.all()):
             raise ArchitectureError(f"an architecture named {name!r} already exists")
         architecture_id = new_id("ar")
@@ -197,6 +210,8 @@ class ArchitecturesView(RootView[Architecture]):
             layer_spec(layer_type)
         except KeyError as exc:
             raise ArchitectureError(str(exc.args[0]), name or layer_type) from None
+        if name is not None:
+            check_layer_name(name)
         taken = {layer.name for layer in arch.layers.values()}
         base = name or _snake(layer_type)
         if name is not None and name in taken:
@@ -236,10 +251,9 @@ class ArchitecturesView(RootView[Architecture]):
     def rename_layer(self, architecture_id: str, layer: str, name: str) -> None:
         arch = self.get(architecture_id)
         target = arch.layer(layer)
-        if not name.isidentifier() or any(
-            layer.name == name and layer.id != target.id for layer in arch.layers.values()
-        ):
-            raise ArchitectureError(f"{name!r} is not a free Python identifier in {arch.name!r}", target.id)
+        check_layer_name(name, target.id)
+        if any(layer.name == name and layer.id != target.id for layer in arch.layers.values()):
+            raise ArchitectureError(f"architecture {arch.name!r} already has a layer named {name!r}", target.id)
         with self.project.transaction():
             self.record(architecture_id)["layers"][target.id]["name"] = name
 

@@ -28,6 +28,7 @@ from deepforge_panel.libraries.keras.architectures import (
     ArchitecturesView,
     check_arg,
     check_function,
+    check_layer_name,
 )
 from deepforge_panel.libraries.keras.catalog import load_catalog
 from deepforge_panel.libraries.keras.codegen import (
@@ -37,6 +38,7 @@ from deepforge_panel.libraries.keras.codegen import (
     generate_code,
     parse_function_call,
 )
+from deepforge_panel.names import check_name
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.storage import StorageAdapter
@@ -103,6 +105,7 @@ def import_model(
     plans = plan_model(config, functions, notes)
     view = ArchitecturesView(project)
     arch_name = name or config["config"].get("name") or "model"
+    check_name("architecture", arch_name, ArchitectureError)
     if any(a.name == arch_name for a in view.all()):
         raise ArchitectureError(f"an architecture named {arch_name!r} already exists; pass another name")
     used = _check(plans, functions)
@@ -329,6 +332,7 @@ def _check(plans: list[LayerPlan], functions: dict[str, str]) -> set[str]:
     layers = load_catalog()["layers"]
     used: set[str] = set()
     for plan in plans:
+        check_layer_name(plan.name)
         if names.count(plan.name) > 1:
             raise ArchitectureError(f"the model has two layers named {plan.name!r}", plan.name)
         for key, value in plan.args.items():

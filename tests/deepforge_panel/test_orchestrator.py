@@ -320,8 +320,7 @@ def test_job_folder_runs_by_hand_with_plain_python(tmp_path: Path) -> None:
     project = new_project(tmp_path)
     _chain(project)
     execution = _run(_orchestrator(project, tmp_path), "chain")
-    folders = {p.name.split("-")[0]: p for p in (tmp_path / "jobs" / execution.id).iterdir()}
-    folder = folders["d"]
+    folder = tmp_path / "jobs" / execution.id / execution.job("d").id
     (folder / "outputs.json").unlink()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPFORGE", "MPLBACKEND"))}
     done = subprocess.run([sys.executable, "main.py"], cwd=folder, env=env, capture_output=True, text=True, timeout=60)

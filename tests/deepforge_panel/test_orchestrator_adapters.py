@@ -60,7 +60,7 @@ def test_s3_credentials_reach_jobs_through_the_environment_only(
     assert written == []
 
     # By hand, the options go in the environment too.
-    folder = next(p for p in (tmp_path / "jobs" / execution.id).iterdir() if p.name.startswith("d-"))
+    folder = tmp_path / "jobs" / execution.id / execution.job("d").id
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPFORGE", "MPLBACKEND", "AWS"))}
     env["DEEPFORGE_CACHE"] = str(tmp_path / "cache-by-hand")
     env["DEEPFORGE_STORAGE_OPTIONS"] = json.dumps(options)
