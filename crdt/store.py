@@ -2,22 +2,26 @@
 
 Every transaction on the live document is appended to SQLite (synchronous, before the
 ``with doc.transaction()`` block returns), so a process killed at any moment reopens with
-every acknowledged edit. Commits are full snapshots with a parent; branches are named
-refs, each with its own live update log.
+every acknowledged edit. Any number of processes share one file: each applies every row the
+others append exactly once (``pull``), and commits move a branch's head under SQLite's write
+lock. Commits are what changed since their parent, with full checkpoints (``commits.py``);
+branches are named refs, each with its own live update log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType
 
-from pycrdt import Doc, Subscription, merge_updates
+from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
+from deepforge_panel.crdt import commits
 from deepforge_panel.crdt.names import NAME_RULE, name_problem
 from deepforge_panel.crdt.schema import ROOTS, make_equal, new_id, roots
 
@@ -29,12 +33,11 @@ CREATE TABLE IF NOT EXISTS updates (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, branch TEXT NOT NULL, data BLOB NOT NULL, time REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS updates_branch ON updates (branch, seq);
-CREATE TABLE IF NOT EXISTS commits (
-    id TEXT PRIMARY KEY, parent TEXT, branch TEXT NOT NULL, author TEXT NOT NULL,
-    message TEXT NOT NULL, time REAL NOT NULL, state BLOB NOT NULL
-);
 CREATE TABLE IF NOT EXISTS branches (name TEXT PRIMARY KEY, head TEXT, created REAL NOT NULL);
 """
+
+_COMMIT_ATTEMPTS = 3
+"""Pulls a commit tries to catch up with other processes' rows before it stores a full checkpoint."""
 
 COMPACT_AFTER = 2000
 """Updates in a branch's log past which opening it folds them into one."""
@@ -46,7 +49,7 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class Commit:
-    """One version in the history: a full snapshot with its parent."""
+    """One version in the history, with its parent."""
 
     id: CommitId
     parent: CommitId | None
@@ -70,12 +73,16 @@ class DocStore:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self._db.executescript(_SCHEMA + commits.SCHEMA)
+        commits.migrate(self._db)
+        self._lock = threading.RLock()
         self._doc: Doc | None = None
         self._branch = "main"
         self._applying = False
         self._last_seq = 0
+        """Every row of the branch up to this one is in the live document."""
+        self._own: set[int] = set()
+        """Rows past ``_last_seq`` this store appended itself: in the document already, never pulled."""
         self._subscription: Subscription | None = None
         self._write_error: Exception | None = None
         self._db.execute(
@@ -112,41 +119,84 @@ class DocStore:
         roots(doc)
         self._doc = doc
         self._last_seq = 0
+        self._own = set()
         self.pull()
         self._subscription = doc.observe(self._append)
         return doc
 
     def pull(self) -> int:
-        """Apply updates other processes appended to this branch since the last pull."""
-        rows = self._db.execute(
-            "SELECT seq, data FROM updates WHERE branch = ? AND seq > ? ORDER BY seq",
-            (self._branch, self._last_seq),
-        ).fetchall()
-        if not rows:
-            return 0
-        self._applying = True
-        try:
-            self.doc.apply_update(merge_updates(*[bytes(data) for _, data in rows]))
-        finally:
-            self._applying = False
-        self._last_seq = rows[-1][0]
-        return len(rows)
+        """Apply the rows other processes appended to this branch since the last pull; how many.
 
-    def _append(self, event) -> None:
+        Inside an open transaction (an edit in progress, an observer) it applies nothing and
+        returns 0: the rows would join that transaction, be appended again as this store's own,
+        and clash with its origin. The next pull (the server's next tick) applies them.
+        """
+        doc = self.doc
+        if _in_transaction(doc):
+            return 0
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, data FROM updates WHERE branch = ? AND seq > ? ORDER BY seq",
+                (self._branch, self._last_seq),
+            ).fetchall()
+            if not rows:
+                return 0
+            foreign = [bytes(data) for seq, data in rows if seq not in self._own]
+            if foreign:
+                self._applying = True
+                try:
+                    with doc.transaction():
+                        for update in foreign:
+                            doc.apply_update(update)
+                finally:
+                    self._applying = False
+            self._last_seq = rows[-1][0]
+            self._own.clear()
+        return len(foreign)
+
+    def _append(self, event: TransactionEvent) -> None:
         if self._applying:
             return
         update = event.update
-        if update == b"\x00\x00":
+        if update == commits.EMPTY_UPDATE:
             return
         try:
             with self._lock:
-                cur = self._db.execute(
+                seq = self._db.execute(
                     "INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)",
                     (self._branch, update, time.time()),
-                )
-                self._last_seq = max(self._last_seq, cur.lastrowid or 0)
+                ).lastrowid
+                assert seq is not None
+                between = self._db.execute(  # rows before ours are committed, so all visible here
+                    "SELECT seq FROM updates WHERE branch = ? AND seq > ? AND seq < ?",
+                    (self._branch, self._last_seq, seq),
+                ).fetchall()
+                if all(row[0] in self._own for row in between):
+                    self._last_seq = seq
+                    self._own.clear()
+                else:  # another process's rows came first: the next pull applies them, skipping ours
+                    self._own.add(seq)
         except sqlite3.Error as exc:  # surfaced on the next flush() rather than lost in an observer
             self._write_error = exc
+
+    def _behind(self) -> bool:
+        """Whether rows of another process wait to be pulled."""
+        rows = self._db.execute(
+            "SELECT seq FROM updates WHERE branch = ? AND seq > ?", (self._branch, self._last_seq)
+        ).fetchall()
+        return any(row[0] not in self._own for row in rows)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One SQLite write transaction, begun with the write lock held: reads in it see the latest rows."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def flush(self) -> None:
         """Raise if an update could not be written (disk full, read-only file)."""
@@ -155,21 +205,15 @@ class DocStore:
             raise StoreError(f"could not persist an edit to {self.path}: {error}") from error
 
     def _compact(self, branch: str) -> None:
-        with self._lock:
-            rows = self._db.execute("SELECT seq, data FROM updates WHERE branch = ? ORDER BY seq", (branch,)).fetchall()
-            if len(rows) <= COMPACT_AFTER:
-                return
+        """Fold a long log into one row (a store open elsewhere applies it again: harmless, Yjs is idempotent)."""
+        count = self._db.execute("SELECT COUNT(*) FROM updates WHERE branch = ?", (branch,)).fetchone()[0]
+        if count <= COMPACT_AFTER:
+            return
+        with self._write() as db:
+            rows = db.execute("SELECT seq, data FROM updates WHERE branch = ? ORDER BY seq", (branch,)).fetchall()
             merged = merge_updates(*[bytes(data) for _, data in rows])
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM updates WHERE branch = ? AND seq <= ?", (branch, rows[-1][0]))
-                self._db.execute(
-                    "INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (branch, merged, time.time())
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            db.execute("DELETE FROM updates WHERE branch = ? AND seq <= ?", (branch, rows[-1][0]))
+            db.execute("INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (branch, merged, time.time()))
 
     def _detach(self) -> None:
         if self._doc is not None and self._subscription is not None:
@@ -182,24 +226,44 @@ class DocStore:
 
     # -- history -------------------------------------------------------------------------
     def commit(self, message: str, author: str = "anonymous") -> CommitId:
-        """Snapshot the live document as a new commit on the open branch."""
+        """Record the open branch as a new commit on top of its head.
+
+        The branch's rows other processes appended are pulled first, so the commit holds the
+        branch as it is, and its parent (read under the write lock) holds no edit it lacks.
+        """
         self.flush()
-        state = self.doc.get_update()
         commit_id = CommitId(new_id("c"))
-        head = self.head(self._branch)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO commits (id, parent, branch, author, message, time, state) VALUES (?,?,?,?,?,?,?)",
-                    (commit_id, head, self._branch, author, message, time.time(), state),
+        for attempt in range(_COMMIT_ATTEMPTS):
+            self.pull()
+            with self._write() as db:
+                behind = self._behind()
+                if behind and attempt < _COMMIT_ATTEMPTS - 1:
+                    continue  # a row arrived between the pull and the lock: pull again
+                head = db.execute("SELECT head FROM branches WHERE name = ?", (self._branch,)).fetchone()[0]
+                last = db.execute("SELECT MAX(seq) FROM updates WHERE branch = ?", (self._branch,)).fetchone()[0]
+                upto = self._last_seq if behind else max(last or 0, self._last_seq)
+                stored = commits.encode(db, head, self._branch, upto, self.doc.get_update, checkpoint=behind)
+                db.execute(
+                    "INSERT INTO commits (id, parent, branch, author, message, time, state, delta, upto, depth,"
+                    " chain, base) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        commit_id,
+                        head,
+                        self._branch,
+                        author,
+                        message,
+                        time.time(),
+                        stored.state,
+                        int(stored.delta),
+                        stored.upto,
+                        stored.depth,
+                        stored.chain,
+                        stored.base,
+                    ),
                 )
-                self._db.execute("UPDATE branches SET head = ? WHERE name = ?", (commit_id, self._branch))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return commit_id
+                db.execute("UPDATE branches SET head = ? WHERE name = ?", (commit_id, self._branch))
+                return commit_id
+        raise AssertionError("unreachable: the last attempt always commits")
 
     def head(self, branch: str | None = None) -> CommitId | None:
         row = self._db.execute("SELECT head FROM branches WHERE name = ?", (branch or self._branch,)).fetchone()
@@ -226,17 +290,15 @@ class DocStore:
         return commits
 
     def state(self, commit_id: str) -> bytes:
-        row = self._db.execute("SELECT state FROM commits WHERE id = ?", (commit_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"no commit {commit_id!r} in {self.path}")
-        return bytes(row[0])
+        """The full state of the document at ``commit_id`` (what a fork or a branch starts from)."""
+        return self.checkout(commit_id).get_update()
 
     def checkout(self, commit_id: str) -> Doc:
         """A detached copy of the document as it was at ``commit_id`` (edits go nowhere)."""
-        doc: Doc = Doc()
-        roots(doc)
-        doc.apply_update(self.state(commit_id))
-        return doc
+        updates = commits.chain(self._db, commit_id)
+        if updates is None:
+            raise StoreError(f"no commit {commit_id!r} in {self.path}")
+        return commits.rebuild(updates)
 
     def restore(self, commit_id: str, author: str = "anonymous") -> CommitId:
         """Make the live document equal to ``commit_id``'s version, recorded as a new commit."""
@@ -264,19 +326,11 @@ class DocStore:
         if start is None:
             raise StoreError("commit before branching: the open branch has no commit yet")
         state = self.state(start)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO branches (name, head, created) VALUES (?, ?, ?)", (name, start, time.time())
-                )
-                self._db.execute(
-                    "INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (name, state, time.time())
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._write() as db:
+            if self._branch_exists(name):  # again under the write lock: another process may have just made it
+                raise StoreError(f"branch {name!r} already exists in {self.path}")
+            db.execute("INSERT INTO branches (name, head, created) VALUES (?, ?, ?)", (name, start, time.time()))
+            db.execute("INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (name, state, time.time()))
 
     def seed_from(
         self, state: bytes, message: str, author: str, on_open: Callable[[Doc], None] | None = None
@@ -287,3 +341,8 @@ class DocStore:
         if on_open is not None:
             on_open(doc)
         return self.commit(message, author=author)
+
+
+def _in_transaction(doc: Doc) -> bool:
+    """Whether a transaction is open on ``doc`` (pycrdt has no public query for it)."""
+    return getattr(doc, "_txn", None) is not None

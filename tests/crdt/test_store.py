@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from pycrdt import Map, Text
 
 from deepforge_panel.crdt import DocStore, Home, StoreError, root
 from deepforge_panel.crdt.store import COMPACT_AFTER
+from tests.conftest import wait_until
 
 
 def test_edits_survive_reopen(tmp_path: Path) -> None:
@@ -27,6 +31,7 @@ def test_edits_survive_reopen(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
+import threading
 from deepforge_panel.crdt import DocStore, root
 store = DocStore(sys.argv[1])
 meta = root(store.open(), "meta")
@@ -151,3 +156,154 @@ def test_history_errors_are_clear(tmp_path: Path) -> None:
         store.checkout("c-missing")
     with pytest.raises(StoreError, match="commit before branching"):
         store.branch("x")
+
+
+def _meta(store: DocStore) -> dict:
+    return {k: v for k, v in root(store.doc, "meta").items()}
+
+
+def test_edits_interleaved_between_stores_are_each_applied_once(tmp_path: Path) -> None:
+    """Issue 8.1: an own append must not skip rows another store appended before it."""
+    a, b = DocStore(tmp_path / "p.sqlite"), DocStore(tmp_path / "p.sqlite")
+    meta_a, meta_b = root(a.open(), "meta"), root(b.open(), "meta")
+    meta_a["a1"] = "x"
+    meta_b["b1"] = "x"
+    meta_a["a2"] = "x"
+    assert b.pull() == 2  # a1 and a2, never b's own row
+    assert a.pull() == 1  # b1
+    assert _meta(a) == _meta(b) == {"a1": "x", "b1": "x", "a2": "x"}
+    assert a.pull() == 0 and b.pull() == 0
+
+    applied, written = {"a": 1, "b": 2}, {"a": 2, "b": 1}
+    rng = random.Random(8)
+    for i in range(300):
+        name = rng.choice("ab")
+        store, meta = (a, meta_a) if name == "a" else (b, meta_b)
+        if rng.random() < 0.6:
+            meta[f"{name}-{i}"] = i
+            written[name] += 1
+        else:
+            applied[name] += store.pull()
+    applied["a"] += a.pull()
+    applied["b"] += b.pull()
+    assert applied == {"a": written["b"], "b": written["a"]}
+    assert _meta(a) == _meta(b)
+    assert len(_meta(a)) == written["a"] + written["b"]
+
+
+def test_pull_never_applies_inside_an_open_transaction(tmp_path: Path) -> None:
+    """A pull during another transaction would fold foreign rows into that edit; it waits for the next tick."""
+    a, b = DocStore(tmp_path / "p.sqlite"), DocStore(tmp_path / "p.sqlite")
+    doc_a, meta_b = a.open(), root(b.open(), "meta")
+    meta_b["from_b"] = "x"
+    with doc_a.transaction(origin="user"):
+        root(doc_a, "meta")["from_a"] = "x"
+        assert a.pull() == 0
+    assert a.pull() == 1
+    assert b.pull() == 1
+    assert _meta(a) == _meta(b) == {"from_b": "x", "from_a": "x"}
+    rows = a._db.execute("SELECT COUNT(*) FROM updates").fetchone()[0]
+    assert rows == 2  # a's transaction appended its own edit only
+
+
+APPENDER = """
+import sys
+import threading
+from deepforge_panel.crdt import DocStore, root
+store = DocStore(sys.argv[1])
+meta = root(store.open(), "meta")
+for i in range(int(sys.argv[2])):
+    meta[f"child{i}"] = i
+"""
+
+
+def test_an_open_store_keeps_seeing_another_process_while_editing(tmp_path: Path) -> None:
+    """Issue 8.1 as met: a server editing while a CLI process appends; every CLI edit arrives, once."""
+    path = tmp_path / "p.sqlite"
+    server = DocStore(path)
+    meta = root(server.open(), "meta")
+    count = 300
+    child = subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(count)])
+    log = sqlite3.connect(path)
+    pulled, edits = 0, 0
+    try:
+        while pulled < count and edits < 2 * count:  # each round: the child's rows wait, the server edits, pulls
+            seen = edits + pulled
+            wait_until(lambda seen=seen: log.execute("SELECT COUNT(*) FROM updates").fetchone()[0] > seen)
+            meta[f"server{edits}"] = edits
+            edits += 1
+            pulled += server.pull()
+    finally:
+        child.wait(timeout=60)
+        log.close()
+    pulled += server.pull()
+    assert child.returncode == 0
+    assert pulled == count
+    assert [k for k in range(count) if meta.get(f"child{k}") != k] == []
+    fresh = {k: v for k, v in root(DocStore(path).open(), "meta").items()}
+    assert fresh == _meta(server)
+
+
+COMMITTER = """
+import sys, time
+from pathlib import Path
+from deepforge_panel.crdt import DocStore, root
+path, tag, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+store = DocStore(path)
+meta = root(store.open(), "meta")
+Path(f"{go}.{tag}").touch()
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:  # start together, so the commits interleave
+    time.sleep(0.001)
+for i in range(count):
+    meta[f"{tag}{i}"] = i
+    store.commit(f"{tag}{i}", author=tag)
+"""
+
+
+def test_commits_from_concurrent_processes_are_all_reachable(tmp_path: Path) -> None:
+    """Issue 8.8: the head is read and moved in one write transaction, so no commit is orphaned."""
+    path, go = tmp_path / "p.sqlite", tmp_path / "go"
+    DocStore(path).close()
+    tags, count = ["p", "q", "r"], 50
+    procs = [subprocess.Popen([sys.executable, "-c", COMMITTER, str(path), t, str(count), str(go)]) for t in tags]
+    wait_until(lambda: all(Path(f"{go}.{t}").exists() for t in tags), timeout=60)
+    go.touch()
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    store = DocStore(path)
+    log = store.log()
+    assert sorted(c.message for c in log) == sorted(f"{t}{i}" for t in tags for i in range(count))
+    for commit in log:  # each version holds its own edit and every earlier one of the same process
+        meta = root(store.checkout(commit.id), "meta")
+        tag, n = commit.message[0], int(commit.message[1:])
+        assert all(meta.get(f"{tag}{k}") == k for k in range(n + 1)), commit.message
+
+
+def test_commit_reads_the_head_under_the_write_lock(tmp_path: Path) -> None:
+    """Issue 8.8, deterministically: a commit waiting on another writer builds on that writer's commit."""
+    path = tmp_path / "p.sqlite"
+    store = DocStore(path)
+    root(store.open(), "meta")["v"] = "one"
+    first = store.commit("first")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    other = sqlite3.connect(path, isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")  # another process, half-way through its commit
+    other.execute(
+        "INSERT INTO commits (id, parent, branch, author, message, time, state) VALUES (?,?,?,?,?,?,?)",
+        ("c-other", first, "main", "bob", "other", 0.0, store.state(first)),
+    )
+    other.execute("UPDATE branches SET head = 'c-other' WHERE name = 'main'")
+    made: list[str] = []
+    thread = threading.Thread(target=lambda: made.append(store.commit("mine")))
+    thread.start()
+    try:
+        wait_until(lambda: "BEGIN IMMEDIATE" in statements, message="the commit waits for the write lock")
+    finally:
+        other.execute("COMMIT")
+        other.close()
+        thread.join(timeout=60)
+    store._db.set_trace_callback(None)
+    assert [c.message for c in store.log()] == ["mine", "other", "first"]
+    assert store.get_commit(made[0]).parent == "c-other"
