@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType
 
-from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
+from pycrdt import Doc, Subscription, TransactionEvent
 
 from deepforge_panel.crdt import commits
 from deepforge_panel.crdt.names import NAME_RULE, name_problem
@@ -40,7 +40,7 @@ _COMMIT_ATTEMPTS = 3
 """Pulls a commit tries to catch up with other processes' rows before it stores a full checkpoint."""
 
 COMPACT_AFTER = 2000
-"""Updates in a branch's log past which opening it folds them into one."""
+"""Updates in a branch's log past which opening it folds them into one (the document's state)."""
 
 
 class StoreError(Exception):
@@ -114,13 +114,13 @@ class DocStore:
             raise StoreError(f"no branch {branch!r} in {self.path} (branches: {', '.join(self.branches())})")
         self._detach()
         self._branch = branch
-        self._compact(branch)
         doc: Doc = Doc()
         roots(doc)
         self._doc = doc
         self._last_seq = 0
         self._own = set()
-        self.pull()
+        if self.pull() > COMPACT_AFTER:
+            self._compact()
         self._subscription = doc.observe(self._append)
         return doc
 
@@ -167,17 +167,20 @@ class DocStore:
                     (self._branch, update, time.time()),
                 ).lastrowid
                 assert seq is not None
-                between = self._db.execute(  # rows before ours are committed, so all visible here
-                    "SELECT seq FROM updates WHERE branch = ? AND seq > ? AND seq < ?",
-                    (self._branch, self._last_seq, seq),
-                ).fetchall()
-                if all(row[0] in self._own for row in between):
-                    self._last_seq = seq
-                    self._own.clear()
-                else:  # another process's rows came first: the next pull applies them, skipping ours
-                    self._own.add(seq)
+                self._mark_own(seq)
         except sqlite3.Error as exc:  # surfaced on the next flush() rather than lost in an observer
             self._write_error = exc
+
+    def _mark_own(self, seq: int) -> None:
+        """Row ``seq`` was appended by this store: the next pull skips it, never the rows before it."""
+        between = self._db.execute(  # rows before ours are committed, so all visible here
+            "SELECT seq FROM updates WHERE branch = ? AND seq > ? AND seq < ?", (self._branch, self._last_seq, seq)
+        ).fetchall()
+        if all(row[0] in self._own for row in between):
+            self._last_seq = seq
+            self._own.clear()
+        else:  # another process's rows came first: the next pull applies them, skipping ours
+            self._own.add(seq)
 
     def _behind(self) -> bool:
         """Whether rows of another process wait to be pulled."""
@@ -204,16 +207,19 @@ class DocStore:
             error, self._write_error = self._write_error, None
             raise StoreError(f"could not persist an edit to {self.path}: {error}") from error
 
-    def _compact(self, branch: str) -> None:
-        """Fold a long log into one row (a store open elsewhere applies it again: harmless, Yjs is idempotent)."""
-        count = self._db.execute("SELECT COUNT(*) FROM updates WHERE branch = ?", (branch,)).fetchone()[0]
-        if count <= COMPACT_AFTER:
-            return
+    def _compact(self) -> None:
+        """Fold the log just replayed into one row holding the document's state.
+
+        A store open elsewhere applies that row again: harmless, a Yjs update applies idempotently.
+        """
         with self._write() as db:
-            rows = db.execute("SELECT seq, data FROM updates WHERE branch = ? ORDER BY seq", (branch,)).fetchall()
-            merged = merge_updates(*[bytes(data) for _, data in rows])
-            db.execute("DELETE FROM updates WHERE branch = ? AND seq <= ?", (branch, rows[-1][0]))
-            db.execute("INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (branch, merged, time.time()))
+            db.execute("DELETE FROM updates WHERE branch = ? AND seq <= ?", (self._branch, self._last_seq))
+            seq = db.execute(
+                "INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)",
+                (self._branch, self.doc.get_update(), time.time()),
+            ).lastrowid
+            assert seq is not None
+            self._mark_own(seq)
 
     def _detach(self) -> None:
         if self._doc is not None and self._subscription is not None:
