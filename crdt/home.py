@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,15 +74,26 @@ class Home:
     def exists(self, name: str) -> bool:
         return any(e.name == name for e in self.entries())
 
+    @contextlib.contextmanager
+    def _names_locked(self) -> Iterator[None]:
+        """Hold the home's name lock (SQLite's write lock on a small file): processes taking names take turns."""
+        lock = sqlite3.connect(self.path / ".names.lock", timeout=60, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            yield
+        finally:
+            lock.close()  # ends the transaction, releasing the lock
+
     def create(self, name: str) -> DocStore:
-        """A new, empty project store named ``name``."""
+        """A new, empty project store named ``name``, checked and taken under the name lock."""
         _check_name(name)
-        if self.exists(name):
-            raise StoreError(f"a project named {name!r} already exists in {self.path}")
-        project_id = new_id("p")
-        store = DocStore(self.projects_dir / project_id / "project.sqlite")
-        store.set_info("name", name)
-        store.set_info("created", repr(time.time()))
+        with self._names_locked():
+            if self.exists(name):
+                raise StoreError(f"a project named {name!r} already exists in {self.path}")
+            project_id = new_id("p")
+            store = DocStore(self.projects_dir / project_id / "project.sqlite")
+            store.set_info("name", name)
+            store.set_info("created", repr(time.time()))
         return store
 
     def open(self, name_or_id: str) -> DocStore:
@@ -87,13 +101,14 @@ class Home:
 
     def rename(self, name_or_id: str, new_name: str) -> None:
         _check_name(new_name)
-        if self.exists(new_name):
-            raise StoreError(f"a project named {new_name!r} already exists in {self.path}")
-        store = self.open(name_or_id)
-        try:
-            store.set_info("name", new_name)
-        finally:
-            store.close()
+        with self._names_locked():
+            if self.exists(new_name):
+                raise StoreError(f"a project named {new_name!r} already exists in {self.path}")
+            store = self.open(name_or_id)
+            try:
+                store.set_info("name", new_name)
+            finally:
+                store.close()
 
     def delete(self, name_or_id: str) -> None:
         shutil.rmtree(self.find(name_or_id).path.parent)
