@@ -6,17 +6,20 @@ deltas since the last checkpoint add up to more than ``CHAIN_RATIO`` times that 
 ``MAX_DEPTH`` of them), the commit stores the full state instead, so rebuilding any commit applies
 one checkpoint and at most about ``CHAIN_RATIO`` checkpoints' worth of deltas.
 
-A commit row written before this scheme holds a full state: it is a checkpoint as it stands.
+A store written before this scheme (a full state per commit) is migrated when first opened:
+each commit becomes its difference from its parent wherever that rebuilds it exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pycrdt import Doc, merge_updates
 
+from deepforge_panel.crdt import updates
 from deepforge_panel.crdt.schema import roots
 
 CHAIN_RATIO = 2.0
@@ -45,22 +48,79 @@ CREATE TABLE IF NOT EXISTS commits (
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Add this scheme's columns to a store written before it (its rows become checkpoints)."""
+    """Bring a store written before this scheme to it: add the columns, turn its snapshots into deltas."""
     if not _missing(db):
         return
     db.execute("BEGIN IMMEDIATE")
     try:
-        for name in _missing(db):  # again under the write lock: another process may have just done it
+        missing = _missing(db)  # again under the write lock: another process may have just done it
+        for name in missing:
             db.execute(f"ALTER TABLE commits ADD COLUMN {name} {COLUMNS[name]}")
+        packed = _repack(db) if missing else 0
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    if packed:
+        with contextlib.suppress(sqlite3.OperationalError):  # giving the space back is best effort
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _missing(db: sqlite3.Connection) -> list[str]:
     present = {row[1] for row in db.execute("PRAGMA table_info(commits)")}
     return [name for name in COLUMNS if name not in present]
+
+
+def _repack(db: sqlite3.Connection) -> int:
+    """Store each full-snapshot commit as its difference from its parent where that is exact; how many.
+
+    A snapshot that does not contain its parent's (two processes raced to commit) stays a checkpoint.
+    """
+    parents = {row[0]: row[1] for row in db.execute("SELECT id, parent FROM commits WHERE delta = 0 AND upto IS NULL")}
+
+    def state(commit_id: str) -> bytes:
+        return bytes(db.execute("SELECT state FROM commits WHERE id = ?", (commit_id,)).fetchone()[0])
+
+    deltas = {}
+    for commit_id, parent in parents.items():
+        if parent in parents:
+            delta = updates.diff(state(commit_id), state(parent))
+            if delta is not None:
+                deltas[commit_id] = delta
+    placed: dict[str, tuple[int, int, int]] = {}  # id -> (depth, chain, base), parents before children
+    generations = _generations(parents)
+    for commit_id in sorted(parents, key=generations.__getitem__):
+        parent, delta = parents[commit_id], deltas.get(commit_id)
+        if delta is not None and parent in placed:
+            depth, chain, base = placed[parent]
+            if depth < MAX_DEPTH and chain + len(delta) <= CHAIN_RATIO * base:
+                placed[commit_id] = (depth + 1, chain + len(delta), base)
+                db.execute(
+                    "UPDATE commits SET state = ?, delta = 1, depth = ?, chain = ?, base = ? WHERE id = ?",
+                    (delta, *placed[commit_id], commit_id),
+                )
+                continue
+        size = db.execute("SELECT LENGTH(state) FROM commits WHERE id = ?", (commit_id,)).fetchone()[0]
+        placed[commit_id] = (0, 0, size)
+        db.execute("UPDATE commits SET base = ? WHERE id = ?", (size, commit_id))
+    return sum(1 for depth, _, _ in placed.values() if depth)
+
+
+def _generations(parents: dict[str, str | None]) -> dict[str, int]:
+    """How many ancestors each commit has among ``parents`` (its place in a parents-first order)."""
+    known: dict[str, int] = {}
+    for commit_id in parents:
+        path: list[str] = []
+        cursor: str | None = commit_id
+        while cursor is not None and cursor in parents and cursor not in known:
+            path.append(cursor)
+            cursor = parents[cursor]
+        count = known[cursor] + 1 if cursor is not None and cursor in known else 0
+        for step in reversed(path):
+            known[step] = count
+            count += 1
+    return known
 
 
 @dataclass(frozen=True)
@@ -127,11 +187,11 @@ def chain(db: sqlite3.Connection, commit_id: str) -> list[bytes] | None:
     return [bytes(row[1]) for row in rows]
 
 
-def rebuild(updates: list[bytes]) -> Doc:
+def rebuild(steps: list[bytes]) -> Doc:
     """A document from a checkpoint and its deltas, applied in order in one transaction."""
     doc: Doc = Doc()
     roots(doc)
     with doc.transaction():
-        for update in updates:
+        for update in steps:
             doc.apply_update(update)
     return doc

@@ -20,6 +20,13 @@ def content(doc: Doc) -> dict[str, Any]:
     return {name: to_py(root(doc, name)) for name in ROOTS}
 
 
+def content_of(state: bytes) -> dict[str, Any]:
+    doc = Doc()
+    roots(doc)
+    doc.apply_update(state)
+    return content(doc)
+
+
 def edit(doc: Doc, rng: random.Random, step: int) -> None:
     """One small, varied edit: set, overwrite, delete keys; insert into and cut text."""
     ops, meta = root(doc, "operations"), root(doc, "meta")
@@ -44,6 +51,10 @@ def edit(doc: Doc, rng: random.Random, step: int) -> None:
 def short_chains(monkeypatch: pytest.MonkeyPatch) -> None:
     """Checkpoints every few commits, so a short history crosses many of them."""
     monkeypatch.setattr(commits_module, "MAX_DEPTH", 6)
+
+
+def files_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*"))
 
 
 def kinds(store: DocStore) -> tuple[int, int]:
@@ -152,41 +163,79 @@ CREATE TABLE branches (name TEXT PRIMARY KEY, head TEXT, created REAL NOT NULL);
 """
 
 
-def test_a_store_of_full_snapshots_opens_and_keeps_committing(tmp_path: Path) -> None:
-    """A store written before deltas: its commits are checkpoints; new commits build on them."""
-    path = tmp_path / "p.sqlite"
+def old_store(path: Path, snapshots: list[bytes], parents: list[int | None]) -> list[str]:
+    """A store as written before deltas: one full snapshot per commit; returns the commit ids."""
     db = sqlite3.connect(path, isolation_level=None)
     db.executescript(OLD_SCHEMA)
-    doc = Doc()
-    roots(doc)
-    rng = random.Random(2)
-    expected: dict[str, dict[str, Any]] = {}
-    parent = None
-    for step in range(5):
-        before = doc.get_state()
-        edit(doc, rng, step)
-        db.execute("INSERT INTO updates (branch, data, time) VALUES ('main', ?, 0)", (doc.get_update(before),))
-        commit_id = f"c-old{step}"
+    ids = [f"c-old{i}" for i in range(len(snapshots))]
+    for i, (state, parent) in enumerate(zip(snapshots, parents, strict=True)):
         db.execute(
             "INSERT INTO commits VALUES (?, ?, 'main', 'ada', ?, ?, ?)",
-            (commit_id, parent, f"old {step}", float(step), doc.get_update()),
+            (ids[i], None if parent is None else ids[parent], f"old {i}", float(i), state),
         )
-        expected[commit_id], parent = content(doc), commit_id
-    db.execute("INSERT INTO branches VALUES ('main', ?, 0)", (parent,))
+    db.execute("INSERT INTO updates (branch, data, time) VALUES ('main', ?, 0)", (snapshots[-1],))
+    db.execute("INSERT INTO branches VALUES ('main', ?, 0)", (ids[-1],))
     db.close()
+    return ids
+
+
+def sessions(count: int, edits: int, seed: int) -> list[bytes]:
+    """Full snapshots after each edit, made by ``count`` sessions in turn (each a new Yjs client)."""
+    rng, snapshots = random.Random(seed), []
+    for session in range(count):
+        doc = Doc()
+        roots(doc)
+        if snapshots:
+            doc.apply_update(snapshots[-1])
+        for step in range(edits):
+            edit(doc, rng, session * 1000 + step)
+            snapshots.append(doc.get_update())
+    return snapshots
+
+
+def test_a_store_of_full_snapshots_migrates_and_keeps_committing(tmp_path: Path) -> None:
+    """A store written before deltas: opened, its snapshots become deltas; new commits build on them."""
+    path = tmp_path / "p.sqlite"
+    snapshots = sessions(1, 5, seed=2)
+    ids = old_store(path, snapshots, [None, 0, 1, 2, 3])
+    expected = {commit_id: content_of(state) for commit_id, state in zip(ids, snapshots, strict=True)}
 
     store = DocStore(path)
     live = store.open()
-    assert content(live) == expected[parent]
+    assert content(live) == expected[ids[-1]]
     assert [c.message for c in store.log()] == [f"old {i}" for i in reversed(range(5))]
+    assert kinds(store) == (2, 3)  # the first snapshot is small: past a chain of 2x its size, a checkpoint
+    rng = random.Random(9)
     for step in range(5, 10):
         edit(live, rng, step)
         expected[store.commit(f"new {step}")] = content(live)
-    assert kinds(store) == (6, 4)  # the old five and the first new one are full states
+    assert kinds(store) == (3, 7)  # the first commit after the migration is a full state
     assert all(content(store.checkout(c)) == v for c, v in expected.items())
-    store.restore("c-old1")
-    assert content(live) == expected["c-old1"]
-    assert content(DocStore(path).open()) == expected["c-old1"]
+    store.restore(ids[1])
+    assert content(live) == expected[ids[1]]
+    assert content(DocStore(path).open()) == expected[ids[1]]
+
+
+def test_migrating_a_long_snapshot_history_shrinks_it_and_keeps_every_version(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    snapshots = sessions(4, 40, seed=6)
+    parents: list[int | None] = [None, *range(len(snapshots) - 1)]
+    # two processes raced: this snapshot lacks its parent's last edit, so no delta can rebuild it
+    snapshots.insert(100, snapshots[98])
+    parents.insert(100, 99)
+    parents[101:] = range(100, len(snapshots) - 1)
+    ids = old_store(path, snapshots, parents)
+    before = files_size(path)
+
+    store = DocStore(path)
+    after = files_size(path)
+    assert after < before / 4, (before, after)  # the file itself, given back
+    stored = store._db.execute("SELECT SUM(LENGTH(state)) FROM commits").fetchone()[0]
+    assert stored < sum(len(state) for state in snapshots) / 20
+    assert store._db.execute("SELECT delta FROM commits WHERE id = ?", (ids[100],)).fetchone()[0] == 0
+    for commit_id, state in zip(ids, snapshots, strict=True):
+        assert content(store.checkout(commit_id)) == content_of(state), commit_id
+    assert len(store.log()) == len(snapshots)
 
 
 def test_history_of_many_small_commits_stays_small(tmp_path: Path) -> None:
