@@ -12,6 +12,7 @@ from panel.io.resources import LOCAL_DIST
 from deepforge_panel.components.artifact_browser import ArtifactBrowser
 from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
+from deepforge_panel.components.markup import html_text, md_code, md_text
 from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.session import Session
@@ -58,7 +59,7 @@ def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
 def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     project = hub.project(name).as_user(f"session-{secrets.token_hex(4)}")
     session = Session(hub=hub, project=project)
-    template = _template(f"DeepForge-Panel · {project.name}")
+    template = _template(f"DeepForge-Panel · {html_text(project.name)}")
     editor = PipelineEditor(project=project, session=session)
     # Pipelines, then one tab per library offering an editor (Keras: "Architectures"), then the core's tabs.
     pages = [
@@ -79,9 +80,9 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     def commit(_event: object = None) -> None:
         commit_id = session.commit(commit_message.value)
         if commit_id is None:
-            commit_status.object = session.message
+            commit_status.object = md_text(session.message)
             return
-        commit_status.object = f"Committed `{commit_id}`."
+        commit_status.object = f"Committed {md_code(commit_id)}."
         commit_message.value = ""
         template.close_modal()
 
@@ -100,7 +101,7 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
 
 def error_page(message: str) -> pn.template.BootstrapTemplate:
     template = _template("DeepForge-Panel")
-    template.main.append(pn.pane.Alert(message, alert_type="danger"))
+    template.main.append(pn.pane.Alert(md_text(message), alert_type="danger"))
     template.main.append(pn.pane.HTML("<a href='/'>Back to all projects</a>"))
     return template
 

@@ -20,6 +20,7 @@ from panel_reactflow import NodeType
 
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
+from deepforge_panel.components.markup import md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.libraries.keras.architectures import (
@@ -232,7 +233,7 @@ class ArchitectureEditor(ProjectComponent):
         self.add_button = pn.widgets.Button(label="Add layer", color="primary")
         self.add_button.on_click(lambda _e: self.add_layer(self.catalog.value) if self.catalog.value else None)
 
-        self.layer_title = pn.pane.Markdown("")
+        self.layer_title = pn.pane.Markdown("", renderer_options={"html": False})
         self.layer_name = pn.widgets.TextInput(label="Layer name", visible=False)
         self.layer_name.param.watch(self._rename, "value")
         self.args = pn.Column(sizing_mode="stretch_width")
@@ -338,7 +339,8 @@ class ArchitectureEditor(ProjectComponent):
             self.args.objects, self._arg_signature, self._arg_specs, self.arg_widgets = [], (), [], {}
             return
         spec = load_catalog()["layers"].get(layer.type, {"doc": "", "args": []})
-        self.layer_title.object = f"### {layer.name} ({layer.type})\n{(spec.get('doc') or '').strip()[:600]}"
+        doc = (spec.get("doc") or "").strip()[:600]
+        self.layer_title.object = f"### {md_text(layer.name)} ({md_text(layer.type)})\n{doc}"
         if self.layer_name.value != layer.name:
             self.layer_name.value = layer.name
         signature = (arch.id, layer.id, layer.type, json.dumps(sorted(arch.functions)))
@@ -426,7 +428,7 @@ class ArchitectureEditor(ProjectComponent):
 
     # -- gestures -> project view ---------------------------------------------------------
     def _show_message(self, text: str) -> None:
-        self.message.object = text
+        self.message.object = md_text(text)
         self.message.visible = bool(text)
 
     def _guard(self, action: Any, *args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ import param
 
 from deepforge_panel.artifacts import Artifact
 from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.markup import html_text, md_block, md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.pipelines import PipelineId
@@ -57,19 +58,15 @@ def download_name(artifact: Artifact) -> str:
     return f"{stem}.deepforge"
 
 
-def _code_block(code: str) -> str:
-    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", code)), default=0) + 1)
-    return f"{fence}python\n{code.rstrip()}\n{fence}"
-
-
-def _escape(value: Any) -> str:
-    return repr(value).replace("|", "\\|").replace("\n", " ")
+def _cell(value: str) -> str:
+    """A table cell: an inline code span, with the pipes that would end the cell escaped."""
+    return md_code(value).replace("|", "\\|")
 
 
 def _attributes_table(attributes: dict[str, Any]) -> str:
     if not attributes:
         return "_no attributes_"
-    rows = "\n".join(f"| `{name}` | `{_escape(value)}` |" for name, value in sorted(attributes.items()))
+    rows = "\n".join(f"| {_cell(name)} | {_cell(repr(value))} |" for name, value in sorted(attributes.items()))
     return f"| attribute | value |\n|---|---|\n{rows}"
 
 
@@ -79,15 +76,16 @@ def job_card(record: dict[str, Any], port: str | None = None, depth: int = 0) ->
     title = f"{operation['name']} · node {record['node']}"
     if port is not None:
         title = f"input {port} ← {title}"
+    title = html_text(title)  # a Card renders its title as HTML
     summary = pn.pane.Markdown(
-        f"output `{record['output']}` of pipeline **{record['pipeline']}**, "
-        f"execution `{record['execution']}`, commit `{record['commit']}`",
+        f"output {md_code(record['output'])} of pipeline **{md_text(record['pipeline'])}**, "
+        f"execution {md_code(record['execution'])}, commit {md_code(record['commit'])}",
         margin=(0, 10),
     )
     attributes = pn.pane.Markdown(_attributes_table(record["attributes"]), margin=(0, 10))
     code = pn.Card(
-        pn.pane.Markdown(_code_block(operation["code"]), sizing_mode="stretch_width"),
-        title=f"code of {operation['name']}",
+        pn.pane.Markdown(md_block(operation["code"], "python"), sizing_mode="stretch_width"),
+        title=html_text(f"code of {operation['name']}"),
         collapsed=True,
         sizing_mode="stretch_width",
     )
@@ -109,7 +107,8 @@ def input_view(port: str, source: dict[str, Any], depth: int) -> pn.viewable.Vie
     if upstream and upstream.get("kind") == "ExecutedJob":
         return job_card(upstream, port, depth)
     return pn.pane.Markdown(
-        f"input `{port}`: artifact `{source.get('artifact')}` with no provenance (uploaded data)", margin=(0, 10)
+        f"input {md_code(port)}: artifact {md_code(source.get('artifact'))} with no provenance (uploaded data)",
+        margin=(0, 10),
     )
 
 
@@ -213,11 +212,11 @@ class ArtifactBrowser(ProjectComponent):
         artifact = self.project.artifacts.get(self.artifact)
         records = lineage(artifact.provenance)
         self.header.object = (
-            f"### {artifact.name}\n"
-            f"**type** `{artifact.type}` · **size** {human_size(artifact.size)} ({artifact.size} bytes) · "
+            f"### {md_text(artifact.name)}\n"
+            f"**type** {md_code(artifact.type)} · **size** {human_size(artifact.size)} ({artifact.size} bytes) · "
             f"**created** {format_time(artifact.created)}  \n"
-            f"**made by** {made_by(artifact)} · **hash** `{artifact.hash}`  \n"
-            f"**stored at** `{artifact.url}`"
+            f"**made by** {md_text(made_by(artifact))} · **hash** {md_code(artifact.hash)}  \n"
+            f"**stored at** {md_code(artifact.url)}"
         )
         self.download.param.update(filename=download_name(artifact), disabled=False)
         self.recreate_button.disabled = not records
@@ -225,7 +224,9 @@ class ArtifactBrowser(ProjectComponent):
         self.details.visible = True
 
     def _report(self, text: str, level: str) -> None:
-        self.message.param.update(object=text, alert_type="danger" if level == "error" else level, visible=True)
+        self.message.param.update(
+            object=md_text(text), alert_type="danger" if level == "error" else level, visible=True
+        )
         if self.session is not None:
             self.session.message = text
         notify(text, level)

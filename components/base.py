@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 import param
 
+from deepforge_panel.components.markup import html_text
 from deepforge_panel.project import Project
 
 
@@ -57,7 +58,7 @@ class ProjectComponent(pn.viewable.Viewer):
 
 
 def notify(message: str, level: str = "error", duration: int = 6000) -> None:
-    """A toast in the browser; in tests without a browser it is a no-op."""
+    """A toast in the browser (which renders HTML, so ``message`` is escaped); in tests without a browser, a no-op."""
     notifications = pn.state.notifications
     if notifications is not None:
-        getattr(notifications, level)(message, duration=duration)
+        getattr(notifications, level)(html_text(message), duration=duration)

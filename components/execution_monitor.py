@@ -19,6 +19,7 @@ import param
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
+from deepforge_panel.components.markup import md_block, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.executions import FINAL, Execution, Job
 
@@ -235,10 +236,11 @@ class ExecutionMonitor(ProjectComponent):
 
     def _update_execution(self, execution: Execution, job: Job | None) -> None:
         running = execution.status not in FINAL
+        status = html.escape(execution.status)
         self.header.object = (
-            f'<div class="df-execution" data-status="{execution.status}">'
+            f'<div class="df-execution" data-status="{status}">'
             f"<b>{html.escape(execution.pipeline_name)}</b> "
-            f'<span class="df-status df-status-{execution.status}">{execution.status}</span>'
+            f'<span class="df-status df-status-{status}">{status}</span>'
             f" · commit <code>{html.escape(execution.commit[:10])}</code>"
             f" · started {format_time(execution.created)}"
             f" · {format_duration(execution.created, execution.ended)}"
@@ -282,9 +284,10 @@ class ExecutionMonitor(ProjectComponent):
             widget.visible = job is not None
         if job is None:
             return
+        status = html.escape(job.status)
         self.job_header.object = (
-            f'<div class="df-job-detail" data-status="{job.status}"><b>{html.escape(job.name)}</b> '
-            f'<span class="df-status df-status-{job.status}">{job.status}</span>'
+            f'<div class="df-job-detail" data-status="{status}"><b>{html.escape(job.name)}</b> '
+            f'<span class="df-status df-status-{status}">{status}</span>'
             + (f" · started {format_time(job.started)}" if job.started else "")
             + (f" · {format_duration(job.started, job.ended)}" if job.started else "")
             + "</div>"
@@ -321,9 +324,9 @@ class ExecutionMonitor(ProjectComponent):
             self.error.visible = False
             return
         failed = job.status == "failed"
-        title = f"**{job.name} failed**" if failed else f"**{job.name} {job.status}**"
+        title = f"**{md_text(job.name)} failed**" if failed else f"**{md_text(job.name)} {md_text(job.status)}**"
         self.error.param.update(
-            object=f"{title}\n\n```text\n{job.error.rstrip()}\n```",
+            object=f"{title}\n\n{md_block(job.error, 'text')}",
             alert_type="danger" if failed else "warning",
             visible=True,
         )

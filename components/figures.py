@@ -29,6 +29,8 @@ from bokeh.models import (
 from bokeh.models import LayoutDOM as BkLayout
 from bokeh.plotting import figure as bokeh_figure
 
+from deepforge_panel.components.markup import md_text
+
 FigureData = dict[str, Any]
 AxesData = dict[str, Any]
 
@@ -406,7 +408,7 @@ class FigureView(pn.viewable.Viewer):
             return
         self._figure = figure
         suptitle = figure.get("suptitle") or ""
-        self.title.param.update(object=f"**{suptitle}**", visible=bool(suptitle))
+        self.title.param.update(object=f"**{md_text(suptitle)}**", visible=bool(suptitle))
         shape = structure(figure)
         if shape != self._structure or self.model is None:
             self._pending = None

@@ -15,6 +15,7 @@ import panel as pn
 import param
 
 from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.crdt import ROOTS, CommitId, StoreError
 from deepforge_panel.errors import NotFound
@@ -131,8 +132,8 @@ class HistoryView(ProjectComponent):
             return
         self._head = head
         others = [name for name in self.project.branches() if name != branch]
-        self.branch_info.object = f"### History of branch `{branch}`" + (
-            f"\nother branches: {', '.join(f'`{name}`' for name in others)}" if others else ""
+        self.branch_info.object = f"### History of branch {md_code(branch)}" + (
+            f"\nother branches: {', '.join(md_code(name) for name in others)}" if others else ""
         )
         commits = self.project.log()
         self.table.value = pd.DataFrame(
@@ -177,8 +178,8 @@ class HistoryView(ProjectComponent):
         version = self.project.checkout(self.commit)
         self.preview.value = version_summary(version)
         self.preview_header.object = (
-            f"#### Version `{info.id}` (read-only)\n"
-            f"{info.message!s} — by **{info.author}** on {format_time(info.time)}  \n"
+            f"#### Version {md_code(info.id)} (read-only)\n"
+            f"{md_text(info.message)} — by **{md_text(info.author)}** on {format_time(info.time)}  \n"
             f"{len(version.operations.ids())} operations · {len(version.pipelines.ids())} pipelines · "
             f"{len(version.artifacts.ids())} artifacts · {len(version.executions.ids())} executions"
         )
@@ -190,7 +191,9 @@ class HistoryView(ProjectComponent):
         self.confirm_button.visible = self.cancel_button.visible = self.confirming
 
     def _report(self, text: str, level: str = "error") -> None:
-        self.message.param.update(object=text, alert_type="danger" if level == "error" else level, visible=True)
+        self.message.param.update(
+            object=md_text(text), alert_type="danger" if level == "error" else level, visible=True
+        )
         if self.session is not None:
             self.session.message = text
         notify(text, level)

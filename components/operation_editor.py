@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from deepforge_panel.components.base import ProjectComponent
+from deepforge_panel.components.markup import md_code, md_text
 
 
 class OperationEditor(ProjectComponent):
@@ -37,11 +38,14 @@ class OperationEditor(ProjectComponent):
             return
         op = self.project.operations.get(self.operation)
         self.editor.visible = True
-        self.title.object = f"#### Operation `{op.name}`"
+        self.title.object = f"#### Operation {md_code(op.name)}"
         if self.editor.value != op.code:
             self.editor.value = op.code
         if op.error is not None:
-            self.status.object = f"**Line {op.error.line}, column {op.error.column}:** {op.error.message} (the last good interface is kept)"
+            self.status.object = (
+                f"**Line {op.error.line}, column {op.error.column}:** {md_text(op.error.message)} "
+                "(the last good interface is kept)"
+            )
             self.status.visible = True
             self.editor.annotations = [
                 {
@@ -63,7 +67,7 @@ class OperationEditor(ProjectComponent):
             ]
             if iface.references:
                 parts.append("references: " + ", ".join(r.name for r in iface.references))
-            self.ports.object = " · ".join(parts)
+            self.ports.object = md_text(" · ".join(parts))
 
     def _edited(self, event: param.parameterized.Event) -> None:
         if not self.operation or event.new is None:

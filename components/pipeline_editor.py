@@ -17,6 +17,7 @@ from panel_reactflow import NodeType
 
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
+from deepforge_panel.components.markup import md_text
 from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
@@ -113,7 +114,8 @@ class PipelineEditor(ProjectComponent):
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.empty = pn.pane.Markdown("", visible=False)
 
-        self.node_title = pn.pane.Markdown("*Select a node to see its attributes.*")
+        self.node_title = pn.pane.Markdown("*Select a node to see its attributes.*", renderer_options={"html": False})
+        """Its operation's docstring is Markdown by its author: formatting kept, raw HTML shown as text."""
         self.node_name = pn.widgets.TextInput(label="Node name", visible=False)
         self.node_name.param.watch(self._rename_node, "value")
         self.attributes = pn.Column(sizing_mode="stretch_width")
@@ -203,7 +205,7 @@ class PipelineEditor(ProjectComponent):
             self.code.operation = None
             return
         op = self.project.operations.get(node.operation)
-        self.node_title.object = f"### {node.name}\n{op.interface.doc if op.interface else ''}"
+        self.node_title.object = f"### {md_text(node.name)}\n{op.interface.doc if op.interface else ''}"
         if self.node_name.value != node.name:
             self.node_name.value = node.name
         self.code.operation = op.id
@@ -268,7 +270,7 @@ class PipelineEditor(ProjectComponent):
         return result
 
     def _show_message(self, event: param.parameterized.Event) -> None:
-        self.message.object = event.new
+        self.message.object = md_text(event.new)
         self.message.visible = bool(event.new)
 
     def _connection_problem(self, payload: dict[str, Any]) -> str | None:

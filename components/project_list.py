@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import panel as pn
 import param
 
+from deepforge_panel.components.markup import html_text, md_text
 from deepforge_panel.errors import USER_ERRORS, ProjectError
 from deepforge_panel.hub import ProjectHub
 
@@ -31,7 +33,7 @@ class ProjectList(pn.viewable.Viewer):
         try:
             action(*args)
         except USER_ERRORS as exc:
-            self.message.param.update(object=str(exc), visible=True)
+            self.message.param.update(object=md_text(exc), visible=True)
             return
         self.message.visible = False
         self.refresh()
@@ -59,8 +61,9 @@ class ProjectList(pn.viewable.Viewer):
         rows = []
         for entry in self.hub.projects():
             changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
+            href = html_text("?" + urlencode({"project": entry.name}))
             open_link = pn.pane.HTML(
-                f"<a class='df-open' href='?project={entry.name}' style='font-size:1.2em;font-weight:600'>{entry.name}</a>"
+                f"<a class='df-open' href='{href}' style='font-size:1.2em;font-weight:600'>{html_text(entry.name)}</a>"
                 f"<div style='color:#777'>last change {changed}</div>",
                 width=300,
             )
