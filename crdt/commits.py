@@ -76,22 +76,30 @@ def _repack(db: sqlite3.Connection) -> int:
     """Store each full-snapshot commit as its difference from its parent where that is exact; how many.
 
     A snapshot that does not contain its parent's (two processes raced to commit) stays a checkpoint.
+    Each snapshot is loaded once, parents first; a summary is kept until its last child is done.
     """
     parents = {row[0]: row[1] for row in db.execute("SELECT id, parent FROM commits WHERE delta = 0 AND upto IS NULL")}
-
-    def state(commit_id: str) -> bytes:
-        return bytes(db.execute("SELECT state FROM commits WHERE id = ?", (commit_id,)).fetchone()[0])
-
-    deltas = {}
-    for commit_id, parent in parents.items():
-        if parent in parents:
-            delta = updates.diff(state(commit_id), state(parent))
-            if delta is not None:
-                deltas[commit_id] = delta
-    placed: dict[str, tuple[int, int, int]] = {}  # id -> (depth, chain, base), parents before children
+    children: dict[str, int] = {}
+    for parent in parents.values():
+        if parent is not None:
+            children[parent] = children.get(parent, 0) + 1
     generations = _generations(parents)
+    summaries: dict[str, updates.Summary] = {}
+    placed: dict[str, tuple[int, int, int]] = {}  # id -> (depth, chain, base)
     for commit_id in sorted(parents, key=generations.__getitem__):
-        parent, delta = parents[commit_id], deltas.get(commit_id)
+        parent = parents[commit_id]
+        state = bytes(db.execute("SELECT state FROM commits WHERE id = ?", (commit_id,)).fetchone()[0])
+        doc: Doc = Doc()
+        doc.apply_update(state)
+        summary = updates.summarize(doc)
+        if children.get(commit_id):
+            summaries[commit_id] = summary
+        delta = None
+        if parent is not None and parent in summaries:
+            delta = updates.diff(doc, summary, summaries[parent])
+            children[parent] -= 1
+            if not children[parent]:
+                del summaries[parent]
         if delta is not None and parent in placed:
             depth, chain, base = placed[parent]
             if depth < MAX_DEPTH and chain + len(delta) <= CHAIN_RATIO * base:
@@ -101,9 +109,8 @@ def _repack(db: sqlite3.Connection) -> int:
                     (delta, *placed[commit_id], commit_id),
                 )
                 continue
-        size = db.execute("SELECT LENGTH(state) FROM commits WHERE id = ?", (commit_id,)).fetchone()[0]
-        placed[commit_id] = (0, 0, size)
-        db.execute("UPDATE commits SET base = ? WHERE id = ?", (size, commit_id))
+        placed[commit_id] = (0, 0, len(state))
+        db.execute("UPDATE commits SET base = ? WHERE id = ?", (len(state), commit_id))
     return sum(1 for depth, _, _ in placed.values() if depth)
 
 

@@ -1,42 +1,66 @@
 """A compact difference between two full Yjs states (v1 update encoding).
 
-``pycrdt.get_update(new, state_vector(old))`` holds the new items but also the *whole* delete
-set of ``new``, which grows with every deletion ever made: as a per-commit delta it would make
-history quadratic again. :func:`diff` keeps only the deletions ``old`` lacks. A v1 update is
-its items, then its delete set: ``varuint clients, per client: varuint client, varuint ranges,
-per range: varuint clock, varuint length``.
+``doc.get_update(state_vector(old))`` holds the new items but also the *whole* delete set of
+``doc``, which grows with every deletion ever made: as a per-commit delta it would make history
+quadratic again. :func:`diff` keeps only the deletions ``old`` lacks. A v1 update is its items,
+then its delete set: ``varuint clients, per client: varuint client, varuint ranges, per range:
+varuint clock, varuint length``; a state vector is ``varuint clients, per client: client, clock``.
 """
 
 from __future__ import annotations
 
-from pycrdt import Doc, get_state, get_update
+from dataclasses import dataclass
+
+from pycrdt import Doc
 
 DeleteSet = dict[int, list[tuple[int, int]]]
 """Per client, the deleted clock ranges as ``(start, end)``, sorted."""
 
 
-def diff(new: bytes, old: bytes) -> bytes | None:
-    """An update that turns state ``old`` into state ``new``; None unless applying it gives ``new`` exactly.
+@dataclass(frozen=True)
+class Summary:
+    """What a full state holds, in the terms a difference needs: its state vector and delete set."""
 
-    Meant for ``old`` contained in ``new`` (a parent and its child); anything else fails the check.
+    vector: bytes
+    clocks: dict[int, int]
+    deletes: bytes
+    deleted: DeleteSet
+
+
+def summarize(doc: Doc) -> Summary:
+    vector = doc.get_state()
+    deletes = doc.get_update(vector)[1:]  # an update with no items: 0x00, then the delete set
+    return Summary(vector, decode_vector(vector), deletes, decode(deletes))
+
+
+def contains(new: Summary, old: Summary) -> bool:
+    """Whether state ``new`` holds every item and deletion of state ``old``.
+
+    Items are named (client, clock) and each client's clocks run gap-free from 0 in a full state,
+    so the state vectors compare the items; the delete sets compare the deletions.
     """
-    delta = get_update(new, get_state(old))
-    deletes_new, deletes_old = _delete_set_bytes(new), _delete_set_bytes(old)
-    if deletes_new is not None and deletes_old is not None and delta.endswith(deletes_new):
-        kept = subtract(decode(deletes_new), decode(deletes_old))
-        delta = delta[: len(delta) - len(deletes_new)] + encode(kept)
-    rebuilt: Doc = Doc()
-    expected: Doc = Doc()
-    rebuilt.apply_update(old)
-    rebuilt.apply_update(delta)
-    expected.apply_update(new)
-    return delta if rebuilt.get_update() == expected.get_update() else None
+    if any(clock > new.clocks.get(client, 0) for client, clock in old.clocks.items()):
+        return False
+    return not any(subtract(old.deleted, new.deleted).values())
 
 
-def _delete_set_bytes(state: bytes) -> bytes | None:
-    """The encoded delete set of ``state``: an update with no items is ``0x00`` then exactly that."""
-    empty = get_update(state, get_state(state))
-    return empty[1:] if empty[:1] == b"\x00" else None
+def diff(new_doc: Doc, new: Summary, old: Summary) -> bytes | None:
+    """An update turning state ``old`` into ``new_doc`` (summarized as ``new``); None unless ``new`` contains ``old``."""
+    if not contains(new, old):
+        return None
+    delta = new_doc.get_update(old.vector)
+    if delta.endswith(new.deletes):
+        delta = delta[: len(delta) - len(new.deletes)] + encode(subtract(new.deleted, old.deleted))
+    return delta
+
+
+def decode_vector(data: bytes) -> dict[int, int]:
+    reader = _Reader(data)
+    clocks = {}
+    for _ in range(reader.uint()):
+        client = reader.uint()
+        clocks[client] = reader.uint()
+    return clocks
 
 
 def decode(data: bytes) -> DeleteSet:
