@@ -24,7 +24,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import panel_reactflow
 from panel_reactflow import ReactFlow as UpstreamReactFlow
@@ -53,6 +53,15 @@ def _write_if_changed(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_STYLES = "\n".join(Path(sheet).read_text(encoding="utf-8") for sheet in UpstreamReactFlow._stylesheets)
+"""Upstream's stylesheets (its bundle's and React Flow's), served as one file beside the patched bundle.
+
+Upstream lists them as absolute paths, which Panel's page template links as they are: every page
+requested the install path, a 404 that revealed it, and React Flow's own rules never arrived. Panel
+serves a bundle's CSS through its component route (``_bundle_css``), so they go there; with the
+upstream bundle they go inline in each graph instead (a string that is not a path is CSS)."""
+
+
 def _patched_bundle() -> Path | None:
     patched = patch(UPSTREAM.read_text(encoding="utf-8"))
     if patched is None:
@@ -62,7 +71,7 @@ def _patched_bundle() -> Path | None:
         return None
     try:
         _write_if_changed(PATCHED, patched)
-        _write_if_changed(PATCHED.with_suffix(".css"), UPSTREAM.with_suffix(".css").read_text(encoding="utf-8"))
+        _write_if_changed(PATCHED.with_suffix(".css"), _STYLES)
     except OSError as error:
         log.warning("cannot write the patched React Flow bundle (%s), graphs will blink on updates", error)
         return None
@@ -85,6 +94,9 @@ class ReactFlow(UpstreamReactFlow):
 
     if _BUNDLE is not None:
         _bundle = _BUNDLE
+        _stylesheets: ClassVar[list[str]] = []
+    else:
+        _stylesheets = [_STYLES]
 
     def _update_selection_from_graph(self, *_events: Any) -> None:
         """Leave ``selection`` to the browser's reports."""
