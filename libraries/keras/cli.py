@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deepforge_panel.errors import NotFound
+from deepforge_panel.errors import NotFound, ProjectError
 
 if TYPE_CHECKING:
     from deepforge_panel.libraries.keras.architectures import Architecture
@@ -51,7 +51,11 @@ def cmd_architecture_import(args: argparse.Namespace) -> int:
                 f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME(x)", file=sys.stderr
             )
             return 2
-        functions[fname] = Path(path).read_text()
+        try:
+            functions[fname] = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            print(f"deepforge-panel: --function {item!r}: {path} is not a text file of Python code", file=sys.stderr)
+            return 2
     if not Path(args.file).is_file():
         print(f"deepforge-panel: no model file {args.file!r}", file=sys.stderr)
         return 2
@@ -71,6 +75,10 @@ def cmd_architecture_import(args: argparse.Namespace) -> int:
 def cmd_architecture_export(args: argparse.Namespace) -> int:
     from deepforge_panel.libraries.keras.io import export_json, export_python
 
+    if args.out and not Path(args.out).parent.is_dir():
+        raise ProjectError(
+            f"--out {args.out!r}: no folder {str(Path(args.out).parent)!r} to write into; create it first"
+        )
     project = _workspace(args).open(args.project)
     try:
         arch = _architecture(project, args.name)

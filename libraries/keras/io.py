@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.crdt import Id
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
@@ -69,23 +70,42 @@ def read_model_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         config = source
     elif isinstance(source, str) and source.lstrip().startswith("{"):
-        config = json.loads(source)
+        try:
+            config = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise ArchitectureError(f"the text is not a model's JSON ({exc})") from None
     else:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"no model file {str(path)!r}")
-        if zipfile.is_zipfile(path):
+        config = _read_model_file(path)
+    if not isinstance(config, dict) or "class_name" not in config or not isinstance(config.get("config"), dict):
+        raise ArchitectureError("not a serialized Keras model: expected {'class_name': ..., 'config': {...}}")
+    return config
+
+
+def _read_model_file(path: Path) -> Any:
+    """The JSON in a ``.keras`` archive or a JSON file; what is neither is refused as such, never as a codec error."""
+    if zipfile.is_zipfile(path):
+        try:
             with zipfile.ZipFile(path) as archive:
                 if "config.json" not in archive.namelist():
                     raise ArchitectureError(f"{path.name} is a zip file but not a .keras model (no config.json)")
-                config = json.loads(archive.read("config.json"))
-        elif path.suffix in (".h5", ".hdf5"):
-            raise ArchitectureError(f"{path.name}: legacy HDF5 models are not supported; save as .keras or to_json()")
-        else:
-            config = json.loads(path.read_text())
-    if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
-        raise ArchitectureError("not a serialized Keras model: expected {'class_name': ..., 'config': ...}")
-    return config
+                return json.loads(archive.read("config.json"))
+        except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArchitectureError(
+                f"{path.name} is not a .keras file: its config.json is unreadable ({exc})"
+            ) from None
+    if path.suffix in (".h5", ".hdf5"):
+        raise ArchitectureError(f"{path.name}: legacy HDF5 models are not supported; save as .keras or to_json()")
+    if path.suffix == ".keras":
+        raise ArchitectureError(f"{path.name} is not a .keras file: a .keras model is a zip archive (truncated?)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ArchitectureError(f"{path.name} is not a .keras file or a model's JSON: it is binary") from None
+    except json.JSONDecodeError as exc:
+        raise ArchitectureError(f"{path.name} is not a .keras file or a model's JSON ({exc})") from None
 
 
 def import_model(
@@ -421,13 +441,23 @@ def export_model_artifact(project: Project, artifact_id: str, path: str | Path, 
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{str(path)!r}: a Keras model file must end in .keras")
+    if not path.parent.is_dir():
+        raise ProjectError(f"{str(path)!r}: no folder {str(path.parent)!r} to write into; create it first")
     artifact = project.artifacts.get(artifact_id)
+    if not artifact.type.startswith("keras."):
+        raise _not_a_model(artifact.name, artifact.type, artifact.id)
     install_serializer(serialization)
     model = serialization.loads(storage.get(artifact.url))
     import keras
 
     if not isinstance(model, keras.Model):
-        raise TypeError(f"artifact {artifact.name!r} holds a {type(model).__name__}, not a Keras model")
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise _not_a_model(artifact.name, type(model).__name__, artifact.id)
     model.save(path)
     return path
+
+
+def _not_a_model(name: str, kind: str, artifact_id: str) -> ProjectError:
+    return ProjectError(
+        f"artifact {name!r} holds a {kind}, not a Keras model: only trained models export as .keras files",
+        artifact_id,
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from deepforge_panel.adapters.storage import storage
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.libraries.keras.architectures import ArchitectureError, ArchitecturesView
 from deepforge_panel.libraries.keras.codegen import build_model, load_generated
@@ -250,12 +251,46 @@ def test_export_model_artifact(project: Project, tmp_path: Path) -> None:
     artifact = project.artifacts.add(
         "train.model", "keras.Functional", url, hashlib.sha256(data).hexdigest(), len(data)
     )
+    with pytest.raises(ProjectError, match=r"no folder .*out.* to write into; create it first"):
+        export_model_artifact(project, artifact, tmp_path / "out" / "model.keras", store)
+    assert not (tmp_path / "out").exists(), "a missing folder is not made behind the user's back"
+    (tmp_path / "out").mkdir()
     path = export_model_artifact(project, artifact, tmp_path / "out" / "model.keras", store)
     loaded = keras.saving.load_model(path)
     sample = np.zeros((1, 16, 16, 1), dtype="float32")
     assert np.allclose(loaded.predict(sample, verbose=0), model.predict(sample, verbose=0))
     with pytest.raises(ValueError, match=r"must end in \.keras"):
         export_model_artifact(project, artifact, tmp_path / "model.h5", store)
+
+
+def test_an_artifact_that_is_not_a_model_is_refused_with_a_message(project: Project, tmp_path: Path) -> None:
+    store = storage((tmp_path / "artifacts").as_uri())
+    data = serialization.dumps(3)
+    url = store.put("three.bin", data)
+    digest = hashlib.sha256(data).hexdigest()
+    number = project.artifacts.add("source.data", "int", url, digest, len(data))
+    with pytest.raises(ProjectError, match=r"artifact 'source.data' holds a int, not a Keras model"):
+        export_model_artifact(project, number, tmp_path / "number.keras", store)
+    disguised = project.artifacts.add("source.other", "keras.Thing", url, digest, len(data))
+    with pytest.raises(ProjectError, match=r"artifact 'source.other' holds a int, not a Keras model"):
+        export_model_artifact(project, disguised, tmp_path / "number.keras", store)
+    assert not (tmp_path / "number.keras").exists()
+
+
+def test_corrupt_files_are_refused_as_what_they_are_not(project: Project, tmp_path: Path) -> None:
+    model = tmp_path / "model.keras"
+    sequential_mlp().save(model)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(model.read_bytes()[:200])
+    refused(project, truncated, r"truncated.keras is not a .keras file: a .keras model is a zip archive")
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    refused(project, binary, r"weights.bin is not a .keras file or a model's JSON: it is binary")
+    text = tmp_path / "notes.json"
+    text.write_text("these are notes, not a model")
+    refused(project, text, r"notes.json is not a .keras file or a model's JSON \(Expecting value")
+    refused(project, "{not json", r"the text is not a model's JSON")
+    refused(project, {"class_name": "Sequential", "config": []}, "not a serialized Keras model")
 
 
 # -- refusals: clear errors naming the layer; nothing is written ---------------------------------------
