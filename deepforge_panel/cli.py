@@ -19,11 +19,14 @@ if TYPE_CHECKING:
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``NODE.ATTR=VALUE`` pairs; VALUE is a Python literal where it parses as one, else a string."""
+    """``NODE.ATTR=VALUE`` pairs; VALUE is a Python literal where it parses as one, else a string.
+
+    Split at the last dot: a node's name may hold dots, an attribute's never does.
+    """
     overrides: dict[str, dict[str, Any]] = {}
     for item in items:
         target, sep, raw = item.partition("=")
-        node, dot, attr = target.partition(".")
+        node, dot, attr = target.rpartition(".")
         if not sep or not dot or not node or not attr:
             raise SystemExit(f"--set {item!r}: expected NODE.ATTR=VALUE, e.g. train.epochs=5")
         overrides.setdefault(node, {})[attr] = _literal(raw)

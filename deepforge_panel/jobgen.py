@@ -87,6 +87,9 @@ def write_job_folder(
     Outputs go under ``storage_url``; the options to reach it travel in the job's environment
     (:func:`job_environment`), so no secret is written to disk.
     """
+    unsafe = sorted(name for name in references or {} if not name.isidentifier())
+    if unsafe:
+        raise ValueError(f"reference names are Python identifiers (each names a file in the job folder), not {unsafe}")
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "operation.py").write_text(code)

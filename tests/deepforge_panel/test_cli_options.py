@@ -56,3 +56,11 @@ def test_home_before_a_library_command_reaches_its_nested_subcommand(homes: tupl
     done = run_cli("--home", chosen, "architecture", "export", "in-chosen", "nothing", default_home=default)
     assert done.returncode == 2
     assert "project 'in-chosen' has no architecture 'nothing'" in done.stderr, done.stderr
+
+
+def test_set_splits_at_the_last_dot_so_node_names_may_hold_dots() -> None:
+    from deepforge_panel.cli import _parse_sets
+
+    assert _parse_sets(["v1.2.epochs=3", "train.rate=0.5"]) == {"v1.2": {"epochs": 3}, "train": {"rate": 0.5}}
+    with pytest.raises(SystemExit, match=r"expected NODE\.ATTR=VALUE"):
+        _parse_sets([".epochs=3"])
