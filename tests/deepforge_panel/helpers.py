@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
@@ -37,3 +40,27 @@ class Pair:
 
 def new_project(tmp_path: Path, name: str = "test") -> Project:
     return Project.open(Home(tmp_path / "home").create(name))
+
+
+def start_sleepy_run(tmp_path: Path, **popen: Any) -> tuple[Path, subprocess.Popen[str], int]:
+    """A CLI ``run`` of a one-job pipeline whose job sleeps: (home, the CLI process, the job's pid once it runs)."""
+    from deepforge_panel.workspace import Workspace
+    from tests.conftest import wait_until
+
+    home = tmp_path / "home"
+    project = Workspace(home, examples=False).create("sleepy")
+    pidfile = tmp_path / "job.pid"
+    op = project.operations.add(
+        "import os, time\n"
+        "class Sleep:\n"
+        f"    def execute(self):\n        open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n        time.sleep(600)\n"
+    )
+    project.pipelines.add_node(project.pipelines.create("p"), op, name="sleep")
+    project.close()
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "deepforge_panel.cli", "run", "sleepy", "p", "--home", str(home)],
+        text=True,
+        **popen,
+    )
+    wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
+    return home, runner, int(pidfile.read_text())

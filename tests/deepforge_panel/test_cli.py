@@ -13,7 +13,7 @@ from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
 from deepforge_panel.runners import current_runner
 from deepforge_panel.workspace import Workspace
-from tests.deepforge_panel.helpers import SOURCE
+from tests.deepforge_panel.helpers import SOURCE, start_sleepy_run
 
 
 def cli(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -94,24 +94,7 @@ def test_a_killed_run_is_marked_interrupted_and_leaves_no_orphan_job(tmp_path: P
 
     from tests.conftest import wait_until
 
-    home = tmp_path / "home"
-    workspace = Workspace(home, examples=False)
-    project = workspace.create("sleepy")
-    pidfile = tmp_path / "job.pid"
-    op = project.operations.add(
-        "import os, time\n"
-        "class Sleep:\n"
-        f"    def execute(self):\n        open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n        time.sleep(600)\n"
-    )
-    project.pipelines.add_node(project.pipelines.create("p"), op, name="sleep")
-    project.store.close()
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "deepforge_panel.cli", "run", "sleepy", "p", "--home", str(home)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
-    job_pid = int(pidfile.read_text())
+    home, runner, job_pid = start_sleepy_run(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait(timeout=10)
 
@@ -129,8 +112,8 @@ def test_a_killed_run_is_marked_interrupted_and_leaves_no_orphan_job(tmp_path: P
     execution = _raw_open(home, "sleepy").executions.all()[-1]
     assert execution.status == "failed" and "stopped before it ended" in execution.error
     assert execution.job("sleep").status == "cancelled" and "interrupted" in execution.job("sleep").error
-    project = workspace.open("sleepy")
-    assert workspace.orchestrator(project).recover() == []
+    workspace = Workspace(home, examples=False)
+    assert workspace.orchestrator(workspace.open("sleepy")).recover() == []
 
 
 def _raw_open(home: Path, name: str) -> Project:

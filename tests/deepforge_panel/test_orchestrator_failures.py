@@ -25,8 +25,7 @@ from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.pipelines import PipelineError
 from deepforge_panel.project import Project
 from deepforge_panel.runners import current_runner
-from tests.conftest import wait_until
-from tests.deepforge_panel.helpers import ADD, SOURCE, new_project
+from tests.deepforge_panel.helpers import ADD, SOURCE, new_project, start_sleepy_run
 
 NO_FINAL_NEWLINE = """
 class Done:
@@ -307,25 +306,7 @@ def test_executions_whose_driver_is_gone_are_settled_and_others_are_not(tmp_path
 def test_stopping_the_cli_run_cancels_the_execution_cleanly(tmp_path: Path, signum: int) -> None:
     from deepforge_panel.workspace import Workspace
 
-    home = tmp_path / "home"
-    workspace = Workspace(home, examples=False)
-    project = workspace.create("sleepy")
-    pidfile = tmp_path / "job.pid"
-    op = project.operations.add(
-        "import os, time\n"
-        "class Sleep:\n"
-        f"    def execute(self):\n        open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n        time.sleep(600)\n"
-    )
-    project.pipelines.add_node(project.pipelines.create("p"), op, name="sleep")
-    project.store.close()
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "deepforge_panel.cli", "run", "sleepy", "p", "--home", str(home)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
-    job_pid = int(pidfile.read_text())
+    home, runner, job_pid = start_sleepy_run(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     runner.send_signal(signum)
     out, err = runner.communicate(timeout=30)
     assert runner.returncode == 128 + signum, out + err
