@@ -11,6 +11,7 @@ reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -106,14 +107,45 @@ def write_job_folder(
     return folder
 
 
-def job_environment(storage_options: dict[str, Any] | None = None) -> dict[str, str]:
+JOB_LOG_LEVELS = ("quiet", "verbose")
+"""How much of the libraries' start-up logging a project's jobs show (``Project.job_log_level``)."""
+
+_STARTUP_CHATTER = re.compile(
+    "|".join(
+        (
+            r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$",
+            r"oneDNN custom operations are on\.",
+            r"Could not find cuda drivers on your machine, GPU will not be used\.",
+            r"This TensorFlow binary is optimized to use available CPU instructions",
+            r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$",
+            r"failed call to cuInit",
+            r"Unable to register cu\w+ factory: Attempting to register factory for plugin",
+            r"computation placer already registered\.",
+            r"TF-TRT Warning: Could not find TensorRT",
+        )
+    )
+)
+"""TensorFlow's start-up notices. TensorFlow >= 2.19 logs them before its log level is read, so no
+environment variable hides them: the console leaves them out, the job folder's ``stderr.log`` keeps them."""
+
+
+def is_startup_chatter(line: str) -> bool:
+    """Whether a stderr line is one of TensorFlow's start-up notices, hidden from a quiet job's console."""
+    return _STARTUP_CHATTER.search(line) is not None
+
+
+def job_environment(storage_options: dict[str, Any] | None = None, log_level: str = "quiet") -> dict[str, str]:
     """Environment a job gets under the workbench: figures through our backend and the storage's
     fsspec options, if it has any. Feedback is on wherever the compute adapter gives the job an
-    events channel (``$DEEPFORGE_EVENTS_FD``), so no switch is needed here."""
-    env = {
-        "MPLBACKEND": "module://deepforge.mpl_backend",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
+    events channel (``$DEEPFORGE_EVENTS_FD``), so no switch is needed here. ``log_level`` (one of
+    :data:`JOB_LOG_LEVELS`) sets the C++ log levels of TensorFlow and gRPC; numerics are untouched."""
+    if log_level not in JOB_LOG_LEVELS:
+        raise ValueError(f"job log level is one of {JOB_LOG_LEVELS}, not {log_level!r}")
+    env = {"MPLBACKEND": "module://deepforge.mpl_backend"}
+    if log_level == "quiet":
+        env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
+    else:
+        env |= {"TF_CPP_MIN_LOG_LEVEL": "0", "GRPC_VERBOSITY": "INFO"}
     if storage_options:
         env[OPTIONS_ENV] = json.dumps(storage_options)
     return env

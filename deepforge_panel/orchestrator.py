@@ -38,7 +38,7 @@ from deepforge_panel.events import (
 )
 from deepforge_panel.executions import Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
-from deepforge_panel.jobgen import job_environment, write_job_folder
+from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, coerce
 from deepforge_panel.project import default_author
 from deepforge_panel.references import ResolvedReference, resolve
@@ -303,7 +303,9 @@ class Orchestrator:
         )
         from deepforge_panel.adapters.compute import JobSpec
 
-        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"]))
+        log_level = self.project.job_log_level
+        quiet = log_level == "quiet"
+        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"], log_level))
         run.artifacts[node_id] = {}
         errors: list[str] = []
         stderr_tail: list[str] = []
@@ -323,6 +325,8 @@ class Orchestrator:
                     return
                 case Line(stream=stream, text=text):
                     logs[stream].write(event.printed)
+                    if quiet and stream == "stderr" and is_startup_chatter(text):
+                        return
                     if stream == "stderr":
                         stderr_tail.append(text[-2000:])
                         del stderr_tail[:-20]

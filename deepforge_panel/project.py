@@ -89,6 +89,21 @@ class Project:
     def meta(self) -> Map:
         return self.map("meta")
 
+    @property
+    def job_log_level(self) -> str:
+        """How much start-up logging (TensorFlow's notices) jobs show: "quiet" (default) or "verbose"."""
+        value = self.meta.get("job_log_level")
+        return value if isinstance(value, str) else "quiet"
+
+    @job_log_level.setter
+    def job_log_level(self, level: str) -> None:
+        from deepforge_panel.jobgen import JOB_LOG_LEVELS
+
+        if level not in JOB_LOG_LEVELS:
+            raise ValueError(f"job_log_level is one of {JOB_LOG_LEVELS}, not {level!r}")
+        with self.transaction():
+            self.meta["job_log_level"] = level
+
     def as_user(self, origin: str) -> Project:
         """The same project (same document and store) whose edits carry ``origin``, so they can be undone alone."""
         return Project(self.doc, self.store, name=self.name, readonly=self.readonly, origin=origin)
