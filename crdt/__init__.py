@@ -3,9 +3,12 @@
 from deepforge_panel.crdt.home import Entry, Home, default_home
 from deepforge_panel.crdt.names import MAX_NAME_LENGTH, NAME_RULE, name_problem
 from deepforge_panel.crdt.schema import (
+    CORE_DESIGN_ROOTS,
+    CORE_RECORD_ROOTS,
     CORE_ROOTS,
     ROOTS,
     Id,
+    RootKind,
     as_int,
     dumps,
     loads,
@@ -20,6 +23,8 @@ from deepforge_panel.crdt.schema import (
 from deepforge_panel.crdt.store import Commit, CommitId, DocStore, StoreError
 
 __all__ = [
+    "CORE_DESIGN_ROOTS",
+    "CORE_RECORD_ROOTS",
     "CORE_ROOTS",
     "MAX_NAME_LENGTH",
     "NAME_RULE",
@@ -30,6 +35,7 @@ __all__ = [
     "Entry",
     "Home",
     "Id",
+    "RootKind",
     "StoreError",
     "as_int",
     "default_home",

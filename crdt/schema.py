@@ -9,17 +9,21 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from typing import Any, NewType, overload
+from typing import Any, Literal, NewType, get_args, overload
 
 from pycrdt import Array, Doc, Map, Text
 
-CORE_ROOTS: tuple[str, ...] = (
-    "meta",
-    "operations",
-    "pipelines",
-    "executions",
-    "artifacts",
-)
+RootKind = Literal["design", "records"]
+"""What a root holds: *design* is what users author (versioned; restore, diff, merge and undo act on it),
+*records* is what happened (kept as is across a restore, never undone)."""
+
+CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines")
+"""The core's design roots."""
+
+CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts")
+"""The core's records roots."""
+
+CORE_ROOTS: tuple[str, ...] = CORE_DESIGN_ROOTS + CORE_RECORD_ROOTS
 """Top-level maps every project document has, each keyed by random ids (``meta`` by field)."""
 
 
@@ -30,9 +34,26 @@ class _Roots(Sequence[str]):
     observing every root) sees roots that libraries add without this package knowing any library.
     """
 
-    def __init__(self, core: tuple[str, ...]) -> None:
-        self.core = core
-        self._names = core
+    def __init__(self, design: tuple[str, ...], records: tuple[str, ...]) -> None:
+        self.core = design + records
+        self._names = self.core
+        self._kinds: dict[str, RootKind] = dict.fromkeys(design, "design")
+        self._kinds.update(dict.fromkeys(records, "records"))
+
+    @property
+    def design(self) -> tuple[str, ...]:
+        """The design roots, in order: what restore, diff, merge and undo act on."""
+        return tuple(name for name in self._names if self._kinds[name] == "design")
+
+    @property
+    def records(self) -> tuple[str, ...]:
+        """The records roots, in order: kept as they are across a restore, never undone."""
+        return tuple(name for name in self._names if self._kinds[name] == "records")
+
+    def kind(self, name: str) -> RootKind:
+        if name not in self._kinds:
+            raise KeyError(f"{name!r} is not a root of the project document (roots: {', '.join(self._names)})")
+        return self._kinds[name]
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -47,27 +68,35 @@ class _Roots(Sequence[str]):
     def __repr__(self) -> str:
         return f"ROOTS{self._names!r}"
 
-    def add(self, name: str) -> None:
+    def add(self, name: str, kind: RootKind = "design") -> None:
         if not name or not isinstance(name, str):
             raise ValueError(f"a document root needs a non-empty name, got {name!r}")
+        if kind not in get_args(RootKind):
+            raise ValueError(f"root {name!r}: kind must be one of {get_args(RootKind)}, got {kind!r}")
         if name in self.core:
             raise ValueError(f"{name!r} is a core root of the project document; a registered root needs its own name")
+        if name in self._names and self._kinds[name] != kind:
+            raise ValueError(f"root {name!r} is already registered as a {self._kinds[name]} root, not {kind}")
         if name not in self._names:
             self._names = (*self._names, name)
+            self._kinds[name] = kind
 
     def remove(self, name: str) -> None:
         if name in self.core:
             raise ValueError(f"{name!r} is a core root of the project document and stays")
         self._names = tuple(n for n in self._names if n != name)
+        self._kinds.pop(name, None)
 
 
-ROOTS = _Roots(CORE_ROOTS)
-"""Top-level maps of every project document: :data:`CORE_ROOTS` plus the registered (library) roots."""
+ROOTS = _Roots(CORE_DESIGN_ROOTS, CORE_RECORD_ROOTS)
+"""Top-level maps of every project document: :data:`CORE_ROOTS` plus the registered (library) roots.
+
+``ROOTS.design`` and ``ROOTS.records`` split them by :data:`RootKind`."""
 
 
-def register_root(name: str) -> None:
-    """Declare a design root (versioned, restored, undoable) every document gets, e.g. a library's resources."""
-    ROOTS.add(name)
+def register_root(name: str, kind: RootKind = "design") -> None:
+    """Declare a root every document gets, e.g. a library's resources (design: versioned, restored, undoable)."""
+    ROOTS.add(name, kind)
 
 
 def unregister_root(name: str) -> None:

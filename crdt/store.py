@@ -307,11 +307,14 @@ class DocStore:
         return commits.rebuild(updates)
 
     def restore(self, commit_id: str, author: str = "anonymous") -> CommitId:
-        """Make the live document equal to ``commit_id``'s version, recorded as a new commit."""
+        """Make the live document's design equal to ``commit_id``'s version, recorded as a new commit.
+
+        Records roots (what ran, what it made) stay exactly as they are: restoring is about the design.
+        """
         old = self.checkout(commit_id)
         live = self.doc
         with live.transaction(origin="restore"):
-            for name in ROOTS:
+            for name in ROOTS.design:
                 make_equal(live.get(name, type=type(old[name])), old[name])
         return self.commit(f"Restore {commit_id}", author=author)
 

@@ -109,10 +109,13 @@ class Project:
         return Project(self.doc, self.store, name=self.name, readonly=self.readonly, origin=origin)
 
     def undo_manager(self) -> UndoManager:
-        """Undo/redo for this handle's own edits only (its ``origin``), never a peer's or a job's."""
+        """Undo/redo for this handle's own edits of the design only (its ``origin``), never a peer's or a job's.
+
+        Records roots (executions, artifacts) are out of scope: what happened is never undone.
+        """
         if self.origin is None:
             raise ValueError("undo needs a per-user handle: use project.as_user(origin)")
-        manager = UndoManager(scopes=[self.map(name) for name in ROOTS if name != "executions"])
+        manager = UndoManager(scopes=[self.map(name) for name in ROOTS.design])
         manager.include_origin(self.origin)
         return manager
 

@@ -91,6 +91,28 @@ def test_commit_log_checkout_restore(tmp_path: Path) -> None:
     assert root(reopened, "meta")["v"] == "one"
 
 
+def test_restore_makes_only_the_design_equal_and_keeps_the_records(tmp_path: Path) -> None:
+    store = DocStore(tmp_path / "p.sqlite")
+    doc = store.open()
+    root(doc, "operations")["op"] = Map({"code": Text("a = 1\n")})
+    root(doc, "executions")["x-early"] = Map({"status": "done"})
+    first = store.commit("first", author="ada")
+    root(doc, "operations")["op"]["code"].insert(0, "# edited\n")
+    root(doc, "pipelines")["p"] = Map({"name": "later"})
+    root(doc, "executions")["x-early"]["status"] = "failed"
+    root(doc, "executions")["x-late"] = Map({"status": "done"})
+    root(doc, "artifacts")["a-late"] = Map({"name": "model"})
+    store.commit("second", author="ada")
+    records = {name: root(doc, name).to_py() for name in ("executions", "artifacts")}
+
+    store.restore(first, author="cy")
+    assert str(root(doc, "operations")["op"]["code"]) == "a = 1\n" and "p" not in root(doc, "pipelines")
+    assert {name: root(doc, name).to_py() for name in ("executions", "artifacts")} == records
+    reopened = DocStore(tmp_path / "p.sqlite").open()
+    assert root(reopened, "artifacts").to_py() == {"a-late": {"name": "model"}}
+    assert root(reopened, "executions").to_py() == records["executions"]
+
+
 def test_branches_have_their_own_live_state(tmp_path: Path) -> None:
     store = DocStore(tmp_path / "p.sqlite")
     doc = store.open()
