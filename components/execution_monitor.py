@@ -336,8 +336,9 @@ class ExecutionMonitor(ProjectComponent):
         if not out and not err:
             body = '<pre class="df-stdout df-empty">(no output yet)</pre>'
         else:
+            stderr = "df-stderr df-failed" if job.status == "failed" else "df-stderr"
             body = (f'<pre class="df-stdout">{html.escape(out)}</pre>' if out else "") + (
-                f'<pre class="df-stderr">{html.escape(err)}</pre>' if err else ""
+                f'<pre class="{stderr}">{html.escape(err)}</pre>' if err else ""
             )
         content = f'<div class="df-console-scroll"><div>{body}</div></div>'
         if self.console.object != content:
@@ -447,6 +448,7 @@ _CONSOLE_CSS = """
   background: #1e1e1e; border-radius: 4px; padding: 4px 8px; }
 .df-console-scroll pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
 .df-stdout { color: #e0e0e0; }
-.df-stderr { color: #ff8a80; border-top: 1px solid #555; }
+.df-stderr { color: #d7ccc8; border-top: 1px dashed #666; border-left: 2px solid #8d6e63; padding-left: 6px; }
+.df-stderr.df-failed { color: #ff8a80; border-left-color: #e57373; }
 .df-empty { color: #9e9e9e; font-style: italic; }
 """

@@ -34,6 +34,7 @@ class Prepare:
 
     def execute(self):
         print("preparing data", flush=True)
+        print("note: a library's warning", file=__import__("sys").stderr, flush=True)
         data = self.epochs
         return data
 """
@@ -225,6 +226,18 @@ def test_a_failed_job_shows_its_traceback_prominently(ran: Session) -> None:
     ran.job = _graph_job(monitor, "report")["id"]
     assert monitor.error.alert_type == "warning" and "upstream job explode failed" in monitor.error.object
     ran.job = None
+
+
+def test_stderr_is_set_apart_and_red_only_when_the_job_failed(ran: Session) -> None:
+    monitor = _monitor(ran)
+    ran.job = _graph_job(monitor, "prepare")["id"]
+    assert '<pre class="df-stderr">note: a library&#x27;s warning' in monitor.console.object
+    ran.job = _graph_job(monitor, "explode")["id"]
+    assert '<pre class="df-stderr df-failed">' in monitor.console.object
+    ran.job = None
+    assert ".df-stderr.df-failed { color: #ff8a80" in monitor.console.stylesheets[0]
+    plain = monitor.console.stylesheets[0].split(".df-stderr {", 1)[1].split("}", 1)[0]
+    assert "#ff8a80" not in plain
 
 
 def test_models_build_for_a_browser(ran: Session) -> None:
