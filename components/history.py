@@ -18,6 +18,7 @@ from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.crdt import ROOTS, CommitId, StoreError
+from deepforge_panel.diff import describe_changes, design_changes
 from deepforge_panel.errors import NotFound
 from deepforge_panel.project import Project, ReadOnlyError
 
@@ -29,6 +30,16 @@ POLL_MS = 2000
 
 def format_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def restore_summary(live: Project, version: Project, commit_id: str) -> str:
+    """What restoring ``version`` does to ``live``, in Markdown: the design changes counted, the records kept."""
+    records = " and ".join(ROOTS.records)
+    kept = f"{records[:1].upper()}{records[1:]} are kept as they are."
+    changes = design_changes(live, version)
+    if not changes:
+        return f"The design of version {md_code(commit_id)} is the current one: restore changes nothing in it. {kept}"
+    return f"Restore makes the design equal to version {md_code(commit_id)}: {describe_changes(changes)}. {kept}"
 
 
 def version_summary(version: Project) -> pd.DataFrame:
@@ -73,6 +84,7 @@ class HistoryView(ProjectComponent):
         self.preview = pn.widgets.Tabulator(
             pd.DataFrame(columns=PREVIEW_COLUMNS), show_index=False, disabled=True, sizing_mode="stretch_width"
         )
+        self.restore_effect = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.restore_button = pn.widgets.Button(label="Restore this version", color="warning")
         self.confirm_button = pn.widgets.Button(label="Confirm restore", color="danger", visible=False)
         self.cancel_button = pn.widgets.Button(label="Cancel", visible=False)
@@ -82,6 +94,7 @@ class HistoryView(ProjectComponent):
         self.detail = pn.Column(
             self.preview_header,
             self.preview,
+            self.restore_effect,
             pn.Row(self.restore_button, self.confirm_button, self.cancel_button),
             visible=False,
             sizing_mode="stretch_width",
@@ -121,6 +134,8 @@ class HistoryView(ProjectComponent):
     def refresh(self) -> None:
         self._refresh_commits()
         self._refresh_undo()
+        if self.confirming:  # the live design moved: say what restore changes now
+            self._show_confirmation()
 
     def _refresh_commits(self) -> None:
         branch = self.project.branch_name
@@ -187,6 +202,9 @@ class HistoryView(ProjectComponent):
 
     @param.depends("confirming", watch=True)
     def _show_confirmation(self) -> None:
+        if self.confirming and self.commit is not None:
+            self.restore_effect.object = restore_summary(self.project, self.project.checkout(self.commit), self.commit)
+        self.restore_effect.visible = self.confirming
         self.restore_button.visible = not self.confirming
         self.confirm_button.visible = self.cancel_button.visible = self.confirming
 

@@ -189,3 +189,38 @@ def test_undo_is_disabled_without_a_per_user_handle(session: Session) -> None:
     shared.pipelines.create("x")
     assert view.undo_button.disabled and view.undo() is False
     assert {p.name for p in shared.pipelines.all()} == {"x"}
+
+
+def test_restore_confirmation_counts_the_design_changes_and_keeps_the_records(session: Session) -> None:
+    project = session.project
+    alpha = _pipeline_with(project, "alpha", "Source")
+    view = HistoryView(session=session)
+    old = _commit_with(view, "only alpha")
+    _pipeline_with(project, "beta", "Source")
+    _pipeline_with(project, "gamma", "Source")
+    project.pipelines.rename(alpha, "alpha renamed")
+    project.operations.add(ADD)
+    pipeline = project.pipelines.get(alpha)
+    execution_id, _jobs = project.executions.create(pipeline, old, {nid: {} for nid in pipeline.nodes}, author="ada")
+    artifact_id = project.artifacts.add("result", "int", "file:///tmp/result", "h" * 8, 8)
+    _commit_with(view, "more")
+    view.select(old)
+    assert not view.restore_effect.visible
+
+    view.restore_button.clicks += 1
+    assert view.restore_effect.visible
+    assert view.restore_effect.object == (
+        f"Restore makes the design equal to version `{old}`: 1 operation removed, 1 pipeline changed, "
+        "2 pipelines removed. Executions and artifacts are kept as they are."
+    )
+    project.pipelines.create("delta")  # the live design moves while confirming: the count follows
+    assert "3 pipelines removed" in view.restore_effect.object
+
+    view.confirm_button.clicks += 1
+    assert not view.restore_effect.visible
+    assert {p.name for p in project.pipelines.all()} == {"alpha"}
+    assert project.executions.ids() == [execution_id] and project.artifacts.ids() == [artifact_id]
+
+    view.select(project.log()[0].id)
+    view.restore_button.clicks += 1
+    assert view.restore_effect.object.startswith(f"The design of version `{project.log()[0].id}` is the current one")
