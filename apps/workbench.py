@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import urlencode
 
 import panel as pn
 from bokeh.document import Document
 from panel.io.resources import LOCAL_DIST
 
+from deepforge_panel.apps.theme import WorkbenchDesign
 from deepforge_panel.components.artifact_browser import ArtifactBrowser
 from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
@@ -21,19 +23,26 @@ from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.libraries import loaded_libraries
 
+THEME_COOKIE = "df_theme"
+"""Remembers the reader's light/dark choice, so a page opened by a plain link keeps it."""
+
 
 def _theme() -> str:
-    arg = pn.state.session_args.get("theme", [b"default"])[0].decode() if pn.state.session_args else "default"
-    return "dark" if arg == "dark" else "default"
+    """``?theme=`` first, then the choice the header's toggle remembered."""
+    args = pn.state.session_args or {}
+    chosen = args.get("theme", [b""])[0].decode() or pn.state.cookies.get(THEME_COOKIE, "")
+    return "dark" if chosen == "dark" else "default"
 
 
 def _theme_link() -> pn.pane.HTML:
-    """Switch light/dark by reloading with ``?theme=`` (Panel templates read it), keeping the other arguments."""
-    other = "default" if _theme() == "dark" else "dark"
+    """Reload with the other ``?theme=`` (the other arguments kept) and remember it in a cookie for a year."""
+    other = "default" if pn.config.theme == "dark" else "dark"
     label = "☀ Light" if other == "default" else "☾ Dark"
-    script = f"const u = new URL(window.location); u.searchParams.set('theme', '{other}'); window.location = u; return false;"
+    args = {key: values[0].decode() for key, values in (pn.state.session_args or {}).items() if values}
+    href = html_text("?" + urlencode({**args, "theme": other}))
+    remember = f"document.cookie = '{THEME_COOKIE}={other}; path=/; max-age=31536000; SameSite=Lax'"
     return pn.pane.HTML(
-        f"<a href='#' class='df-theme' onclick=\"{script}\" style='color:white;text-decoration:none'>{label}</a>",
+        f"<a href='{href}' class='df-theme' onclick=\"{remember}\" style='color:white;text-decoration:none'>{label}</a>",
         margin=(12, 10),
     )
 
@@ -44,7 +53,8 @@ def _template(title: str) -> pn.template.BootstrapTemplate:
         title=title,
         header_background="#3f6cb5",
         collapsed_sidebar=True,
-        theme=_theme(),
+        theme=pn.config.theme,
+        design=WorkbenchDesign,
     )
     template.header.append(_theme_link())
     return template
@@ -122,6 +132,7 @@ def serve_styles_locally(doc: Document | None) -> None:
 def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     """Build the page for one browser session; a failure is explained on a page, never a bare traceback."""
     serve_styles_locally(pn.state.curdoc)
+    pn.config.theme = _theme()  # for this session only: the code editors and tables built below follow it
     name = pn.state.session_args.get("project", [b""])[0].decode()
     try:
         return project_page(hub, name) if name else start_page(hub)

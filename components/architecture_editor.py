@@ -47,11 +47,11 @@ FUNCTION_TEMPLATE = "def {name}(x):\n    return keras.ops.relu(x) - 0.1 * keras.
 
 _NODE_CSS = """
 .df-layer { font-size: 11px; min-width: 140px; max-width: 260px; white-space: normal; }
-.df-type { color: #555; }
+.df-type { color: var(--df-muted, #555); }
 .df-shape { font-family: monospace; margin-top: 3px; }
-.df-error { color: #c62828; margin-top: 3px; overflow-wrap: anywhere; }
-.df-blocked { color: #8d6e63; margin-top: 3px; font-style: italic; }
-.df-pending { color: #999; margin-top: 3px; }
+.df-error { color: var(--df-error, #c62828); margin-top: 3px; overflow-wrap: anywhere; }
+.df-blocked { color: var(--df-blocked, #8d6e63); margin-top: 3px; font-style: italic; }
+.df-pending { color: var(--df-faint, #999); margin-top: 3px; }
 """
 
 NODE_TYPES = {
@@ -248,7 +248,6 @@ class ArchitectureEditor(ProjectComponent):
             language="python",
             height=150,
             sizing_mode="stretch_width",
-            theme="chrome",
         )
         self.save_function = pn.widgets.Button(label="Save function", color="default")
         self.save_function.on_click(lambda _e: self._save_function())

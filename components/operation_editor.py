@@ -19,9 +19,7 @@ class OperationEditor(ProjectComponent):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.editor = pn.widgets.CodeEditor(
-            language="python", sizing_mode="stretch_width", height=360, theme="chrome", label="code"
-        )
+        self.editor = pn.widgets.CodeEditor(language="python", sizing_mode="stretch_width", height=360, label="code")
         self.title = pn.pane.Markdown("", margin=(0, 10))
         self.status = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
         self.ports = pn.pane.Markdown("", margin=(0, 10), styles={"font-size": "12px"})

@@ -54,11 +54,11 @@ def _port_view(interface: Interface | None, operation: str, error: bool) -> str:
 
 _NODE_CSS = """
 .df-node { font-size: 11px; min-width: 150px; }
-.df-op { color: #555; margin-bottom: 4px; }
+.df-op { color: var(--df-muted, #555); margin-bottom: 4px; }
 .df-ports { width: 100%; border-collapse: collapse; }
 .df-in { text-align: left; padding: 2px 8px 2px 0; }
 .df-out { text-align: right; padding: 2px 0 2px 8px; }
-.df-error { color: #c62828; }
+.df-error { color: var(--df-error, #c62828); }
 """
 
 
