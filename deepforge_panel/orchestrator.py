@@ -39,9 +39,9 @@ from deepforge_panel.events import (
 from deepforge_panel.executions import Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
-from deepforge_panel.pipelines import NodeId, Pipeline, coerce
+from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, coerce
 from deepforge_panel.project import default_author
-from deepforge_panel.references import ResolvedReference, resolve
+from deepforge_panel.references import ResolvedReference, UnbuildableReference, resolve
 from deepforge_panel.runners import current_runner
 
 if TYPE_CHECKING:
@@ -124,10 +124,15 @@ class Orchestrator:
         pipelines = self.project.pipelines
         checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
         author = author or default_author()
-        snapshots = {
-            nid: self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
-            for nid, node in checked.nodes.items()
-        }
+        snapshots: dict[NodeId, _Snapshot] = {}
+        problems: list[str] = []
+        for nid, node in checked.nodes.items():
+            try:
+                snapshots[nid] = self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
+            except UnbuildableReference as exc:
+                problems.append(f"{node.name}: {exc}")
+        if problems:  # what only generating the references tells, refused like check_runnable's problems
+            raise PipelineError(f"pipeline {checked.name!r} cannot run:\n  - " + "\n  - ".join(problems))
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=current_runner()
@@ -173,7 +178,12 @@ class Orchestrator:
             attribute = op.interface.attribute(key)
             assert attribute is not None
             attributes[key] = coerce(attribute, value, node.name)
-        references = {name: resolve(self.project, value) for name, value in node.references.items()}
+        references: dict[str, ResolvedReference] = {}
+        for name, value in node.references.items():
+            try:
+                references[name] = resolve(self.project, value)
+            except UnbuildableReference as exc:
+                raise UnbuildableReference(f"reference {name!r}: {exc}") from exc
         return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references)
 
     def _job(self, run: _Run, node_id: NodeId) -> Map:

@@ -15,6 +15,10 @@ class UnresolvedReference(ProjectError, ValueError):
     """A reference that names no library or no resource."""
 
 
+class UnbuildableReference(ProjectError, ValueError):
+    """A reference to an existing resource that its library cannot generate code for (e.g. a layer left unconnected)."""
+
+
 @dataclass(frozen=True)
 class ResolvedReference:
     """What a job needs to rebuild the referenced object: the library and its generated code."""
@@ -55,4 +59,8 @@ def resolve(project: Project, value: str) -> ResolvedReference:
     library_name, resource_id = parse_reference(value)
     lib = library(library_name)
     name = check_reference(project, value)
-    return ResolvedReference(library_name, resource_id, name, lib.generate(project, resource_id))
+    try:
+        code = lib.generate(project, resource_id)
+    except ProjectError as exc:
+        raise UnbuildableReference(f"{library_name} resource {name!r} cannot be built: {exc}") from exc
+    return ResolvedReference(library_name, resource_id, name, code)
