@@ -1,4 +1,7 @@
-"""Keyboard shortcuts for the whole page: Ctrl+Enter runs, Ctrl+S commits (Cmd on macOS)."""
+"""Keyboard shortcuts for the whole page: Ctrl+Enter runs, Ctrl+S commits (Cmd on macOS).
+
+The page's dialog (the template's modal, which Ctrl+S opens) gives its first text field the focus when shown.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,23 @@ class Shortcuts(JSComponent):
         else if (event.key === "s" || event.key === "S") { event.preventDefault(); model.send_msg({ action: "commit" }) }
       }
       document.addEventListener("keydown", handler, true)
-      model.on("remove", () => document.removeEventListener("keydown", handler, true))
+      // Widgets draw their inputs in shadow roots; Bootstrap focuses the dialog itself once shown, so focus after.
+      const firstField = (root) => {
+        const found = root.querySelector("input[type=text], textarea")
+        if (found) return found
+        for (const e of root.querySelectorAll("*")) {
+          const inner = e.shadowRoot && firstField(e.shadowRoot)
+          if (inner) return inner
+        }
+        return null
+      }
+      const modal = document.getElementById("pn-Modal")
+      const shown = () => firstField(modal)?.focus()
+      modal?.addEventListener("shown.bs.modal", shown)
+      model.on("remove", () => {
+        document.removeEventListener("keydown", handler, true)
+        modal?.removeEventListener("shown.bs.modal", shown)
+      })
       const el = document.createElement("span")
       el.className = "df-shortcuts"
       return el
