@@ -91,7 +91,7 @@ class ExecutionMonitor(ProjectComponent):
         )
         self.table.param.watch(self._table_selected, "selection")
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
-        self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, width=100)
+        self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, visible=False, width=100)
         self.cancel.on_click(self._cancel)
         self.graph = JobGraph(sizing_mode="stretch_width", height=80)
         self.graph.param.watch(self._graph_selected, "selected")
@@ -247,6 +247,7 @@ class ExecutionMonitor(ProjectComponent):
             f" · {html.escape(execution.author)}</div>"
         )
         self.cancel.disabled = not running
+        self.cancel.visible = running
         positions = layout(execution)
         jobs = [
             {

@@ -169,7 +169,7 @@ def test_table_lists_the_execution_newest_first_with_its_commit(ran: Session) ->
     assert monitor.table.selection == [0], "the newest execution is shown when none is selected"
     assert monitor.execution is not None and monitor.execution.id == execution.id
     assert "training" in monitor.header.object and 'data-status="failed"' in monitor.header.object
-    assert monitor.cancel.disabled, "a finished execution cannot be cancelled"
+    assert monitor.cancel.disabled and not monitor.cancel.visible, "a finished execution shows no Cancel"
 
 
 def test_job_graph_mirrors_the_pipeline_and_colors_statuses(ran: Session) -> None:
@@ -344,14 +344,15 @@ def test_cancel_button_stops_the_running_execution(session: Session, tmp_path: P
         execution_id = session.run("slow")
         await async_wait_until(started.exists, timeout=30, message="job started")
         await async_wait_until(lambda: monitor.job.status == "running", timeout=5, message="running shown")
-        assert not monitor.cancel.disabled and monitor.progress.visible and monitor.progress.value == -1
+        assert monitor.cancel.visible and not monitor.cancel.disabled
+        assert monitor.progress.visible and monitor.progress.value == -1
         monitor.cancel.clicks += 1
         await session.hub.orchestrator("demo").wait(execution_id)
         await async_wait_until(lambda: monitor.execution.status == "cancelled", timeout=5, message="cancel shown")
         return execution_id
 
     asyncio.run(scenario())
-    assert monitor.cancel.disabled
+    assert monitor.cancel.disabled and not monitor.cancel.visible, "Cancel disappears when the run ends"
     assert _graph_job(monitor, "sleeper")["status"] == "cancelled"
     assert monitor.table.value.iloc[0]["status"] == "cancelled"
 
