@@ -223,3 +223,46 @@ def test_commit_then_restore_an_old_version(server: Any, project: str, new_tab: 
     page.screenshot(path=screenshots / "history.png")
     page.locator(".bk-tab", has_text="Pipelines").click()
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+
+
+def test_restore_keeps_executions_and_artifacts(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    from deepforge_panel.crdt import Home
+    from deepforge_panel.project import Project
+
+    store = Home(server.home).open(project)
+    try:
+        forked = Project.open(store)
+        train = next(p for p in forked.pipelines.all() if p.name == "train")
+        attributes = {nid: {} for nid in train.nodes}
+        execution_id, _jobs = forked.executions.create(train, store.head() or "", attributes, author="ada")
+        forked.executions.finish(execution_id, "succeeded")
+        forked.artifacts.add("recorded-model", "keras", "file:///tmp/recorded-model", "h" * 8, 8)
+        forked.pipelines.create("extra")
+        forked.commit("after a recorded run", author="ada")
+    finally:
+        store.close()
+
+    for theme in ("&theme=dark", ""):  # dark only looks and cancels; light confirms
+        tab = new_tab()
+        page = tab.page
+        page.goto(f"{server.url}?project={project}{theme}")
+        page.locator(".bk-tab", has_text="History").click(timeout=TIMEOUT)
+        page.locator(".tabulator-row:visible", has_text="Fork of digits").click()
+        page.get_by_role("button", name="Restore this version").click()
+        effect = page.get_by_text("Restore makes the design equal to version")
+        expect(effect).to_contain_text("1 pipeline removed", timeout=TIMEOUT)
+        expect(effect).to_contain_text("Executions and artifacts are kept as they are.")
+        expect(page.get_by_role("button", name="Cancel", exact=True)).to_be_visible()
+        page.screenshot(path=screenshots / f"restore-confirm{theme.replace('&theme=', '-')}.png")
+        if theme:
+            page.get_by_role("button", name="Cancel", exact=True).click()
+            continue
+        page.get_by_role("button", name="Confirm restore").click()
+        page.locator(".tabulator-row:visible", has_text="Restore").first.wait_for(timeout=TIMEOUT)
+
+    page.locator(".bk-tab", has_text="Executions").click()
+    expect(page.locator(".tabulator-row:visible", has_text="train")).to_have_count(1, timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "restore-kept-executions.png")
+    page.locator(".bk-tab", has_text="Artifacts").click()
+    expect(page.locator(".tabulator-row:visible", has_text="recorded-model")).to_have_count(1, timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "restore-kept-artifacts.png")
