@@ -66,6 +66,8 @@ class HistoryView(ProjectComponent):
             params["project"] = params["session"].project
         super().__init__(**params)
         self._head: tuple[str, CommitId | None] | None = None
+        self._version: Project | None = None
+        """The selected commit's version, checked out once when it is selected."""
         self._undo = self.project.undo_manager() if self.project.origin is not None else None
         self.branch_info = pn.pane.Markdown("")
         self.empty = pn.pane.Markdown("_No commits yet: commit below, or run a pipeline (each run commits)._")
@@ -187,10 +189,11 @@ class HistoryView(ProjectComponent):
         self._sync_selection()
         self.confirming = False
         if self.commit is None:
+            self._version = None
             self.detail.visible = False
             return
         info = self.project.get_commit(self.commit)
-        version = self.project.checkout(self.commit)
+        version = self._version = self.project.checkout(self.commit)
         self.preview.value = version_summary(version)
         self.preview_header.object = (
             f"#### Version {md_code(info.id)} (read-only)\n"
@@ -202,8 +205,8 @@ class HistoryView(ProjectComponent):
 
     @param.depends("confirming", watch=True)
     def _show_confirmation(self) -> None:
-        if self.confirming and self.commit is not None:
-            self.restore_effect.object = restore_summary(self.project, self.project.checkout(self.commit), self.commit)
+        if self.confirming and self.commit is not None and self._version is not None:
+            self.restore_effect.object = restore_summary(self.project, self._version, self.commit)
         self.restore_effect.visible = self.confirming
         self.restore_button.visible = not self.confirming
         self.confirm_button.visible = self.cancel_button.visible = self.confirming
