@@ -281,9 +281,12 @@ class ExecutionMonitor(ProjectComponent):
                 self._syncing = False
 
     def _update_job(self, job: Job | None) -> None:
-        for widget in (self.job_header, self.progress, self.progress_label, self.error, self.console):
+        # Each widget is shown or hidden once per refresh: a show-then-hide reaches the browser as a blinking empty box.
+        for widget in (self.job_header, self.console):
             widget.visible = job is not None
         if job is None:
+            for widget in (self.progress, self.progress_label, self.error):
+                widget.visible = False
             return
         status = html.escape(job.status)
         self.job_header.object = (

@@ -215,6 +215,18 @@ def test_clicking_a_job_shows_its_console_progress_and_figures(ran: Session) -> 
     assert len(_line_source(loss).data["x"]) == EPOCHS
 
 
+def test_a_refresh_never_flashes_an_empty_box_above_the_console(ran: Session) -> None:
+    """Each visibility change reaches the browser on its own: shown-then-hidden is an empty box that blinks."""
+    monitor = _monitor(ran)
+    ran.job = _graph_job(monitor, "train")["id"]
+    flips: list[tuple[str, bool]] = []
+    for widget in (monitor.error, monitor.progress, monitor.progress_label):
+        widget.param.watch(lambda e, w=widget: flips.append((type(w).__name__, e.new)), "visible")
+    monitor.refresh()
+    assert flips == [], "a refresh of a job without error showed and hid the error box"
+    assert not monitor.error.visible and monitor.progress.visible
+
+
 def test_a_failed_job_shows_its_traceback_prominently(ran: Session) -> None:
     monitor = _monitor(ran)
     ran.job = _graph_job(monitor, "explode")["id"]
