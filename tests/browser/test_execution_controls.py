@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_workbench import TIMEOUT, node, open_project
+from tests.browser.test_workbench import TIMEOUT, open_project, run_train
 
 pytestmark = pytest.mark.browser
 
@@ -35,11 +35,7 @@ def test_cancel_shows_only_while_running_and_no_box_blinks(
     server: Any, project: str, new_tab: Any, screenshots: Path
 ) -> None:
     page = open_project(new_tab(), server, project)
-    node(page, "train").click()
-    epochs = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
-    epochs.fill("3")
-    epochs.press("Enter")
-    page.keyboard.press("Control+Enter")
+    run_train(page, epochs=3)
     cancel = page.get_by_role("button", name="Cancel", exact=True)
     page.locator("g.df-job[data-name='train'][data-status='running']").wait_for(timeout=60_000)
     expect(cancel).to_be_visible()

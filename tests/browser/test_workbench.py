@@ -29,6 +29,15 @@ def node(page: Any, label: str) -> Any:
     )
 
 
+def run_train(page: Any, epochs: int) -> None:
+    """Set the train node's epochs and run the pipeline with Ctrl+Enter."""
+    node(page, "train").click()
+    field = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
+    field.fill(str(epochs))
+    field.press("Enter")
+    page.keyboard.press("Control+Enter")
+
+
 def drag(page: Any, source: Any, target: Any) -> None:
     """Press on ``source``, move in steps (React Flow tracks the pointer), release on ``target``."""
     a, b = source.bounding_box(), target.bounding_box()
@@ -186,11 +195,7 @@ LOSS_POINTS = """() => {
 
 def test_run_the_pipeline_and_watch_it(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
     page = open_project(new_tab(), server, project)
-    node(page, "train").click()
-    epochs = page.locator(".bk-input-group", has=page.get_by_text("epochs", exact=True)).locator("input")
-    epochs.fill("2")
-    epochs.press("Enter")
-    page.keyboard.press("Control+Enter")
+    run_train(page, epochs=2)
     job = page.locator("g.df-job[data-name='train']")
     job.wait_for(timeout=TIMEOUT)
     page.locator("g.df-job[data-name='train'][data-status='running']").wait_for(timeout=60_000)
