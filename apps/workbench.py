@@ -71,13 +71,14 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     session = Session(hub=hub, project=project)
     template = _template(f"DeepForge-Panel · {html_text(project.name)}")
     editor = PipelineEditor(project=project, session=session)
+    history = HistoryView(project=project, session=session)
     # Pipelines, then one tab per library offering an editor (Keras: "Architectures"), then the core's tabs.
     pages = [
         ("Pipelines", editor),
         *((lib.tab, lib.editor(project, session)) for lib in loaded_libraries() if lib.tab),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
-        ("History", HistoryView(project=project, session=session)),
+        ("History", history),
     ]
     titles = [title for title, _ in pages]
     tabs = pn.Tabs(*pages, dynamic=False, sizing_mode="stretch_both")
@@ -102,7 +103,12 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
     template.modal.append(pn.Column("### Commit this version", commit_message, commit_button, commit_status))
 
     shortcuts = Shortcuts(width=0, height=0, margin=0)
-    shortcuts.actions = {"run": editor.run, "commit": template.open_modal}
+    shortcuts.actions = {
+        "run": editor.run,
+        "commit": template.open_modal,
+        "undo": history.undo,
+        "redo": history.redo,
+    }
     header_link = pn.pane.HTML("<a href='/' style='color:white'>All projects</a>", margin=(10, 10))
     template.header.append(header_link)
     template.main.append(pn.Column(shortcuts, tabs, sizing_mode="stretch_both"))

@@ -1,0 +1,47 @@
+"""History in Chromium: undo/redo from the keyboard, old versions read-only with their diff, branches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_workbench import EXAMPLE_NODES, TIMEOUT, open_project
+
+pytestmark = pytest.mark.browser
+
+
+def add_node(page: Any, operation: str, count: int) -> None:
+    """Add a node of ``operation`` and wait until the graph has ``count`` nodes."""
+    page.locator("select").nth(1).select_option(operation)
+    page.get_by_role("button", name="Add node").click()
+    expect(page.locator(".react-flow__node")).to_have_count(count, timeout=TIMEOUT)
+
+
+def test_ctrl_z_undoes_the_graph_edit_but_stays_the_code_editors_own(
+    server: Any, project: str, new_tab: Any, screenshots: Path
+) -> None:
+    page = open_project(new_tab(), server, project)
+    add_node(page, "LoadDataset", EXAMPLE_NODES + 1)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page.keyboard.press("Control+Shift+z")
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
+    page.keyboard.press("Control+z")
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page.keyboard.press("Control+y")
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
+
+    page.locator(".ace_text-input").wait_for(state="attached", timeout=TIMEOUT)
+    page.locator(".ace_content").first.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text("\n# typed here")
+    expect(page.locator(".ace_content").first).to_contain_text("# typed here", timeout=TIMEOUT)
+    page.keyboard.press("Control+z")  # the editor's own undo: the typed line goes, the graph stays
+    expect(page.locator(".ace_content").first).not_to_contain_text("# typed here", timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "undo-in-editor.png")
+    # Messages reach the server in order: had Ctrl+Z gone there, this node would replace the one it removed.
+    page.get_by_role("button", name="Add node").click()
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 2, timeout=TIMEOUT)
