@@ -17,8 +17,9 @@ import param
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
+from deepforge_panel.components.version_view import VersionView, diff_markdown
 from deepforge_panel.crdt import ROOTS, CommitId, StoreError
-from deepforge_panel.diff import describe_changes, design_changes
+from deepforge_panel.diff import describe_changes, design_changes, design_diff
 from deepforge_panel.errors import NotFound
 from deepforge_panel.project import Project, ReadOnlyError
 
@@ -93,11 +94,16 @@ class HistoryView(ProjectComponent):
         self.restore_button.on_click(lambda _event: self.request_restore())
         self.confirm_button.on_click(lambda _event: self.confirm_restore())
         self.cancel_button.on_click(lambda _event: setattr(self, "confirming", False))
+        self.version_view = VersionView()
+        self.diff = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["df-version-diff"])
         self.detail = pn.Column(
             self.preview_header,
-            self.preview,
             self.restore_effect,
             pn.Row(self.restore_button, self.confirm_button, self.cancel_button),
+            self.preview,
+            self.version_view,
+            "#### Changes from this version to the current one",
+            self.diff,
             visible=False,
             sizing_mode="stretch_width",
         )
@@ -136,8 +142,19 @@ class HistoryView(ProjectComponent):
     def refresh(self) -> None:
         self._refresh_commits()
         self._refresh_undo()
+        self._show_diff()
         if self.confirming:  # the live design moved: say what restore changes now
             self._show_confirmation()
+
+    def _show_diff(self) -> None:
+        """What changed from the selected version to the live design (re-read as the live design moves)."""
+        if self.commit is None or self._version is None:
+            self.diff.object = ""
+            return
+        self.diff.object = diff_markdown(
+            design_diff(self._version, self.project, self.commit, "current"),
+            "_The current design is the same as this version's._",
+        )
 
     def _refresh_commits(self) -> None:
         branch = self.project.branch_name
@@ -190,11 +207,15 @@ class HistoryView(ProjectComponent):
         self.confirming = False
         if self.commit is None:
             self._version = None
+            self.version_view.show(None)
+            self._show_diff()
             self.detail.visible = False
             return
         info = self.project.get_commit(self.commit)
         version = self._version = self.project.checkout(self.commit)
         self.preview.value = version_summary(version)
+        self.version_view.show(version)
+        self._show_diff()
         self.preview_header.object = (
             f"#### Version {md_code(info.id)} (read-only)\n"
             f"{md_text(info.message)} — by **{md_text(info.author)}** on {format_time(info.time)}  \n"

@@ -45,3 +45,42 @@ def test_ctrl_z_undoes_the_graph_edit_but_stays_the_code_editors_own(
     # Messages reach the server in order: had Ctrl+Z gone there, this node would replace the one it removed.
     page.get_by_role("button", name="Add node").click()
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 2, timeout=TIMEOUT)
+
+
+def commit(page: Any, message: str) -> None:
+    page.keyboard.press("Control+s")
+    page.get_by_placeholder("what changed?").fill(message)
+    page.get_by_role("button", name="Commit", exact=True).first.click()
+
+
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_an_old_version_opens_read_only_with_its_diff(
+    server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
+) -> None:
+    tab = new_tab()
+    tab.page.goto(f"{server.url}?project={project}&theme={theme}")
+    page = tab.page
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    add_node(page, "LoadDataset", EXAMPLE_NODES + 1)
+    commit(page, "one more loader")
+    page.locator(".bk-tab", has_text="History").click()
+    page.locator(".tabulator-row", has_text="one more loader").wait_for(timeout=TIMEOUT)
+    page.locator(".tabulator-row", has_text="Fork of digits").click()
+
+    graph = page.locator(".df-version-graph .react-flow__node")
+    expect(graph).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    diff = page.locator(".df-version-diff")
+    expect(diff).to_contain_text("Pipeline train changed", timeout=TIMEOUT)
+    expect(diff).to_contain_text("added node loaddataset (LoadDataset)")
+    expect(page.locator(".df-version-code")).to_contain_text("class ")
+    page.locator(".df-version-graph").scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / f"old-version-{theme}.png")
+    diff.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / f"old-version-diff-{theme}.png")
+
+    box = graph.first.bounding_box()  # read-only: a drag moves nothing in the document
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 150, steps=10)
+    page.mouse.up()
+    expect(diff).not_to_contain_text("position")

@@ -224,3 +224,50 @@ def test_restore_confirmation_counts_the_design_changes_and_keeps_the_records(se
     view.select(project.log()[0].id)
     view.restore_button.clicks += 1
     assert view.restore_effect.object.startswith(f"The design of version `{project.log()[0].id}` is the current one")
+
+
+def test_an_old_version_shows_its_graph_code_and_architectures_read_only_with_a_diff_to_now(session: Session) -> None:
+    from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+
+    project = session.project
+    pid = _pipeline_with(project, "alpha", "Source", "Add")
+    source = next(o.id for o in project.operations.all() if o.name == "Source")
+    architectures = ArchitecturesView(project)
+    net = architectures.create("net")
+    architectures.add_layer(net, "Dense", {"units": 8}, name="dense")
+    project.pipelines.add_edge(pid, "source0", "data", "add1", "data")
+    view = HistoryView(session=session)
+    old = _commit_with(view, "before")
+    project.pipelines.set_attributes(pid, "add1", {"amount": 3})
+    project.pipelines.remove_node(pid, "source0")
+    project.operations.set_code(source, SOURCE.replace("data = self.value", "data = self.value  # <script>"))
+    project.pipelines.add_node(pid, source, name="*late*")
+
+    view.select(old)
+    shown = view.version_view
+    assert shown.pipeline_select.options == {"alpha": pid} and shown.pipeline_select.value == pid
+    assert sorted(n["label"] for n in shown.flow.nodes) == ["add1", "source0"], "the graph as it was"
+    assert not shown.flow.editable
+    assert shown.nodes.object == "- **add1** (Add)\n- **source0** (Source)"
+    assert shown.operation_select.options.keys() == {"Add", "Source"}
+    shown.operation_select.value = source
+    assert "data = self.value\n" in shown.code.object and "<script>" not in shown.code.object
+    assert "**net**: 1 layers: dense (Dense)" in shown.architectures.object
+
+    diff = view.diff.object
+    assert "**Pipeline `alpha`** changed" in diff
+    assert "- added node **\\*late\\*** (Source)" in diff, "user text is escaped"
+    assert "- removed node **source0** (Source)" in diff
+    assert "- changed node **add1** (Add): amount: _none_ → `3`" in diff
+    assert "- removed edge source0.data → add1.data" in diff
+    assert "**Operation `Source`** changed" in diff and "```diff\n--- " in diff
+    assert "+        data = self.value  # <script>" in diff, "code stays inside the fenced diff block"
+
+    project.pipelines.set_attributes(pid, "add1", {"amount": 4})  # the live design moves: the diff follows
+    view.refresh()
+    assert "amount: _none_ → `4`" in view.diff.object
+    view.select(_commit_with(view, "after"))
+    assert view.diff.object == "_The current design is the same as this version's._"
+    view.select(None)
+    assert view.diff.object == "" and shown.flow.nodes == []
+    assert pn.panel(view).get_root() is not None
