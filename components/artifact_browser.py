@@ -1,7 +1,8 @@
 """The artifact browser: a project's artifacts, their provenance as a tree, download and recreate.
 
 Everything shown is read from ``project.artifacts`` on each refresh; the only state kept here
-is which artifact this user selected.
+is which artifact this user selected and the format to download it as. Downloads are files people
+can open (:mod:`deepforge_panel.downloads`), converted in a worker process while the page stays live.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from deepforge_panel.artifacts import Artifact
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.markup import html_text, md_block, md_code, md_text
 from deepforge_panel.components.session import Session
+from deepforge_panel.downloads import DownloadFormat, convert, formats
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.pipelines import PipelineId
 from deepforge_panel.provenance import lineage, reify
 
 COLUMNS = ["name", "type", "size", "hash", "created", "made by"]
+DOWNLOAD_ERRORS: tuple[type[Exception], ...] = (*USER_ERRORS, OSError)
+"""What a download reports instead of sending a file: a conversion refused, the stored bytes unreadable."""
 NESTED_OPEN_DEPTH = 2
 """Input cards deeper than this start collapsed, so long chains stay readable."""
 
@@ -52,10 +56,25 @@ def made_by(artifact: Artifact) -> str:
     return f"{record['pipeline']} / {record['node']}"
 
 
-def download_name(artifact: Artifact) -> str:
-    """A safe file name; the bytes are the stored artifact, read back with ``deepforge.serialization.loads``."""
+def download_name(artifact: Artifact, fmt: DownloadFormat) -> str:
+    """A safe file name: the artifact's name, sanitized, with the format's extension."""
     stem = re.sub(r"[^\w.\-]+", "_", artifact.name).strip("._") or artifact.id
-    return f"{stem}.deepforge"
+    return f"{stem}{fmt.extension}"
+
+
+def format_note(filename: str, fmt: DownloadFormat) -> str:
+    """What the download saves as and how to open it, as Markdown (everything escaped)."""
+    text = f"Downloads as {md_code(filename)}"
+    text += f"; open it with {md_code(fmt.opener)}." if fmt.opener else "."
+    return f"{text} {md_text(fmt.note)}" if fmt.note else text
+
+
+class FormatDownload(pn.widgets.FileDownload):
+    """A FileDownload whose callback may return None: it reported why there is nothing to send, so none is sent."""
+
+    def _sync_data(self, fileobj: Any) -> None:
+        if fileobj is not None:
+            super()._sync_data(fileobj)
 
 
 def _cell(value: str) -> str:
@@ -148,21 +167,27 @@ class ArtifactBrowser(ProjectComponent):
         )
         self.table.param.watch(self._on_selection, "selection")
         self.header = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.download = pn.widgets.FileDownload(
+        self.format = pn.widgets.Select(
+            options={}, disabled=True, width=230, description="The kind of file to download."
+        )
+        self.format.param.watch(lambda _event: self._show_format(), "value")
+        self.download = FormatDownload(
             callback=self.download_file,
-            filename="artifact.deepforge",
+            filename="artifact.pkl",
             label="Download",
             color="primary",
             disabled=True,
-            description="The artifact's stored bytes; load them with deepforge.serialization.loads.",
+            description="The artifact as a file of the chosen format.",
         )
+        self.format_note = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width", margin=(0, 10))
         self.recreate_button = pn.widgets.Button(label="Recreate pipeline", color="success", disabled=True)
         self.recreate_button.on_click(lambda _event: self.recreate())
         self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self.tree = pn.Column(sizing_mode="stretch_width")
         self.details = pn.Column(
             self.header,
-            pn.Row(self.download, self.recreate_button),
+            pn.Row(self.format, self.download, self.recreate_button),
+            self.format_note,
             self.message,
             pn.pane.Markdown("#### Provenance"),
             self.tree,
@@ -207,7 +232,7 @@ class ArtifactBrowser(ProjectComponent):
         if self.artifact is None:
             self.details.visible = False
             self.tree.objects = []
-            self.download.disabled = self.recreate_button.disabled = True
+            self.download.disabled = self.recreate_button.disabled = self.format.disabled = True
             return
         artifact = self.project.artifacts.get(self.artifact)
         records = lineage(artifact.provenance)
@@ -218,10 +243,29 @@ class ArtifactBrowser(ProjectComponent):
             f"**made by** {md_text(made_by(artifact))} · **hash** {md_code(artifact.hash)}  \n"
             f"**stored at** {md_code(artifact.url)}"
         )
-        self.download.param.update(filename=download_name(artifact), disabled=False)
+        offered = {fmt.label: fmt.key for fmt in formats(artifact.type)}
+        self.format.param.update(options=offered, value=next(iter(offered.values())), disabled=False)
+        self._show_format()
         self.recreate_button.disabled = not records
         self.tree.objects = [provenance_tree(artifact.provenance)]
         self.details.visible = True
+
+    def chosen_format(self) -> tuple[Artifact, DownloadFormat]:
+        """The selected artifact and the format chosen for it; ValueError when there is none."""
+        if self.artifact is None:
+            raise ValueError("select an artifact to download")
+        artifact = self.project.artifacts.get(self.artifact)
+        offered = {fmt.key: fmt for fmt in formats(artifact.type)}
+        return artifact, offered.get(self.format.value) or next(iter(offered.values()))
+
+    def _show_format(self) -> None:
+        """The file name and note of the chosen format."""
+        if self.artifact is None:
+            return
+        artifact, fmt = self.chosen_format()
+        filename = download_name(artifact, fmt)
+        self.download.param.update(filename=filename, disabled=False)
+        self.format_note.param.update(object=format_note(filename, fmt), visible=True)
 
     def _report(self, text: str, level: str) -> None:
         self.message.param.update(
@@ -238,15 +282,28 @@ class ArtifactBrowser(ProjectComponent):
             self.project.artifacts.get(artifact_id)
         self.artifact = artifact_id
 
-    def download_file(self) -> io.BytesIO:
-        """The selected artifact's bytes, read through the project's storage adapter."""
-        if self.artifact is None:
-            raise ValueError("select an artifact to download")
+    async def download_file(self) -> io.BytesIO | None:
+        """The selected artifact in the chosen format, read through the project's storage adapter.
+
+        None when it cannot be read or converted: the message says why, and the stored artifact is untouched.
+        """
         if self.session is None or self.session.hub is None:
             raise ValueError("downloading needs a session with a project hub (the storage adapter lives there)")
-        artifact = self.project.artifacts.get(self.artifact)
-        storage = self.session.hub.orchestrator(self.project.name).storage
-        return io.BytesIO(storage.get(artifact.url))
+        artifact, fmt = self.chosen_format()
+        self.download.loading = True
+        try:
+            storage = self.session.hub.orchestrator(self.project.name).storage
+            data = await convert(storage.get(artifact.url), artifact.type, fmt, artifact.name)
+        except DOWNLOAD_ERRORS as exc:
+            self._report(
+                f"could not download {artifact.name!r}: {exc}" if isinstance(exc, OSError) else str(exc), "error"
+            )
+            return None
+        finally:
+            self.download.loading = False
+        if self.message.alert_type == "danger":
+            self.message.visible = False  # an earlier failure is over
+        return io.BytesIO(data)
 
     def recreate(self) -> PipelineId | None:
         """Turn the selected artifact's provenance into a new pipeline and open it in the editor."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from deepforge_panel.registry import Registry
 
 if TYPE_CHECKING:
+    from deepforge_panel.downloads import Converter
     from deepforge_panel.project import Project
 
 __all__ = ["Library", "available_libraries", "library", "loaded_libraries", "register_library", "unregister_library"]
@@ -55,6 +56,13 @@ class Library(ABC):
     def editor(self, project: Project, session: Any) -> Any:
         """The Panel component that edits this library's resources, shown in the workbench tab :attr:`tab`."""
         raise NotImplementedError(f"library {self.name!r} offers no editor")
+
+    def download_converter(self) -> Converter | None:
+        """How artifacts of this library's types download as files people can open (Keras: models as ``.keras``).
+
+        See :mod:`deepforge_panel.downloads`; None (the default) when the library adds no download format.
+        """
+        return None
 
     def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
         """Add this library's ``deepforge-panel`` subcommands (each ``set_defaults(func=...)``); none by default.

@@ -1,5 +1,8 @@
 """DeepForge-Keras's ``deepforge-panel`` commands: ``architecture import|export`` and ``artifact export``.
 
+``artifact export`` writes any artifact in the format its ``--out`` extension names, through
+:mod:`deepforge_panel.downloads` (the workbench's downloads); a ``.keras`` file goes through the model export.
+
 Added to the core parser through :meth:`KerasLibrary.add_commands`; Keras is imported only when a command runs.
 """
 
@@ -94,8 +97,13 @@ def cmd_architecture_export(args: argparse.Namespace) -> int:
 
 
 def cmd_artifact_export(args: argparse.Namespace) -> int:
+    """Write an artifact in the format its ``--out`` extension names, as the workbench's download does."""
+    import asyncio
+
+    from deepforge_panel.downloads import convert, format_for_path
     from deepforge_panel.libraries.keras.io import export_model_artifact
 
+    out = Path(args.out)
     workspace = _workspace(args)
     project = workspace.open(args.project)
     matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
@@ -105,19 +113,30 @@ def cmd_artifact_export(args: argparse.Namespace) -> int:
         )
     artifact = matches[-1]
     storage = workspace.orchestrator(project).storage
-    path = export_model_artifact(project, artifact.id, args.out, storage)
-    print(f"wrote {artifact.name} ({artifact.id}) to {path}")
+    if out.suffix == ".keras":
+        export_model_artifact(project, artifact.id, out, storage)
+    else:
+        fmt = format_for_path(artifact.type, out, artifact.name)
+        if not out.parent.is_dir():
+            raise ProjectError(f"{str(out)!r}: no folder {str(out.parent)!r} to write into; create it first")
+        out.write_bytes(asyncio.run(convert(storage.get(artifact.url), artifact.type, fmt, artifact.name)))
+    print(f"wrote {artifact.name} ({artifact.id}) to {out}")
     return 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """``artifact export`` and ``architecture import|export``, each taking the ``common`` options."""
-    p = subparsers.add_parser("artifact", parents=[common], help="export a trained model artifact")
+    p = subparsers.add_parser("artifact", parents=[common], help="export an artifact as a file people can open")
     artifact_sub = p.add_subparsers(dest="action", required=True)
-    a = artifact_sub.add_parser("export", parents=[common], help="a trained Keras model artifact as a .keras file")
+    a = artifact_sub.add_parser(
+        "export",
+        parents=[common],
+        help="an artifact as the file --out names: a model as .keras, an array as .npy, a table as .csv, "
+        "a figure as .png or .svg, anything as .pkl",
+    )
     a.add_argument("project")
     a.add_argument("artifact", help="the artifact's id or name (the newest of that name), e.g. train.model")
-    a.add_argument("--out", required=True, help="the .keras file to write")
+    a.add_argument("--out", required=True, help="the file to write; its extension chooses the format")
     a.set_defaults(func=cmd_artifact_export)
     p = subparsers.add_parser("architecture", parents=[common], help="import and export Keras architectures")
     arch_sub = p.add_subparsers(dest="action", required=True)

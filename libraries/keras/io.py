@@ -435,9 +435,6 @@ def export_json(arch: Architecture) -> str:
 
 def export_model_artifact(project: Project, artifact_id: str, path: str | Path, storage: StorageAdapter) -> Path:
     """Write a trained model artifact as a ``.keras`` file (its custom functions restored first)."""
-    from deepforge_panel.jobruntime.deepforge import serialization
-    from deepforge_panel.libraries.keras.library import install_serializer
-
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"{str(path)!r}: a Keras model file must end in .keras")
@@ -446,18 +443,27 @@ def export_model_artifact(project: Project, artifact_id: str, path: str | Path, 
     artifact = project.artifacts.get(artifact_id)
     if not artifact.type.startswith("keras."):
         raise _not_a_model(artifact.name, artifact.type, artifact.id)
+    return save_model(storage.get(artifact.url), path, artifact.name, artifact.id)
+
+
+def save_model(data: bytes, path: Path, name: str = "", artifact_id: str = "") -> Path:
+    """Write the model stored as ``data`` (artifact ``name``) to the ``.keras`` file ``path``; imports Keras."""
+    from deepforge_panel.jobruntime.deepforge import serialization
+    from deepforge_panel.libraries.keras.library import install_serializer
+
     install_serializer(serialization)
-    model = serialization.loads(storage.get(artifact.url))
+    model = serialization.loads(data)
     import keras
 
     if not isinstance(model, keras.Model):
-        raise _not_a_model(artifact.name, type(model).__name__, artifact.id)
+        raise _not_a_model(name, type(model).__name__, artifact_id)
     model.save(path)
     return path
 
 
 def _not_a_model(name: str, kind: str, artifact_id: str) -> ProjectError:
+    what = f"artifact {name!r}" if name else "the artifact"
     return ProjectError(
-        f"artifact {name!r} holds a {kind}, not a Keras model: only trained models export as .keras files",
+        f"{what} holds a {kind}, not a Keras model: only trained models export as .keras files",
         artifact_id,
     )

@@ -12,6 +12,7 @@ from deepforge_panel.libraries.keras.catalog import load_catalog
 from deepforge_panel.libraries.keras.codegen import generate_code
 
 if TYPE_CHECKING:
+    from deepforge_panel.downloads import Converter
     from deepforge_panel.project import Project
 
 INIT_CODE = '''"""DeepForge-Keras init: a model using custom functions travels in two steps, their code first, then the model.
@@ -106,6 +107,12 @@ class KerasLibrary(Library):
         from deepforge_panel.components.architecture_editor import ArchitectureEditor
 
         return ArchitectureEditor(project=project, session=session)
+
+    def download_converter(self) -> Converter:
+        """Trained models download as ``.keras`` files (see :mod:`deepforge_panel.libraries.keras.downloads`)."""
+        from deepforge_panel.libraries.keras.downloads import KerasConverter
+
+        return KerasConverter()
 
     def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
         """``architecture import|export`` and ``artifact export`` (see :mod:`deepforge_panel.libraries.keras.cli`)."""

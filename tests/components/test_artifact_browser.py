@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import importlib.util
+import io
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import panel as pn
 import pytest
 
 from deepforge_panel.components.artifact_browser import ArtifactBrowser, human_size
 from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
+from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.provenance import lineage
 from deepforge_panel.workspace import Workspace
 from tests.deepforge_panel.helpers import ADD, PAIR, SOURCE
@@ -52,11 +58,19 @@ def _run_chain(session: Session) -> dict[str, str]:
     return {job.name: next(iter(job.outputs.values())) for job in execution.jobs.values()}
 
 
-def _upload(session: Session, name: str, data: bytes) -> str:
+def _upload(session: Session, name: str, data: bytes, type_name: str = "bytes") -> str:
     """An artifact from outside (no provenance), stored through the project's storage."""
     storage = session.hub.orchestrator("demo").storage
-    url = storage.put(f"uploads/{name}", data)
-    return session.project.artifacts.add(name, "bytes", url, hashlib.sha256(data).hexdigest(), len(data))
+    url = storage.put(f"uploads/{hashlib.sha256(name.encode()).hexdigest()[:16]}", data)
+    return session.project.artifacts.add(name, type_name, url, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def click(download: pn.widgets.FileDownload) -> None:
+    """What a click in the browser sends back; Panel drives the async callback on a new loop, closed here."""
+    download._clicks += 1
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _texts(view: Any) -> list[str]:
@@ -133,22 +147,107 @@ def _cards(view: Any) -> list[pn.Card]:
     return own + [card for child in getattr(view, "objects", []) for card in _cards(child)]
 
 
-def test_download_sends_the_stored_bytes(session: Session) -> None:
+def test_download_of_a_plain_value_is_its_pickle(session: Session) -> None:
     outputs = _run_chain(session)
     browser = ArtifactBrowser(session=session)
-    assert browser.download.disabled
+    assert browser.download.disabled and browser.format.disabled
     browser.select(outputs["d"])
     artifact = session.project.artifacts.get(outputs["d"])
     stored = session.hub.orchestrator("demo").storage.get(artifact.url)
-
-    assert not browser.download.disabled and browser.download.filename == "d.total.deepforge"
-    assert browser.download.callback().read() == stored
     assert hashlib.sha256(stored).hexdigest() == artifact.hash
 
-    browser.download._clicks += 1  # what a click in the browser sends back
+    assert browser.format.options == {"Python pickle (.pkl)": "pickle.pkl"}
+    assert not browser.download.disabled and browser.download.filename == "d.total.pkl"
+    note = browser.format_note.object
+    assert browser.format_note.visible and note.startswith(
+        "Downloads as `d.total.pkl`; open it with `pickle.load(open(path, 'rb'))`."
+    )
+    assert "Plain Python: loading needs no package." in note
+
+    click(browser.download)
     data_url = browser.download.data
     assert data_url.startswith("data:application/octet-stream;base64,")
-    assert base64.b64decode(data_url.split(",", 1)[1]) == stored
+    assert pickle.loads(base64.b64decode(data_url.split(",", 1)[1])) == 10 + (10 + 5 + 100)
+
+
+def _store(session: Session, name: str, value: Any, type_name: str) -> str:
+    """An artifact stored as a job stores its outputs (``serialization.dumps``)."""
+    return _upload(session, name, serialization.dumps(value), type_name)
+
+
+def test_the_formats_offered_follow_the_artifact_type(session: Session) -> None:
+    array = _store(session, "fit.weights", np.eye(3), "numpy.ndarray")
+    table = _store(session, "fit.history", pd.DataFrame({"loss": [0.5]}), "pandas.core.frame.DataFrame")
+    figure = _upload(session, "plot <b>loss<b> `x`", b"-", "matplotlib.figure.Figure")
+    model = _upload(session, "train.model", b"-", "keras.src.models.functional.Functional")
+    browser = ArtifactBrowser(session=session)
+    offered = {}
+    for artifact in (array, table, figure, model):
+        browser.select(artifact)
+        offered[artifact] = (dict(browser.format.options), browser.format.value, browser.download.filename)
+    parquet = {"Parquet table (.parquet)": "pandas.parquet"} if importlib.util.find_spec("pyarrow") else {}
+    pkl = {"Python pickle (.pkl)": "pickle.pkl"}
+    assert offered == {
+        array: ({"NumPy array (.npy)": "numpy.npy", **pkl}, "numpy.npy", "fit.weights.npy"),
+        table: ({"CSV table (.csv)": "pandas.csv", **parquet, **pkl}, "pandas.csv", "fit.history.csv"),
+        figure: (
+            {"PNG image (.png)": "matplotlib.png", "SVG image (.svg)": "matplotlib.svg", **pkl},
+            "matplotlib.png",
+            "plot_b_loss_b_x.png",
+        ),
+        model: ({"Keras model (.keras)": "keras.keras", **pkl}, "keras.keras", "train.model.keras"),
+    }
+    assert "open it with `keras.saving.load_model(path)`" in browser.format_note.object
+
+    browser.select(figure)
+    browser.format.value = "matplotlib.svg"
+    assert browser.download.filename == "plot_b_loss_b_x.svg"
+    assert "Opens in a web browser" in browser.format_note.object
+    browser.select(array)
+    browser.format.value = "pickle.pkl"
+    assert browser.download.filename == "fit.weights.pkl"
+    assert "needs numpy installed (it defines numpy.ndarray)" in browser.format_note.object
+    browser.select(table)
+    assert browser.format.value == "pandas.csv", "each artifact starts at its most specific format"
+
+
+def test_an_array_downloads_as_npy(session: Session) -> None:
+    array = np.arange(6, dtype="int16").reshape(2, 3)
+    browser = ArtifactBrowser(session=session)
+    browser.select(_store(session, "fit.weights", array, "numpy.ndarray"))
+    click(browser.download)
+    assert browser.download.filename == "fit.weights.npy" and not browser.download.loading
+    data = base64.b64decode(browser.download.data.split(",", 1)[1])
+    assert np.array_equal(np.load(io.BytesIO(data), allow_pickle=False), array)
+
+
+def test_a_corrupt_artifact_says_why_and_sends_nothing(session: Session) -> None:
+    corrupt = b"deepforge:pickle\n\x80\x05 not a pickle"
+    artifact_id = _upload(session, "fit.weights", corrupt, "numpy.ndarray")
+    browser = ArtifactBrowser(session=session)
+    browser.select(artifact_id)
+    assert asyncio.run(browser.download_file()) is None
+    click(browser.download)
+    assert browser.download.data is None or browser.download.data == "", "no file is sent"
+    assert browser.message.visible and browser.message.alert_type == "danger"
+    assert "could not convert artifact 'fit.weights' to NumPy array (.npy): UnpicklingError" in session.message
+    assert not browser.download.loading and not browser.download.disabled
+    url = session.project.artifacts.get(artifact_id).url
+    assert session.hub.orchestrator("demo").storage.get(url) == corrupt, "the stored artifact is untouched"
+
+    browser.format.value = "pickle.pkl"
+    sent = asyncio.run(browser.download_file())
+    assert sent is not None and sent.read() == b"\x80\x05 not a pickle", "its pickle is still there to take"
+    assert not browser.message.visible
+
+
+def test_an_artifact_missing_from_storage_says_so(session: Session) -> None:
+    artifact_id = _upload(session, "gone.bin", b"deepforge:pickle\nx")
+    session.hub.orchestrator("demo").storage.delete(session.project.artifacts.get(artifact_id).url)
+    browser = ArtifactBrowser(session=session)
+    browser.select(artifact_id)
+    assert asyncio.run(browser.download_file()) is None
+    assert "could not download 'gone.bin'" in session.message and browser.message.alert_type == "danger"
 
 
 def test_recreate_builds_the_pipeline_of_the_lineage_and_opens_it(session: Session) -> None:
