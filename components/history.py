@@ -15,6 +15,7 @@ import panel as pn
 import param
 
 from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.branch_panel import BranchPanel
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.version_view import VersionView, diff_markdown
@@ -119,6 +120,7 @@ class HistoryView(ProjectComponent):
         self.undo_button.on_click(lambda _event: self.undo())
         self.redo_button.on_click(lambda _event: self.redo())
         self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.branches = BranchPanel(self.project, self._report, lambda: self._author, self._moved)
 
         self._layout = pn.Column(
             pn.Row(self.branch_info, pn.layout.HSpacer(), self.undo_button, self.redo_button),
@@ -128,6 +130,7 @@ class HistoryView(ProjectComponent):
             self.table,
             self.detail,
             pn.Row(self.branch_name, self.branch_button),
+            self.branches,
             sizing_mode="stretch_width",
         )
         self._poll: pn.io.callbacks.PeriodicCallback | None = None
@@ -169,6 +172,7 @@ class HistoryView(ProjectComponent):
         self.branch_info.object = f"### History of branch {md_code(branch)}" + (
             f"\nother branches: {', '.join(md_code(name) for name in others)}" if others else ""
         )
+        self.branches.refresh()
         commits = self.project.log()
         self.table.value = pd.DataFrame(
             [[format_time(c.time), c.author, c.message, c.id] for c in commits],
@@ -287,8 +291,7 @@ class HistoryView(ProjectComponent):
             self._report(str(exc))
             return False
         self.branch_name.value = ""
-        self._head = None
-        self.refresh()
+        self._moved()
         self._report(f"Created branch {name!r} at {self.commit or 'the head'}", "success")
         return True
 
@@ -305,6 +308,11 @@ class HistoryView(ProjectComponent):
         self.refresh()
         self._report(f"Committed {new}", "success")
         return new
+
+    def _moved(self) -> None:
+        """The branches or the head changed by this view's own action (a branch made, a merge): re-read."""
+        self._head = None
+        self.refresh()
 
     def undo(self) -> bool:
         """Undo this session's last edit (never a peer's or a job's)."""

@@ -341,6 +341,36 @@ class DocStore:
             db.execute("INSERT INTO branches (name, head, created) VALUES (?, ?, ?)", (name, start, time.time()))
             db.execute("INSERT INTO updates (branch, data, time) VALUES (?, ?, ?)", (name, state, time.time()))
 
+    def merged(self, source: str) -> Doc:
+        """A detached copy of the open branch with branch ``source``'s head merged in: what :meth:`merge` makes."""
+        doc: Doc = Doc()
+        roots(doc)
+        doc.apply_update(self.doc.get_update())
+        doc.apply_update(self.state(self._mergeable_head(source)))
+        return doc
+
+    def merge(self, source: str, author: str = "anonymous") -> CommitId:
+        """Merge branch ``source``'s head into the open branch, committed as "Merge <source> into <branch>".
+
+        A CRDT merge: the head's state is applied to the live document as an update, in one
+        transaction, so edits made on both branches since they parted all survive (where both set
+        the same value, one wins, the same on every peer). Merging again later brings only what is
+        new. The update carries the whole document, so what ran on ``source`` (its records) comes along.
+        """
+        state = self.state(self._mergeable_head(source))
+        self.pull()
+        with self.doc.transaction(origin="merge"):
+            self.doc.apply_update(state)
+        return self.commit(f"Merge {source} into {self._branch}", author=author)
+
+    def _mergeable_head(self, source: str) -> CommitId:
+        if source == self._branch:
+            raise StoreError(f"cannot merge branch {source!r} into itself")
+        head = self.head(source)
+        if head is None:
+            raise StoreError(f"branch {source!r} has no commit to merge yet")
+        return head
+
     def seed_from(
         self, state: bytes, message: str, author: str, on_open: Callable[[Doc], None] | None = None
     ) -> CommitId:

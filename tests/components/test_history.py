@@ -271,3 +271,49 @@ def test_an_old_version_shows_its_graph_code_and_architectures_read_only_with_a_
     view.select(None)
     assert view.diff.object == "" and shown.flow.nodes == []
     assert pn.panel(view).get_root() is not None
+
+
+def test_branches_are_compared_and_merged_after_seeing_what_the_merge_changes(session: Session) -> None:
+    from deepforge_panel.crdt import DocStore
+
+    project = session.project
+    pid = _pipeline_with(project, "alpha", "Source")
+    view = HistoryView(session=session)
+    panel = view.branches
+    assert not panel._layout.visible, "no other branch yet"
+    _commit_with(view, "base")
+    view.branch_name.value = "exp"
+    view.branch_button.clicks += 1
+    assert panel._layout.visible and panel.select.options == ["exp"] and panel.other == "exp"
+    assert "branch=exp" in panel.open_link.object and "Open exp" in panel.open_link.object
+
+    assert project.store is not None
+    exp = Project.open(DocStore(project.store.path), "exp")
+    exp.pipelines.add_node(pid, next(o.id for o in exp.operations.all()), name="on exp")
+    exp.commit("on exp", author="bob")
+    project.pipelines.create("on main")
+
+    panel.compare_button.clicks += 1
+    assert panel.result.visible and "From `main` to `exp`" in panel.result.object
+    assert "- added node **on exp** (Source)" in panel.result.object
+    assert "on main" not in panel.result.object, "heads are compared; main's edit is not committed"
+
+    panel.merge_button.clicks += 1
+    assert panel.merging and panel.confirm_button.visible and not panel.merge_button.visible
+    assert "Merging `exp` into `main` changes" in panel.result.object
+    assert "- added node **on exp** (Source)" in panel.result.object
+    assert [n.name for n in project.pipelines.get(pid).nodes.values()] == ["source0"], "nothing before confirming"
+    panel.cancel_button.clicks += 1
+    assert not panel.merging and panel.merge_button.visible
+    assert panel.confirm_merge() is None
+
+    panel.merge_button.clicks += 1
+    panel.confirm_button.clicks += 1
+    assert {n.name for n in project.pipelines.get(pid).nodes.values()} == {"source0", "on exp"}
+    assert {p.name for p in project.pipelines.all()} == {"alpha", "on main"}, "both branches' edits survive"
+    assert view.table.value.iloc[0]["message"] == "Merge exp into main"
+    assert project.log()[0].author == "ada"
+    assert view.message.alert_type == "success" and "Merged exp into main" in view.message.object
+    panel.merge_button.clicks += 1
+    assert "nothing in the design" in panel.result.object
+    assert pn.panel(view).get_root() is not None

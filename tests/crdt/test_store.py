@@ -134,6 +134,52 @@ def test_branches_have_their_own_live_state(tmp_path: Path) -> None:
         store.open("nope")
 
 
+def test_merge_keeps_the_concurrent_edits_of_both_branches(tmp_path: Path) -> None:
+    store = DocStore(tmp_path / "p.sqlite")
+    doc = store.open()
+    meta = root(doc, "meta")
+    meta["shared"] = "base"
+    meta["gone"] = "base"
+    meta["notes"] = Text("base")
+    store.commit("base")
+    store.branch("experiment")
+    meta["on main"] = "main"
+    del meta["gone"]
+    meta["notes"].insert(len(str(meta["notes"])), " +main")
+
+    other = DocStore(tmp_path / "p.sqlite")
+    exp = other.open("experiment")
+    exp_meta = root(exp, "meta")
+    exp_meta["on experiment"] = "experiment"
+    exp_meta["shared"] = "experiment"
+    exp_meta["notes"].insert(0, "experiment+ ")
+    exp_meta["uncommitted"] = "not merged"
+    other.commit("on experiment")
+    exp_meta["after the head"] = "not merged either"
+    with pytest.raises(StoreError, match="into itself"):
+        store.merge("main")
+    with pytest.raises(StoreError, match="no branch"):
+        store.merge("nope")
+
+    preview = root(store.merged("experiment"), "meta").to_py()
+    assert root(doc, "meta").to_py().get("on experiment") is None, "the preview leaves the live document alone"
+    merge = store.merge("experiment", author="ada")
+    merged = root(doc, "meta").to_py()
+    assert merged == preview
+    assert merged["on main"] == "main" and merged["on experiment"] == "experiment"
+    assert merged["shared"] == "experiment" and "gone" not in merged
+    assert merged["notes"] == "experiment+ base +main"
+    assert merged["uncommitted"] == "not merged", "committed on experiment before its head"
+    assert "after the head" not in merged, "only the head is merged, not later uncommitted edits"
+    head = store.get_commit(merge)
+    assert head.message == "Merge experiment into main" and head.author == "ada"
+    assert root(DocStore(tmp_path / "p.sqlite").open("main"), "meta").to_py() == merged, "durable"
+    assert "on main" not in root(exp, "meta").to_py(), "the source branch is left as it was"
+
+    store.merge("experiment")  # again: nothing new, nothing doubled
+    assert root(doc, "meta").to_py() == merged
+
+
 def test_fork_starts_a_new_project_at_a_commit(tmp_path: Path) -> None:
     home = Home(tmp_path)
     source = home.create("alpha")
