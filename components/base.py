@@ -2,12 +2,14 @@
 
 A component observes the roots it shows and re-renders from the document; it never keeps
 a second copy of the state (DESIGN.md). Bursts of remote edits coalesce into one refresh
-per event-loop tick.
+per event-loop tick, and into at most one per :attr:`ProjectComponent.min_interval` seconds
+for components whose roots change many times a second (a job streaming its feedback).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,10 +26,13 @@ class ProjectComponent(pn.viewable.Viewer):
     project = param.ClassSelector(class_=Project, doc="The project (a per-session handle) this component shows.")
     roots: Sequence[str] = ()
     """Document roots whose changes trigger :meth:`refresh`."""
+    min_interval: float = 0.0
+    """Seconds between two refreshes caused by document changes; later changes wait (never dropped)."""
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._scheduled: asyncio.AbstractEventLoop | None = None
+        self._last_refresh = 0.0
         self._unsubscribe: Callable[[], None] | None = None
         if self.project is not None and self.roots:
             self._unsubscribe = self.project.on_change(self.roots, self._changed)
@@ -42,10 +47,15 @@ class ProjectComponent(pn.viewable.Viewer):
             return
         if self._scheduled is not loop:
             self._scheduled = loop
-            loop.call_soon(self._refresh_once)
+            wait = self._last_refresh + self.min_interval - time.monotonic()
+            if wait > 0:
+                loop.call_later(wait, self._refresh_once)
+            else:
+                loop.call_soon(self._refresh_once)
 
     def _refresh_once(self) -> None:
         self._scheduled = None
+        self._last_refresh = time.monotonic()
         self.refresh()
 
     def refresh(self) -> None:

@@ -65,6 +65,7 @@ class ExecutionMonitor(ProjectComponent):
 
     session = param.ClassSelector(class_=Session, doc="This browser tab's selection (execution, job).")
     roots = ("executions",)
+    min_interval = 0.25  # a job streams feedback every 100 ms; four refreshes a second keep the page responsive
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -460,6 +460,31 @@ def test_figure_view_streams_points_that_extend_the_curve() -> None:
     assert events == [], "an unchanged figure sends nothing"
 
 
+def _many_series_and_an_image(steps: int) -> dict[str, Any]:
+    fig = Figure(figsize=(8, 4))
+    curves, picture = fig.subplots(1, 2)
+    for series in range(30):
+        curves.plot(range(steps), [series + 0.1 * s for s in range(steps)], label=f"s{series}")
+    picture.imshow([[float(r * c) for c in range(1000)] for r in range(600)], cmap="viridis")
+    return figure_to_data(fig)
+
+
+def test_figure_view_with_many_series_and_a_large_image_sends_only_new_points() -> None:
+    view = FigureView(_many_series_and_an_image(steps=5))
+    image = view.axes[1].images[0].data["image"][0]
+    assert max(image.shape) <= 128, f"a large image is drawn downsampled, not {image.shape}"
+    doc = Document()
+    doc.add_root(view.model)
+    events: list[Any] = []
+    doc.on_change(events.append)
+
+    view.update(_many_series_and_an_image(steps=6))
+    streams = [e for e in events if isinstance(e, ColumnsStreamedEvent)]
+    assert len(streams) == 30 and all(len(e.data["y"]) == 1 for e in streams), "one new point per series"
+    assert not [e for e in events if isinstance(e, ColumnDataChangedEvent)], "the unchanged image is not re-sent"
+    assert view.rebuilds == 1
+
+
 def test_figure_view_replaces_data_that_changed_and_rebuilds_new_structure() -> None:
     view = FigureView(_curve([1.0, 0.5, 0.25]))
     figure, source = view.axes[0].figure, _line_source(view)
