@@ -70,11 +70,21 @@ def format_note(filename: str, fmt: DownloadFormat) -> str:
 
 
 class FormatDownload(pn.widgets.FileDownload):
-    """A FileDownload whose callback may return None: it reported why there is nothing to send, so none is sent."""
+    """A FileDownload whose callback may return None: it reported why there is nothing to send, so none is sent.
+
+    It also shows its ``color``, which Panel 1.9's FileDownload drops on the way to the browser.
+    """
 
     def _sync_data(self, fileobj: Any) -> None:
         if fileobj is not None:
             super()._sync_data(fileobj)
+
+    def _process_param_change(self, params: dict[str, Any]) -> dict[str, Any]:
+        color = params.get("color", params.get("button_type"))
+        properties: dict[str, Any] = super()._process_param_change(params)
+        if color is not None:
+            properties["button_type"] = color
+        return properties
 
 
 def _cell(value: str) -> str:

@@ -198,6 +198,7 @@ def test_the_formats_offered_follow_the_artifact_type(session: Session) -> None:
         model: ({"Keras model (.keras)": "keras.keras", **pkl}, "keras.keras", "train.model.keras"),
     }
     assert "open it with `keras.saving.load_model(path)`" in browser.format_note.object
+    assert browser.download.get_root().button_type == "primary", "the main action of the row shows as one"
 
     browser.select(figure)
     browser.format.value = "matplotlib.svg"
