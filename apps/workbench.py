@@ -66,10 +66,18 @@ def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     return template
 
 
-def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
-    project = hub.project(name).as_user(f"session-{secrets.token_hex(4)}")
+BRANCH_RUNS = (
+    "Runs start from the main branch's page for now: open it, or merge this branch into main first "
+    "(the orchestrator a page runs on is not yet chosen by branch)."
+)
+
+
+def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.template.BootstrapTemplate:
+    """``name``'s editors and monitors on ``branch`` (``?branch=``, default main): each branch has its own live document."""
+    project = hub.project(name, branch).as_user(f"session-{secrets.token_hex(4)}")
     session = Session(hub=hub, project=project)
-    template = _template(f"DeepForge-Panel · {html_text(project.name)}")
+    on_branch = f" · branch {html_text(branch)}" if branch != "main" else ""
+    template = _template(f"DeepForge-Panel · {html_text(project.name)}{on_branch}")
     editor = PipelineEditor(project=project, session=session)
     history = HistoryView(project=project, session=session)
     # Pipelines, then one tab per library offering an editor (Keras: "Architectures"), then the core's tabs.
@@ -109,6 +117,10 @@ def project_page(hub: ProjectHub, name: str) -> pn.template.BootstrapTemplate:
         "undo": history.undo,
         "redo": history.redo,
     }
+    if branch != "main":  # Session.run picks the project's orchestrator by name only: it would run main's pipeline
+        editor.run_button.disabled = True
+        editor.run_button.description = BRANCH_RUNS
+        shortcuts.actions["run"] = lambda: session.param.update(message=BRANCH_RUNS)
     header_link = pn.pane.HTML("<a href='/' style='color:white'>All projects</a>", margin=(10, 10))
     template.header.append(header_link)
     template.main.append(pn.Column(shortcuts, tabs, sizing_mode="stretch_both"))
@@ -140,8 +152,9 @@ def workbench(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     serve_styles_locally(pn.state.curdoc)
     pn.config.theme = _theme()  # for this session only: the code editors and tables built below follow it
     name = pn.state.session_args.get("project", [b""])[0].decode()
+    branch = pn.state.session_args.get("branch", [b""])[0].decode() or "main"
     try:
-        return project_page(hub, name) if name else start_page(hub)
+        return project_page(hub, name, branch) if name else start_page(hub)
     except USER_ERRORS as exc:
         return error_page(str(exc))
     except Exception as exc:

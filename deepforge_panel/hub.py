@@ -19,6 +19,9 @@ __all__ = ["ProjectHub"]
 class ProjectHub:
     """Opens each project once and hands the same :class:`Project` (and orchestrator) to every session.
 
+    Each branch of a project is open on its own (a store of its own on the same file, so its own
+    live document) and runs on its own orchestrator; ``branch`` defaults to "main" everywhere.
+
     The hub owns one compute adapter shared by every project's orchestrator: ``await hub.start()``
     (or ``async with hub:``) starts it (a Dask cluster, say) and ``await hub.close()`` stops it.
     Components reach projects only through the hub's and the project's methods.
@@ -33,8 +36,9 @@ class ProjectHub:
         self.workspace = workspace
         self.compute_name = compute
         self.compute: ComputeAdapter = make_compute(compute, **(compute_options or {}))
-        self._projects: dict[str, Project] = {}
-        self._orchestrators: dict[str, Orchestrator] = {}
+        self._projects: dict[tuple[str, str], Project] = {}
+        self._orchestrators: dict[tuple[str, str], Orchestrator] = {}
+        """Both keyed by (project id, branch)."""
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -71,19 +75,20 @@ class ProjectHub:
         """Every project in the home, with its last change."""
         return self.workspace.projects()
 
-    def project(self, name: str) -> Project:
-        """The open project named (or with id) ``name``, opened on first use."""
+    def project(self, name: str, branch: str = "main") -> Project:
+        """The open project named (or with id) ``name`` on ``branch``, opened on first use."""
         entry = self.workspace.home.find(name)
-        if entry.id not in self._projects:
-            self._projects[entry.id] = self.workspace.open(entry.id)
-        project = self._projects[entry.id]
+        key = (entry.id, branch)
+        if key not in self._projects:
+            self._projects[key] = self.workspace.open(entry.id, branch)
+        project = self._projects[key]
         project.name = entry.name
         return project
 
-    def orchestrator(self, name: str) -> Orchestrator:
-        """The one orchestrator of project ``name``, running jobs on the hub's compute adapter."""
-        project = self.project(name)
-        key = self.workspace.home.find(name).id
+    def orchestrator(self, name: str, branch: str = "main") -> Orchestrator:
+        """The one orchestrator of project ``name`` on ``branch``, running jobs on the hub's compute adapter."""
+        project = self.project(name, branch)
+        key = (self.workspace.home.find(name).id, branch)
         if key not in self._orchestrators:
             self._orchestrators[key] = self.workspace.orchestrator(project, compute=self.compute)
         return self._orchestrators[key]
@@ -115,13 +120,12 @@ class ProjectHub:
     def forget(self, name_or_id: str) -> None:
         """Close a project (before renaming or deleting it); its running executions are cancelled."""
         entry = self.workspace.home.find(name_or_id)
-        orchestrator = self._orchestrators.pop(entry.id, None)
-        if orchestrator is not None:
+        for key in [key for key in self._orchestrators if key[0] == entry.id]:
+            orchestrator = self._orchestrators.pop(key)
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
-        project = self._projects.pop(entry.id, None)
-        if project is not None:
-            project.close()
+        for key in [key for key in self._projects if key[0] == entry.id]:
+            self._projects.pop(key).close()
 
     def pull(self) -> None:
         """Apply edits other processes (a CLI run) appended to the open projects' logs, and settle executions

@@ -50,9 +50,15 @@ class Workspace:
             project.meta["name"] = name
         return project
 
-    def open(self, name: str) -> Project:
-        """The project ``name``; executions left running by a process that is gone are settled as failed at once."""
-        project = Project.open(self.home.open(name))
+    def open(self, name: str, branch: str = "main") -> Project:
+        """The project ``name`` on ``branch``; executions left running by a process that is gone are settled as
+        failed at once."""
+        store = self.home.open(name)
+        try:
+            project = Project.open(store, branch)
+        except Exception:
+            store.close()
+            raise
         project.executions.recover()
         return project
 

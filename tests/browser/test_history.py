@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,43 @@ def test_an_old_version_opens_read_only_with_its_diff(
     page.mouse.move(box["x"] + 200, box["y"] + 150, steps=10)
     page.mouse.up()
     expect(diff).not_to_contain_text("position")
+
+
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_a_branch_is_opened_compared_and_merged(
+    server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
+) -> None:
+    page = new_tab().page
+    page.goto(f"{server.url}?project={project}&theme={theme}")
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page.locator(".bk-tab", has_text="History").click()
+    page.get_by_placeholder("new branch name").fill("exp")
+    page.get_by_role("button", name="Create branch").click()
+    page.locator(".df-open-branch a", has_text="Open exp").click()
+
+    expect(page).to_have_url(re.compile(r"branch=exp"), timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    expect(page.get_by_text("branch exp").first).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("button", name="▶ Run")).to_be_disabled()
+    add_node(page, "LoadDataset", EXAMPLE_NODES + 1)
+    page.screenshot(path=screenshots / f"branch-page-{theme}.png")
+    commit(page, "a loader on exp")
+    page.locator(".bk-tab", has_text="History").click()
+    page.locator(".tabulator-row", has_text="a loader on exp").wait_for(timeout=TIMEOUT)
+    page.locator(".df-open-branch a", has_text="Open main").click()
+
+    expect(page).not_to_have_url(re.compile(r"branch="), timeout=TIMEOUT)
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page.locator(".bk-tab", has_text="History").click()
+    page.get_by_role("button", name="Compare").click()
+    result = page.locator(".df-branch-diff")
+    expect(result).to_contain_text("From main to exp", timeout=TIMEOUT)
+    expect(result).to_contain_text("added node loaddataset (LoadDataset)")
+    page.get_by_role("button", name="Merge into main").click()
+    expect(result).to_contain_text("Merging exp into main changes", timeout=TIMEOUT)
+    result.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / f"merge-preview-{theme}.png")
+    page.get_by_role("button", name="Confirm merge").click()
+    page.locator(".tabulator-row", has_text="Merge exp into main").wait_for(timeout=TIMEOUT)
+    page.locator(".bk-tab", has_text="Pipelines").click()
+    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)

@@ -38,6 +38,25 @@ def test_projects_are_created_renamed_forked_and_deleted_through_the_hub(tmp_pat
         hub.project("beta")
 
 
+def test_each_branch_of_a_project_is_open_on_its_own_with_its_own_orchestrator(tmp_path: Path) -> None:
+    hub = ProjectHub(Workspace(tmp_path / "home", examples=False))
+    hub.create("alpha")
+    main = hub.project("alpha")
+    main.branch("exp")
+    exp = hub.project("alpha", "exp")
+    assert exp is hub.project("alpha", "exp") and exp is not main and main is hub.project("alpha", "main")
+    assert (main.branch_name, exp.branch_name, exp.name) == ("main", "exp", "alpha")
+    exp.pipelines.create("only on exp")
+    assert [p.name for p in exp.pipelines.all()] == ["only on exp"] and main.pipelines.all() == []
+    assert hub.orchestrator("alpha", "exp").project is exp and hub.orchestrator("alpha").project is main
+    with pytest.raises(StoreError, match="no branch 'nope'"):
+        hub.project("alpha", "nope")
+    hub.rename("alpha", "beta")  # forgets (closes) every branch of it
+    assert hub.project("beta", "exp") is not exp
+    assert [p.name for p in hub.project("beta", "exp").pipelines.all()] == ["only on exp"], "edits are durable"
+    asyncio.run(hub.close())
+
+
 def test_a_hub_starts_and_stops_its_dask_cluster_and_runs_on_it(tmp_path: Path) -> None:
     async def scenario() -> None:
         hub = ProjectHub(Workspace(tmp_path / "home", examples=False), compute="dask", compute_options={"n_workers": 1})
