@@ -1,4 +1,5 @@
-"""The history view: commits of the open branch, a read-only preview of each, restore, branch, commit, undo.
+"""The history view: commits of the open branch, each old version read-only with its diff to now, restore,
+branches (create, open, compare, merge: ``branch_panel``), commit, undo.
 
 Commits live in the project's store, beside the document, so the list is re-read whenever the
 document changes, after this view's own actions, and (when served) on a slow poll of the

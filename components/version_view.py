@@ -166,14 +166,17 @@ class VersionView(pn.viewable.Viewer):
         self.version = version
         pipelines = version.pipelines.all() if version else []
         operations = version.operations.all() if version else []
+        shown = (self.pipeline_select.value, self.operation_select.value)
         self.pipeline_select.param.update(
             options={p.name: p.id for p in pipelines}, value=pipelines[0].id if pipelines else None
         )
         self.operation_select.param.update(
             options={o.name: o.id for o in operations}, value=operations[0].id if operations else None
         )
-        self._show_pipeline()
-        self._show_operation()
+        if self.pipeline_select.value == shown[0]:  # else the select's watcher drew it already
+            self._show_pipeline()
+        if self.operation_select.value == shown[1]:
+            self._show_operation()
         self.architectures.object = architectures_markdown(version) if version else ""
 
     def _show_pipeline(self) -> None:
