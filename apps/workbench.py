@@ -89,7 +89,13 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
         ("History", history),
     ]
     titles = [title for title, _ in pages]
-    tabs = pn.Tabs(*pages, dynamic=False, sizing_mode="stretch_both")
+    # Each tab scrolls in its own window-high box: otherwise the tallest tab (a long run's feedback)
+    # sets every tab's height, and the pipeline graph opens far below the window.
+    tabs = pn.Tabs(
+        *((title, pn.Column(view, scroll=True, sizing_mode="stretch_both")) for title, view in pages),
+        dynamic=False,
+        sizing_mode="stretch_both",
+    )
     tabs.param.watch(lambda e: setattr(session, "tab", titles[e.new]), "active")
     session.param.watch(lambda e: setattr(tabs, "active", titles.index(e.new)) if e.new in titles else None, "tab")
 

@@ -185,6 +185,10 @@ class ArchitectureEditor(ProjectComponent):
         if self.checker is None:
             self.checker = shared_checker()
         self._views: dict[str, pn.pane.HTML] = {}
+        self._drawn: str | None = None
+        """The architecture the graph shows, to fit the view when it changes."""
+        self._fit_after_shapes = False
+        """Whether the next shapes shown follow an added layer, whose node they widen."""
         self._shapes: dict[str, Result] = {}
         self._shapes_for: str | None = None
         self._generation = 0
@@ -313,6 +317,9 @@ class ArchitectureEditor(ProjectComponent):
                 }
             )
         self.flow.param.update(nodes=nodes, edges=edges)
+        if arch.id != self._drawn:  # another architecture (picked, created): show all of it
+            self._drawn = arch.id
+            self.flow.fit_view()
         if self.layer is not None and self.layer not in arch.layers:
             with param.parameterized.discard_events(self):
                 self.layer = None
@@ -400,6 +407,9 @@ class ArchitectureEditor(ProjectComponent):
         current = self.view.get(arch.id)
         for layer in current.layers.values():
             self._node_view(layer)
+        if self._fit_after_shapes:  # the added layer's shape widened it: fit it in again
+            self._fit_after_shapes = False
+            self.flow.fit_view()
         return results
 
     def _schedule_check(self, arch: Architecture) -> None:
@@ -470,6 +480,8 @@ class ArchitectureEditor(ProjectComponent):
         if layer_id:
             self.selection.select(layer_id)
             self.layer = layer_id
+            self.flow.fit_view([layer_id])  # the new layer may land right of the view: bring it (and the rest) in
+            self._fit_after_shapes = True
         return layer_id
 
     def _edge_added(self, event: dict[str, Any]) -> None:

@@ -393,7 +393,7 @@ class FigureView(pn.viewable.Viewer):
         """The newest figure waiting for its document's next tick, if any."""
         self.title = pn.pane.Markdown("", visible=False, margin=(0, 10))
         self.pane = pn.pane.Bokeh(None)
-        self._layout = pn.Column(self.title, self.pane, sizing_mode="stretch_width")
+        self._layout = pn.Column(self.title, self.pane)  # as wide as its plots: figures sit side by side in a FlexBox
         if figure is not None:
             self.update(figure)
 

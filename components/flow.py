@@ -1,5 +1,6 @@
 """React Flow for our graph editors, with two upstream fixes: edges stay drawn while nodes update,
-and the browser reports no stale selections (see :class:`ReactFlow`).
+and the browser reports no stale selections (see :class:`ReactFlow`); and one addition: Python
+can ask the browser to fit the graph into view (:meth:`ReactFlow.fit_view`).
 
 panel-reactflow 0.5.1 rebuilds every node it receives from Python without the ``measured``
 field React Flow stored on it. React Flow then forgets the node's handle positions and
@@ -22,7 +23,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,10 +38,33 @@ PATCHED = Path(__file__).parent / "_reactflow" / "panel-reactflow.bundle.js"
 MERGE = re.compile(r"\{\.\.\.([\w$]+),selected:([\w$]+)\.selected,dragging:\2\.dragging\}")
 
 
+# The graph component takes two functions of React Flow's instance; fitView joins them.
+INSTANCE = re.compile(r"\{setViewport:([\w$]+),screenToFlowPosition:([\w$]+)\}=([\w$]+)\(\)")
+# The start of the handler of messages from Python (``patch_node_data`` and the like).
+MESSAGES = re.compile(r"let ([\w$]+)=([\w$]+)=>\{if\(!\(!\2\|\|typeof \2!=\"object\"\)\)\{")
+FIT_VIEW = (
+    'if(MSG.type==="fit_view"){let tries=0;const fit=()=>{'
+    "if((MSG.wait_for||[]).every(id=>__dfGetNode(id)?.measured?.width)||++tries>60)__dfFitView(MSG.options||{});"
+    "else setTimeout(fit,50)};setTimeout(fit,50);return}"
+)
+"""Fit once the nodes named in ``wait_for`` are drawn and measured (for at most 3 s): Python's new
+nodes reach React Flow a frame or more after the message. Not animated: an animated fit was
+lost once the reader had zoomed with the controls."""
+
+
 def patch(bundle: str) -> str | None:
-    """The bundle with ``measured`` kept in the node merge, or None if the merge is not found exactly once."""
-    patched, count = MERGE.subn(r"{...\1,selected:\2.selected,dragging:\2.dragging,measured:\2.measured}", bundle)
-    return patched if count == 1 else None
+    """The bundle with ``measured`` kept in the node merge and a ``fit_view`` message understood,
+    or None if any of the code patched is not found exactly once."""
+    rules = [
+        (MERGE, r"{...\1,selected:\2.selected,dragging:\2.dragging,measured:\2.measured}"),
+        (INSTANCE, r"{setViewport:\1,screenToFlowPosition:\2,fitView:__dfFitView,getNode:__dfGetNode}=\3()"),
+        (MESSAGES, r'let \1=\2=>{if(!(!\2||typeof \2!="object")){' + FIT_VIEW.replace("MSG", r"\2")),
+    ]
+    for rule, replacement in rules:
+        bundle, count = rule.subn(replacement, bundle)
+        if count != 1:
+            return None
+    return bundle
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -66,7 +90,8 @@ def _patched_bundle() -> Path | None:
     patched = patch(UPSTREAM.read_text(encoding="utf-8"))
     if patched is None:
         log.warning(
-            "panel-reactflow %s: node merge not found, graphs will blink on updates", panel_reactflow.__version__
+            "panel-reactflow %s: code to patch not found, graphs will blink on updates and not fit on request",
+            panel_reactflow.__version__,
         )
         return None
     try:
@@ -100,6 +125,13 @@ class ReactFlow(UpstreamReactFlow):
 
     def _update_selection_from_graph(self, *_events: Any) -> None:
         """Leave ``selection`` to the browser's reports."""
+
+    def fit_view(self, wait_for: Sequence[str] = (), padding: float = 0.15, max_zoom: float = 1.0) -> None:
+        """Fit every node into the browser's view (zooming in no further than ``max_zoom``), once the
+        nodes ``wait_for`` (just added) are drawn. Without the patched bundle, nothing happens."""
+        if _BUNDLE is not None:
+            options = {"padding": padding, "maxZoom": max_zoom}
+            self._send_msg({"type": "fit_view", "wait_for": list(wait_for), "options": options})
 
 
 def deleted_ids(event: dict[str, Any], kind: str) -> list[str]:

@@ -126,6 +126,8 @@ class PipelineEditor(ProjectComponent):
         self.code = OperationEditor(project=self.project)
         self._attribute_signature: tuple[Any, ...] = ()
         self._views: dict[str, tuple[str, pn.pane.HTML]] = {}
+        self._drawn: str | None = None
+        """The pipeline the graph shows, to fit the view when it changes."""
         self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
         self.session.param.watch(self._show_message, "message")
         self.refresh()
@@ -182,6 +184,9 @@ class PipelineEditor(ProjectComponent):
             for e in pipeline.edges.values()
         ]
         self.flow.param.update(node_types=node_types, nodes=nodes, edges=edges)
+        if pipeline.id != self._drawn:  # another pipeline (picked, created, recreated): show all of it
+            self._drawn = pipeline.id
+            self.flow.fit_view()
         selected = pipeline.nodes.get(self.session.node) if self.session.node else None
         self._show_node(pipeline, selected)
 
@@ -373,6 +378,7 @@ class PipelineEditor(ProjectComponent):
         if node_id:
             self.selection.select(node_id)
             self.session.node = node_id
+            self.flow.fit_view([node_id])  # the free spot may be outside the view: bring the new node (and the rest) in
         return node_id
 
     def _node_size(self, op_id: str) -> tuple[float, float]:

@@ -15,7 +15,19 @@ def test_the_installed_bundle_is_patched_once() -> None:
     assert patched is not None, "panel-reactflow changed its node merge: check whether the blink fix is still needed"
     merged = re.findall(r"selected:([\w$]+)\.selected,dragging:\1\.dragging,measured:\1\.measured\}", patched)
     assert len(merged) == 1, "the browser's measurement is kept, in the one merge"
-    assert len(patched) == len(upstream) + len(f",measured:{merged[0]}.measured")
+    assert patched.count("fitView:__dfFitView,getNode:__dfGetNode}") == 1, "the graph holds fitView and getNode"
+    assert patched.count('.type==="fit_view"') == 1, "the message handler understands fit_view"
+    assert len(patched) == len(upstream) + len(f",measured:{merged[0]}.measured") + len(
+        ",fitView:__dfFitView,getNode:__dfGetNode"
+    ) + len(flow.FIT_VIEW.replace("MSG", flow.MESSAGES.search(upstream).group(2))), "nothing else changed"
+
+
+def test_fit_view_is_sent_to_the_browser() -> None:
+    graph = ReactFlow(nodes=[], edges=[])
+    sent: list[dict[str, object]] = []
+    graph._send_msg = sent.append  # type: ignore[method-assign]
+    graph.fit_view(["n1"])
+    assert sent == [{"type": "fit_view", "wait_for": ["n1"], "options": {"padding": 0.15, "maxZoom": 1.0}}]
 
 
 def test_the_editors_serve_the_patched_bundle() -> None:
