@@ -66,12 +66,6 @@ def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
     return template
 
 
-BRANCH_RUNS = (
-    "Runs start from the main branch's page for now: open it, or merge this branch into main first "
-    "(the orchestrator a page runs on is not yet chosen by branch)."
-)
-
-
 def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.template.BootstrapTemplate:
     """``name``'s editors and monitors on ``branch`` (``?branch=``, default main): each branch has its own live document."""
     project = hub.project(name, branch).as_user(f"session-{secrets.token_hex(4)}")
@@ -123,10 +117,6 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
         "undo": history.undo,
         "redo": history.redo,
     }
-    if branch != "main":  # Session.run picks the project's orchestrator by name only: it would run main's pipeline
-        editor.run_button.disabled = True
-        editor.run_button.description = BRANCH_RUNS
-        shortcuts.actions["run"] = lambda: session.param.update(message=BRANCH_RUNS)
     header_link = pn.pane.HTML("<a href='/' style='color:white'>All projects</a>", margin=(10, 10))
     template.header.append(header_link)
     template.main.append(pn.Column(shortcuts, tabs, sizing_mode="stretch_both"))

@@ -302,7 +302,7 @@ class ArtifactBrowser(ProjectComponent):
         artifact, fmt = self.chosen_format()
         self.download.loading = True
         try:
-            storage = self.session.hub.orchestrator(self.project.name).storage
+            storage = self.session.orchestrator().storage
             data = await convert(storage.get(artifact.url), artifact.type, fmt, artifact.name)
         except DOWNLOAD_ERRORS as exc:
             self._report(

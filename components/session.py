@@ -10,6 +10,7 @@ from deepforge_panel.crdt import CommitId
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.executions import ExecutionId
 from deepforge_panel.hub import ProjectHub
+from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project, default_author
 
 
@@ -34,7 +35,7 @@ class Session(param.Parameterized):
         if target is None:
             self.message = "select a pipeline to run"
             return None
-        orchestrator = self.hub.orchestrator(self.project.name)
+        orchestrator = self.orchestrator()
         try:
             execution_id = orchestrator.start(target, overrides, author=self.author)
         except USER_ERRORS as exc:
@@ -59,4 +60,8 @@ class Session(param.Parameterized):
 
     def cancel(self, execution_id: str | None = None) -> bool:
         target = execution_id or self.execution
-        return bool(target) and self.hub.orchestrator(self.project.name).cancel(target)
+        return bool(target) and self.orchestrator().cancel(target)
+
+    def orchestrator(self) -> Orchestrator:
+        """The orchestrator of this page's project on its branch: runs, cancels and storage go through it."""
+        return self.hub.orchestrator(self.project.name, self.project.branch_name or "main")

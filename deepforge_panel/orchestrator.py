@@ -36,7 +36,7 @@ from deepforge_panel.events import (
     Progress,
     decode_record,
 )
-from deepforge_panel.executions import Execution, ExecutionId, JobId, Status
+from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, coerce
@@ -141,13 +141,18 @@ class Orchestrator:
         run.buffers = {jid: [] for jid in job_ids.values()}
         self._runs[execution_id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
+        run.task.add_done_callback(lambda task: self._cancelled_before_start(run, task))
         return execution_id
 
     async def wait(self, execution_id: str) -> Execution:
         """Wait for an execution started here to end; returns its final record."""
         run = self._runs[ExecutionId(execution_id)]
         assert run.task is not None
-        await asyncio.shield(run.task)
+        try:
+            await asyncio.shield(run.task)
+        except asyncio.CancelledError:
+            if not run.task.cancelled():
+                raise  # the waiter was cancelled, not the run
         return self.project.executions.get(execution_id)
 
     async def run(self, pipeline: str, overrides: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> Execution:
@@ -262,6 +267,11 @@ class Orchestrator:
                 self._set_status(run, node_id, "cancelled", error="cancelled before it started")
             raise
         return failures
+
+    def _cancelled_before_start(self, run: _Run, task: asyncio.Task[None]) -> None:
+        """A run cancelled before its task first ran never reached :meth:`_drive`'s ``finally``: end it here."""
+        if task.cancelled() and self.project.executions.get(run.id).status not in FINAL:
+            self._finish(run, "cancelled", "cancelled before it started")
 
     def _finish(self, run: _Run, status: Status, error: str) -> None:
         """Write what is buffered and the final status; feedback that cannot be written never keeps it running."""

@@ -102,7 +102,7 @@ def test_a_branch_is_opened_compared_and_merged(
     expect(page).to_have_url(re.compile(r"branch=exp"), timeout=TIMEOUT)
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
     expect(page.get_by_text("branch exp").first).to_be_visible(timeout=TIMEOUT)
-    expect(page.get_by_role("button", name="▶ Run")).to_be_disabled()
+    expect(page.get_by_role("button", name="▶ Run")).to_be_enabled()  # a branch runs on its own orchestrator
     add_node(page, "LoadDataset", EXAMPLE_NODES + 1)
     page.screenshot(path=screenshots / f"branch-page-{theme}.png")
     commit(page, "a loader on exp")

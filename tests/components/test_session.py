@@ -41,3 +41,26 @@ def test_an_architecture_that_cannot_be_built_is_refused_naming_node_reference_a
     assert "pipeline 'train-cnn' cannot run" in message
     assert "train: reference 'architecture': keras resource 'digits-cnn' cannot be built" in message
     assert "stray (Dense) has no input connected" in message
+
+
+def test_a_run_on_a_branch_page_runs_the_branch_and_is_recorded_there(digits_session: Session) -> None:
+    hub = digits_session.hub
+    main = hub.project("digits")
+    main.branch("experiment")
+    on_branch = hub.project("digits", "experiment").as_user("me")
+    session = Session(hub=hub, project=on_branch)
+    train = next(p for p in on_branch.pipelines.all() if p.name == "train")
+    with on_branch.transaction():
+        on_branch.pipelines.rename(train.id, "train-on-branch")
+
+    async def run() -> object:
+        execution_id = session.run(train.id)
+        assert execution_id is not None, session.message
+        assert session.cancel(execution_id), "the branch page cancels its own run"
+        await session.orchestrator().wait(execution_id)
+        return execution_id
+
+    execution_id = asyncio.run(run())
+    assert on_branch.executions.get(str(execution_id)).pipeline_name == "train-on-branch"
+    assert str(execution_id) not in main.executions.ids(), "main's record holds no run of the branch"
+    assert session.orchestrator() is hub.orchestrator("digits", "experiment") is not hub.orchestrator("digits")

@@ -316,6 +316,24 @@ def test_cancel_kills_running_processes(tmp_path: Path) -> None:
         os.kill(job_pid, 0)
 
 
+def test_cancel_at_once_ends_the_run_as_cancelled(tmp_path: Path) -> None:
+    """A Cancel pressed before the run's task first ran still ends the record, and wait returns it."""
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    project.pipelines.add_node(pid, project.operations.add(SOURCE), name="src")
+    orchestrator = _orchestrator(project, tmp_path, workers=1)
+
+    async def scenario():
+        execution_id = orchestrator.start("p")
+        assert orchestrator.cancel(execution_id)
+        return await orchestrator.wait(execution_id)
+
+    final = asyncio.run(scenario())
+    assert final.status == "cancelled" and final.error == "cancelled before it started"
+    assert {j.status for j in final.jobs.values()} == {"cancelled"}
+    assert orchestrator.running() == []
+
+
 def test_job_folder_runs_by_hand_with_plain_python(tmp_path: Path) -> None:
     project = new_project(tmp_path)
     _chain(project)
