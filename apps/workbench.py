@@ -17,6 +17,7 @@ from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.markup import html_text, md_code, md_text
 from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.project_list import ProjectList
+from deepforge_panel.components.project_settings import ProjectSettings
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.shortcuts import Shortcuts
 from deepforge_panel.errors import USER_ERRORS
@@ -80,7 +81,7 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
         *((lib.tab, lib.editor(project, session)) for lib in loaded_libraries() if lib.tab),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
-        ("History", history),
+        ("History", pn.Column(history, ProjectSettings(project=project), sizing_mode="stretch_width")),
     ]
     titles = [title for title, _ in pages]
     # Each tab scrolls in its own window-high box: otherwise the tallest tab (a long run's feedback)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.jobgen import JOB_LOG_LEVELS
 from deepforge_panel.libraries import loaded_libraries
 
 if TYPE_CHECKING:
@@ -167,6 +168,17 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    project = _workspace(args).open(args.project)
+    try:
+        if args.job_log_level is not None:
+            project.job_log_level = args.job_log_level
+        print(f"job-log-level\t{project.job_log_level}")
+    finally:
+        project.store.close()
+    return 0
+
+
 def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compute", default="local", help="compute adapter: local (default) or dask")
     parser.add_argument(
@@ -217,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")
     p.add_argument("project")
     p.set_defaults(func=cmd_artifacts)
+    p = sub.add_parser("settings", parents=[common], help="show or change a project's settings")
+    p.add_argument("project")
+    p.add_argument(
+        "--job-log-level",
+        choices=JOB_LOG_LEVELS,
+        help="quiet: hide TensorFlow's start-up messages in job consoles (default); verbose: show everything",
+    )
+    p.set_defaults(func=cmd_settings)
     for lib in loaded_libraries():
         lib.add_commands(sub, common)
     return parser

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from deepforge_panel.components.project_settings import JOB_LOG_LEVEL_LABELS
 from tests.browser.test_workbench import EXAMPLE_NODES, TIMEOUT, open_project
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -125,3 +127,35 @@ def test_a_branch_is_opened_compared_and_merged(
     page.locator(".tabulator-row", has_text="Merge exp into main").wait_for(timeout=TIMEOUT)
     page.locator(".bk-tab", has_text="Pipelines").click()
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
+
+
+QUIET, VERBOSE = JOB_LOG_LEVEL_LABELS  # Bokeh's select carries the labels as its values
+
+
+def _job_log_level(server: Any, project: str) -> str:
+    from deepforge_panel.crdt import Home
+    from deepforge_panel.project import Project
+
+    store = Home(server.home).open(project)
+    try:
+        return Project.open(store).job_log_level
+    finally:
+        store.close()
+
+
+def test_the_job_console_setting_is_the_documents(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator(".bk-tab", has_text="History").click()
+    level = page.locator(".df-job-log-level select")
+    expect(level).to_have_value(QUIET, timeout=TIMEOUT)
+    level.select_option(VERBOSE)
+    wait_until(lambda: _job_log_level(server, project) == "verbose", timeout=TIMEOUT / 1000, interval=0.2)
+    level.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "project-settings.png")
+
+    other = open_project(new_tab(), server, project)  # a second tab shows the document's value
+    other.locator(".bk-tab", has_text="History").click()
+    expect(other.locator(".df-job-log-level select")).to_have_value(VERBOSE, timeout=TIMEOUT)
+    level.select_option(QUIET)  # and follows a change made in the first tab
+    expect(other.locator(".df-job-log-level select")).to_have_value(QUIET, timeout=TIMEOUT)
+    assert _job_log_level(server, project) == "quiet"

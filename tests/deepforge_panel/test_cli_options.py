@@ -64,3 +64,16 @@ def test_set_splits_at_the_last_dot_so_node_names_may_hold_dots() -> None:
     assert _parse_sets(["v1.2.epochs=3", "train.rate=0.5"]) == {"v1.2": {"epochs": 3}, "train": {"rate": 0.5}}
     with pytest.raises(SystemExit, match=r"expected NODE\.ATTR=VALUE"):
         _parse_sets([".epochs=3"])
+
+
+def test_settings_show_and_change_the_job_log_level(homes: tuple[Path, Path]) -> None:
+    default, _chosen = homes
+    shown = run_cli("settings", "in-default", default_home=default)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "job-log-level\tquiet\n"
+    changed = run_cli("settings", "in-default", "--job-log-level", "verbose", default_home=default)
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout == "job-log-level\tverbose\n"
+    assert run_cli("settings", "in-default", default_home=default).stdout == "job-log-level\tverbose\n"
+    refused = run_cli("settings", "in-default", "--job-log-level", "loud", default_home=default)
+    assert refused.returncode == 2 and "invalid choice: 'loud'" in refused.stderr
