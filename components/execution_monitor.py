@@ -8,6 +8,7 @@ changed (DESIGN.md: the UI is a projection of the document).
 from __future__ import annotations
 
 import html
+import re
 import time
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,19 @@ def format_duration(start: float | None, end: float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def natural_key(name: str) -> tuple[tuple[str | float, ...], str]:
+    """Sort key reading the numbers in ``name`` by value: figure "2" before "10", "metric 2" before "metric 10".
+
+    Text and numbers alternate in the split (text first), so two keys compare text with text and numbers with
+    numbers; ties (``"a1"``, ``"a01"``) fall back to the name itself.
+    """
+    parts = _NUMBER.split(name.casefold())
+    return tuple(float(part) if i % 2 else part for i, part in enumerate(parts)), name
 
 
 def default_job(execution: Execution) -> Job | None:
@@ -300,11 +314,19 @@ class ExecutionMonitor(ProjectComponent):
         self._update_progress(job)
         self._update_error(job)
         self._update_console(job)
-        self._update_views(self.figure_views, self.figures, dict(sorted(job.figures.items())), scale=1.0)
+        self._update_views(
+            self.figure_views,
+            self.figures,
+            dict(sorted(job.figures.items(), key=lambda item: natural_key(item[0]))),
+            scale=1.0,
+        )
         self._update_views(
             self.metric_views,
             self.metrics,
-            {name: _metric_figure(name, series) for name, series in sorted(job.metrics.items())},
+            {
+                name: _metric_figure(name, series)
+                for name, series in sorted(job.metrics.items(), key=lambda item: natural_key(item[0]))
+            },
             scale=0.5,
         )
 

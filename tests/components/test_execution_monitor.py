@@ -13,9 +13,10 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from matplotlib.figure import Figure
 
-from deepforge_panel.components.execution_monitor import EMPTY, STATUS_COLORS, ExecutionMonitor
+from deepforge_panel.components.execution_monitor import EMPTY, STATUS_COLORS, ExecutionMonitor, natural_key
 from deepforge_panel.components.figures import FigureView, palette_for
 from deepforge_panel.components.session import Session
+from deepforge_panel.executions import Job, JobId
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.jobruntime.deepforge.figures import figure_to_data
 from deepforge_panel.workspace import Workspace
@@ -533,3 +534,51 @@ def test_palettes_follow_matplotlib_names() -> None:
     assert palette_for("viridis")[0] == palette_for("no-such-map")[0] == "#440154"
     assert palette_for("gray")[0] == "#000000" and palette_for("gray_r")[0] == "#ffffff"
     assert palette_for("Blues")[0] == "#f7fbff", "light to dark, as matplotlib draws Blues"
+
+
+def test_natural_key_reads_numbers_by_value() -> None:
+    names = ["metric 10", "metric 2", "Metric 1", "loss", "lr 0.25", "lr 0.5", "10", "2", "a01", "a1", "metric"]
+    assert sorted(names, key=natural_key) == [
+        "2",
+        "10",
+        "a01",
+        "a1",
+        "loss",
+        "lr 0.25",
+        "lr 0.5",
+        "metric",
+        "Metric 1",
+        "metric 2",
+        "metric 10",
+    ]
+
+
+def test_figures_and_metrics_are_shown_in_natural_order(session: Session) -> None:
+    monitor = _monitor(session)
+    figure = figure_to_data(Figure())
+    series = [(0, 1.0), (1, 0.5)]
+    job = Job(
+        id=JobId("j1"),
+        node="n1",
+        name="train",
+        operation="o1",
+        status="succeeded",
+        queued=None,
+        started=None,
+        ended=None,
+        stdout="",
+        stderr="",
+        error="",
+        attributes={},
+        progress={},
+        metrics={name: series for name in ("metric 10", "metric 2", "metric 1")},
+        figures={number: figure for number in ("10", "2", "1")},
+        inputs={},
+        outputs={},
+    )
+    monitor._update_job(job)
+    assert list(monitor.figure_views) == ["1", "2", "10"]
+    assert monitor.figures.objects == [monitor.figure_views[key].__panel__() for key in ("1", "2", "10")]
+    assert list(monitor.metric_views) == ["metric 1", "metric 2", "metric 10"]
+    titles = [view.axes[0].figure.title.text for view in monitor.metric_views.values()]
+    assert titles == ["metric 1", "metric 2", "metric 10"]
