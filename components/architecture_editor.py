@@ -261,6 +261,7 @@ class ArchitectureEditor(ProjectComponent):
         self.param.watch(lambda _e: self.refresh(), ["architecture", "layer"])
         if self.session is not None:
             self.session.param.watch(self._shown, "tab")
+            self.session.param.watch(self._focus, "focus")
         self._show_type_doc()
         self.refresh()
 
@@ -561,6 +562,19 @@ class ArchitectureEditor(ProjectComponent):
     def in_front(self) -> bool:
         """Whether this editor's workbench tab is the one shown (always, outside the workbench)."""
         return self.session is None or self.session.tab == TAB
+
+    def _focus(self, event: param.parameterized.Event) -> None:
+        """Show the architecture and select the layer a refused run's link points at (by id, or by name)."""
+        place = event.new
+        if place is None or place.root != self.view.root or place.resource not in self.view.ids():
+            return
+        layers = self.view.get(place.resource).layers
+        layer = place.element if place.element in layers else None
+        layer = layer or next((lid for lid, item in layers.items() if item.name == place.element), None)
+        if layer is not None:
+            self.selection.select(layer)
+        self.param.update(architecture=place.resource, layer=layer)
+        self.flow.fit_view([layer] if layer else [])
 
     def _shown(self, _event: Any = None) -> None:
         """Lay the editor out the first time its tab comes to the front, and check shapes from then on."""

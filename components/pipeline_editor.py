@@ -7,6 +7,7 @@ document afterwards, so a refused edge simply disappears with the reason shown.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from typing import Any
@@ -112,6 +113,9 @@ class PipelineEditor(ProjectComponent):
         self.run_button = pn.widgets.Button(label="▶ Run", color="success", width=90, align="end")
         self.run_button.on_click(lambda _e: self.run())
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.show_fault = pn.widgets.Button(label="", color="danger", variant="outline", visible=False)
+        """Brings the element the message is about into view (a node here, a layer in its tab)."""
+        self.show_fault.on_click(lambda _event: self.session.show_fault())
         self.empty = pn.pane.Markdown("", visible=False)
 
         self.node_title = pn.pane.Markdown("*Select a node to see its attributes.*", renderer_options={"html": False})
@@ -130,6 +134,8 @@ class PipelineEditor(ProjectComponent):
         """The pipeline the graph shows, to fit the view when it changes."""
         self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
         self.session.param.watch(self._show_message, "message")
+        self.session.param.watch(self._show_fault, "fault")
+        self._runs: set[asyncio.Task[Any]] = set()
         self.refresh()
 
     # -- projection -----------------------------------------------------------------------
@@ -278,6 +284,10 @@ class PipelineEditor(ProjectComponent):
         self.message.object = md_text(event.new)
         self.message.visible = bool(event.new)
 
+    def _show_fault(self, event: param.parameterized.Event) -> None:
+        place = event.new
+        self.show_fault.param.update(label=f"Show {place.label}" if place else "", visible=place is not None)
+
     def _connection_problem(self, payload: dict[str, Any]) -> str | None:
         """Why the edge being drawn would be refused (the core's own check), or None if it is fine."""
         pipeline = self._pipeline()
@@ -419,8 +429,15 @@ class PipelineEditor(ProjectComponent):
             self.session.node = None
 
     def run(self) -> None:
-        """Run the pipeline shown (Ctrl+Enter)."""
-        self.session.run()
+        """Run the pipeline shown (Ctrl+Enter), once the resources it references pass their deeper checks."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (tests): the checks that need none
+            self.session.run()
+            return
+        task = loop.create_task(self.session.run_checked())
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
 
     def __panel__(self) -> pn.viewable.Viewable:
         toolbar = pn.Row(
@@ -447,6 +464,7 @@ class PipelineEditor(ProjectComponent):
         return pn.Column(
             toolbar,
             self.message,
+            self.show_fault,
             self.empty,
             pn.Row(self.flow, side, sizing_mode="stretch_both", min_height=520),
             sizing_mode="stretch_both",

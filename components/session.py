@@ -7,7 +7,7 @@ from typing import Any
 import param
 
 from deepforge_panel.crdt import CommitId
-from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.errors import USER_ERRORS, Place
 from deepforge_panel.executions import ExecutionId
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.orchestrator import Orchestrator
@@ -26,6 +26,34 @@ class Session(param.Parameterized):
     author = param.String(default=default_author(), doc="Who this session's commits and runs are recorded as.")
     tab = param.String(default="Pipelines", doc="The workbench tab in front.")
     message = param.String(default="", doc="The last error or notice for this user.")
+    fault = param.ClassSelector(
+        class_=Place, default=None, allow_None=True, doc="Where the problem :attr:`message` tells of is, if it says."
+    )
+    focus = param.ClassSelector(
+        class_=Place, default=None, allow_None=True, doc="An element of a library resource to show (its editor acts)."
+    )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.param.watch(lambda _event: setattr(self, "fault", None), "message")  # a new message, a new place
+
+    def refuse(self, error: Exception) -> None:
+        """Tell this user why a request was refused, and where the problem is when the error says."""
+        self.message = str(error)
+        self.fault = getattr(error, "place", None)
+
+    def show_fault(self) -> None:
+        """Bring the element at fault into view: a pipeline's node, or a library resource's element in its tab."""
+        place = self.fault
+        if place is None:
+            return
+        if place.root == "pipelines":
+            self.param.update(tab="Pipelines", pipeline=place.resource, node=place.element)
+            return
+        from deepforge_panel.libraries import loaded_libraries
+
+        tab = next((lib.tab for lib in loaded_libraries() if lib.root == place.root and lib.tab), None)
+        self.param.update(focus=place, **({"tab": tab} if tab else {}))
 
     def run(
         self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None
@@ -39,10 +67,26 @@ class Session(param.Parameterized):
         try:
             execution_id = orchestrator.start(target, overrides, author=self.author)
         except USER_ERRORS as exc:
-            self.message = str(exc)
+            self.refuse(exc)
             return None
         self.param.update(execution=execution_id, job=None, tab="Executions", message="")
         return execution_id
+
+    async def run_checked(
+        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None
+    ) -> ExecutionId | None:
+        """:meth:`run`, once the deeper checks of the resources the pipeline references pass (Keras:
+        every layer's shapes), so a misfit is refused at once, not when the job builds the model."""
+        target = pipeline or self.pipeline
+        if target is None:
+            self.message = "select a pipeline to run"
+            return None
+        try:
+            await self.orchestrator().check(target, overrides)
+        except USER_ERRORS as exc:
+            self.refuse(exc)
+            return None
+        return self.run(target, overrides)
 
     def commit(self, message: str) -> CommitId | None:
         """Commit the live project as this session's author: the one way the UI commits. Errors land in ``message``."""

@@ -24,6 +24,7 @@ from pycrdt import Map
 from deepforge_panel import provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.crdt import dumps, new_id
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.events import (
     ExecutionStatus,
     Figure,
@@ -121,18 +122,8 @@ class Orchestrator:
         listener: Listener | None = None,
     ) -> ExecutionId:
         """Validate, commit, create the execution and start running it; returns at once."""
-        pipelines = self.project.pipelines
-        checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
+        checked, snapshots = self._prepare(pipeline, overrides)
         author = author or default_author()
-        snapshots: dict[NodeId, _Snapshot] = {}
-        problems: list[str] = []
-        for nid, node in checked.nodes.items():
-            try:
-                snapshots[nid] = self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
-            except UnbuildableReference as exc:
-                problems.append(f"{node.name}: {exc}")
-        if problems:  # what only generating the references tells, refused like check_runnable's problems
-            raise PipelineError(f"pipeline {checked.name!r} cannot run:\n  - " + "\n  - ".join(problems))
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=current_runner()
@@ -143,6 +134,29 @@ class Orchestrator:
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
         run.task.add_done_callback(lambda task: self._cancelled_before_start(run, task))
         return execution_id
+
+    async def check(self, pipeline: str, overrides: dict[str, dict[str, Any]] | None = None) -> None:
+        """What :meth:`start` checks, plus the deeper checks of the library resources the pipeline
+        references (Keras: every layer's shapes); refuses with every problem found, as start does."""
+        from deepforge_panel.libraries import library  # the libraries' registry imports the core
+
+        checked, snapshots = self._prepare(pipeline, overrides)
+        problems: list[ProjectError] = []
+        seen: set[tuple[str, str]] = set()
+        for snapshot in snapshots.values():
+            for name, ref in snapshot.references.items():
+                if (ref.library, ref.resource) in seen:
+                    continue
+                seen.add((ref.library, ref.resource))
+                for problem in await library(ref.library).check(self.project, ref.resource):
+                    problems.append(
+                        ProjectError(f"{snapshot.name}: reference {name!r}: {problem}", place=problem.place)
+                    )
+        if problems:
+            raise PipelineError(
+                f"pipeline {checked.name!r} cannot run:\n  - " + "\n  - ".join(map(str, problems)),
+                place=problems[0].place,
+            )
 
     async def wait(self, execution_id: str) -> Execution:
         """Wait for an execution started here to end; returns its final record."""
@@ -174,6 +188,26 @@ class Orchestrator:
         return [eid for eid, run in self._runs.items() if run.task is not None and not run.task.done()]
 
     # -- internals ----------------------------------------------------------------------------
+    def _prepare(
+        self, pipeline: str, overrides: dict[str, dict[str, Any]] | None
+    ) -> tuple[Pipeline, dict[NodeId, _Snapshot]]:
+        """The pipeline checked runnable, and what each node would run with (its references' code generated)."""
+        pipelines = self.project.pipelines
+        checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
+        snapshots: dict[NodeId, _Snapshot] = {}
+        problems: list[UnbuildableReference] = []
+        for nid, node in checked.nodes.items():
+            try:
+                snapshots[nid] = self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
+            except UnbuildableReference as exc:
+                problems.append(UnbuildableReference(f"{node.name}: {exc}", place=exc.place))
+        if problems:  # what only generating the references tells, refused like check_runnable's problems
+            raise PipelineError(
+                f"pipeline {checked.name!r} cannot run:\n  - " + "\n  - ".join(map(str, problems)),
+                place=problems[0].place,
+            )
+        return checked, snapshots
+
     def _snapshot(self, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> _Snapshot:
         node = pipeline.nodes[node_id]
         op = self.project.operations.get(node.operation)
@@ -188,7 +222,7 @@ class Orchestrator:
             try:
                 references[name] = resolve(self.project, value)
             except UnbuildableReference as exc:
-                raise UnbuildableReference(f"reference {name!r}: {exc}") from exc
+                raise UnbuildableReference(f"reference {name!r}: {exc}", place=exc.place) from exc
         return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references)
 
     def _job(self, run: _Run, node_id: NodeId) -> Map:

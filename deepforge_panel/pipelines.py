@@ -11,6 +11,7 @@ from pycrdt import Map
 
 from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.crdt.schema import MAX_INT
+from deepforge_panel.errors import Place
 from deepforge_panel.graph import DAG, GraphError
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.names import check_name
@@ -325,41 +326,49 @@ class PipelinesView(RootView[Pipeline]):
             pipeline.topological_order()
         except PipelineError as exc:
             problems.append(str(exc))
+        place: Place | None = None
+
+        def fault(node: Node, problem: str) -> None:
+            nonlocal place
+            problems.append(problem)
+            if place is None:
+                place = Place("pipelines", pipeline.id, node.id, f"node {node.name} of {pipeline.name}")
+
         for node in pipeline.nodes.values():
             op = self.project.operations.get(node.operation)
             if op.error is not None or op.interface is None:
-                problems.append(f"{node.name}: operation {op.name} does not parse: {op.error}")
+                fault(node, f"{node.name}: operation {op.name} does not parse: {op.error}")
                 continue
             interface = op.interface
             connected = {e.dst_port for e in pipeline.incoming(node.id)}
             for port in interface.inputs:
                 if port.required and port.name not in connected:
-                    problems.append(f"{node.name}: required input {port.name!r} is not connected")
+                    fault(node, f"{node.name}: required input {port.name!r} is not connected")
             for edge in pipeline.incoming(node.id):
                 if interface.input(edge.dst_port) is None:
-                    problems.append(f"{node.name}: edge into {edge.dst_port!r}, which is no longer an input")
+                    fault(node, f"{node.name}: edge into {edge.dst_port!r}, which is no longer an input")
             for edge in pipeline.outgoing(node.id):
                 if interface.output(edge.src_port) is None:
-                    problems.append(f"{node.name}: edge from {edge.src_port!r}, which is no longer an output")
+                    fault(node, f"{node.name}: edge from {edge.src_port!r}, which is no longer an output")
             for ref in interface.references:
                 if ref.name not in node.references:
-                    problems.append(f"{node.name}: reference {ref.name!r} is not set")
+                    fault(node, f"{node.name}: reference {ref.name!r} is not set")
                     continue
                 try:
                     check_reference(self.project, node.references[ref.name])
                 except UnresolvedReference as exc:
-                    problems.append(f"{node.name}: reference {ref.name!r}: {exc}")
+                    fault(node, f"{node.name}: reference {ref.name!r}: {exc}")
             for key, value in (overrides or {}).get(node.name, {}).items():
                 attribute = interface.attribute(key)
                 if attribute is None:
-                    problems.append(f"{node.name}: no attribute {key!r} to set")
+                    fault(node, f"{node.name}: no attribute {key!r} to set")
                 else:
                     try:
                         coerce(attribute, value, node.name)
                     except PipelineError as exc:
-                        problems.append(str(exc))
+                        fault(node, str(exc))
         unknown = set(overrides or {}) - {n.name for n in pipeline.nodes.values()}
         problems.extend(f"--set names no node {name!r}" for name in sorted(unknown))
         if problems:
-            raise PipelineError(f"pipeline {pipeline.name!r} cannot run:\n  - " + "\n  - ".join(problems))
+            raise PipelineError(f"pipeline {pipeline.name!r} cannot run:\n  - " + "\n  - ".join(problems), place=place)
         return pipeline

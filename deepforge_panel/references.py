@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from deepforge_panel.errors import NotFound, ProjectError
+from deepforge_panel.errors import NotFound, Place, ProjectError
 
 if TYPE_CHECKING:
     from deepforge_panel.project import Project
@@ -62,5 +62,6 @@ def resolve(project: Project, value: str) -> ResolvedReference:
     try:
         code = lib.generate(project, resource_id)
     except ProjectError as exc:
-        raise UnbuildableReference(f"{library_name} resource {name!r} cannot be built: {exc}") from exc
+        place = exc.place or Place(lib.root, resource_id, exc.element, name)
+        raise UnbuildableReference(f"{library_name} resource {name!r} cannot be built: {exc}", place=place) from exc
     return ResolvedReference(library_name, resource_id, name, code)

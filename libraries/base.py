@@ -21,6 +21,7 @@ from deepforge_panel.registry import Registry
 
 if TYPE_CHECKING:
     from deepforge_panel.downloads import Converter
+    from deepforge_panel.errors import ProjectError
     from deepforge_panel.project import Project
 
 __all__ = ["Library", "available_libraries", "library", "loaded_libraries", "register_library", "unregister_library"]
@@ -52,6 +53,11 @@ class Library(ABC):
     def init_code(self) -> str:
         """Python run in a job before the operation (e.g. custom serialization); empty by default."""
         return ""
+
+    async def check(self, project: Project, resource_id: str) -> list[ProjectError]:
+        """Problems in a resource that only building it shows (Keras: layers whose shapes do not fit),
+        each with its :class:`~deepforge_panel.errors.Place`; asked before a run from the page. None by default."""
+        return []
 
     def editor(self, project: Project, session: Any) -> Any:
         """The Panel component that edits this library's resources, shown in the workbench tab :attr:`tab`."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import types
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.errors import Place, ProjectError
 from deepforge_panel.libraries.base import Library
 from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 from deepforge_panel.libraries.keras.catalog import load_catalog
@@ -14,6 +16,8 @@ from deepforge_panel.libraries.keras.codegen import generate_code
 if TYPE_CHECKING:
     from deepforge_panel.downloads import Converter
     from deepforge_panel.project import Project
+
+logger = logging.getLogger(__name__)
 
 INIT_CODE = '''"""DeepForge-Keras init: a model using custom functions travels in two steps, their code first, then the model.
 
@@ -102,6 +106,27 @@ class KerasLibrary(Library):
     def init_code(self) -> str:
         """Registers the two-step serializer for models with custom functions (see ``INIT_CODE``)."""
         return INIT_CODE
+
+    async def check(self, project: Project, resource_id: str) -> list[ProjectError]:
+        """Layers whose shapes do not fit, asked of the shape worker (an answer cached for an unchanged
+        architecture comes at once); blocked layers are left out, their cause is reported."""
+        from deepforge_panel.libraries.keras.shapes import ShapeCheckError, shared_checker, to_payload
+
+        arch = self.resources(project).get(resource_id)
+        try:
+            results = await shared_checker().check(to_payload(arch), key=f"{project.name}/{arch.id}")
+        except ShapeCheckError as exc:  # the job will build it and say what is wrong
+            logger.warning("shapes of %r not checked before the run: %s", arch.name, exc)
+            return []
+        return [
+            ProjectError(
+                f"architecture {arch.name!r}, layer {layer.name} ({layer.type}): {result['error']}",
+                layer.id,
+                Place(self.root, arch.id, layer.id, f"layer {layer.name} of {arch.name}"),
+            )
+            for layer in arch.layers.values()
+            if (result := results.get(layer.id, {})).get("error") and not result.get("blocked_by")
+        ]
 
     def editor(self, project: Project, session: Any) -> Any:
         from deepforge_panel.components.architecture_editor import ArchitectureEditor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,35 @@ def test_shapes_and_a_misfit(server: Any, project: str, new_tab: Any, screenshot
     expect(error).to_contain_text("(None, 4)")
     expect(node(page, "conv2d").locator(".df-error")).to_have_count(0)
     page.screenshot(path=screenshots / "architecture-misfit.png")
+
+
+def test_a_run_with_a_shape_misfit_is_refused_with_a_link_to_the_layer(
+    server: Any, project: str, new_tab: Any, screenshots: Path
+) -> None:
+    from deepforge_panel.crdt import Home
+    from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+    from deepforge_panel.project import Project
+
+    store = Home(server.home).open(project)
+    try:
+        views = ArchitecturesView(Project.open(store))
+        cnn = next(a for a in views.all() if a.name == "digits-cnn")
+        views.set_args(cnn.id, cnn.layer("conv1").id, {"kernel_size": 20, "padding": "valid"})
+    finally:
+        store.close()
+    page = open_project(new_tab(), server, project)
+    page.locator("select").first.select_option(label="train-cnn")
+    expect(node(page, "train")).to_be_visible(timeout=TIMEOUT)
+    page.get_by_role("button", name="▶ Run").click()
+    message = page.locator(".bk-panel-models-markup-HTML, .alert", has_text="cannot run").first
+    expect(message).to_contain_text("layer conv1 (Conv2D)", timeout=SHAPES)
+    link = page.get_by_role("button", name="Show layer conv1 of digits-cnn")
+    expect(link).to_be_visible()
+    page.screenshot(path=screenshots / "run-refused-misfit.png")
+    assert page.locator(".bk-tab.bk-active", has_text="Pipelines").count() == 1, "the run was refused: no Executions tab"
+    link.click()
+    expect(page.locator(".bk-tab.bk-active", has_text="Architectures")).to_have_count(1, timeout=TIMEOUT)
+    conv1 = node(page, "conv1")
+    expect(conv1).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)
+    expect(conv1.locator(".df-error")).to_contain_text("output size would be zero or negative", timeout=SHAPES)
+    page.screenshot(path=screenshots / "run-refused-layer-shown.png")

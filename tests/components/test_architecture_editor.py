@@ -12,6 +12,7 @@ import pytest
 
 from deepforge_panel.components.architecture_editor import ArchitectureEditor, search_catalog
 from deepforge_panel.components.session import Session
+from deepforge_panel.errors import Place
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.libraries.keras.architectures import ArchitecturesView
 from deepforge_panel.libraries.keras.shapes import ShapeChecker
@@ -251,3 +252,45 @@ def test_importing_the_editor_imports_no_tensorflow() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "heavy: []" in done.stdout
+
+
+def test_a_run_with_a_shape_misfit_is_refused_at_once_with_a_link_to_the_layer(
+    digits_session: Session, checker: ShapeChecker, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deepforge_panel.libraries.keras import shapes
+
+    monkeypatch.setattr(shapes, "_shared", checker)  # the server's checker is this module's warm one
+    project = digits_session.project
+    views = ArchitecturesView(project)
+    cnn = next(a for a in views.all() if a.name == "digits-cnn")
+    conv1 = cnn.layer("conv1")
+    views.set_args(cnn.id, conv1.id, {"kernel_size": 20, "padding": "valid"})  # larger than the 8x8 input
+    commits, executions = len(project.log()), len(project.map("executions"))
+
+    assert runner.run(digits_session.run_checked("train-cnn")) is None
+    assert len(project.log()) == commits and len(project.map("executions")) == executions, "nothing ran"
+    message = digits_session.message
+    assert "pipeline 'train-cnn' cannot run" in message
+    assert "train: reference 'architecture': architecture 'digits-cnn', layer conv1 (Conv2D):" in message
+    assert "conv2" not in message, "a layer blocked by conv1 is not reported: its cause is"
+    assert digits_session.fault == Place("architectures", cnn.id, conv1.id, "layer conv1 of digits-cnn")
+
+    editor = _editor(digits_session, checker)
+    digits_session.show_fault()
+    assert digits_session.tab == "Architectures"
+    assert editor.architecture == cnn.id and editor.layer == conv1.id
+
+    digits_session.message = "something else"
+    assert digits_session.fault is None, "a new message drops the old link"
+
+
+def test_a_code_error_links_to_its_node(digits_session: Session) -> None:
+    project = digits_session.project
+    pipeline = project.pipelines.find("train-cnn")
+    train = pipeline.node("train")
+    project.operations.set_code(train.operation, "class TrainArchitecture:\n    def execute(self\n")
+    assert digits_session.run("train-cnn") is None
+    assert digits_session.fault == Place("pipelines", pipeline.id, train.id, "node train of train-cnn")
+    digits_session.tab = "History"
+    digits_session.show_fault()
+    assert (digits_session.tab, digits_session.pipeline, digits_session.node) == ("Pipelines", pipeline.id, train.id)
