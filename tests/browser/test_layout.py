@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,32 @@ def test_a_new_layer_lands_in_view(server: Any, project: str, new_tab: Any) -> N
         catalog_add(page, "Dense")
         layer = node(page, label)
         layer.wait_for(timeout=TIMEOUT)
+        expect(layer).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)  # the new layer is the selected one
+        expect(page.locator(".react-flow__node.selected:visible")).to_have_count(1)
         if index == 1:
             for _ in range(3):
                 page.locator(".react-flow__controls-zoomin:visible").click()
         layer.click()  # the next layer goes right of this one
         _wait_in_view(page, layer)
+
+
+def _transform(page: Any) -> str:
+    return page.locator(".react-flow__viewport:visible").first.evaluate("el => el.style.transform")
+
+
+def test_the_pipeline_editor_keeps_its_zoom_and_scroll_across_tabs(server: Any, project: str, new_tab: Any) -> None:
+    page = open_project(new_tab(), server, project)
+    page.wait_for_timeout(500)  # the first fit settles
+    for _ in range(2):
+        page.locator(".react-flow__controls-zoomin:visible").click()
+    pane = _pane(page)
+    page.mouse.move(pane["x"] + 300, pane["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(pane["x"] + 200, pane["y"] + 250, steps=8)
+    page.mouse.up()
+    before = _transform(page)
+    assert "scale(1)" not in before, before
+    for tab in ("Executions", "Architectures", "History", "Pipelines"):
+        page.locator(".bk-tab", has_text=tab).click()
+    page.locator(".react-flow__node").first.wait_for(timeout=TIMEOUT)
+    assert _transform(page) == before, "switching tabs moved the graph"
