@@ -30,12 +30,25 @@ a:visited { color: #b69cf0; }
   border-color: var(--panel-border-color, #3a3f44);
   color: var(--panel-on-background-color, #fff);
 }
+select[size] option:checked,
+select[multiple] option:checked {
+  background: var(--panel-primary-color, #0072b5)
+    linear-gradient(var(--panel-primary-color, #0072b5), var(--panel-primary-color, #0072b5));
+  color: var(--panel-on-primary-color, #fff);
+}
+.react-flow.dark {
+  --xy-edge-stroke: #8f979f;
+  --xy-edge-stroke-selected: #dee2e6;
+  --xy-connectionline-stroke: #dee2e6;
+}
 .pnx-tabulator.tabulator .tabulator-footer .tabulator-page.active {
   background-color: var(--panel-primary-color, #0072b5);
   color: var(--panel-on-primary-color, #fff);
 }
 """
-"""Applied to every component in the dark theme: the table pager, links, and the colors node bodies read."""
+"""Applied to every component in the dark theme: the table pager, links, the colors node bodies read, the
+selected item of a list box (Chromium paints it light grey under light text) and graph edges (React Flow's
+dark edges are dark grey on near black). The gradient is what Chromium paints over its own selection color."""
 
 
 class WorkbenchDarkTheme(BootstrapDarkTheme):

@@ -13,6 +13,13 @@ from deepforge_panel.components.markup import html_text, md_text
 from deepforge_panel.errors import USER_ERRORS, ProjectError
 from deepforge_panel.hub import ProjectHub
 
+_ENTRY_CSS = """
+.df-open { display: block; max-width: 300px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  font-size: 1.2em; font-weight: 600; }
+.df-changed { color: var(--df-muted, #6c757d); }
+"""
+"""A long name ends in an ellipsis instead of running under the rename box (its title holds it whole)."""
+
 
 class ProjectList(pn.viewable.Viewer):
     """Projects of the server's home folder (the store's index, not a document)."""
@@ -62,10 +69,12 @@ class ProjectList(pn.viewable.Viewer):
         for entry in self.hub.projects():
             changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.modified))
             href = html_text("?" + urlencode({"project": entry.name}))
+            name = html_text(entry.name)
             open_link = pn.pane.HTML(
-                f"<a class='df-open' href='{href}' style='font-size:1.2em;font-weight:600'>{html_text(entry.name)}</a>"
-                f"<div style='color:#777'>last change {changed}</div>",
+                f"<a class='df-open' href='{href}' title='{name}'>{name}</a>"
+                f"<div class='df-changed'>last change {changed}</div>",
                 width=300,
+                stylesheets=[_ENTRY_CSS],
             )
             target = pn.widgets.TextInput(placeholder="new name", width=160)
             rename = pn.widgets.Button(label="Rename", width=80)

@@ -70,8 +70,10 @@ def test_toggle_switches_to_dark_and_the_choice_survives_navigation(
 
 @pytest.mark.parametrize("theme", ["default", "dark"])
 def test_every_tab_in_each_theme(server: Any, project: str, new_tab: Any, screenshots: Path, theme: str) -> None:
-    """Screenshots of each tab; the node subtitles keep their contrast against the node."""
-    page = new_tab().page
+    """Screenshots of each tab, with no console error and no request off loopback (``new_tab`` checks both);
+    the node subtitles, the catalog's selected layer and the graph's edges keep their contrast."""
+    tab = new_tab()
+    page = tab.page
     page.goto(f"{server.url}?project={project}&theme={theme}")
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
     node(page, "train").click()
@@ -87,10 +89,45 @@ def test_every_tab_in_each_theme(server: Any, project: str, new_tab: Any, screen
         }"""
     )
     assert contrast(text, back) >= 4.5, f"node subtitle {text} on {back}"
-    for tab, drawn in TABS.items():
-        page.locator(".bk-tab", has_text=tab).click()
+    for title, drawn in TABS.items():
+        page.locator(".bk-tab", has_text=title).click()
         expect(page.locator(drawn).first).to_be_visible(timeout=TIMEOUT)
-        page.screenshot(path=screenshots / f"{tab.lower()}-{theme}.png")
+        page.screenshot(path=screenshots / f"{title.lower()}-{theme}.png")
+        if title == "Architectures" and theme == "dark":
+            chosen = page.locator("select[size]:visible").first.evaluate(SELECTED_OPTION)
+            assert contrast(*chosen) >= 4.5, f"the catalog's selected layer: {chosen[0]} on {chosen[1]}"
+            edge = page.locator(".react-flow__edge-path:visible").first.evaluate(EDGE)
+            assert contrast(*edge) >= 3, f"an edge of the architecture graph: {edge[0]} on {edge[1]}"
+    assert tab.errors == [] and tab.external == []
+
+
+SELECTED_OPTION = """(s) => {
+  const style = getComputedStyle(s.options[s.selectedIndex])
+  return [style.color, style.backgroundColor]
+}"""
+EDGE = """(e) => [getComputedStyle(e).stroke, getComputedStyle(e.closest('.react-flow')).backgroundColor]"""
+
+
+LONG_NAME = "Convolutional_network_experiments_on_the_digits_dataset-v2.final"
+"""As long as a project name may be, with no space to wrap at."""
+
+
+@pytest.mark.parametrize("theme", ["default", "dark"])
+def test_a_long_project_name_ends_in_an_ellipsis(server: Any, new_tab: Any, screenshots: Path, theme: str) -> None:
+    from deepforge_panel.crdt import Home
+
+    home = Home(server.home)
+    if not home.exists(LONG_NAME):
+        home.create(LONG_NAME).close()
+    page = new_tab().page
+    page.goto(f"{server.url}?theme={theme}")
+    link = page.locator("a.df-open", has_text=LONG_NAME[:20])
+    expect(link).to_have_attribute("title", LONG_NAME, timeout=TIMEOUT)
+    row = page.locator(".df-project", has=link)
+    rename = row.get_by_placeholder("new name")
+    assert link.bounding_box()["x"] + link.bounding_box()["width"] <= rename.bounding_box()["x"]
+    assert link.evaluate("(a) => a.scrollWidth > a.clientWidth"), "the name is cut, not squeezed"
+    page.screenshot(path=screenshots / f"start-long-name-{theme}.png")
 
 
 def _channel(value: float) -> float:

@@ -40,3 +40,15 @@ def test_bad_names_are_explained(hub: ProjectHub) -> None:
     assert page.message.visible and "already exists" in page.message.object
     page._act(page.create, "")
     assert "give the new project a name" in page.message.object
+
+
+LONG_NAME = "Convolutional_network_experiments_on_the_digits_dataset-v2.final"
+"""As long as a name may be (64 characters), with no space to wrap at."""
+
+
+def test_a_long_name_is_cut_with_an_ellipsis_and_kept_whole_in_its_title(hub: ProjectHub) -> None:
+    hub.create(LONG_NAME)
+    page = ProjectList(hub=hub)
+    (link,) = (row.objects[0] for row in page.list.objects if LONG_NAME in row.objects[0].object)
+    assert f"title='{LONG_NAME}'>{LONG_NAME}</a>" in link.object
+    assert any("text-overflow: ellipsis" in sheet for sheet in link.stylesheets)
