@@ -117,7 +117,9 @@ def main() -> None:
         try:
             while True:
                 try:
-                    with urllib.request.urlopen(url, timeout=1) as response:
+                    token_file = Path(tmp) / "home" / "token"
+                    token = token_file.read_text().strip() if token_file.exists() else ""
+                    with urllib.request.urlopen(f"{url}?token={token}", timeout=1) as response:
                         if response.status == 200:
                             break
                 except OSError:
@@ -128,11 +130,11 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 a = browser.new_context().new_page()
-                a.goto(f"{url}?project=digits")
+                a.goto(f"{url}?project=digits&token={token}")
                 a.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
                 rendered = time.perf_counter() - start
                 b = browser.new_context().new_page()
-                b.goto(f"{url}?project=digits")
+                b.goto(f"{url}?project=digits&token={token}")
                 b.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
                 button = a.get_by_role("button", name="Add node")
                 latencies = []
@@ -142,7 +144,7 @@ def main() -> None:
                     button.click()
                     b.wait_for_function(f"(n) => ({COUNT_NODES})() > n", arg=before, polling="raf", timeout=10_000)
                     latencies.append(time.perf_counter() - t0)
-                idle_long, stream_long, arrivals = streaming(browser, url, Path(tmp) / "home", args.steps)
+                idle_long, stream_long, arrivals = streaming(browser, url, Path(tmp) / "home", token, args.steps)
                 browser.close()
         finally:
             server.terminate()
@@ -171,7 +173,7 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def streaming(browser: Any, url: str, home: Path, steps: int) -> tuple[float, float, list[float]]:
+def streaming(browser: Any, url: str, home: Path, token: str, steps: int) -> tuple[float, float, list[float]]:
     """Longest task idle, longest task while a job streams, and each metric point's sent-to-shown latency (s)."""
     from deepforge_panel.crdt import Home
     from deepforge_panel.project import Project
@@ -186,7 +188,7 @@ def streaming(browser: Any, url: str, home: Path, steps: int) -> tuple[float, fl
     finally:
         store.close()
     page = browser.new_context(viewport={"width": 1500, "height": 950}).new_page()
-    page.goto(f"{url}?project=stream")
+    page.goto(f"{url}?project=stream&token={token}")
     page.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
     page.locator(".bk-tab", has_text="Executions").click()
     page.evaluate(WATCH_PAGE)

@@ -152,7 +152,14 @@ killed and recorded as cancelled, and the CLI exits with 128 + the signal's numb
 def cmd_serve(args: argparse.Namespace) -> int:
     from deepforge_panel.server import serve
 
-    serve(args.home, port=args.port, address=args.address, compute=args.compute, compute_options=_compute_options(args))
+    serve(
+        args.home,
+        port=args.port,
+        address=args.address,
+        compute=args.compute,
+        compute_options=_compute_options(args),
+        auth=not args.no_token,
+    )
     return 0
 
 
@@ -224,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="start the workbench in the browser")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve without sign-in (only on a loopback address); by default every request needs the home's token",
+    )
     _add_compute_arguments(p)
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from deepforge_panel.auth import TOKEN_FILE, home_token, is_loopback, protect
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.workspace import Workspace
 
@@ -29,12 +31,20 @@ def make_server(
     *,
     compute: str = "local",
     compute_options: dict[str, Any] | None = None,
+    auth: bool = True,
     **kwargs: Any,
 ):
     """A Panel/Bokeh server (not started) serving the workbench, and the hub it shares between sessions.
 
-    The hub's compute adapter starts on the server's loop as soon as the loop runs.
+    Every route needs the home folder's token (:mod:`deepforge_panel.auth`) unless ``auth`` is
+    False, which only a loopback ``address`` allows. The hub's compute adapter starts on the
+    server's loop as soon as the loop runs.
     """
+    if not auth and not is_loopback(address):
+        raise ProjectError(
+            f"refusing to listen on {address} without a token: anyone who can reach it could read and run "
+            "your projects; drop --no-token (the printed URL carries the token) or listen on 127.0.0.1"
+        )
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
@@ -56,6 +66,8 @@ def make_server(
         allow_websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
         **kwargs,
     )
+    if auth:
+        protect(server._tornado, home_token(hub.workspace.path), str(hub.workspace.path / TOKEN_FILE))
     from tornado.ioloop import PeriodicCallback
 
     PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
@@ -70,16 +82,21 @@ def serve(
     *,
     compute: str = "local",
     compute_options: dict[str, Any] | None = None,
+    auth: bool = True,
 ) -> None:
-    """Start the workbench and block; prints the URL once it accepts connections."""
+    """Start the workbench and block; prints the URL (with the token) once it accepts connections."""
     started = time.perf_counter()
-    server, hub = make_server(home, port, address, compute=compute, compute_options=compute_options)
+    server, hub = make_server(home, port, address, compute=compute, compute_options=compute_options, auth=auth)
     server.start()
     url = f"http://{address}:{server.port}/"
+    signed = f"?token={home_token(hub.workspace.path)}" if auth else ""
     elapsed = time.perf_counter() - started
-    print(f"DeepForge-Panel is running at {url} (home: {hub.workspace.path}, started in {elapsed:.1f} s)", flush=True)
+    print(
+        f"DeepForge-Panel is running at {url}{signed} (home: {hub.workspace.path}, started in {elapsed:.1f} s)",
+        flush=True,
+    )
     if hub.workspace.home.exists("digits"):
-        print(f"the example project: {url}?project=digits", flush=True)
+        print(f"the example project: {url}?project=digits{signed.replace('?', '&')}", flush=True)
     try:
         server.io_loop.start()
     except KeyboardInterrupt:

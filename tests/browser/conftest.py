@@ -55,6 +55,14 @@ class Server:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
             time.sleep(0.05)
+        self.token = (home / "token").read_text(encoding="utf-8").strip()
+        """Every route needs it; a tab gets it as the cookie a first visit with ?token= sets."""
+
+    def sign_in(self, context: Any) -> None:
+        """Give a browser context the sign-in cookie, as the printed ``?token=`` link does on a first visit."""
+        from deepforge_panel.auth import COOKIE
+
+        context.add_cookies([{"name": COOKIE, "value": self.token, "url": self.url, "httpOnly": True}])
 
     def stop(self) -> None:
         self.process.terminate()
@@ -118,12 +126,14 @@ class Tab:
 
 
 @pytest.fixture
-def new_tab(browser: Any) -> Iterator[Any]:
+def new_tab(browser: Any, server: Server) -> Iterator[Any]:
+    """New tabs, each in its own browser context, signed in to ``server``."""
     contexts = []
     tabs: list[Tab] = []
 
     def make() -> Tab:
         context = browser.new_context(viewport={"width": 1500, "height": 950})
+        server.sign_in(context)
         contexts.append(context)
         tab = Tab(context.new_page())
         tabs.append(tab)

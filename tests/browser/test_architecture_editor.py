@@ -104,7 +104,9 @@ def test_a_run_with_a_shape_misfit_is_refused_with_a_link_to_the_layer(
     link = page.get_by_role("button", name="Show layer conv1 of digits-cnn")
     expect(link).to_be_visible()
     page.screenshot(path=screenshots / "run-refused-misfit.png")
-    assert page.locator(".bk-tab.bk-active", has_text="Pipelines").count() == 1, "the run was refused: no Executions tab"
+    assert page.locator(".bk-tab.bk-active", has_text="Pipelines").count() == 1, (
+        "the run was refused: no Executions tab"
+    )
     link.click()
     expect(page.locator(".bk-tab.bk-active", has_text="Architectures")).to_have_count(1, timeout=TIMEOUT)
     conv1 = node(page, "conv1")

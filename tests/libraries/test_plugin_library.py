@@ -162,7 +162,8 @@ def test_an_installed_distribution_adds_its_tab_to_the_served_page_and_its_comma
             lambda: "is running at" in log.read_text() or server.poll() is not None, timeout=60, message="server start"
         )
         assert server.poll() is None, log.read_text()
-        assert served_tab_titles(f"http://127.0.0.1:{port}/", "lab") == [
+        token = (home / "token").read_text(encoding="utf-8").strip()
+        assert served_tab_titles(f"http://127.0.0.1:{port}/", "lab", token) == [
             "Pipelines",
             "Architectures",
             "Notes",
@@ -173,7 +174,7 @@ def test_an_installed_distribution_adds_its_tab_to_the_served_page_and_its_comma
         server.wait(timeout=30)
 
 
-def served_tab_titles(url: str, project: str) -> list[str]:
+def served_tab_titles(url: str, project: str, token: str) -> list[str]:
     """The workbench tabs of a real session of the served page, pulled over its websocket by Bokeh's client."""
     import importlib
     import pkgutil
@@ -184,6 +185,6 @@ def served_tab_titles(url: str, project: str) -> list[str]:
 
     for info in pkgutil.iter_modules(panel.models.__path__):  # the client must know every model the page uses
         importlib.import_module(f"panel.models.{info.name}")
-    with pull_session(url=url, arguments={"project": project}) as session:
+    with pull_session(url=url, arguments={"project": project, "token": token}) as session:
         (tabs,) = session.document.select({"type": Tabs})
         return [panel.title for panel in tabs.tabs]
