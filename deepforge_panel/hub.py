@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ class ProjectHub:
         self._projects: dict[tuple[str, str], Project] = {}
         self._orchestrators: dict[tuple[str, str], Orchestrator] = {}
         """Both keyed by (project id, branch)."""
+        self._closing: list[Callable[[Project, str], None]] = []
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -57,7 +59,7 @@ class ProjectHub:
         await self.compute.stop()
         self._started = False
         for project in self._projects.values():
-            project.close()
+            self._close(project, "the server is stopping")
         self._projects.clear()
         self._orchestrators.clear()
 
@@ -102,7 +104,7 @@ class ProjectHub:
             project.close()
 
     def rename(self, name: str, new_name: str) -> None:
-        self.forget(name)
+        self.forget(name, f"the project was renamed to {new_name!r}")
         self.workspace.home.rename(name, new_name)
 
     def fork(self, name: str, new_name: str, author: str = "deepforge-panel") -> CommitId:
@@ -114,10 +116,20 @@ class ProjectHub:
         return head
 
     def delete(self, name: str) -> None:
-        self.forget(name)
+        self.forget(name, "the project was deleted")
         self.workspace.home.delete(name)
 
-    def forget(self, name_or_id: str) -> None:
+    def on_close(self, callback: Callable[[Project, str], None]) -> None:
+        """Call ``callback(project, why)`` just before an open project is closed (renamed, deleted, server stopping),
+        so what serves its live document (the sync endpoint) can let go of it first."""
+        self._closing.append(callback)
+
+    def _close(self, project: Project, why: str) -> None:
+        for callback in self._closing:
+            callback(project, why)
+        project.close()
+
+    def forget(self, name_or_id: str, why: str = "the project was closed") -> None:
         """Close a project (before renaming or deleting it); its running executions are cancelled."""
         entry = self.workspace.home.find(name_or_id)
         for key in [key for key in self._orchestrators if key[0] == entry.id]:
@@ -125,7 +137,7 @@ class ProjectHub:
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
         for key in [key for key in self._projects if key[0] == entry.id]:
-            self._projects.pop(key).close()
+            self._close(self._projects.pop(key), why)
 
     def pull(self) -> None:
         """Apply edits other processes (a CLI run) appended to the open projects' logs, and settle executions

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from deepforge_panel.auth import TOKEN_FILE, home_token, is_loopback, protect
+from deepforge_panel.crdt import DocStore
+from deepforge_panel.crdt.sync import CLOSE_GONE, SyncServer
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.workspace import Workspace
@@ -51,6 +53,7 @@ def make_server(
     from deepforge_panel.apps.workbench import workbench
 
     hub = ProjectHub(Workspace(home), compute=compute, compute_options=compute_options)
+    sync = sync_server(hub)
 
     def app() -> object:
         return workbench(hub)
@@ -64,6 +67,7 @@ def make_server(
         title="DeepForge-Panel",
         websocket_max_message_size=WEBSOCKET_MAX_MESSAGE,
         allow_websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
+        extra_patterns=[sync.route("/sync")],
         **kwargs,
     )
     if auth:
@@ -73,6 +77,20 @@ def make_server(
     PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
     server.io_loop.add_callback(hub.start)
     return server, hub
+
+
+def sync_server(hub: ProjectHub) -> SyncServer:
+    """The Yjs sync endpoint over the hub's live projects; a project's room closes (code 4410) when the hub
+    closes the project (renamed, deleted), so y-websocket clients stop instead of reconnecting."""
+
+    def resolve(project: str, branch: str) -> DocStore:
+        store = hub.project(project, branch).store
+        assert store is not None, "the hub opens live projects only"
+        return store
+
+    sync = SyncServer(resolve)
+    hub.on_close(lambda project, why: sync.close(project.store, CLOSE_GONE, why) if project.store else None)
+    return sync
 
 
 def serve(
