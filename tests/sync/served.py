@@ -25,12 +25,20 @@ T = TypeVar("T")
 class Served:
     """DocStores under ``folder`` (one per room name, made on first use) served at ``ws://127.0.0.1:PORT/sync``."""
 
-    def __init__(self, folder: Path, *, max_message_size: int = MAX_MESSAGE_SIZE, create: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        create: bool = True,
+        sync: SyncServer | None = None,
+    ) -> None:
+        """``sync``: serve this endpoint (over a hub, say) instead of one over plain stores."""
         self.folder = folder
         self.create = create
         self.stores: dict[str, DocStore] = {}
         self.loop = asyncio.new_event_loop()
-        self.sync = SyncServer(self._resolve, max_message_size=max_message_size)
+        self.sync = sync or SyncServer(self._resolve, max_message_size=max_message_size)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
