@@ -14,6 +14,7 @@ from deepforge_panel.apps.theme import WorkbenchDesign
 from deepforge_panel.components.artifact_browser import ArtifactBrowser
 from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
+from deepforge_panel.components.identity import USER_COOKIE, Identity
 from deepforge_panel.components.markup import html_text, md_code, md_text
 from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.project_list import ProjectList
@@ -120,7 +121,9 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
     }
     header_link = pn.pane.HTML("<a href='/' style='color:white'>All projects</a>", margin=(10, 10))
     template.header.append(header_link)
-    template.main.append(pn.Column(shortcuts, tabs, sizing_mode="stretch_both"))
+    identity = Identity(session=session, remembered=pn.state.cookies.get(USER_COOKIE))
+    template.header.append(identity.badge)
+    template.main.append(pn.Column(shortcuts, identity.cookie, identity, tabs, sizing_mode="stretch_both"))
     return template
 
 

@@ -43,13 +43,22 @@ INSTANCE = re.compile(r"\{setViewport:([\w$]+),screenToFlowPosition:([\w$]+)\}=(
 # The start of the handler of messages from Python (``patch_node_data`` and the like).
 MESSAGES = re.compile(r"let ([\w$]+)=([\w$]+)=>\{if\(!\(!\2\|\|typeof \2!=\"object\"\)\)\{")
 FIT_VIEW = (
-    'if(MSG.type==="fit_view"){let tries=0;const fit=()=>{'
-    "if((MSG.wait_for||[]).every(id=>__dfGetNode(id)?.measured?.width)||++tries>60)__dfFitView(MSG.options||{});"
-    "else setTimeout(fit,50)};setTimeout(fit,50);return}"
+    'if(MSG.type==="fit_view"){let tries=0;const wanted=MSG.wait_for||[];'
+    "const find=(root,sel)=>{const hit=[...root.querySelectorAll(sel)].find(n=>n.getClientRects().length);if(hit)return hit;"
+    "for(const el of root.querySelectorAll('*'))if(el.shadowRoot){const deep=find(el.shadowRoot,sel);if(deep)return deep}"
+    "return null};"
+    'const inView=()=>{const el=find(document,`.react-flow__node[data-id="${CSS.escape(wanted[0])}"]`);'
+    "const pane=el&&el.closest('.react-flow');if(!pane)return false;const p=pane.getBoundingClientRect();"
+    "return[...pane.querySelectorAll('.react-flow__node')].every(n=>{const r=n.getBoundingClientRect();"
+    "return r.left>=p.left+48&&r.right<=p.right-8&&r.top>=p.top+8&&r.bottom<=p.bottom-8})};"
+    "const fit=()=>{if(wanted.every(id=>__dfGetNode(id)?.measured?.width)||++tries>60){"
+    "if(!wanted.length||!inView())__dfFitView(MSG.options||{})}else setTimeout(fit,50)};setTimeout(fit,50);return}"
 )
 """Fit once the nodes named in ``wait_for`` are drawn and measured (for at most 3 s): Python's new
-nodes reach React Flow a frame or more after the message. Not animated: an animated fit was
-lost once the reader had zoomed with the controls."""
+nodes reach React Flow a frame or more after the message. A fit for new nodes happens only when
+some node is out of view (or under the zoom controls, on the left), so a graph the reader
+arranged stays put. Not animated: an animated fit was lost once the reader had zoomed with
+the controls."""
 
 
 def patch(bundle: str) -> str | None:

@@ -24,6 +24,7 @@ class Session(param.Parameterized):
     execution = param.String(default=None, allow_None=True, doc="Id of the execution shown in the monitor.")
     job = param.String(default=None, allow_None=True, doc="Id of the selected job in that execution.")
     author = param.String(default=default_author(), doc="Who this session's commits and runs are recorded as.")
+    color = param.Color(default="#1f77b4", doc="This user's color, as collaborators see it.")
     tab = param.String(default="Pipelines", doc="The workbench tab in front.")
     message = param.String(default="", doc="The last error or notice for this user.")
     fault = param.ClassSelector(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -58,11 +59,21 @@ class Server:
         self.token = (home / "token").read_text(encoding="utf-8").strip()
         """Every route needs it; a tab gets it as the cookie a first visit with ?token= sets."""
 
-    def sign_in(self, context: Any) -> None:
-        """Give a browser context the sign-in cookie, as the printed ``?token=`` link does on a first visit."""
-        from deepforge_panel.auth import COOKIE
+    def sign_in(self, context: Any, name: str = "tester", color: str = "#2ca02c") -> None:
+        """Give a browser context the sign-in cookie, as the printed ``?token=`` link does on a first visit,
+        and a chosen name and color, as a browser that was asked once has (tests/browser/test_identity.py)."""
+        from urllib.parse import quote
 
-        context.add_cookies([{"name": COOKIE, "value": self.token, "url": self.url, "httpOnly": True}])
+        from deepforge_panel.auth import COOKIE
+        from deepforge_panel.components.identity import USER_COOKIE
+
+        user = quote(json.dumps({"name": name, "color": color}))
+        context.add_cookies(
+            [
+                {"name": COOKIE, "value": self.token, "url": self.url, "httpOnly": True},
+                {"name": USER_COOKIE, "value": user, "url": self.url},
+            ]
+        )
 
     def stop(self) -> None:
         self.process.terminate()
