@@ -79,7 +79,6 @@ class Identity(pn.viewable.Viewer):
         self.session.param.update(author=name, color=color)
         self.cookie = UserCookie(width=0, height=0, margin=0)
         self.badge = pn.widgets.Button(label="", color="light", margin=(8, 10), css_classes=["df-you"])
-        self.badge.on_click(lambda _event: self.form.param.update(visible=not self.form.visible))
         self.name_input = pn.widgets.TextInput(
             label="Your name", value=name, max_length=MAX_NAME, placeholder="shown to collaborators", width=260
         )
@@ -102,6 +101,7 @@ class Identity(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             css_classes=["df-identity"],
         )
+        self.badge.on_click(lambda _event: self.form.param.update(visible=not self.form.visible))
         self._show_badge()
 
     def choose(self, name: str, color: str) -> bool:
