@@ -5,13 +5,15 @@
 
 A :class:`SyncHandler` (one connection) is a pycrdt-websocket channel; a :class:`SyncRoom` is a
 ``YRoom`` bound to the *same* live ``pycrdt.Doc`` the rest of the process edits, so an edit from
-any side reaches every other. The handler reads each frame strictly (:mod:`.protocol`) and applies
-a client's update itself: first to a shadow copy of the document, so an update that does not
-decode or integrate never touches the live one, then to the live document (origin
-:data:`SYNC_ORIGIN`), whose store appends it to SQLite inside that transaction; ``store.flush()``
-then proves it is durable before the room relays it. A bad frame closes only its own connection
-(code :data:`CLOSE_BAD_MESSAGE`, the reason logged); a closed room (project deleted or renamed)
-closes its connections with a 44xx code, which y-websocket takes as "do not reconnect".
+any side reaches every other. The handler reads each frame strictly (:mod:`.protocol`); the room
+applies clients' updates itself: each first to a shadow copy of the document, so an update that
+does not decode or integrate never touches the live one, then the good ones of one loop tick
+together in one transaction on the live document (origin :data:`SYNC_ORIGIN`), which its store
+appends to SQLite as that transaction ends; ``store.flush()`` then proves it durable before the
+room relays it (a group commit: one row, one fsync, one message per client for a burst of edits).
+A bad frame closes only its own connection (code :data:`CLOSE_BAD_MESSAGE`, the reason logged); a
+closed room (project deleted or renamed) closes its connections with a 44xx code, which
+y-websocket takes as "do not reconnect".
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class SyncRoom(YRoom):
         """Set by :meth:`close`: done once the room has stopped."""
         self._shadow: Doc | None = None
         self._vetting = False
+        self._pending: list[tuple[SyncHandler, bytes]] = []
+        self._scheduled = False
         self._mirror = store.doc.observe(self._follow)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -117,34 +121,60 @@ class SyncRoom(YRoom):
         self._update_send_stream.close()  # YRoom leaves it open (a ResourceWarning when collected)
 
     # -- client updates -----------------------------------------------------------------
-    def apply(self, update: bytes) -> None:
-        """Apply a client's update to the live document and make it durable; :class:`UpdateRefused` if bad.
+    def submit(self, handler: SyncHandler, update: bytes) -> None:
+        """Queue a client's update; the updates of one loop tick are applied together (:meth:`apply_pending`)."""
+        self._pending.append((handler, update))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.apply_pending)
 
-        The update is tried on the shadow copy first: yrs can fail half-way through integrating a
-        forged update, and a document cannot be rolled back. A failure costs a fresh shadow.
+    def apply_pending(self) -> None:
+        """Vet each queued update on the shadow copy, apply the good ones in one transaction, make it durable.
+
+        yrs can fail half-way through integrating a forged update and a document cannot be rolled
+        back, so each update is tried on the shadow first; a bad one closes its own connection
+        (later frames of that connection are dropped) and costs a fresh shadow. One transaction
+        per tick is one row in the store, one fsync and one message to each client, however many
+        updates arrived together (a group commit).
         """
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        if self.closed:
+            return
         shadow = self._shadow if self._shadow is not None else self._copy()
         self._shadow = None
-        try:
-            shadow.apply_update(update)
-        except (ValueError, RuntimeError) as exc:  # does not decode / does not integrate
-            raise UpdateRefused(f"the update does not apply: {exc}") from None
-        except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
-            if type(exc).__name__ != "PanicException":
-                raise
-            raise UpdateRefused(f"the update does not apply: {exc}") from None
-        self._vetting = True
-        try:
-            with self.ydoc.transaction(origin=SYNC_ORIGIN):
-                self.ydoc.apply_update(update)
-        finally:
-            self._vetting = False
+        good: list[bytes] = []
+        for handler, update in pending:
+            if handler.closing:
+                continue
+            try:
+                _vet(shadow, update)
+            except UpdateRefused as exc:
+                handler.refuse(str(exc))
+                shadow = self._copy(good)
+                continue
+            good.append(update)
+        if good:
+            self._vetting = True
+            try:
+                with self.ydoc.transaction(origin=SYNC_ORIGIN):
+                    for update in good:
+                        self.ydoc.apply_update(update)
+            finally:
+                self._vetting = False
         self._shadow = shadow
-        self.store.flush()
+        try:
+            self.store.flush()
+        except StoreError as exc:  # the edit is live but not durable: no one may take it as stored
+            logger.error("sync %s: %s; closing every connection", self.key, exc)
+            self.close(CLOSE_SERVER_ERROR, "the server could not store an edit")
 
-    def _copy(self) -> Doc:
+    def _copy(self, then: list[bytes] | None = None) -> Doc:
+        """A fresh shadow: the live document, plus ``then`` (vetted updates not applied to it yet)."""
         shadow: Doc = Doc()
         shadow.apply_update(self.ydoc.get_update())
+        for update in then or ():
+            shadow.apply_update(update)
         return shadow
 
     def _follow(self, event: TransactionEvent) -> None:
@@ -173,6 +203,18 @@ class SyncRoom(YRoom):
             handler.send_now(message)
 
 
+def _vet(shadow: Doc, update: bytes) -> None:
+    """Apply ``update`` to ``shadow``; :class:`UpdateRefused` if it does not decode or integrate."""
+    try:
+        shadow.apply_update(update)
+    except (ValueError, RuntimeError) as exc:
+        raise UpdateRefused(f"the update does not apply: {exc}") from None
+    except BaseException as exc:  # a Rust panic is pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise UpdateRefused(f"the update does not apply: {exc}") from None
+
+
 class _Protocol(WebSocketProtocol13):
     """Tornado's protocol, but a frame over the size limit closes with :data:`CLOSE_TOO_BIG` and a log line."""
 
@@ -195,7 +237,7 @@ class SyncHandler(WebSocketHandler):
         self._task: asyncio.Task[None] | None = None
         self._clients: set[int] = set()
         """Awareness client ids this connection spoke for: their presence ends with it."""
-        self._done = False
+        self.closing = False
 
     # -- the channel ----------------------------------------------------------------------
     @property
@@ -241,20 +283,22 @@ class SyncHandler(WebSocketHandler):
             return
         self.room = room
         room.handlers.add(self)
+        await room.run()  # Tornado holds this connection's frames until open() returns
+        if self.closing or room.closed:
+            return
+        room.clients.add(self)  # a receiver of every update before any of its own frames is handled
         self._task = asyncio.ensure_future(self._serve(room))
 
     async def _serve(self, room: SyncRoom) -> None:
         try:
-            await room.run()
-            if not self._done and not room.closed:
-                await room.serve(self)
+            await room.serve(self)
         except Exception:
             logger.exception("sync %s: serving a connection failed", room.key)
             self.close_with(CLOSE_SERVER_ERROR, "server error")
 
     def on_message(self, message: str | bytes) -> None:
         room = self.room
-        if room is None or room.closed or self._done:
+        if room is None or room.closed or self.closing:
             return
         if isinstance(message, str):
             self.refuse("a text frame: y-websocket messages are binary")
@@ -265,13 +309,7 @@ class SyncHandler(WebSocketHandler):
             self.refuse(str(exc))
             return
         if isinstance(frame, SyncUpdate):
-            try:
-                room.apply(frame.update)
-            except UpdateRefused as exc:
-                self.refuse(str(exc))
-            except StoreError as exc:  # the edit is live but not durable: no one may see it as acknowledged
-                logger.error("sync %s: %s; closing every connection", room.key, exc)
-                room.close(CLOSE_SERVER_ERROR, "the server could not store an edit")
+            room.submit(self, frame.update)
         elif isinstance(frame, SyncStep1):
             try:
                 update = room.ydoc.get_update(frame.state_vector)
@@ -286,7 +324,7 @@ class SyncHandler(WebSocketHandler):
             self.send_now(room.awareness_message())
 
     def on_close(self) -> None:
-        self._done = True
+        self.closing = True
         self._queue.put_nowait(None)
         room = self.room
         if room is not None:
@@ -298,7 +336,7 @@ class SyncHandler(WebSocketHandler):
     # -- helpers --------------------------------------------------------------------------
     def send_now(self, message: bytes) -> None:
         """Send a binary message unless the connection is closing; never raises for a closed one."""
-        if self._done or self.ws_connection is None or self.ws_connection.is_closing():
+        if self.closing or self.ws_connection is None or self.ws_connection.is_closing():
             return
         try:
             future = self.write_message(message, binary=True)
@@ -312,7 +350,7 @@ class SyncHandler(WebSocketHandler):
         self.close_with(CLOSE_BAD_MESSAGE, reason)
 
     def close_with(self, code: int, reason: str) -> None:
-        self._done = True
+        self.closing = True
         self.close(code, _close_reason(reason))
 
 

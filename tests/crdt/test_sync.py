@@ -311,3 +311,55 @@ def test_a_sync_step1_is_answered_with_what_the_client_lacks(served: Served, nod
     fresh = Doc()
     fresh.apply_update(read_message(reply[2:]))
     assert fresh.get("meta", type=Map).to_py() == {"k": "v"}
+
+
+class FakeHandler:
+    """Stands in for a connection in a room's queue: records why it was refused."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.refused: list[str] = []
+
+    def refuse(self, reason: str) -> None:
+        self.closing = True
+        self.refused.append(reason)
+
+
+def test_updates_of_one_tick_commit_together_and_a_bad_one_costs_only_its_sender(served: Served) -> None:
+    store = served.store("p")
+    author = Doc()
+    author.apply_update(served.state("p"))
+    updates: list[bytes] = []
+    author.observe(lambda event: updates.append(event.update))
+    with author.transaction():
+        author.get("pipelines", type=Map)["pl"] = Map({"name": "a"})
+    with author.transaction():
+        author.get("pipelines", type=Map)["pl"]["name"] = "b"  # depends on the first update
+    good_first, bad, good_second, later = FakeHandler(), FakeHandler(), FakeHandler(), FakeHandler()
+    rows: list[bytes] = []
+
+    def batch() -> None:
+        room = served.sync.room("p", "main")
+        store.doc.observe(lambda event: rows.append(event.update))
+        room.submit(good_first, updates[0])  # type: ignore[arg-type]
+        room.submit(bad, b"\x01\x02\x03")  # type: ignore[arg-type]
+        room.submit(bad, updates[1])  # type: ignore[arg-type]  # after its bad frame: dropped
+        room.submit(good_second, updates[1])  # type: ignore[arg-type]
+        room.apply_pending()
+
+    served.call(batch)
+    assert bad.refused and "does not apply" in bad.refused[0]
+    assert not good_first.refused and not good_second.refused
+    assert len(rows) == 1, "one transaction for the tick"
+    assert served.call(lambda: store.doc["pipelines"].to_py()) == {"pl": {"name": "b"}}
+    with author.transaction():
+        author.get("pipelines", type=Map)["pl"]["name"] = "c"
+
+    def after() -> None:
+        room = served.sync.room("p", "main")
+        room.submit(later, updates[2])  # type: ignore[arg-type]
+        room.apply_pending()
+
+    served.call(after)
+    assert not later.refused, "the shadow copy was rebuilt with the tick's good updates"
+    assert served.call(lambda: store.doc["pipelines"].to_py()) == {"pl": {"name": "c"}}
