@@ -331,7 +331,9 @@ class SyncHandler(WebSocketHandler):
             room.handlers.discard(self)
             if not room.closed:
                 room.forget_clients(self._clients, self)
-        logger.debug("sync %s: connection closed (code %s %s)", self.path, self.close_code, self.close_reason or "")
+        logger.debug(
+            "sync %s: connection closed (code %s %s)", self.request.path, self.close_code, self.close_reason or ""
+        )
 
     # -- helpers --------------------------------------------------------------------------
     def send_now(self, message: bytes) -> None:
@@ -346,7 +348,7 @@ class SyncHandler(WebSocketHandler):
 
     def refuse(self, reason: str) -> None:
         """Close this connection for a bad frame, with the reason logged; the document is untouched."""
-        logger.warning("sync %s: closing the connection from %s: %s", self.path, self.request.remote_ip, reason)
+        logger.warning("sync %s: closing the connection from %s: %s", self.request.path, self.request.remote_ip, reason)
         self.close_with(CLOSE_BAD_MESSAGE, reason)
 
     def close_with(self, code: int, reason: str) -> None:

@@ -363,3 +363,14 @@ def test_updates_of_one_tick_commit_together_and_a_bad_one_costs_only_its_sender
     served.call(after)
     assert not later.refused, "the shadow copy was rebuilt with the tick's good updates"
     assert served.call(lambda: store.doc["pipelines"].to_py()) == {"pl": {"name": "c"}}
+
+
+@pytest.mark.slow
+def test_an_idle_client_stays_connected_past_y_websockets_30_s_timeout(served: Served, node) -> None:
+    """y-websocket closes a connection that received nothing for 30 s: awareness keeps it alive."""
+    client = node()
+    client.synced()
+    with pytest.raises(AssertionError, match="no a reconnect"):
+        client.expect(lambda e: e.get("event") == "connection-close", timeout=36, what="a reconnect")
+    client.call("set", root="meta", key="still", value="here")
+    wait_until(lambda: read_meta(served).get("still") == "here")
