@@ -1,4 +1,4 @@
-"""Yjs clients and the workbench page on one document: a Node client's edit shows in the page, and back."""
+"""Yjs clients and workbench pages on one document: a Node client's edit shows in every page, and back."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def train_pipeline(doc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def test_node_clients_and_a_page_converge(server: Any, project: str, new_tab: Any) -> None:
     require_node_modules()
     page = open_project(new_tab(), server, project)
+    other = open_project(new_tab(), server, project)
     url = f"ws://127.0.0.1:{server.port}/sync"
     first, second = NodeClient(url, project, server.token), NodeClient(url, project, server.token)
     try:
@@ -29,11 +30,12 @@ def test_node_clients_and_a_page_converge(server: Any, project: str, new_tab: An
         node_id = next(nid for nid, record in pipeline["nodes"].items() if record["name"] == "train")
 
         first.call("set", root="pipelines", path=[pipeline_id, "nodes", node_id], key="name", value="fit")
-        expect(node(page, "fit")).to_have_count(1, timeout=TIMEOUT)
+        for each in (page, other):
+            expect(node(each, "fit")).to_have_count(1, timeout=TIMEOUT)
         second.wait_for(lambda doc: train_pipeline(doc)[1]["nodes"][node_id]["name"] == "fit", "pipelines")
 
         page.get_by_role("button", name="Add node").click()
-        expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
+        expect(other.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES + 1, timeout=TIMEOUT)
         for client in (first, second):
             client.wait_for(lambda doc: len(train_pipeline(doc)[1]["nodes"]) == EXAMPLE_NODES + 1, "pipelines")
         assert first.dump("pipelines") == second.dump("pipelines")
