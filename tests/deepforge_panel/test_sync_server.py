@@ -151,3 +151,16 @@ def test_an_edit_relayed_to_another_client_survives_kill_9(tmp_path: Path) -> No
         assert store.open()["pipelines"][train]["name"] == "survives-kill"
     finally:
         store.close()
+
+
+def test_a_project_name_with_spaces_and_dots_is_served(hub_served: HubServed) -> None:
+    hub_served.served.call(lambda: hub_served.hub.create("two words.v2"))
+    client = hub_served.client("two words.v2")
+    client.synced()
+    client.call("set", root="meta", key="description", value="spaces travel percent-encoded")
+    wait_until(
+        lambda: (
+            hub_served.served.call(lambda: hub_served.hub.project("two words.v2").meta.get("description"))
+            == "spaces travel percent-encoded"
+        )
+    )
