@@ -145,7 +145,7 @@ class SyncRoom(YRoom):
         self._shadow = None
         good: list[bytes] = []
         for handler, update in pending:
-            if handler.closing:
+            if handler.refused:  # what it sent after a bad frame; a plain close keeps what came before it
                 continue
             try:
                 _vet(shadow, update)
@@ -238,6 +238,7 @@ class SyncHandler(WebSocketHandler):
         self._clients: set[int] = set()
         """Awareness client ids this connection spoke for: their presence ends with it."""
         self.closing = False
+        self.refused = False
 
     # -- the channel ----------------------------------------------------------------------
     @property
@@ -349,6 +350,7 @@ class SyncHandler(WebSocketHandler):
     def refuse(self, reason: str) -> None:
         """Close this connection for a bad frame, with the reason logged; the document is untouched."""
         logger.warning("sync %s: closing the connection from %s: %s", self.request.path, self.request.remote_ip, reason)
+        self.refused = True
         self.close_with(CLOSE_BAD_MESSAGE, reason)
 
     def close_with(self, code: int, reason: str) -> None:

@@ -317,12 +317,12 @@ class FakeHandler:
     """Stands in for a connection in a room's queue: records why it was refused."""
 
     def __init__(self) -> None:
-        self.closing = False
-        self.refused: list[str] = []
+        self.refused = False
+        self.reasons: list[str] = []
 
     def refuse(self, reason: str) -> None:
-        self.closing = True
-        self.refused.append(reason)
+        self.refused = True
+        self.reasons.append(reason)
 
 
 def test_updates_of_one_tick_commit_together_and_a_bad_one_costs_only_its_sender(served: Served) -> None:
@@ -348,7 +348,7 @@ def test_updates_of_one_tick_commit_together_and_a_bad_one_costs_only_its_sender
         room.apply_pending()
 
     served.call(batch)
-    assert bad.refused and "does not apply" in bad.refused[0]
+    assert bad.refused and "does not apply" in bad.reasons[0]
     assert not good_first.refused and not good_second.refused
     assert len(rows) == 1, "one transaction for the tick"
     assert served.call(lambda: store.doc["pipelines"].to_py()) == {"pl": {"name": "b"}}
@@ -374,3 +374,20 @@ def test_an_idle_client_stays_connected_past_y_websockets_30_s_timeout(served: S
         client.expect(lambda e: e.get("event") == "connection-close", timeout=36, what="a reconnect")
     client.call("set", root="meta", key="still", value="here")
     wait_until(lambda: read_meta(served).get("still") == "here")
+
+
+def test_an_update_sent_just_before_closing_is_kept(served: Served) -> None:
+    """A script may connect, send its edit and close at once: the edit arrived, so it stays."""
+    served.store("p")
+    author = Doc()
+    with author.transaction():
+        author.get("meta", type=Map)["from"] = "a script"
+    update = author.get_update()
+
+    async def send_and_close() -> None:
+        connection = await websocket_connect(f"{served.url}/p")
+        await connection.write_message(sync_update(update), binary=True)
+        connection.close()
+
+    asyncio.run(send_and_close())
+    wait_until(lambda: read_meta(served).get("from") == "a script", message="the edit of a closed connection")
