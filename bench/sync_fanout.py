@@ -1,13 +1,15 @@
 """Sync fan-out: one writer's map edits reaching N Yjs clients, through our server and the reference Node server.
 
-    python bench/sync_fanout.py [--edits 10000] [--readers 10] [--rounds 1]
+    python bench/sync_fanout.py [--edits 10000] [--readers 10] [--rounds 1] [--latency 30]
 
 Starts ``deepforge-panel serve`` on a fresh home (the edits go to the digits example's document,
 durably, each one stored before it is relayed) and, on the same machine, the reference
 y-websocket server (``y-websocket@1.5.4``'s ``bin/server.js``, in memory). The same Node script
 (``tests/sync/js/fanout.js``: a writer and the readers as y-websocket providers in one process)
 runs against each: the clock runs from the writer's first edit until every reader has the last.
-Prints both times and their ratio (ours / reference). Needs ``./scripts/setup-node``.
+Prints both times and their ratio (ours / reference), then the p50/p95 latency of a single edit
+from one client to another through each server (``--latency`` runs of one edit to one reader).
+Needs ``./scripts/setup-node``.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=10_000)
     parser.add_argument("--readers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1, help="runs against each server, alternating; medians shown")
+    parser.add_argument("--latency", type=int, default=30, help="single edits timed from one client to another")
     args = parser.parse_args()
     if not REFERENCE.exists():
         sys.exit("the Node packages are missing: run ./scripts/setup-node")
@@ -118,6 +121,10 @@ def main() -> None:
                         f" {args.readers} readers had edit {args.edits} (writer's loop {result['write_ms']} ms)",
                         flush=True,
                     )
+            latency: dict[str, list[int]] = {"ours": [], "reference": []}
+            for _ in range(args.latency):
+                for name, url, key in (("ours", ours_url, token), ("reference", reference_url, "")):
+                    latency[name].append(fanout(url, "digits", 1, 1, key)["total_ms"])
         finally:
             stop(ours)
             stop(reference)
@@ -126,6 +133,15 @@ def main() -> None:
     print(f"  ours (deepforge-panel /sync, durable): {ours_ms:.0f} ms")
     print(f"  reference (y-websocket 1.5.4 server):  {reference_ms:.0f} ms")
     print(f"  ratio ours / reference: {ours_ms / reference_ms:.2f}")
+    if args.latency:
+        print(f"one edit from a client to another ({args.latency} runs, ms):")
+        for name in ("ours", "reference"):
+            print(f"  {name:>9}: p50 {percentile(latency[name], 50):.0f}, p95 {percentile(latency[name], 95):.0f}")
+
+
+def percentile(values: list[int], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 if __name__ == "__main__":

@@ -276,6 +276,7 @@ class SyncHandler(WebSocketHandler):
         return urlparse(origin).netloc.lower() == self.request.host.lower()
 
     async def open(self, project: str, branch: str | None = None) -> None:
+        self.set_nodelay(True)  # small frames go out at once, not after Nagle's 40 ms wait for an ACK
         branch = branch or "main"
         try:
             room = self.server.room(project, branch)
