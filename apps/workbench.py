@@ -17,6 +17,7 @@ from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.identity import USER_COOKIE, Identity
 from deepforge_panel.components.markup import html_text, md_code, md_text
 from deepforge_panel.components.pipeline_editor import PipelineEditor
+from deepforge_panel.components.presence import PresenceList
 from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.project_settings import ProjectSettings
 from deepforge_panel.components.session import Session
@@ -70,8 +71,9 @@ def start_page(hub: ProjectHub) -> pn.template.BootstrapTemplate:
 
 def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.template.BootstrapTemplate:
     """``name``'s editors and monitors on ``branch`` (``?branch=``, default main): each branch has its own live document."""
-    project = hub.project(name, branch).as_user(f"session-{secrets.token_hex(4)}")
-    session = Session(hub=hub, project=project)
+    tab_id = secrets.token_hex(4)
+    project = hub.project(name, branch).as_user(f"session-{tab_id}")
+    session = Session(hub=hub, project=project, key=f"session:{tab_id}", presence=hub.presence(name, branch))
     on_branch = f" · branch {html_text(branch)}" if branch != "main" else ""
     template = _template(f"DeepForge-Panel · {html_text(project.name)}{on_branch}")
     editor = PipelineEditor(project=project, session=session)
@@ -123,8 +125,22 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
     template.header.append(header_link)
     identity = Identity(session=session, remembered=pn.state.cookies.get(USER_COOKIE))
     template.header.append(identity.badge)
+    _be_present(session)
+    template.header.append(PresenceList(session=session))
     template.main.append(pn.Column(shortcuts, identity.cookie, identity, tabs, sizing_mode="stretch_both"))
     return template
+
+
+def _be_present(session: Session) -> None:
+    """Show this tab to the others in the project (name, color, selection) until the tab is closed."""
+    presence, key = session.presence, session.key
+    if presence is None:
+        return
+    presence.join(key, session.author, session.color)
+    session.param.watch(lambda _event: presence.join(key, session.author, session.color), ["author", "color"])
+    session.param.watch(lambda event: presence.select(key, event.new), "selection")
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _context: presence.leave(key))
 
 
 def error_page(message: str) -> pn.template.BootstrapTemplate:

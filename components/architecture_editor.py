@@ -12,6 +12,7 @@ import asyncio
 import html
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -21,6 +22,7 @@ from panel_reactflow import NodeType
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.markup import md_text
+from deepforge_panel.components.presence import mark_html, mark_style, marks, on_this_page
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.libraries.keras.architectures import (
@@ -38,6 +40,7 @@ from deepforge_panel.libraries.keras.shapes import (
     shared_checker,
     to_payload,
 )
+from deepforge_panel.presence import Member
 
 TAB = "Architectures"
 """The workbench tab this editor lives in."""
@@ -185,6 +188,9 @@ class ArchitectureEditor(ProjectComponent):
         if self.checker is None:
             self.checker = shared_checker()
         self._views: dict[str, pn.pane.HTML] = {}
+        self._peers: dict[str, list[Member]] = {}
+        """Layers other people have selected, by id (presence), marked in their colors."""
+        self._unsubscribe_presence: Callable[[], None] | None = None
         self._drawn: str | None = None
         """The architecture the graph shows, to fit the view when it changes."""
         self._fit_after_shapes = False
@@ -262,6 +268,12 @@ class ArchitectureEditor(ProjectComponent):
         if self.session is not None:
             self.session.param.watch(self._shown, "tab")
             self.session.param.watch(self._focus, "focus")
+            session = self.session
+            self.param.watch(
+                lambda event: setattr(session, "selection", ("layer", event.new) if event.new else None), "layer"
+            )
+            if session.presence is not None:
+                self._unsubscribe_presence = session.presence.subscribe(on_this_page(self.refresh))
         self._show_type_doc()
         self.refresh()
 
@@ -290,6 +302,7 @@ class ArchitectureEditor(ProjectComponent):
             return
         if self._shapes_for != arch.id:
             self._shapes, self._shapes_for = {}, arch.id
+        self._peers = marks(self.session, "layer") if self.session is not None else {}
         nodes = [
             {
                 "id": layer.id,
@@ -298,6 +311,7 @@ class ArchitectureEditor(ProjectComponent):
                 "position": {"x": layer.x, "y": layer.y},
                 "data": {},
                 "selected": layer.id == self.layer,
+                "style": mark_style(self._peers.get(layer.id, [])),
                 "view": self._node_view(layer),
             }
             for layer in arch.layers.values()
@@ -330,7 +344,7 @@ class ArchitectureEditor(ProjectComponent):
 
     def _node_view(self, layer: Layer) -> pn.pane.HTML:
         """The layer's body pane: one per layer, its text updated in place (a new pane is a new browser model)."""
-        body = layer_body(layer, self._shapes.get(layer.id))
+        body = mark_html(self._peers.get(layer.id, [])) + layer_body(layer, self._shapes.get(layer.id))
         view = self._views.get(layer.id)
         if view is None:
             view = self._views[layer.id] = pn.pane.HTML(body, margin=0, stylesheets=[_NODE_CSS])
@@ -562,6 +576,12 @@ class ArchitectureEditor(ProjectComponent):
     def in_front(self) -> bool:
         """Whether this editor's workbench tab is the one shown (always, outside the workbench)."""
         return self.session is None or self.session.tab == TAB
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self._unsubscribe_presence is not None:
+            self._unsubscribe_presence()
+            self._unsubscribe_presence = None
 
     def _focus(self, event: param.parameterized.Event) -> None:
         """Show the architecture and select the layer a refused run's link points at (by id, or by name)."""

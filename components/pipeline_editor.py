@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -20,6 +21,7 @@ from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.markup import md_text
 from deepforge_panel.components.operation_editor import OperationEditor
+from deepforge_panel.components.presence import mark_html, mark_style, marks, on_this_page
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
@@ -60,6 +62,8 @@ _NODE_CSS = """
 .df-in { text-align: left; padding: 2px 8px 2px 0; }
 .df-out { text-align: right; padding: 2px 0 2px 8px; }
 .df-error { color: var(--df-error, #c62828); }
+.df-peers { font-size: 11px; font-weight: 600; margin-bottom: 2px; }
+.df-peer { margin-right: 6px; }
 """
 
 
@@ -135,6 +139,12 @@ class PipelineEditor(ProjectComponent):
         self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
         self.session.param.watch(self._show_message, "message")
         self.session.param.watch(self._show_fault, "fault")
+        self.session.param.watch(
+            lambda event: setattr(self.session, "selection", ("node", event.new) if event.new else None), "node"
+        )
+        self._unsubscribe_presence: Callable[[], None] | None = None
+        if self.session.presence is not None:  # others' selections are marked on the graph
+            self._unsubscribe_presence = self.session.presence.subscribe(on_this_page(self.refresh))
         self._runs: set[asyncio.Task[Any]] = set()
         self.refresh()
 
@@ -164,6 +174,7 @@ class PipelineEditor(ProjectComponent):
             return
         node_types: dict[str, Any] = {}
         nodes = []
+        peers = marks(self.session, "node")
         for node in pipeline.nodes.values():
             op = self.project.operations.get(node.operation)
             iface = op.interface
@@ -181,7 +192,10 @@ class PipelineEditor(ProjectComponent):
                     "position": {"x": node.x, "y": node.y},
                     "data": {},
                     "selected": node.id == self.session.node,
-                    "view": self._node_view(node.id, _port_view(iface, op.name, op.error is not None)),
+                    "style": mark_style(peers.get(node.id, [])),
+                    "view": self._node_view(
+                        node.id, mark_html(peers.get(node.id, [])) + _port_view(iface, op.name, op.error is not None)
+                    ),
                 }
             )
         self._views = {nid: view for nid, view in self._views.items() if nid in pipeline.nodes}
@@ -427,6 +441,12 @@ class PipelineEditor(ProjectComponent):
         if pipeline is not None and self.session.node in pipeline.nodes:
             self._guard(self.project.pipelines.remove_node, pipeline.id, self.session.node)
             self.session.node = None
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self._unsubscribe_presence is not None:
+            self._unsubscribe_presence()
+            self._unsubscribe_presence = None
 
     def run(self) -> None:
         """Run the pipeline shown (Ctrl+Enter), once the resources it references pass their deeper checks."""

@@ -11,6 +11,7 @@ from deepforge_panel.errors import USER_ERRORS, Place
 from deepforge_panel.executions import ExecutionId
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.orchestrator import Orchestrator
+from deepforge_panel.presence import Presence
 from deepforge_panel.project import Project, default_author
 
 
@@ -25,6 +26,16 @@ class Session(param.Parameterized):
     job = param.String(default=None, allow_None=True, doc="Id of the selected job in that execution.")
     author = param.String(default=default_author(), doc="Who this session's commits and runs are recorded as.")
     color = param.Color(default="#1f77b4", doc="This user's color, as collaborators see it.")
+    key = param.String(default="", doc="This browser tab's key among the people in the project (presence).")
+    presence = param.ClassSelector(
+        class_=Presence, default=None, allow_None=True, doc="Who is in this project right now (the hub's)."
+    )
+    selection = param.Tuple(
+        default=None,
+        allow_None=True,
+        length=2,
+        doc="What this user selected last, (kind, id): ('node', id) or ('layer', id).",
+    )
     tab = param.String(default="Pipelines", doc="The workbench tab in front.")
     message = param.String(default="", doc="The last error or notice for this user.")
     fault = param.ClassSelector(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.crdt import CommitId, Entry
 from deepforge_panel.orchestrator import Orchestrator
+from deepforge_panel.presence import Presence
 from deepforge_panel.project import Project
 from deepforge_panel.workspace import Workspace
 
@@ -39,6 +40,7 @@ class ProjectHub:
         self.compute: ComputeAdapter = make_compute(compute, **(compute_options or {}))
         self._projects: dict[tuple[str, str], Project] = {}
         self._orchestrators: dict[tuple[str, str], Orchestrator] = {}
+        self._presence: dict[tuple[str, str], Presence] = {}
         """Both keyed by (project id, branch)."""
         self._closing: list[Callable[[Project, str], None]] = []
         self._started = False
@@ -86,6 +88,13 @@ class ProjectHub:
         project = self._projects[key]
         project.name = entry.name
         return project
+
+    def presence(self, name: str, branch: str = "main") -> Presence:
+        """Who is in project ``name`` on ``branch`` right now (browser sessions and Yjs clients)."""
+        key = (self.workspace.home.find(name).id, branch)
+        if key not in self._presence:
+            self._presence[key] = Presence()
+        return self._presence[key]
 
     def orchestrator(self, name: str, branch: str = "main") -> Orchestrator:
         """The one orchestrator of project ``name`` on ``branch``, running jobs on the hub's compute adapter."""
