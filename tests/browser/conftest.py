@@ -126,14 +126,22 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Tab:
-    """One browser tab with a record of requests that left loopback and of page errors."""
+    """One browser tab with a record of requests that left loopback, of page errors and of console errors."""
 
     def __init__(self, page: Any) -> None:
         self.page = page
         self.external: list[str] = []
         self.errors: list[str] = []
+        self.expected: list[str] = []
+        """Parts of URLs whose console errors a test causes on purpose (a control image that must fail to load)."""
         page.on("request", lambda r: None if LOCAL.match(r.url) else self.external.append(r.url))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        url = message.location.get("url") or ""
+        if message.type == "error" and not any(part in url for part in self.expected):
+            self.errors.append(f"console: {message.text} ({url or 'no url'})")
 
 
 @pytest.fixture
@@ -155,4 +163,4 @@ def new_tab(browser: Any, server: Server) -> Iterator[Any]:
         context.close()
     for tab in tabs:
         assert tab.external == [], f"requests left loopback: {tab.external}"
-        assert tab.errors == [], f"JavaScript errors: {tab.errors}"
+        assert tab.errors == [], f"JavaScript or console errors: {tab.errors}"

@@ -100,6 +100,7 @@ def build_hostile_project(home: Path) -> str:
 def test_hostile_strings_render_as_text_in_every_tab(server: Any, new_tab: Any, screenshots: Path) -> None:
     build_hostile_project(server.home)
     tab = new_tab()
+    tab.expected.append("/x?control=")  # CONTROL's image fails to load on purpose
     page = tab.page
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
