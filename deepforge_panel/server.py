@@ -17,6 +17,7 @@ from deepforge_panel.crdt import DocStore
 from deepforge_panel.crdt.sync import CLOSE_GONE, SyncServer
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.hub import ProjectHub
+from deepforge_panel.presence_sync import PresenceSyncServer
 from deepforge_panel.workspace import Workspace
 
 WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
@@ -88,7 +89,7 @@ def sync_server(hub: ProjectHub) -> SyncServer:
         assert store is not None, "the hub opens live projects only"
         return store
 
-    sync = SyncServer(resolve)
+    sync = PresenceSyncServer(resolve, presence_for=hub.presence)
     hub.on_close(lambda project, why: sync.close(project.store, CLOSE_GONE, why) if project.store else None)
     return sync
 
