@@ -22,7 +22,7 @@ from panel_reactflow import NodeType
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.markup import md_text
-from deepforge_panel.components.presence import mark_html, mark_style, marks, on_this_page
+from deepforge_panel.components.presence import mark_html, mark_style, marks, on_marks_change
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.libraries.keras.architectures import (
@@ -272,8 +272,7 @@ class ArchitectureEditor(ProjectComponent):
             self.param.watch(
                 lambda event: setattr(session, "selection", ("layer", event.new) if event.new else None), "layer"
             )
-            if session.presence is not None:
-                self._unsubscribe_presence = session.presence.subscribe(on_this_page(self.refresh))
+            self._unsubscribe_presence = on_marks_change(session, "layer", lambda: self._changed("presence"))
         self._show_type_doc()
         self.refresh()
 

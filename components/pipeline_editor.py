@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -21,7 +20,7 @@ from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.markup import md_text
 from deepforge_panel.components.operation_editor import OperationEditor
-from deepforge_panel.components.presence import mark_html, mark_style, marks, on_this_page
+from deepforge_panel.components.presence import mark_html, mark_style, marks, on_marks_change
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
@@ -136,15 +135,15 @@ class PipelineEditor(ProjectComponent):
         self._views: dict[str, tuple[str, pn.pane.HTML]] = {}
         self._drawn: str | None = None
         """The pipeline the graph shows, to fit the view when it changes."""
-        self.session.param.watch(lambda _e: self.refresh(), ["pipeline", "node"])
+        # Coalesced with the document change that often comes with it (an added node is also selected).
+        self.session.param.watch(lambda _e: self._changed("session"), ["pipeline", "node"])
         self.session.param.watch(self._show_message, "message")
         self.session.param.watch(self._show_fault, "fault")
         self.session.param.watch(
             lambda event: setattr(self.session, "selection", ("node", event.new) if event.new else None), "node"
         )
-        self._unsubscribe_presence: Callable[[], None] | None = None
-        if self.session.presence is not None:  # others' selections are marked on the graph
-            self._unsubscribe_presence = self.session.presence.subscribe(on_this_page(self.refresh))
+        # Others' selections are marked on the graph.
+        self._unsubscribe_presence = on_marks_change(self.session, "node", lambda: self._changed("presence"))
         self._runs: set[asyncio.Task[Any]] = set()
         self.refresh()
 

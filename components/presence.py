@@ -36,6 +36,22 @@ def marks(session: Session, kind: str) -> dict[str, list[Member]]:
     return found
 
 
+def on_marks_change(session: Session, kind: str, refresh: Callable[[], None]) -> Callable[[], None] | None:
+    """Subscribe ``refresh`` to changes of others' ``kind`` selections only (an editor passes its coalescing
+    ``_changed``, so a selection and the edit that came with it redraw once); returns the unsubscribe."""
+    if session.presence is None:
+        return None
+    shown = [marks(session, kind)]
+
+    def changed() -> None:
+        now = marks(session, kind)
+        if now != shown[0]:  # most presence changes (my own selection, a join) mark nothing new here
+            shown[0] = now
+            refresh()
+
+    return session.presence.subscribe(changed)
+
+
 def mark_style(members: list[Member]) -> dict[str, str]:
     """A graph node's outline in the color of the first person who selected it."""
     return {"outline": f"3px solid {members[0].color}", "outlineOffset": "3px"} if members else {}

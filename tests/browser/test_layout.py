@@ -143,7 +143,7 @@ def test_a_new_layer_lands_in_view(server: Any, project: str, new_tab: Any) -> N
         layer = node(page, label)
         layer.wait_for(timeout=TIMEOUT)
         expect(layer).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)  # the new layer is the selected one
-        expect(page.locator(".react-flow__node.selected:visible")).to_have_count(1)
+        expect(page.locator(".react-flow__node.selected:visible")).to_have_count(1, timeout=TIMEOUT)
         if index == 1:
             for _ in range(3):
                 page.locator(".react-flow__controls-zoomin:visible").click()
