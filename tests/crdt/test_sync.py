@@ -16,7 +16,7 @@ from deepforge_panel.crdt.protocol import sync_step1, sync_update
 from deepforge_panel.crdt.sync import CLOSE_BAD_MESSAGE, CLOSE_GONE, CLOSE_NOT_FOUND, CLOSE_TOO_BIG, SYNC_ORIGIN
 from tests.conftest import wait_until
 from tests.sync.node import NodeClient, require_node_modules
-from tests.sync.served import Served
+from tests.sync.served import Served, hang_up
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_a_query_for_awareness_is_answered(served: Served, node) -> None:
             message = await connection.read_message()
             assert isinstance(message, bytes)
             if message[0] == 1:
-                connection.close()
+                await hang_up(connection)
                 return message
 
     wait_until(lambda: served.call(lambda: me in next(iter(served.sync.rooms.values())).awareness.states))
@@ -150,7 +150,7 @@ async def _closed_after(url: str, *frames: bytes) -> tuple[int | None, str | Non
             pass
         return connection.close_code, connection.close_reason
     finally:
-        connection.close()
+        await hang_up(connection)
 
 
 @pytest.mark.parametrize(
@@ -187,9 +187,7 @@ def test_a_text_frame_is_refused(served: Served) -> None:
     async def send_text() -> int | None:
         connection = await websocket_connect(f"{served.url}/p")
         await connection.write_message("hello")
-        while await connection.read_message() is not None:
-            pass
-        connection.close()
+        await hang_up(connection)
         return connection.close_code
 
     assert asyncio.run(send_text()) == CLOSE_BAD_MESSAGE
@@ -254,7 +252,9 @@ def upgrade_status(port: int, path: str, origin: str | None) -> int:
             **({"Origin": origin} if origin else {}),
         }
         connection.request("GET", path, headers=headers)
-        return connection.getresponse().status
+        response = connection.getresponse()
+        response.close()
+        return response.status
     finally:
         connection.close()
 
@@ -304,7 +304,7 @@ def test_a_sync_step1_is_answered_with_what_the_client_lacks(served: Served, nod
             message = await connection.read_message()
             assert isinstance(message, bytes)
             if message[:2] == b"\x00\x01":
-                connection.close()
+                await hang_up(connection)
                 return message
 
     reply = asyncio.run(ask())
@@ -387,7 +387,7 @@ def test_an_update_sent_just_before_closing_is_kept(served: Served) -> None:
     async def send_and_close() -> None:
         connection = await websocket_connect(f"{served.url}/p")
         await connection.write_message(sync_update(update), binary=True)
-        connection.close()
+        await hang_up(connection)
 
     asyncio.run(send_and_close())
     wait_until(lambda: read_meta(served).get("from") == "a script", message="the edit of a closed connection")

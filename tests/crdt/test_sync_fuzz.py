@@ -25,7 +25,7 @@ from deepforge_panel.crdt.protocol import sync_step1, sync_update
 from deepforge_panel.crdt.sync import CLOSE_BAD_MESSAGE
 from tests.conftest import wait_until
 from tests.sync.node import NodeClient, require_node_modules
-from tests.sync.served import Served
+from tests.sync.served import Served, hang_up
 
 FRAMES = 10_000
 WORKERS = 8
@@ -171,7 +171,7 @@ async def blast(url: str, frames: list[bytes]) -> Counter[str]:
                     message = await connection.read_message()
                     if message is None:
                         outcomes[f"closed {connection.close_code}"] += 1
-                        connection.close()
+                        await hang_up(connection)
                         connection = None
                         break
                     if isinstance(message, bytes) and message[:2] == b"\x00\x01":
@@ -179,7 +179,7 @@ async def blast(url: str, frames: list[bytes]) -> Counter[str]:
                         break
         finally:
             if connection is not None:
-                connection.close()
+                await hang_up(connection)
 
     await asyncio.gather(*(worker() for _ in range(WORKERS)))
     return outcomes

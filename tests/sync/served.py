@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TypeVar
 
 from pycrdt import Doc
+from tornado.websocket import WebSocketClientConnection
 
 from deepforge_panel.crdt import DocStore, StoreError
 from deepforge_panel.crdt.sync import MAX_MESSAGE_SIZE, SyncServer
@@ -102,3 +104,14 @@ class Served:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+async def hang_up(connection: WebSocketClientConnection) -> None:
+    """Close a client websocket and wait until the server has answered, so no socket outlives its loop."""
+    protocol = connection.protocol
+    connection.close()
+    if protocol is None or protocol.stream is None:
+        return
+    deadline = time.monotonic() + 10
+    while not protocol.stream.closed() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
