@@ -38,8 +38,30 @@ def run_train(page: Any, epochs: int) -> None:
     page.keyboard.press("Control+Enter")
 
 
+def settled(page: Any, quiet_ms: int = 400) -> None:
+    """Wait until the visible graph's viewport has not moved for ``quiet_ms`` (a node just added may
+    bring a fit into view a moment after it appears), within the test deadline."""
+    page.wait_for_function(
+        """(quiet) => {
+          const find = (root) => {
+            for (const el of root.querySelectorAll('.react-flow__viewport')) if (el.getClientRects().length) return el
+            for (const el of root.querySelectorAll('*')) if (el.shadowRoot) { const f = find(el.shadowRoot); if (f) return f }
+            return null
+          }
+          const viewport = find(document)
+          const now = performance.now(), transform = viewport ? viewport.style.transform : ''
+          if (window.__dfViewport !== transform) { window.__dfViewport = transform; window.__dfSince = now }
+          return now - window.__dfSince >= quiet
+        }""",
+        arg=quiet_ms,
+        polling=50,
+        timeout=TIMEOUT,
+    )
+
+
 def drag(page: Any, source: Any, target: Any) -> None:
-    """Press on ``source``, move in steps (React Flow tracks the pointer), release on ``target``."""
+    """Once the graph is still, press on ``source``, move in steps (React Flow tracks the pointer), release on ``target``."""
+    settled(page)
     a, b = source.bounding_box(), target.bounding_box()
     page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
     page.mouse.down()
