@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=1, help="runs against each server, alternating; medians shown")
     parser.add_argument("--latency", type=int, default=30, help="single edits timed from one client to another")
+    parser.add_argument("--pages", type=int, default=30, help="edits timed from one browser page to another (0: none)")
     args = parser.parse_args()
     if not REFERENCE.exists():
         sys.exit("the Node packages are missing: run ./scripts/setup-node")
@@ -125,6 +126,7 @@ def main() -> None:
             for _ in range(args.latency):
                 for name, url, key in (("ours", ours_url, token), ("reference", reference_url, "")):
                     latency[name].append(fanout(url, "digits", 1, 1, key)["total_ms"])
+            pages = page_latencies(ours_url, token, args.pages) if args.pages else []
         finally:
             stop(ours)
             stop(reference)
@@ -137,6 +139,31 @@ def main() -> None:
         print(f"one edit from a client to another ({args.latency} runs, ms):")
         for name in ("ours", "reference"):
             print(f"  {name:>9}: p50 {percentile(latency[name], 50):.0f}, p95 {percentile(latency[name], 95):.0f}")
+    if pages:
+        print(
+            f"one edit from a browser page to another, through the workbench ({len(pages)} runs, ms):"
+            f" p50 {percentile(pages, 50):.0f}, p95 {percentile(pages, 95):.0f}"
+        )
+
+
+def page_latencies(sync_url: str, token: str, edits: int) -> list[int]:
+    """Milliseconds from "Add node" in one Chromium page to the node in a second page (as bench/workbench_latency.py)."""
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT))
+    from bench.workbench_latency import COUNT_NODES, remote_edits
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    url = sync_url.replace("ws://", "http://").removesuffix("sync")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(f"{url}?project=digits&token={token}")
+            page.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
+            return [round(seconds * 1000) for seconds in remote_edits(browser, page, url, token, edits)]
+        finally:
+            browser.close()
 
 
 def percentile(values: list[int], p: float) -> float:

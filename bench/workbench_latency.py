@@ -133,17 +133,7 @@ def main() -> None:
                 a.goto(f"{url}?project=digits&token={token}")
                 a.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
                 rendered = time.perf_counter() - start
-                b = browser.new_context().new_page()
-                b.goto(f"{url}?project=digits&token={token}")
-                b.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
-                button = a.get_by_role("button", name="Add node")
-                latencies = []
-                for _ in range(args.edits):
-                    before = b.evaluate(COUNT_NODES)
-                    t0 = time.perf_counter()
-                    button.click()
-                    b.wait_for_function(f"(n) => ({COUNT_NODES})() > n", arg=before, polling="raf", timeout=10_000)
-                    latencies.append(time.perf_counter() - t0)
+                latencies = remote_edits(browser, a, url, token, args.edits)
                 idle_long, stream_long, arrivals = streaming(browser, url, Path(tmp) / "home", token, args.steps)
                 browser.close()
         finally:
@@ -166,6 +156,23 @@ def main() -> None:
         f"metric sent to point shown, over {len(arrivals)} points: median {_quantile(arrivals, 0.5) * 1000:.0f} ms, "
         f"p95 {_quantile(arrivals, 0.95) * 1000:.0f} ms, max {max(arrivals) * 1000:.0f} ms"
     )
+
+
+def remote_edits(browser: Any, a: Any, url: str, token: str, edits: int) -> list[float]:
+    """Seconds from a click on "Add node" in page ``a`` until a second page on the digits example shows the node."""
+    b = browser.new_context().new_page()
+    b.goto(f"{url}?project=digits&token={token}")
+    b.wait_for_function(f"() => ({COUNT_NODES})() > 0", timeout=60_000)
+    button = a.get_by_role("button", name="Add node")
+    latencies = []
+    for _ in range(edits):
+        before = b.evaluate(COUNT_NODES)
+        t0 = time.perf_counter()
+        button.click()
+        b.wait_for_function(f"(n) => ({COUNT_NODES})() > n", arg=before, polling="raf", timeout=10_000)
+        latencies.append(time.perf_counter() - t0)
+    b.context.close()
+    return latencies
 
 
 def _quantile(values: list[float], q: float) -> float:
