@@ -23,6 +23,14 @@ def catalog_add(page: Any, layer_type: str) -> None:
     page.get_by_role("button", name="Add layer").click()
 
 
+def new_architecture(page: Any, name: str) -> None:
+    """In the Architectures tab, create architecture ``name`` and wait until the editor shows it."""
+    field = page.get_by_placeholder("new architecture name")
+    field.fill(name)
+    field.press("Enter")
+    page.get_by_text("No architectures yet").wait_for(state="hidden", timeout=TIMEOUT)
+
+
 def set_arg(page: Any, label: str, value: str) -> None:
     group = page.locator(".bk-input-group", has=page.get_by_text(label, exact=True))
     field = group.locator("input")
@@ -41,10 +49,7 @@ def connect(page: Any, src: str, dst: str) -> None:
 def test_shapes_and_a_misfit(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
     page = open_project(new_tab(), server, project)
     page.locator(".bk-tab", has_text="Architectures").click()
-    name = page.get_by_placeholder("new architecture name")
-    name.fill("tiny")
-    name.press("Enter")
-    page.get_by_text("No architectures yet").wait_for(state="hidden", timeout=TIMEOUT)
+    new_architecture(page, "tiny")
 
     catalog_add(page, "InputLayer")
     node(page, "input").wait_for(timeout=TIMEOUT)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_workbench import EXAMPLE_NODES, TIMEOUT
+from tests.browser.test_workbench import TIMEOUT, open_project
 
 pytestmark = pytest.mark.browser
 
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.browser
 def test_ctrl_s_focuses_the_commit_message(
     server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
 ) -> None:
-    page = new_tab().page
-    page.goto(f"{server.url}?project={project}&theme={theme}")
-    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page = open_project(new_tab(), server, project, theme)
     page.keyboard.press("Control+s")
     message = page.get_by_placeholder("what changed?")
     expect(message).to_be_focused(timeout=TIMEOUT)

@@ -60,10 +60,7 @@ def commit(page: Any, message: str) -> None:
 def test_an_old_version_opens_read_only_with_its_diff(
     server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
 ) -> None:
-    tab = new_tab()
-    tab.page.goto(f"{server.url}?project={project}&theme={theme}")
-    page = tab.page
-    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page = open_project(new_tab(), server, project, theme)
     add_node(page, "LoadDataset", EXAMPLE_NODES + 1)
     commit(page, "one more loader")
     page.locator(".bk-tab", has_text="History").click()
@@ -93,9 +90,7 @@ def test_an_old_version_opens_read_only_with_its_diff(
 def test_a_branch_is_opened_compared_and_merged(
     server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
 ) -> None:
-    page = new_tab().page
-    page.goto(f"{server.url}?project={project}&theme={theme}")
-    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page = open_project(new_tab(), server, project, theme)
     page.locator(".bk-tab", has_text="History").click()
     page.get_by_placeholder("new branch name").fill("exp")
     page.get_by_role("button", name="Create branch").click()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_architecture_editor import catalog_add
+from tests.browser.test_architecture_editor import catalog_add, new_architecture
 from tests.browser.test_workbench import TIMEOUT, node, open_project
 
 pytestmark = pytest.mark.browser
@@ -100,9 +100,7 @@ def test_each_tab_fits_the_window_after_a_tall_run(
     server: Any, project: str, new_tab: Any, screenshots: Path, theme: str
 ) -> None:
     _seed_a_tall_run(server.home, project)
-    page = new_tab().page
-    page.goto(f"{server.url}?project={project}{theme}")
-    expect(page.locator(".react-flow__node")).to_have_count(5, timeout=TIMEOUT)
+    page = open_project(new_tab(), server, project, theme.removeprefix("&theme=") or None)
     pane = _pane(page)
     assert pane["y"] + pane["height"] <= VIEWPORT["height"] + 1, f"the graph runs below the window: {pane}"
     for each in page.locator(".react-flow__node").all():
@@ -134,10 +132,7 @@ def test_a_new_node_lands_in_view_however_the_graph_was_zoomed(server: Any, proj
 def test_a_new_layer_lands_in_view(server: Any, project: str, new_tab: Any) -> None:
     page = open_project(new_tab(), server, project)
     page.locator(".bk-tab", has_text="Architectures").click()
-    name = page.get_by_placeholder("new architecture name")
-    name.fill("wide")
-    name.press("Enter")
-    page.get_by_text("No architectures yet").wait_for(state="hidden", timeout=TIMEOUT)
+    new_architecture(page, "wide")
     for index, label in enumerate(["dense", "dense_1", "dense_2", "dense_3", "dense_4", "dense_5"]):
         catalog_add(page, "Dense")
         layer = node(page, label)

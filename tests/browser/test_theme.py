@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_workbench import EXAMPLE_NODES, TIMEOUT, node
+from tests.browser.test_workbench import EXAMPLE_NODES, TIMEOUT, node, open_project
 
 pytestmark = pytest.mark.browser
 TABS = {
@@ -73,9 +73,7 @@ def test_every_tab_in_each_theme(server: Any, project: str, new_tab: Any, screen
     """Screenshots of each tab, with no console error and no request off loopback (``new_tab`` checks both);
     the node subtitles, the catalog's selected layer and the graph's edges keep their contrast."""
     tab = new_tab()
-    page = tab.page
-    page.goto(f"{server.url}?project={project}&theme={theme}")
-    expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
+    page = open_project(tab, server, project, theme)
     node(page, "train").click()
     subtitle = page.locator(".df-op").first
     text, back = subtitle.evaluate(

@@ -14,10 +14,10 @@ TIMEOUT = 30_000
 EXAMPLE_NODES, EXAMPLE_EDGES = 5, 6  # the digits example's first pipeline, "train"
 
 
-def open_project(tab: Any, server: Any, name: str) -> Any:
-    """Open a fork of the digits example and wait until its first pipeline is drawn."""
+def open_project(tab: Any, server: Any, name: str, theme: str | None = None) -> Any:
+    """Open a fork of the digits example (in ``theme``, if given) and wait until its first pipeline is drawn."""
     page = tab.page
-    page.goto(f"{server.url}?project={name}")
+    page.goto(f"{server.url}?project={name}" + (f"&theme={theme}" if theme else ""))
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=TIMEOUT)
     return page
 
