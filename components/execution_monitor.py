@@ -28,7 +28,7 @@ CONSOLE_LINES = 2000
 """Lines of stdout (and of stderr) shown; the whole log stays in the document and the job folder."""
 
 TABLE_ROWS = 8
-"""Rows of the executions table visible before it scrolls."""
+"""Rows of the executions table per page."""
 
 EMPTY = "No executions yet — run a pipeline from the Pipelines tab."
 
@@ -99,7 +99,11 @@ class ExecutionMonitor(ProjectComponent):
             show_index=False,
             sortable=False,
             layout="fit_data_stretch",
-            height=40,
+            # Pages rather than a height grown with the rows: the height is part of the Tabulator's configuration,
+            # and a changed configuration rebuilds the table in the browser, which drops data updates (a status
+            # turning "succeeded") that arrive while it builds.
+            pagination="local",
+            page_size=TABLE_ROWS,
             sizing_mode="stretch_width",
             # Fixed widths: a status patched from "running" to "succeeded" keeps its first width otherwise.
             widths={"status": 120, "pipeline": 180, "started": 190, "duration": 120, "commit": 120},
@@ -240,9 +244,6 @@ class ExecutionMonitor(ProjectComponent):
             elif not frame.equals(current):
                 changed = (frame != current).any(axis=1)
                 self.table.patch(frame[changed])
-            height = 60 + 42 * min(len(frame), TABLE_ROWS)
-            if self.table.height != height:
-                self.table.height = height
             selection = [list(frame.index).index(shown_id)] if shown_id in frame.index else []
             if self.table.selection != selection:
                 self.table.selection = selection

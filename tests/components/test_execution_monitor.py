@@ -13,7 +13,13 @@ from bokeh.document import Document
 from bokeh.document.events import ColumnDataChangedEvent, ColumnsStreamedEvent
 from matplotlib.figure import Figure
 
-from deepforge_panel.components.execution_monitor import EMPTY, STATUS_COLORS, ExecutionMonitor, natural_key
+from deepforge_panel.components.execution_monitor import (
+    EMPTY,
+    STATUS_COLORS,
+    TABLE_ROWS,
+    ExecutionMonitor,
+    natural_key,
+)
 from deepforge_panel.components.figures import FigureView, palette_for
 from deepforge_panel.components.session import Session
 from deepforge_panel.executions import Job, JobId
@@ -582,3 +588,25 @@ def test_figures_and_metrics_are_shown_in_natural_order(session: Session) -> Non
     assert list(monitor.metric_views) == ["metric 1", "metric 2", "metric 10"]
     titles = [view.axes[0].figure.title.text for view in monitor.metric_views.values()]
     assert titles == ["metric 1", "metric 2", "metric 10"]
+
+
+def test_new_executions_never_rebuild_the_table_in_the_browser(session: Session) -> None:
+    """The browser's table is rebuilt whenever its configuration changes, and a status patch that arrives
+    during that rebuild is lost (Panel's Tabulator view skips data updates while it builds): so adding rows
+    keeps the configuration as it was, and a long list pages instead of growing the table."""
+    project = session.project
+    pid = project.pipelines.create("quick")
+    project.pipelines.add_node(pid, project.operations.add(PREPARE), name="prepare")
+    orchestrator = session.hub.orchestrator("demo")
+    monitor = _monitor(session)
+    pn.panel(monitor).get_root()
+    table, _parent = next(iter(monitor.table._models.values()))  # the Bokeh model a browser would render
+    asyncio.run(orchestrator.run("quick"))
+    monitor.refresh()
+    first = dict(table.configuration)
+    for _ in range(TABLE_ROWS + 1):
+        asyncio.run(orchestrator.run("quick"))
+        monitor.refresh()
+    assert len(monitor.table.value) == TABLE_ROWS + 2
+    assert dict(table.configuration) == first
+    assert monitor.table.page_size == TABLE_ROWS and table.max_page == 2
