@@ -47,6 +47,7 @@ __all__ = [
     "MAX_MESSAGE_SIZE",
     "SYNC_ORIGIN",
     "Resolver",
+    "RoomConnection",
     "SyncHandler",
     "SyncRoom",
     "SyncServer",
@@ -84,14 +85,14 @@ class SyncRoom(YRoom):
         self.store = store
         self.key = key
         self.closed = False
-        self.handlers: set[SyncHandler] = set()
+        self.handlers: set[RoomConnection] = set()
         """Every open connection to this room, served or about to be."""
         self._task: asyncio.Task[None] | None = None
         self.stopped: asyncio.Future[None] | None = None
         """Set by :meth:`close`: done once the room has stopped."""
         self._shadow: Doc | None = None
         self._vetting = False
-        self._pending: list[tuple[SyncHandler, bytes]] = []
+        self._pending: list[tuple[RoomConnection, bytes]] = []
         self._scheduled = False
         self._mirror = store.doc.observe(self._follow)
 
@@ -121,7 +122,7 @@ class SyncRoom(YRoom):
         self._update_send_stream.close()  # YRoom leaves it open (a ResourceWarning when collected)
 
     # -- client updates -----------------------------------------------------------------
-    def submit(self, handler: SyncHandler, update: bytes) -> None:
+    def submit(self, handler: RoomConnection, update: bytes) -> None:
         """Queue a client's update; the updates of one loop tick are applied together (:meth:`apply_pending`)."""
         self._pending.append((handler, update))
         if not self._scheduled:
@@ -227,12 +228,19 @@ class _Protocol(WebSocketProtocol13):
         super().close(code, reason)
 
 
-class SyncHandler(WebSocketHandler):
-    """One y-websocket connection: a pycrdt-websocket channel (``path``, ``send``, ``recv``, async iteration)."""
+class RoomConnection:
+    """One y-websocket connection to a room, whichever side opened it: a pycrdt-websocket channel
+    (``path``, ``send``, ``recv``, async iteration) whose frames are read strictly.
 
-    def initialize(self, server: SyncServer) -> None:
-        self.server = server
-        self.room: SyncRoom | None = None
+    A subclass supplies the transport: :meth:`send_now`, :meth:`close_with` and :meth:`describe`.
+    :class:`SyncHandler` is a connection a Yjs client opened to this server; a peer link's
+    connection to another server (:mod:`.peers`) is one this process opened, served the same way.
+    """
+
+    room: SyncRoom | None = None
+
+    def _init_connection(self) -> None:
+        self.room = None
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._clients: set[int] = set()
@@ -240,10 +248,22 @@ class SyncHandler(WebSocketHandler):
         self.closing = False
         self.refused = False
 
+    # -- the transport (subclasses) ---------------------------------------------------------
+    def send_now(self, message: bytes) -> None:
+        """Send a binary message unless the connection is closing; never raises for a closed one."""
+        raise NotImplementedError
+
+    def close_with(self, code: int, reason: str) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Who is at the other end, for log lines."""
+        raise NotImplementedError
+
     # -- the channel ----------------------------------------------------------------------
     @property
     def path(self) -> str:
-        return self.room.key if self.room is not None else self.request.path
+        return self.room.key if self.room is not None else self.describe()
 
     async def send(self, message: bytes) -> None:
         self.send_now(message)
@@ -254,42 +274,23 @@ class SyncHandler(WebSocketHandler):
             raise StopAsyncIteration
         return message
 
-    def __aiter__(self) -> SyncHandler:
+    def __aiter__(self) -> RoomConnection:
         return self
 
     async def __anext__(self) -> bytes:
         return await self.recv()
 
-    # -- Tornado --------------------------------------------------------------------------
-    @property
-    def max_message_size(self) -> int:
-        return self.server.max_message_size
-
-    def get_websocket_protocol(self) -> WebSocketProtocol | None:
-        protocol = super().get_websocket_protocol()
-        if isinstance(protocol, WebSocketProtocol13):
-            protocol.__class__ = _Protocol
-        return protocol
-
-    def check_origin(self, origin: str) -> bool:
-        """Same host only: a page of another site must not edit projects through a visitor's browser."""
-        return urlparse(origin).netloc.lower() == self.request.host.lower()
-
-    async def open(self, project: str, branch: str | None = None) -> None:
-        self.set_nodelay(True)  # small frames go out at once, not after Nagle's 40 ms wait for an ACK
-        branch = branch or "main"
-        try:
-            room = self.server.room(project, branch)
-        except (LookupError, StoreError) as exc:
-            self.close_with(CLOSE_NOT_FOUND, str(exc))
-            return
+    # -- the room -----------------------------------------------------------------------------
+    async def join(self, room: SyncRoom) -> bool:
+        """Become one of ``room``'s connections and start serving it; False if either closed meanwhile."""
         self.room = room
         room.handlers.add(self)
-        await room.run()  # Tornado holds this connection's frames until open() returns
+        await room.run()
         if self.closing or room.closed:
-            return
+            return False
         room.clients.add(self)  # a receiver of every update before any of its own frames is handled
         self._task = asyncio.ensure_future(self._serve(room))
+        return True
 
     async def _serve(self, room: SyncRoom) -> None:
         try:
@@ -298,7 +299,8 @@ class SyncHandler(WebSocketHandler):
             logger.exception("sync %s: serving a connection failed", room.key)
             self.close_with(CLOSE_SERVER_ERROR, "server error")
 
-    def on_message(self, message: str | bytes) -> None:
+    def receive(self, message: str | bytes) -> None:
+        """Handle one frame from the other end: updates are vetted by the room, a bad frame closes this connection."""
         room = self.room
         if room is None or room.closed or self.closing:
             return
@@ -325,7 +327,8 @@ class SyncHandler(WebSocketHandler):
         elif isinstance(frame, QueryAwareness):
             self.send_now(room.awareness_message())
 
-    def on_close(self) -> None:
+    def left(self) -> None:
+        """The connection is gone: stop serving it and end the presence it spoke for."""
         self.closing = True
         self._queue.put_nowait(None)
         room = self.room
@@ -333,13 +336,63 @@ class SyncHandler(WebSocketHandler):
             room.handlers.discard(self)
             if not room.closed:
                 room.forget_clients(self._clients, self)
+
+    def refuse(self, reason: str) -> None:
+        """Close this connection for a bad frame, with the reason logged; the document is untouched."""
+        logger.warning("sync %s: closing the connection %s: %s", self.path, self.describe(), reason)
+        self.refused = True
+        self.close_with(CLOSE_BAD_MESSAGE, reason)
+
+
+class SyncHandler(RoomConnection, WebSocketHandler):
+    """One y-websocket connection a client opened to this server."""
+
+    def initialize(self, server: SyncServer) -> None:
+        self.server = server
+        self._init_connection()
+
+    # -- Tornado --------------------------------------------------------------------------
+    @property
+    def max_message_size(self) -> int:
+        return self.server.max_message_size
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, WebSocketProtocol13):
+            protocol.__class__ = _Protocol
+        return protocol
+
+    def check_origin(self, origin: str) -> bool:
+        """Same host only: a page of another site must not edit projects through a visitor's browser."""
+        return urlparse(origin).netloc.lower() == self.request.host.lower()
+
+    async def open(self, project: str, branch: str | None = None) -> None:
+        self.set_nodelay(True)  # small frames go out at once, not after Nagle's 40 ms wait for an ACK
+        branch = branch or "main"
+        try:
+            room = self.server.room(project, branch)
+        except (LookupError, StoreError) as exc:
+            self.close_with(CLOSE_NOT_FOUND, str(exc))
+            return
+        self.server.opened(self, room)
+        await self.join(room)  # Tornado holds this connection's frames until open() returns
+
+    def on_message(self, message: str | bytes) -> None:
+        self.receive(message)
+
+    def on_close(self) -> None:
+        self.left()
+        if self.room is not None:
+            self.server.closed(self, self.room)
         logger.debug(
             "sync %s: connection closed (code %s %s)", self.request.path, self.close_code, self.close_reason or ""
         )
 
-    # -- helpers --------------------------------------------------------------------------
+    # -- the transport ----------------------------------------------------------------------
+    def describe(self) -> str:
+        return f"from {self.request.remote_ip}"
+
     def send_now(self, message: bytes) -> None:
-        """Send a binary message unless the connection is closing; never raises for a closed one."""
         if self.closing or self.ws_connection is None or self.ws_connection.is_closing():
             return
         try:
@@ -347,12 +400,6 @@ class SyncHandler(WebSocketHandler):
         except WebSocketClosedError:
             return
         future.add_done_callback(_consume)
-
-    def refuse(self, reason: str) -> None:
-        """Close this connection for a bad frame, with the reason logged; the document is untouched."""
-        logger.warning("sync %s: closing the connection from %s: %s", self.request.path, self.request.remote_ip, reason)
-        self.refused = True
-        self.close_with(CLOSE_BAD_MESSAGE, reason)
 
     def close_with(self, code: int, reason: str) -> None:
         self.closing = True
@@ -382,6 +429,12 @@ class SyncServer:
         if room is None:
             room = self.rooms[key] = SyncRoom(store, key)
         return room
+
+    def opened(self, handler: SyncHandler, room: SyncRoom) -> None:
+        """A client connected to ``room`` (a hook: the workbench lists connected peers)."""
+
+    def closed(self, handler: SyncHandler, room: SyncRoom) -> None:
+        """A client of ``room`` disconnected."""
 
     def close(self, store: DocStore, code: int = CLOSE_GONE, reason: str = "the document was closed") -> None:
         """Close the room of ``store``'s open branch, if any: its clients are told ``code`` and ``reason``."""
