@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import time
@@ -109,6 +110,33 @@ class Home:
                 store.set_info("name", new_name)
             finally:
                 store.close()
+
+    def share_token(self, name_or_id: str) -> str:
+        """The token that opens project ``name_or_id`` (and nothing else of this home) to peers; made once."""
+        store = self.open(name_or_id)
+        try:
+            token = store.get_info("share_token")
+            if not token:
+                token = secrets.token_urlsafe(32)
+                store.set_info("share_token", token)
+            return token
+        finally:
+            store.close()
+
+    def shared_by(self, token: str) -> Entry | None:
+        """The project whose share token is ``token``, if any (compared in constant time)."""
+        for folder in sorted(self.projects_dir.iterdir()):
+            db = folder / "project.sqlite"
+            if not db.exists():
+                continue
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+                try:
+                    row = conn.execute("SELECT value FROM info WHERE key = 'share_token'").fetchone()
+                except sqlite3.OperationalError:
+                    continue
+            if row and secrets.compare_digest(row[0].encode(), token.encode()):
+                return self.find(folder.name)
+        return None
 
     def delete(self, name_or_id: str) -> None:
         shutil.rmtree(self.find(name_or_id).path.parent)

@@ -14,14 +14,15 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NewType
+from typing import Any, NewType
 
 from pycrdt import Doc, Subscription, TransactionEvent
 
-from deepforge_panel.crdt import commits
+from deepforge_panel.crdt import commits, exchange
 from deepforge_panel.crdt.names import NAME_RULE, name_problem
 from deepforge_panel.crdt.schema import ROOTS, make_equal, new_id, roots
 
@@ -57,6 +58,8 @@ class Commit:
     author: str
     message: str
     time: float
+    merged: tuple[str, ...] = ()
+    """Other parents: the divergent tips of the branch (peers committed concurrently) this commit took in."""
 
 
 class DocStore:
@@ -75,6 +78,7 @@ class DocStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA + commits.SCHEMA)
         commits.migrate(self._db)
+        exchange.migrate(self._db)
         self._lock = threading.RLock()
         self._doc: Doc | None = None
         self._branch = "main"
@@ -246,12 +250,13 @@ class DocStore:
                 if behind and attempt < _COMMIT_ATTEMPTS - 1:
                     continue  # a row arrived between the pull and the lock: pull again
                 head = db.execute("SELECT head FROM branches WHERE name = ?", (self._branch,)).fetchone()[0]
+                merged = " ".join(tip for tip in exchange.tips(db, self._branch) if tip != head)
                 last = db.execute("SELECT MAX(seq) FROM updates WHERE branch = ?", (self._branch,)).fetchone()[0]
                 upto = self._last_seq if behind else max(last or 0, self._last_seq)
                 stored = commits.encode(db, head, self._branch, upto, self.doc.get_update, checkpoint=behind)
                 db.execute(
                     "INSERT INTO commits (id, parent, branch, author, message, time, state, delta, upto, depth,"
-                    " chain, base) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " chain, base, merged) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         commit_id,
                         head,
@@ -265,6 +270,7 @@ class DocStore:
                         stored.depth,
                         stored.chain,
                         stored.base,
+                        merged,
                     ),
                 )
                 db.execute("UPDATE branches SET head = ? WHERE name = ?", (commit_id, self._branch))
@@ -279,11 +285,11 @@ class DocStore:
 
     def get_commit(self, commit_id: str) -> Commit:
         row = self._db.execute(
-            "SELECT id, parent, branch, author, message, time FROM commits WHERE id = ?", (commit_id,)
+            "SELECT id, parent, branch, author, message, time, merged FROM commits WHERE id = ?", (commit_id,)
         ).fetchone()
         if row is None:
             raise StoreError(f"no commit {commit_id!r} in {self.path}")
-        return Commit(*row)
+        return _commit(row)
 
     def log(self, branch: str | None = None) -> list[Commit]:
         """Commits reachable from a branch's head, newest first."""
@@ -317,6 +323,43 @@ class DocStore:
             for name in ROOTS.design:
                 make_equal(live.get(name, type=type(old[name])), old[name])
         return self.commit(f"Restore {commit_id}", author=author)
+
+    def tips(self, branch: str | None = None) -> list[CommitId]:
+        """The branch's commits nothing on it builds on, newest first: its head, plus any a peer made
+        concurrently (divergent heads, as git shows two branches); each can be restored."""
+        return [CommitId(c) for c in exchange.tips(self._db, branch or self._branch)]
+
+    # -- exchange with peers -------------------------------------------------------------------
+    def history(self) -> tuple[list[Commit], dict[str, CommitId | None]]:
+        """Every commit (any branch, oldest first) and every branch's head: what a peer compares with its own."""
+        rows = self._db.execute(
+            "SELECT id, parent, branch, author, message, time, merged FROM commits ORDER BY rowid"
+        ).fetchall()
+        heads = dict(self._db.execute("SELECT name, head FROM branches ORDER BY created").fetchall())
+        return [_commit(row) for row in rows], heads
+
+    def history_tag(self) -> str:
+        """Changes whenever :meth:`history` would: a cheap tag for a peer polling it."""
+        count, last = self._db.execute("SELECT COUNT(*), MAX(rowid) FROM commits").fetchone()
+        heads = self._db.execute("SELECT name, head FROM branches ORDER BY name").fetchall()
+        return f"{count}-{last}-{zlib.crc32(repr(heads).encode()):08x}"
+
+    def export_commits(self, ids: Sequence[str] | None = None) -> list[exchange.CommitRecord]:
+        """Commits as they travel to a peer (default: all), parents first."""
+        return exchange.export(self._db, ids)
+
+    def take_history(
+        self, records: list[exchange.CommitRecord], heads: dict[str, str]
+    ) -> tuple[list[CommitId], dict[str, CommitId]]:
+        """Store a peer's commits this store lacks and move branches forward to its heads (creating branches
+        it lacks), in one write transaction; returns the commits taken and the branches moved.
+
+        Raises :class:`exchange.ExchangeError`, storing nothing, for commits whose parents are missing.
+        """
+        with self._write() as db:
+            taken = exchange.take(db, records)
+            moved = exchange.forward(db, {name: head for name, head in heads.items() if head})
+        return [CommitId(c) for c in taken], {name: CommitId(head) for name, head in moved.items()}
 
     # -- branches --------------------------------------------------------------------------
     def branches(self) -> list[str]:
@@ -380,6 +423,11 @@ class DocStore:
         if on_open is not None:
             on_open(doc)
         return self.commit(message, author=author)
+
+
+def _commit(row: tuple[Any, ...]) -> Commit:
+    """A :class:`Commit` from ``id, parent, branch, author, message, time, merged`` columns."""
+    return Commit(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6].split()))
 
 
 def _in_transaction(doc: Doc) -> bool:

@@ -14,9 +14,12 @@ import hmac
 import html
 import ipaddress
 import os
+import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from tornado.routing import Rule
 from tornado.web import Application, HTTPError, RequestHandler
@@ -68,6 +71,20 @@ def request_token(handler: RequestHandler) -> str | None:
     return handler.get_cookie(COOKIE)
 
 
+SHARE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>DeepForge-Panel: a shared project</title></head>
+<body style="font-family: sans-serif; margin: 3em">
+<h1>This is the address of a shared project</h1>
+<p>It lets another workbench keep a copy of one project in sync with this one; it does not open
+this workbench in a browser. In your own workbench, choose <b>Open a shared project</b> and paste
+this address, or run <code>deepforge-panel clone "ADDRESS"</code>.</p>
+</body></html>"""
+
+PEER_ROUTE = re.compile(r"^/(?:sync|peer)/([^/?]+)")
+"""The routes a project's share token opens: that project's sync endpoint and peer routes."""
+
+Shares = Callable[[str], tuple[str, str] | None]
+"""``token -> (project id, project name)`` of the project that token is the share token of, or None."""
+
 DENIED_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>DeepForge-Panel: sign in</title></head>
 <body style="font-family: sans-serif; margin: 3em">
 <h1>Sign in needed</h1>
@@ -81,10 +98,24 @@ class Guarded:
 
     deepforge_token: str = ""
     deepforge_token_file: str = ""
+    deepforge_shares: Shares | None = None
 
     def prepare(self) -> Any:
         handler: RequestHandler = self  # type: ignore[assignment]
         given = request_token(handler)
+        if given is not None and not hmac.compare_digest(given.encode(), self.deepforge_token.encode()):
+            lookup = type(self).deepforge_shares
+            shared = lookup(given) if lookup is not None else None
+            if shared is not None:
+                match = PEER_ROUTE.match(handler.request.path)
+                if match is not None and unquote(match.group(1)) in shared:
+                    return super().prepare()  # type: ignore[misc]
+                if not isinstance(handler, WebSocketHandler) and not match:
+                    handler.set_status(403)
+                    handler.set_header("Content-Type", "text/html; charset=utf-8")
+                    handler.finish(SHARE_PAGE)
+                    return None
+                raise HTTPError(403, "a share token opens its own project's sync and peer routes only")
         if given is None or not hmac.compare_digest(given.encode(), self.deepforge_token.encode()):
             if isinstance(handler, WebSocketHandler):
                 raise HTTPError(403, "the sync and session websockets need the server's token")
@@ -97,28 +128,37 @@ class Guarded:
         return super().prepare()  # type: ignore[misc]
 
 
-def _guarded(handler: type[RequestHandler], token: str, token_file: str) -> type[RequestHandler]:
+def _guarded(handler: type[RequestHandler], token: str, token_file: str, shares: Shares | None) -> type[RequestHandler]:
     if issubclass(handler, Guarded):
         return handler
     return type(
         f"Guarded{handler.__name__}",
         (Guarded, handler),
-        {"deepforge_token": token, "deepforge_token_file": token_file, "__module__": handler.__module__},
+        {
+            "deepforge_token": token,
+            "deepforge_token_file": token_file,
+            "deepforge_shares": staticmethod(shares) if shares is not None else None,
+            "__module__": handler.__module__,
+        },
     )
 
 
-def protect(application: Application, token: str, token_file: str = "") -> list[str]:
-    """Guard every handler in ``application``'s route table with ``token``; returns the patterns guarded."""
+def protect(application: Application, token: str, token_file: str = "", shares: Shares | None = None) -> list[str]:
+    """Guard every handler in ``application``'s route table with ``token``; returns the patterns guarded.
+
+    ``shares`` names the project a share token opens: such a token is accepted on that project's
+    sync and peer routes only (``/sync/<project>...``, ``/peer/<project>/...``, by id or name).
+    """
     guarded: list[str] = []
     for rule in application.wildcard_router.rules:
-        _guard_rule(rule, token, token_file, guarded)
+        _guard_rule(rule, token, token_file, shares, guarded)
     return guarded
 
 
-def _guard_rule(rule: Rule, token: str, token_file: str, guarded: list[str]) -> None:
+def _guard_rule(rule: Rule, token: str, token_file: str, shares: Shares | None, guarded: list[str]) -> None:
     target = rule.target
     if isinstance(target, type) and issubclass(target, RequestHandler):
-        rule.target = _guarded(target, token, token_file)
+        rule.target = _guarded(target, token, token_file, shares)
         regex = getattr(rule.matcher, "regex", None)
         guarded.append(regex.pattern if regex is not None else repr(rule.matcher))
     else:  # a nested router, or a handler not known to tornado.web: refuse to serve it unguarded

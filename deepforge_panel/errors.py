@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deepforge_panel.crdt import StoreError
+from deepforge_panel.crdt.peer_wire import PeerError
 
 __all__ = ["USER_ERRORS", "NotFound", "Place", "ProjectError"]
 
@@ -41,5 +42,5 @@ class NotFound(ProjectError, LookupError):
     """Something named does not exist: a project, pipeline, node, artifact, commit... The message lists what does."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (ProjectError, StoreError)
+USER_ERRORS: tuple[type[Exception], ...] = (ProjectError, StoreError, PeerError)
 """What a user can cause and read: project errors and the store's (history, names, files)."""

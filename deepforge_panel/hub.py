@@ -14,6 +14,7 @@ from deepforge_panel.workspace import Workspace
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.peering import Peering
 
 __all__ = ["ProjectHub"]
 
@@ -44,6 +45,8 @@ class ProjectHub:
         """Both keyed by (project id, branch)."""
         self._closing: list[Callable[[Project, str], None]] = []
         self._started = False
+        self.peering: Peering | None = None
+        """The server's peer links (set by the server that composes them; None in a bare hub)."""
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:

@@ -6,18 +6,21 @@ Panel and the components are imported here lazily, so the core stays free of UI 
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from deepforge_panel.auth import TOKEN_FILE, home_token, is_loopback, protect
+from deepforge_panel.cli_peers import SERVER_FILE
 from deepforge_panel.crdt import DocStore
-from deepforge_panel.crdt.sync import CLOSE_GONE, SyncServer
+from deepforge_panel.crdt.sync import CLOSE_GONE
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.hub import ProjectHub
-from deepforge_panel.presence_sync import PresenceSyncServer
+from deepforge_panel.peering import Peering, PeerSyncServer
 from deepforge_panel.workspace import Workspace
 
 WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
@@ -55,6 +58,8 @@ def make_server(
 
     hub = ProjectHub(Workspace(home), compute=compute, compute_options=compute_options)
     sync = sync_server(hub)
+    peering = Peering(hub, sync, port)
+    hub.peering = peering
 
     def app() -> object:
         return workbench(hub)
@@ -68,19 +73,27 @@ def make_server(
         title="DeepForge-Panel",
         websocket_max_message_size=WEBSOCKET_MAX_MESSAGE,
         allow_websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
-        extra_patterns=[sync.route("/sync")],
+        extra_patterns=[sync.route("/sync"), *peering.routes().routes("/peer")],
         **kwargs,
     )
+    peering.label = f"{peering.label.rsplit(':', 1)[0]}:{server.port}"
     if auth:
-        protect(server._tornado, home_token(hub.workspace.path), str(hub.workspace.path / TOKEN_FILE))
+        projects = hub.workspace.home
+
+        def shares(token: str) -> tuple[str, str] | None:
+            entry = projects.shared_by(token)
+            return (entry.id, entry.name) if entry is not None else None
+
+        protect(server._tornado, home_token(hub.workspace.path), str(hub.workspace.path / TOKEN_FILE), shares)
     from tornado.ioloop import PeriodicCallback
 
     PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
+    PeriodicCallback(peering.refresh, PULL_INTERVAL_MS).start()
     server.io_loop.add_callback(hub.start)
     return server, hub
 
 
-def sync_server(hub: ProjectHub) -> SyncServer:
+def sync_server(hub: ProjectHub) -> PeerSyncServer:
     """The Yjs sync endpoint over the hub's live projects; a project's room closes (code 4410) when the hub
     closes the project (renamed, deleted), so y-websocket clients stop instead of reconnecting."""
 
@@ -89,9 +102,17 @@ def sync_server(hub: ProjectHub) -> SyncServer:
         assert store is not None, "the hub opens live projects only"
         return store
 
-    sync = PresenceSyncServer(resolve, presence_for=hub.presence)
+    sync = PeerSyncServer(resolve, presence_for=hub.presence)
     hub.on_close(lambda project, why: sync.close(project.store, CLOSE_GONE, why) if project.store else None)
     return sync
+
+
+def peering_stop(hub: ProjectHub) -> Any:
+    async def stop() -> None:
+        if hub.peering is not None:
+            await hub.peering.stop()
+
+    return stop
 
 
 def serve(
@@ -116,9 +137,14 @@ def serve(
     )
     if hub.workspace.home.exists("digits"):
         print(f"the example project: {url}?project=digits{signed.replace('?', '&')}", flush=True)
+    served = hub.workspace.path / SERVER_FILE
+    host = socket.getfqdn() if address in ("0.0.0.0", "::", "") else address
+    served.write_text(json.dumps({"url": f"http://{host}:{server.port}/", "pid": os.getpid()}), encoding="utf-8")
     try:
         server.io_loop.start()
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)
     finally:
+        served.unlink(missing_ok=True)
+        server.io_loop.run_sync(peering_stop(hub))
         server.io_loop.run_sync(hub.close)

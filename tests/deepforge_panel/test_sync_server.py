@@ -127,7 +127,7 @@ def test_deleting_a_project_closes_its_clients(hub_served: HubServed) -> None:
 @pytest.mark.slow
 def test_an_edit_relayed_to_another_client_survives_kill_9(tmp_path: Path) -> None:
     require_node_modules()
-    from tests.browser.conftest import Server
+    from tests.servers import Server
 
     server = Server(tmp_path / "home")
     url = f"ws://127.0.0.1:{server.port}/sync"
