@@ -27,6 +27,7 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = home.parent / f"server-{self.port}.log"
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.start()
 
     def start(self) -> None:
