@@ -235,3 +235,20 @@ def test_a_link_cut_heals_and_edits_made_apart_merge(pair: Pair) -> None:
     finally:
         a.close()
     wait_until(lambda: "connected" in _peers(pair.b, "shared"), timeout=LINK_S)
+
+
+def test_presence_crosses_the_link(pair: Pair) -> None:
+    """A Yjs user on one workbench is seen by a Yjs user on the other, and leaves there when they leave."""
+    wait_until(lambda: "\tconnected" in _peers(pair.b, "shared"), timeout=LINK_S)
+    a, b = NodeClient(pair.ws(pair.a), "digits", pair.a.token), NodeClient(pair.ws(pair.b), "shared", pair.b.token)
+    try:
+        a.synced()
+        b.synced()
+        a.call("awareness", state={"user": {"name": "ada on a", "color": "#d62728"}})
+        names = lambda: {(s or {}).get("user", {}).get("name") for s in b.call("peers")["states"].values()}  # noqa: E731
+        wait_until(lambda: "ada on a" in names(), timeout=LINK_S)
+        a.close()
+        wait_until(lambda: "ada on a" not in names(), timeout=LINK_S)
+    finally:
+        a.close()
+        b.close()
