@@ -16,7 +16,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from deepforge_panel.artifacts import Artifact
+from deepforge_panel.artifacts import Artifact, read_artifact, unreachable
 from deepforge_panel.components.base import ProjectComponent, notify
 from deepforge_panel.components.markup import html_text, md_block, md_code, md_text
 from deepforge_panel.components.session import Session
@@ -253,12 +253,21 @@ class ArtifactBrowser(ProjectComponent):
             f"**made by** {md_text(made_by(artifact))} · **hash** {md_code(artifact.hash)}  \n"
             f"**stored at** {md_code(artifact.url)}"
         )
+        problem = self._unreachable(artifact)
+        if problem is not None:
+            self.message.param.update(object=md_text(problem), alert_type="warning", visible=True)
         offered = {fmt.label: fmt.key for fmt in formats(artifact.type)}
         self.format.param.update(options=offered, value=next(iter(offered.values())), disabled=False)
         self._show_format()
         self.recreate_button.disabled = not records
         self.tree.objects = [provenance_tree(artifact.provenance)]
         self.details.visible = True
+
+    def _unreachable(self, artifact: Artifact) -> str | None:
+        """Why this workbench cannot read the artifact (a peer stored it elsewhere), if it cannot."""
+        if self.session is None or self.session.hub is None:
+            return None
+        return unreachable(artifact, self.session.orchestrator().storage)
 
     def chosen_format(self) -> tuple[Artifact, DownloadFormat]:
         """The selected artifact and the format chosen for it; ValueError when there is none."""
@@ -303,7 +312,7 @@ class ArtifactBrowser(ProjectComponent):
         self.download.loading = True
         try:
             storage = self.session.orchestrator().storage
-            data = await convert(storage.get(artifact.url), artifact.type, fmt, artifact.name)
+            data = await convert(read_artifact(artifact, storage), artifact.type, fmt, artifact.name)
         except DOWNLOAD_ERRORS as exc:
             self._report(
                 f"could not download {artifact.name!r}: {exc}" if isinstance(exc, OSError) else str(exc), "error"

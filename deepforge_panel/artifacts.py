@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 from pycrdt import Map
 
 from deepforge_panel.crdt import as_int, dumps, loads, new_id
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
+
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.storage import StorageAdapter
 
 ArtifactId = NewType("ArtifactId", str)
 
@@ -88,3 +92,25 @@ class ArtifactsView(RootView[Artifact]):
     def remove(self, artifact_id: str) -> None:
         with self.project.transaction():
             del self._map[artifact_id]
+
+
+def unreachable(artifact: Artifact, storage: StorageAdapter) -> str | None:
+    """Why ``storage`` cannot read ``artifact``, or None if it can.
+
+    An artifact made on a peer records where that peer stored it; this workbench reads it only if that is
+    within its own storage (a bucket both use, say), never from a URL elsewhere.
+    """
+    if storage.reaches(artifact.url):
+        return None
+    return (
+        f"{artifact.name!r} is stored at {artifact.url}, not reachable from here (this workbench's storage is "
+        f"{storage.url}); its provenance is still here, and a peer sharing that storage can read it"
+    )
+
+
+def read_artifact(artifact: Artifact, storage: StorageAdapter) -> bytes:
+    """The artifact's stored bytes; :class:`ProjectError` saying where it is when this storage cannot reach it."""
+    problem = unreachable(artifact, storage)
+    if problem is not None:
+        raise ProjectError(problem, artifact.name)
+    return storage.get(artifact.url)

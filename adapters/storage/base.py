@@ -54,6 +54,12 @@ class StorageAdapter(ABC):
             raise ValueError(f"URL {url!r} is not under this storage's root {self.url!r}")
         return url[len(prefix) :]
 
+    def reaches(self, url: str) -> bool:
+        """Whether ``url`` is under this storage's root, so this storage can read it (an artifact a peer stored
+        elsewhere, in its own folder or another bucket, is not: no URL outside the root is ever opened)."""
+        prefix = self.url + "/"
+        return url.startswith(prefix) and len(url) > len(prefix)
+
     def to_key(self, key_or_url: str) -> str:
         """A key, whether given a key or a URL under the root; what the primitives accept."""
         if "://" in key_or_url or "::" in key_or_url:

@@ -64,6 +64,13 @@ class StorageConformance:
         assert storage.get("runs/r1/metrics.json") == b'{"loss": 0.5}'
         assert storage.get("runs/r2/metrics.json") == b"other"
 
+    def test_reaches_only_urls_under_its_root(self, storage: StorageAdapter) -> None:
+        """An artifact a peer stored elsewhere (another folder, another bucket) is not this storage's to read."""
+        assert storage.reaches(storage.put("peer/made.bin", b"x"))
+        assert not storage.reaches(storage.url), "the root itself is no object"
+        assert not storage.reaches(storage.url + "-sibling/made.bin")
+        assert not storage.reaches("file:///etc/passwd") and not storage.reaches("s3://another-bucket/x")
+
     def test_exists_size_delete(self, storage: StorageAdapter) -> None:
         assert not storage.exists("a/b.bin")
         url = storage.put("a/b.bin", b"12345")

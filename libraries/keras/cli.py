@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deepforge_panel.artifacts import read_artifact
 from deepforge_panel.errors import NotFound, ProjectError
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def cmd_artifact_export(args: argparse.Namespace) -> int:
         fmt = format_for_path(artifact.type, out, artifact.name)
         if not out.parent.is_dir():
             raise ProjectError(f"{str(out)!r}: no folder {str(out.parent)!r} to write into; create it first")
-        out.write_bytes(asyncio.run(convert(storage.get(artifact.url), artifact.type, fmt, artifact.name)))
+        out.write_bytes(asyncio.run(convert(read_artifact(artifact, storage), artifact.type, fmt, artifact.name)))
     print(f"wrote {artifact.name} ({artifact.id}) to {out}")
     return 0
 

@@ -21,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.artifacts import read_artifact
 from deepforge_panel.crdt import Id
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.libraries.keras.architectures import (
@@ -443,7 +444,7 @@ def export_model_artifact(project: Project, artifact_id: str, path: str | Path, 
     artifact = project.artifacts.get(artifact_id)
     if not artifact.type.startswith("keras."):
         raise _not_a_model(artifact.name, artifact.type, artifact.id)
-    return save_model(storage.get(artifact.url), path, artifact.name, artifact.id)
+    return save_model(read_artifact(artifact, storage), path, artifact.name, artifact.id)
 
 
 def save_model(data: bytes, path: Path, name: str = "", artifact_id: str = "") -> Path:

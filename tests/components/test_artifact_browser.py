@@ -287,3 +287,15 @@ def test_human_sizes() -> None:
         "5.0 MiB",
         "3.0 TiB",
     ]
+
+
+def test_an_artifact_stored_where_this_workbench_cannot_reach_says_where_and_sends_nothing(session: Session) -> None:
+    """An artifact a peer made records the peer's storage; outside this workbench's storage it is never opened."""
+    elsewhere = "file:///some/peer/home/artifacts/run1/model"
+    artifact_id = session.project.artifacts.add("peer.model", "bytes", elsewhere, "0" * 64, 3, None)
+    browser = ArtifactBrowser(session=session)
+    browser.select(artifact_id)
+    assert browser.message.visible and browser.message.alert_type == "warning"
+    assert f"stored at {elsewhere}, not reachable from here" in browser.message.object
+    assert asyncio.run(browser.download_file()) is None
+    assert "not reachable from here" in session.message and browser.message.alert_type == "danger"

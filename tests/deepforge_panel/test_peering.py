@@ -17,10 +17,22 @@ from typing import Any
 import pytest
 
 from deepforge_panel.crdt import DocStore, Home
+from deepforge_panel.project import Project
 from tests.conftest import wait_until
+from tests.deepforge_panel.helpers import SOURCE
 from tests.servers import Server
 from tests.sync.node import NodeClient, require_node_modules
 
+LOUD_ADD = """
+class LoudAdd:
+    def __init__(self, amount: int = 1):
+        self.amount = amount
+
+    def execute(self, data):
+        print(f"adding {self.amount} to {data}")
+        result = data + self.amount
+        return result
+"""
 CLI = [sys.executable, "-m", "deepforge_panel.cli"]
 LINK_S = 20.0
 """Deadline for what a link carries (it is there within a second when all is well; CI machines are slow)."""
@@ -251,4 +263,41 @@ def test_presence_crosses_the_link(pair: Pair) -> None:
         wait_until(lambda: "ada on a" not in names(), timeout=LINK_S)
     finally:
         a.close()
+        b.close()
+
+
+def test_a_run_on_one_peer_shows_on_the_other_with_its_artifacts_where_they_are(pair: Pair) -> None:
+    """The run's records (jobs, console) travel in the document; its artifacts say where they are stored."""
+    project = Project.open(pair.store(pair.a, "digits"))
+    try:
+        source, add = project.operations.add(SOURCE), project.operations.add(LOUD_ADD)
+        chain = project.pipelines.create("peer-chain")
+        first = project.pipelines.add_node(chain, source, name="source")
+        second = project.pipelines.add_node(chain, add, name="add")
+        project.pipelines.add_edge(chain, first, "data", second, "data")
+    finally:
+        project.close()
+    b = NodeClient(pair.ws(pair.b), "shared", pair.b.token)
+    try:
+        b.synced()
+        out = cli("run", "digits", "peer-chain", home=pair.a.home)
+        assert "succeeded" in out
+        doc = b.wait_for(
+            lambda d: any(
+                e.get("pipeline_name") == "peer-chain" and e.get("status") == "succeeded"
+                for e in d["executions"].values()
+            ),
+            "executions",
+            "artifacts",
+            timeout=LINK_S,
+        )
+        run = next(e for e in doc["executions"].values() if e.get("pipeline_name") == "peer-chain")
+        assert {job["name"]: job["status"] for job in run["jobs"].values()} == {
+            "source": "succeeded",
+            "add": "succeeded",
+        }
+        assert any("adding 1 to 1" in job["stdout"] for job in run["jobs"].values()), "the consoles came along"
+        made = [a for a in doc["artifacts"].values() if a["name"].startswith(("source.", "add."))]
+        assert made and all(a["url"].startswith(Path(pair.a.home).as_uri()) for a in made)
+    finally:
         b.close()
