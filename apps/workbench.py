@@ -16,6 +16,7 @@ from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.identity import USER_COOKIE, Identity
 from deepforge_panel.components.markup import html_text, md_code, md_text
+from deepforge_panel.components.peers import PeersPanel, ShareDialog
 from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.presence import PresenceList
 from deepforge_panel.components.project_list import ProjectList
@@ -84,7 +85,15 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
         *((lib.tab, lib.editor(project, session)) for lib in loaded_libraries() if lib.tab),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
-        ("History", pn.Column(history, ProjectSettings(project=project), sizing_mode="stretch_width")),
+        (
+            "History",
+            pn.Column(
+                history,
+                ProjectSettings(project=project),
+                PeersPanel(hub=hub, project=project),
+                sizing_mode="stretch_width",
+            ),
+        ),
     ]
     titles = [title for title, _ in pages]
     # Each tab scrolls in its own window-high box: otherwise the tallest tab (a long run's feedback)
@@ -112,12 +121,29 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
     commit_button = pn.widgets.Button(label="Commit", color="primary")
     commit_button.on_click(commit)
     commit_message.param.watch(lambda _e: commit() if commit_message.value.strip() else None, "enter_pressed")
-    template.modal.append(pn.Column("### Commit this version", commit_message, commit_button, commit_status))
+    # One modal, two dialogs: the commit dialog first (Ctrl+S focuses the modal's first text field).
+    commit_dialog = pn.Column("### Commit this version", commit_message, commit_button, commit_status)
+    share_dialog = ShareDialog(hub=hub, project=project)
+    share_view = pn.Column(share_dialog, visible=False, sizing_mode="stretch_width")
+    template.modal.extend([commit_dialog, share_view])
+
+    def open_dialog(share: bool) -> None:
+        if share:
+            share_dialog.refresh()
+        commit_dialog.visible, share_view.visible = not share, share
+        template.open_modal()
+
+    if hub.peering is not None:
+        share_button = pn.widgets.Button(
+            label="Share", button_type="light", margin=(8, 10), css_classes=["df-share-open"]
+        )
+        share_button.on_click(lambda _e: open_dialog(True))
+        template.header.append(share_button)
 
     shortcuts = Shortcuts(width=0, height=0, margin=0)
     shortcuts.actions = {
         "run": editor.run,
-        "commit": template.open_modal,
+        "commit": lambda: open_dialog(False),
         "undo": history.undo,
         "redo": history.redo,
     }

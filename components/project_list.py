@@ -1,4 +1,5 @@
-"""The start page: every project in the home with its last change; create, open, rename, fork, delete."""
+"""The start page: every project in the home with its last change; create, open, rename, fork, delete,
+and open a project a colleague shared (cloned from their workbench, then kept in step with it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ _ENTRY_CSS = """
 """
 """A long name ends in an ellipsis instead of running under the rename box (its title holds it whole)."""
 
+ADDRESS_ERRORS: tuple[type[Exception], ...] = (ValueError, *USER_ERRORS)
+"""What cloning from a typed share address may raise for the user to read (``ValueError``: not an address)."""
+
 
 class ProjectList(pn.viewable.Viewer):
     """Projects of the server's home folder (the store's index, not a document)."""
@@ -34,6 +38,21 @@ class ProjectList(pn.viewable.Viewer):
         self.create_button = pn.widgets.Button(label="Create", color="primary", align="end")
         self.create_button.on_click(lambda _e: self._act(self.create, self.new_name.value.strip()))
         self._confirming: str | None = None
+        peering = self.hub.peering is not None
+        self.share_address = pn.widgets.TextInput(
+            label="Open a shared project",
+            placeholder="share address: http://host:port/?project=NAME&token=...",
+            width=460,
+            visible=peering,
+        )
+        self.share_name = pn.widgets.TextInput(
+            label="Name here (optional)", placeholder="as the peer names it", width=200, visible=peering
+        )
+        self.clone_button = pn.widgets.Button(
+            label="Open shared project", color="primary", align="end", disabled=not peering, visible=peering
+        )
+        self.clone_button.on_click(self.open_shared)
+        self.cloned = pn.pane.HTML("", visible=False, css_classes=["df-cloned"])
         self.refresh()
 
     def _act(self, action: Any, *args: Any) -> None:
@@ -50,6 +69,33 @@ class ProjectList(pn.viewable.Viewer):
             raise ProjectError("give the new project a name")
         self.hub.create(name)
         self.new_name.value = ""
+
+    async def open_shared(self, _event: object = None) -> None:
+        """Clone the project at the share address typed in (its link to the peer starts by itself)."""
+        url, name = self.share_address.value.strip(), self.share_name.value.strip()
+        if self.hub.peering is None:
+            return
+        self.cloned.visible = False
+        if not url:
+            self.message.param.update(object="Paste the share address a colleague gave you.", visible=True)
+            return
+        self.clone_button.param.update(disabled=True, label="Opening…")
+        try:
+            local = await self.hub.peering.clone(url, name or None)
+        except ADDRESS_ERRORS as exc:
+            self.message.param.update(object=md_text(exc), visible=True)
+            return
+        finally:
+            self.clone_button.param.update(disabled=False, label="Open shared project")
+        self.message.visible = False
+        self.share_address.value = self.share_name.value = ""
+        href = html_text("?" + urlencode({"project": local}))
+        self.cloned.param.update(
+            object=f"Opened the shared project as <a class='df-open-cloned' href='{href}'>{html_text(local)}</a>; "
+            "it stays in step with the peer's.",
+            visible=True,
+        )
+        self.refresh()
 
     def rename(self, name: str, new_name: str) -> None:
         self.hub.rename(name, new_name)
@@ -96,5 +142,7 @@ class ProjectList(pn.viewable.Viewer):
             self.list,
             pn.layout.Divider(),
             pn.Row(self.new_name, self.create_button),
+            pn.Row(self.share_address, self.share_name, self.clone_button),
+            self.cloned,
             sizing_mode="stretch_width",
         )
