@@ -110,15 +110,17 @@ class PeerLink:
     def __init__(
         self,
         address: PeerAddress,
-        store: DocStore,
+        store: Callable[[], DocStore],
         room: Callable[[str], SyncRoom],
         *,
         label: str,
         report: Callable[[LinkState], None] | None = None,
     ) -> None:
         self.address = address
-        self.store = store
-        """The project's live store of branch main (its history is every branch's)."""
+        self.open_store = store
+        """The project's live store of branch main (its history is every branch's), asked for anew each time
+        the link connects: a project closed and reopened (renamed, say) gets a new store."""
+        self.store: DocStore | None = None
         self.room = room
         """The local room of a branch, opened on demand."""
         self.label = label
@@ -182,8 +184,9 @@ class PeerLink:
     async def _session(self) -> None:
         self._set("connecting", self.status.error)
         self._tag = self._pushed_tag = None
+        store = self.store = self.open_store()
         await self.sync_history()
-        _, heads = self.store.history()
+        _, heads = store.history()
         for branch in heads:
             await self._connect(branch)
         self._set("connected", contact=True)
@@ -193,7 +196,7 @@ class PeerLink:
                 if connection.closing:
                     raise PeerError(f"the live link of branch {branch!r} closed" + _why(connection))
             await self.sync_history()
-            _, heads = self.store.history()
+            _, heads = store.history()
             for branch in heads:
                 if branch not in self._connections:
                     await self._connect(branch)
@@ -231,31 +234,32 @@ class PeerLink:
     # -- history ------------------------------------------------------------------------
     async def sync_history(self) -> None:
         """Take the peer's commits this store lacks and push the ones it lacks; fast-forward heads both ways."""
+        store = self.store if self.store is not None else self.open_store()
         remote = await _history(self.address, self.label, self._tag)
-        local_tag = self.store.history_tag()
+        local_tag = store.history_tag()
         if remote is None and local_tag == self._pushed_tag:
             return  # nothing changed on either side
         if remote is not None:
             self._tag, commits, heads = remote["tag"], remote["commits"], remote["heads"]
-            known = {c.id for c in self.store.history()[0]}
+            known = {c.id for c in store.history()[0]}
             missing = [c.id for c in commits if c.id not in known]
             records = await _fetch(self.address, self.label, missing)
             try:
-                taken, _ = self.store.take_history(records, {n: h for n, h in heads.items() if h})
+                taken, _ = store.take_history(records, {n: h for n, h in heads.items() if h})
             except ExchangeError as exc:
                 raise PeerError(f"the peer's history cannot be taken in: {exc}") from None
             self.status.history["fetched"] += len(taken)
             theirs = {c.id for c in commits} | set(taken)
         else:
             theirs = None
-        ours, heads = self.store.history()
+        ours, heads = store.history()
         if theirs is None:  # unchanged on their side since we last looked: what we knew of it then
             theirs = self._theirs
         push = [c.id for c in ours if c.id not in theirs]
         current = {n: str(h) for n, h in heads.items() if h}
         if push or current != self._their_heads:
             body = {
-                "commits": [commit_to_json(r) for r in self.store.export_commits(push)],
+                "commits": [commit_to_json(r) for r in store.export_commits(push)],
                 "heads": current,
             }
             await _call(self.address, self.label, "POST", "push", body)
@@ -263,7 +267,7 @@ class PeerLink:
             theirs = theirs | set(push)
             self._tag = None  # their history changed: look again next time
         self._theirs, self._their_heads = theirs, current
-        self._pushed_tag = self.store.history_tag()
+        self._pushed_tag = store.history_tag()
 
 
 async def _call(address: PeerAddress, label: str, method: str, path: str, body: Any = None, etag: str | None = None):

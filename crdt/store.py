@@ -101,6 +101,17 @@ class DocStore:
     def set_info(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO info (key, value) VALUES (?, ?)", (key, value))
 
+    @property
+    def site(self) -> str:
+        """A random id of this store file, made once: what ran here (an execution's runner) is this site's to
+        settle; a peer's copy of the document is another site, even on the same machine."""
+        site = self.get_info("site")
+        if not site:
+            site = new_id("s")
+            self._db.execute("INSERT OR IGNORE INTO info (key, value) VALUES ('site', ?)", (site,))
+            site = self.get_info("site") or site
+        return site
+
     # -- the live document ----------------------------------------------------------------
     @property
     def branch_name(self) -> str:

@@ -214,6 +214,7 @@ class ExecutionsView(RootView[Execution]):
                     "error": "",
                     "author": author,
                     "runner": runner,
+                    "site": self.project.store.site if self.project.store is not None else "",
                     "created": time.time(),
                     "edges": dumps(edges),
                     "jobs": jobs,
@@ -249,15 +250,20 @@ class ExecutionsView(RootView[Execution]):
     def recover(self, keep: Collection[str] = ()) -> list[ExecutionId]:
         """Settle unfinished executions whose runner process is gone (killed, crashed) as failed; returns their ids.
 
-        ``keep`` names executions the caller drives itself. Runners on other hosts are left alone.
+        ``keep`` names executions the caller drives itself. Runners on other hosts are left alone, and so are
+        executions that ran at another site (a peer's copy of the project, even on this host): only the site
+        that ran one may settle it, or a peer could overwrite a result it has not received yet.
         """
         settled: list[ExecutionId] = []
+        site = self.project.store.site if self.project.store is not None else ""
         for execution_id in self.ids():
             if execution_id in keep:
                 continue
             rec = self.record(execution_id)
             status, runner = rec.get("status"), rec.get("runner")
-            if status is None or status in FINAL or not isinstance(runner, str) or not runner_gone(runner):
+            if status is None or status in FINAL or not isinstance(runner, str):
+                continue
+            if rec.get("site", site) != site or not runner_gone(runner):
                 continue
             self.mark_interrupted(
                 execution_id, f"interrupted: the process running this execution ({runner}) stopped before it ended"

@@ -100,6 +100,8 @@ class Peering:
     def refresh(self) -> None:
         """Start links for peers added, stop links for peers removed (or projects deleted)."""
         wanted: dict[tuple[str, str], Peer] = {}
+        for gone in [path for path in self._books if not Path(path).exists()]:  # a project deleted
+            self._books.pop(gone).close()
         for folder in sorted(self.hub.workspace.home.projects_dir.iterdir()):
             path = folder / "project.sqlite"
             if not path.exists():
@@ -115,9 +117,7 @@ class Peering:
                 self._start(key[0], peer)
 
     def _start(self, project_id: str, peer: Peer) -> None:
-        project = self.hub.project(project_id)
-        assert project.store is not None
-        book = self._book(project.store.path)
+        book = self._book(self.hub.workspace.home.find(project_id).path)
         last: list[Any] = [None, 0.0]
 
         def report(status: LinkState) -> None:
@@ -127,9 +127,14 @@ class Peering:
                 book.report(peer.address, status.state, status.error, contact=status.contact is not None)
                 last[:] = [(status.state, status.error), now]
 
+        def store() -> DocStore:
+            live = self.hub.project(project_id).store
+            assert live is not None, "the hub opens live projects only"
+            return live
+
         link = PeerLink(
             peer.link,
-            project.store,
+            store,
             lambda branch: self.sync.room(project_id, branch),
             label=self.label,
             report=report,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pycrdt import Map, Text
 
+from deepforge_panel.crdt import DocStore
 from deepforge_panel.executions import FINAL
 from tests.deepforge_panel.helpers import new_project
 
@@ -48,3 +50,22 @@ def test_a_record_missing_its_fields_reads_as_pending_and_never_raises(tmp_path:
     assert {e.id for e in project.executions.all()} == {"bare", "partial"}
     assert project.executions.recover() == [], "a record without a runner is nobody's to settle"
     assert "pending" not in FINAL
+
+
+def test_only_the_site_that_ran_an_execution_settles_it(tmp_path: Path) -> None:
+    """A peer's copy holds a run whose runner (same host name, a pid gone here) is not its own: left alone,
+    or it would overwrite the result its owner has not sent yet. The owner settles its own."""
+    project = new_project(tmp_path)
+    gone = f"{socket.gethostname()}:{2**22 + 12345}"  # a pid above the kernel's limit: no such process
+    with project.transaction():
+        executions = project.map("executions")
+        executions["theirs"] = Map({"status": "running", "runner": gone, "site": "s-a-peer", "jobs": Map()})
+        executions["ours"] = Map({"status": "running", "runner": gone, "site": project.store.site, "jobs": Map()})
+        executions["legacy"] = Map({"status": "running", "runner": gone, "jobs": Map()})
+    assert sorted(project.executions.recover()) == ["legacy", "ours"]
+    assert project.executions.get("theirs").status == "running"
+    again = DocStore(project.store.path)
+    try:
+        assert again.site == project.store.site, "a store file keeps its site"
+    finally:
+        again.close()
