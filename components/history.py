@@ -20,12 +20,12 @@ from deepforge_panel.components.branch_panel import BranchPanel
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.version_view import VersionView, diff_markdown
-from deepforge_panel.crdt import ROOTS, CommitId, StoreError
+from deepforge_panel.crdt import ROOTS, Commit, CommitId, StoreError
 from deepforge_panel.diff import describe_changes, design_changes, design_diff
 from deepforge_panel.errors import NotFound
 from deepforge_panel.project import Project, ReadOnlyError
 
-COMMIT_COLUMNS = ["time", "author", "message", "id"]
+COMMIT_COLUMNS = ["time", "author", "message", "id", "head"]
 PREVIEW_COLUMNS = ["pipeline", "nodes", "edges", "operations"]
 POLL_MS = 2000
 """How often a served view checks the branch head for commits made elsewhere (another tab, the CLI)."""
@@ -74,6 +74,7 @@ class HistoryView(ProjectComponent):
         self._undo = self.project.undo_manager() if self.project.origin is not None else None
         self.branch_info = pn.pane.Markdown("")
         self.empty = pn.pane.Markdown("_No commits yet: commit below, or run a pipeline (each run commits)._")
+        self.divergence = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COMMIT_COLUMNS),
             show_index=False,
@@ -128,6 +129,7 @@ class HistoryView(ProjectComponent):
             pn.Row(self.commit_message, self.commit_button),
             self.message,
             self.empty,
+            self.divergence,
             self.table,
             self.detail,
             pn.Row(self.branch_name, self.branch_button),
@@ -165,7 +167,8 @@ class HistoryView(ProjectComponent):
         if branch is None:
             self.branch_info.object = "### History\n_a detached version has no history_"
             return
-        head = (branch, self.project.head())
+        tips = self.project.tips()
+        head = (branch, self.project.head(), *tips)
         if head == self._head:
             return
         self._head = head
@@ -175,8 +178,11 @@ class HistoryView(ProjectComponent):
         )
         self.branches.refresh()
         commits = self.project.log()
+        divergent = self._divergent(commits, tips)
+        marks = {**dict.fromkeys(divergent, "divergent head"), head[1]: "head"} if head[1] else {}
+        commits = sorted([*commits, *self._since_fork(commits, divergent)], key=lambda c: c.time, reverse=True)
         self.table.value = pd.DataFrame(
-            [[format_time(c.time), c.author, c.message, c.id] for c in commits],
+            [[format_time(c.time), c.author, c.message, c.id, marks.get(c.id, "")] for c in commits],
             columns=COMMIT_COLUMNS,
             index=pd.Index([c.id for c in commits], name="commit"),
         )
@@ -185,6 +191,39 @@ class HistoryView(ProjectComponent):
         if self.commit is not None and self.commit not in self.table.value.index:
             self.commit = None
         self._sync_selection()
+
+    def _divergent(self, commits: list[Commit], tips: list[CommitId]) -> list[CommitId]:
+        """The branch's heads a peer made concurrently (not in this workbench's log), shown as such."""
+        shown = {c.id for c in commits}
+        divergent = [tip for tip in tips if tip not in shown]
+        if not divergent:
+            self.divergence.visible = False
+            return []
+        heads = ", ".join(
+            f"{md_code(tip)} ({md_text(self.project.get_commit(tip).author)}: "
+            f"{md_text(self.project.get_commit(tip).message)})"
+            for tip in divergent
+        )
+        self.divergence.object = (
+            f"**This branch has diverged:** a peer committed at the same time as this workbench. "
+            f"Its other head{'s' if len(divergent) > 1 else ''}: {heads}. Both are kept: select one below to "
+            "see its changes or restore it; the next commit joins them (the live document already holds both)."
+        )
+        self.divergence.visible = True
+        return divergent
+
+    def _since_fork(self, commits: list[Commit], divergent: list[CommitId]) -> list[Commit]:
+        """The commits of the divergent heads back to where they left this workbench's log."""
+        shown: set[str] = {c.id for c in commits}
+        extra: list[Commit] = []
+        for tip in divergent:
+            cursor: str | None = tip
+            while cursor is not None and cursor not in shown:
+                commit = self.project.get_commit(cursor)
+                extra.append(commit)
+                shown.add(cursor)
+                cursor = commit.parent
+        return extra
 
     def _refresh_undo(self) -> None:
         if self._undo is None:

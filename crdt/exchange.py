@@ -14,10 +14,12 @@ the next commit on that branch, whose state (the live documents are merged conti
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from deepforge_panel.crdt import commits
 
@@ -76,6 +78,37 @@ def tips(db: sqlite3.Connection, branch: str) -> list[str]:
     found = [cid for cid, (_, _, on) in commits_.items() if on == branch and cid not in built_on]
     times = dict(db.execute("SELECT id, time FROM commits WHERE branch = ?", (branch,)).fetchall())
     return sorted(found, key=lambda cid: times[cid], reverse=True)
+
+
+def newest_first(commits: Mapping[str, Any], heads: list[str]) -> list[Any]:
+    """The commits reachable from ``heads`` in ``commits`` (id -> an object with ``parent``, ``merged`` and
+    ``time``), each after every commit built on it and otherwise newest first."""
+    reachable: dict[str, Any] = {}
+    stack = [h for h in heads if h in commits]
+    while stack:
+        cursor = stack.pop()
+        if cursor in reachable:
+            continue
+        reachable[cursor] = commit = commits[cursor]
+        stack.extend(p for p in (commit.parent, *commit.merged) if p is not None and p in commits)
+    children = dict.fromkeys(reachable, 0)
+    for commit in reachable.values():
+        for parent in {commit.parent, *commit.merged}:
+            if parent in children:
+                children[parent] += 1
+    ready = [(-reachable[c].time, c) for c, n in children.items() if n == 0]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _, cursor = heapq.heappop(ready)
+        commit = reachable[cursor]
+        ordered.append(commit)
+        for parent in {commit.parent, *commit.merged}:
+            if parent in children:
+                children[parent] -= 1
+                if children[parent] == 0:
+                    heapq.heappush(ready, (-reachable[parent].time, parent))
+    return ordered
 
 
 def ancestors(db: sqlite3.Connection, commit_id: str) -> set[str]:

@@ -303,14 +303,16 @@ class DocStore:
         return _commit(row)
 
     def log(self, branch: str | None = None) -> list[Commit]:
-        """Commits reachable from a branch's head, newest first."""
-        commits: list[Commit] = []
-        cursor = self.head(branch)
-        while cursor is not None:
-            commit = self.get_commit(cursor)
-            commits.append(commit)
-            cursor = commit.parent
-        return commits
+        """Commits reachable from a branch's head (through merged parents too), newest first: every commit
+        after all the commits built on it, the newer of two first (clocks of peers may disagree)."""
+        head = self.head(branch)
+        if head is None:
+            return []
+        return exchange.newest_first(self._all_commits(), [head])
+
+    def _all_commits(self) -> dict[str, Commit]:
+        rows = self._db.execute("SELECT id, parent, branch, author, message, time, merged FROM commits").fetchall()
+        return {row[0]: _commit(row) for row in rows}
 
     def state(self, commit_id: str) -> bytes:
         """The full state of the document at ``commit_id`` (what a fork or a branch starts from)."""

@@ -182,6 +182,10 @@ class Project:
         """The open branch's newest commit; None before the first commit or on a detached version."""
         return self.store.head() if self.store is not None else None
 
+    def tips(self) -> list[CommitId]:
+        """The open branch's heads, newest first: one, unless peers committed concurrently (divergent heads)."""
+        return self.store.tips() if self.store is not None else []
+
     def get_commit(self, commit_id: str) -> Commit:
         return self._require_store().get_commit(commit_id)
 

@@ -317,3 +317,41 @@ def test_branches_are_compared_and_merged_after_seeing_what_the_merge_changes(se
     panel.merge_button.clicks += 1
     assert "nothing in the design" in panel.result.object
     assert pn.panel(view).get_root() is not None
+
+
+def test_a_head_a_peer_made_concurrently_is_shown_as_divergent_and_can_be_restored(
+    session: Session, tmp_path: Path
+) -> None:
+    """Two workbenches committed on main at once: both heads are listed, marked, and either restores."""
+    from deepforge_panel.crdt import DocStore
+
+    project = session.project
+    _pipeline_with(project, "shared", "Source")
+    base = project.commit("before parting", author="ada")
+    store = project.store
+    assert store is not None
+    peer = DocStore(tmp_path / "peer.sqlite")
+    _, heads = store.history()
+    peer.take_history(store.export_commits(), {n: h for n, h in heads.items() if h})
+    peer.open().apply_update(store.doc.get_update())
+    peer_project = Project.open(peer)
+    _pipeline_with(peer_project, "made on the peer", "Add")
+    theirs = peer_project.commit("the peer's idea", author="bob")
+    project.pipelines.create("made here")
+    ours = project.commit("our idea", author="ada")
+    _, heads = peer.history()
+    store.take_history(peer.export_commits(), {n: h for n, h in heads.items() if h})
+    peer_project.close()
+
+    view = HistoryView(session=session)
+    marks = dict(zip(view.table.value["id"], view.table.value["head"], strict=True))
+    assert marks[ours] == "head" and marks[theirs] == "divergent head" and marks[base] == ""
+    assert view.divergence.visible and theirs in view.divergence.object and "bob" in view.divergence.object
+    view.select(theirs)
+    view.request_restore()
+    restored = view.confirm_restore()
+    assert restored is not None
+    names = {p.name for p in project.pipelines.all()}
+    assert "made on the peer" in names and "made here" not in names
+    assert project.get_commit(restored).merged == (theirs,), "the restore joined the divergent heads"
+    assert project.tips() == [restored] and not view.divergence.visible

@@ -93,6 +93,8 @@ def test_concurrent_commits_are_both_kept_as_tips_and_the_next_commit_merges_the
     assert origin.get_commit(merge).merged == (on_b,) and origin.get_commit(merge).parent == on_a
     _sync(origin, copy)
     assert origin.tips() == copy.tips() == [merge] and copy.head() == merge
+    log = [c.id for c in copy.log()]
+    assert log[0] == merge and {on_a, on_b} <= set(log[1:3]) and log.index(base) > max(log.index(on_a), log.index(on_b))
     assert copy.restore(on_b, author="bob")  # either divergent head can be restored
 
 
