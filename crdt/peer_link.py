@@ -352,6 +352,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _why(connection: PeerConnection) -> str:
+    if connection.refused:
+        return f": the peer sent what cannot be applied ({connection.refusal}); nothing of it was applied"
     code, reason = connection.ws.close_code, connection.ws.close_reason
     if code is None:
         return ""

@@ -247,6 +247,8 @@ class RoomConnection:
         """Awareness client ids this connection spoke for: their presence ends with it."""
         self.closing = False
         self.refused = False
+        self.refusal = ""
+        """Why this connection was closed for a bad frame ('' if it was not)."""
 
     # -- the transport (subclasses) ---------------------------------------------------------
     def send_now(self, message: bytes) -> None:
@@ -341,6 +343,7 @@ class RoomConnection:
         """Close this connection for a bad frame, with the reason logged; the document is untouched."""
         logger.warning("sync %s: closing the connection %s: %s", self.path, self.describe(), reason)
         self.refused = True
+        self.refusal = reason
         self.close_with(CLOSE_BAD_MESSAGE, reason)
 
 
