@@ -111,12 +111,13 @@ class Home:
             finally:
                 store.close()
 
-    def share_token(self, name_or_id: str) -> str:
-        """The token that opens project ``name_or_id`` (and nothing else of this home) to peers; made once."""
+    def share_token(self, name_or_id: str, renew: bool = False) -> str:
+        """The token that opens project ``name_or_id`` (and nothing else of this home) to peers; made once,
+        or anew with ``renew`` (addresses given out before stop working)."""
         store = self.open(name_or_id)
         try:
             token = store.get_info("share_token")
-            if not token:
+            if not token or renew:
                 token = secrets.token_urlsafe(32)
                 store.set_info("share_token", token)
             return token

@@ -67,7 +67,7 @@ def _one_url(args: argparse.Namespace) -> str:
     return str(args.url)
 
 
-def share_address(home: Any, project: str, server: str | None = None) -> str:
+def share_address(home: Any, project: str, server: str | None = None, *, renew: bool = False) -> str:
     """The address a colleague's workbench clones ``project`` from: this server's, with the project's share token."""
     from urllib.parse import urlencode
 
@@ -77,7 +77,7 @@ def share_address(home: Any, project: str, server: str | None = None) -> str:
         raise ValueError(
             "no workbench is running on this home: start one (deepforge-panel serve) or give its address with --url"
         )
-    query = urlencode({"project": entry.name, "token": home.share_token(entry.id)})
+    query = urlencode({"project": entry.name, "token": home.share_token(entry.id, renew=renew)})
     return f"{base.rstrip('/')}/?{query}"
 
 
@@ -90,7 +90,7 @@ def served_url(home: Path) -> str | None:
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    print(share_address(_home(args), args.project, args.url))
+    print(share_address(_home(args), args.project, args.url, renew=args.revoke))
     return 0
 
 
@@ -111,4 +111,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("share", parents=[common], help="print the address a colleague clones a project from")
     p.add_argument("project")
     p.add_argument("--url", help="this workbench's address as colleagues reach it (default: the running server's)")
+    p.add_argument(
+        "--revoke", action="store_true", help="make a new share token: the addresses given out before stop working"
+    )
     p.set_defaults(func=cmd_share)

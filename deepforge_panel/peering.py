@@ -73,8 +73,8 @@ class Peering:
         self.sync = sync
         self.label = f"{socket.gethostname()}:{port}"
         """How this workbench introduces itself to the peers it links to."""
-        self.links: dict[tuple[str, str], PeerLink] = {}
-        """(project id, peer address) -> its link."""
+        self.links: dict[tuple[str, str, str], PeerLink] = {}
+        """(project id, peer address, its token) -> its link: a new token (``peers add`` again) makes a new link."""
         self._books: dict[str, PeerBook] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -99,7 +99,7 @@ class Peering:
 
     def refresh(self) -> None:
         """Start links for peers added, stop links for peers removed (or projects deleted)."""
-        wanted: dict[tuple[str, str], Peer] = {}
+        wanted: dict[tuple[str, str, str], Peer] = {}
         for gone in [path for path in self._books if not Path(path).exists()]:  # a project deleted
             self._books.pop(gone).close()
         for folder in sorted(self.hub.workspace.home.projects_dir.iterdir()):
@@ -107,7 +107,7 @@ class Peering:
             if not path.exists():
                 continue
             for peer in self._book(path).peers(OUT):
-                wanted[(folder.name, peer.address)] = peer
+                wanted[(folder.name, peer.address, peer.token)] = peer
         for key in set(self.links) - set(wanted):
             link = self.links.pop(key)
             self._stopping.add(task := asyncio.ensure_future(link.stop()))
@@ -139,7 +139,7 @@ class Peering:
             label=self.label,
             report=report,
         )
-        self.links[(project_id, peer.address)] = link
+        self.links[(project_id, peer.address, peer.token)] = link
         link.start()
 
     async def clone(self, url: str, name: str | None = None) -> str:

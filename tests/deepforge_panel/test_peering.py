@@ -301,3 +301,15 @@ def test_a_run_on_one_peer_shows_on_the_other_with_its_artifacts_where_they_are(
         assert made and all(a["url"].startswith(Path(pair.a.home).as_uri()) for a in made)
     finally:
         b.close()
+
+
+def test_revoking_the_share_token_cuts_the_links_made_with_it(pair: Pair) -> None:
+    """Runs last: it changes A's share address. B's link is refused and says so; the new address links again."""
+    old = pair.share.split("token=")[1]
+    new_address = cli("share", "digits", "--revoke", home=pair.a.home).strip()
+    assert old not in new_address
+    assert _get(f"{pair.a.url.rstrip('/')}/peer/digits/history", old)[0] == 401, "an unknown token"
+    wait_until(lambda: "refused the token" in _peers(pair.b, "shared"), timeout=LINK_S)
+    stable = f"{pair.a.url}?project={pair.remote_id}&token={new_address.split('token=')[1]}"
+    cli("peers", "shared", "add", stable, home=pair.b.home)
+    wait_until(lambda: "\tconnected" in _peers(pair.b, "shared"), timeout=LINK_S)
