@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
 from deepforge_panel.adapters.compute.messages import (
     EVENTS_FD_ENV,
     AdapterMessage,
@@ -20,6 +20,7 @@ __all__ = [
     "ComputeAdapter",
     "Emit",
     "EventRecord",
+    "JobControl",
     "JobSpec",
     "Line",
     "Queued",

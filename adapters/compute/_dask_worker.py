@@ -41,14 +41,23 @@ POLL_S = 0.1
 
 
 def run_job_on_worker(
-    job_id: str, files: dict[str, bytes], env: dict[str, str], queue_name: str, cancel_name: str
+    job_id: str,
+    files: dict[str, bytes],
+    env: dict[str, str],
+    queue_name: str,
+    cancel_name: str,
+    inbox_name: str | None = None,
 ) -> int | None:
-    """Run the shipped job folder here; return its exit code (None if cancelled before it started)."""
+    """Run the shipped job folder here; return its exit code (None if cancelled before it started).
+
+    With ``inbox_name``, the job's stdin is a pipe fed from that queue (the client's ``JobControl``).
+    """
     from distributed import Event, Queue
 
     out: Any = Queue(queue_name)
     outbox = Outbox(out)
     cancel: Any = Event(cancel_name)
+    inbox: Any = Queue(inbox_name) if inbox_name is not None else None
     code: int | None = None
     try:
         if cancel.is_set():
@@ -56,7 +65,7 @@ def run_job_on_worker(
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:40]
         with tempfile.TemporaryDirectory(prefix=f"deepforge-{safe_id}-") as tmp:
             write_folder(Path(tmp), files)
-            code = _run(tmp, env, outbox, cancel)
+            code = _run(tmp, env, outbox, cancel, inbox)
         return code
     finally:
         outbox.send({"type": "exit", "code": code})
@@ -75,12 +84,12 @@ def write_folder(root: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
+def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any, inbox: Any = None) -> int:
     """Start the job process, forward its lines and events, kill its group if ``cancel`` gets set."""
     # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
     events_read, events_write = os.pipe()
     try:
-        proc = subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write))
+        proc = subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write, stdin=inbox is not None))
     except BaseException:
         os.close(events_read)
         raise
@@ -98,6 +107,8 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
     ]
     for reader in readers:
         reader.start()
+    if inbox is not None:  # ends by itself once the job has: nothing waits for it
+        threading.Thread(target=_deliver, args=(inbox, proc), daemon=True).start()
     try:
         cancelled = False
         while proc.poll() is None:
@@ -113,6 +124,29 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any) -> int:
     finally:
         if proc.poll() is None:
             _terminate(proc)
+
+
+def _deliver(inbox: Any, proc: subprocess.Popen[bytes]) -> None:
+    """Feed the job what the client's control sends (stdin lines, SIGINT, end of input) until it ends."""
+    stdin = proc.stdin
+    assert stdin is not None
+    while proc.poll() is None:
+        try:
+            message = inbox.get(timeout=POLL_S * 5)
+        except TimeoutError:
+            continue
+        except Exception:  # noqa: BLE001 - the queue is gone: the client let go of the job
+            return
+        try:
+            if message["type"] == "stdin":
+                stdin.write(message["text"].encode("utf-8"))
+                stdin.flush()
+            elif message["type"] == "interrupt" and proc.poll() is None:
+                os.kill(proc.pid, signal.SIGINT)
+            elif message["type"] == "close":
+                stdin.close()
+        except (BrokenPipeError, ProcessLookupError, ValueError):
+            return
 
 
 def _forward(

@@ -29,14 +29,16 @@ def job_argv() -> list[str]:
     return [sys.executable, "main.py"]
 
 
-def spawn_options(cwd: str | os.PathLike[str], extra_env: Mapping[str, str], events_fd: int) -> dict[str, Any]:
+def spawn_options(
+    cwd: str | os.PathLike[str], extra_env: Mapping[str, str], events_fd: int, *, stdin: bool = False
+) -> dict[str, Any]:
     """How every adapter starts a job process (``subprocess.Popen`` or ``asyncio.create_subprocess_exec``):
-    in its folder, no stdin, stdout/stderr piped, the events channel's write end its only extra file,
-    its own process group (so a cancel reaches its children)."""
+    in its folder, stdin piped only for a job with a control (else /dev/null), stdout/stderr piped, the
+    events channel's write end its only extra file, its own process group (so a cancel reaches its children)."""
     return {
         "cwd": cwd,
         "env": _job_env(extra_env, events_fd),
-        "stdin": subprocess.DEVNULL,
+        "stdin": subprocess.PIPE if stdin else subprocess.DEVNULL,
         "stdout": subprocess.PIPE,
         "stderr": subprocess.PIPE,
         "pass_fds": (events_fd,),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import ClassVar
 
 from deepforge_panel.adapters.compute.messages import Emit
 
-__all__ = ["ComputeAdapter", "Emit", "JobSpec"]
+__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobSpec"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,35 @@ class JobSpec:
     id: str
     folder: Path
     env: dict[str, str] = field(default_factory=dict)
+
+
+class JobControl:
+    """What a caller sends a running job: lines on its standard input, interrupts, the end of its input.
+
+    Give one to :meth:`ComputeAdapter.run`; without one a job's stdin is ``/dev/null``. ``interrupt`` is
+    Ctrl+C: SIGINT to the job's own process (not its group), on which Python raises ``KeyboardInterrupt``
+    where the job runs (a job started with SIGINT ignored should restore ``signal.default_int_handler``).
+    Call its methods on the event loop thread that runs the job; what is sent before the job starts waits.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    def send(self, text: str) -> None:
+        """Write ``text`` (a newline added if it has none) to the job's standard input."""
+        self._queue.put_nowait(("stdin", text if text.endswith("\n") else text + "\n"))
+
+    def interrupt(self) -> None:
+        """Send the job's process SIGINT."""
+        self._queue.put_nowait(("interrupt", ""))
+
+    def close(self) -> None:
+        """End the job's standard input (it reads end-of-file)."""
+        self._queue.put_nowait(("close", ""))
+
+    async def next(self) -> tuple[str, str]:
+        """The next thing to deliver: ("stdin", text), ("interrupt", "") or ("close", "")."""
+        return await self._queue.get()
 
 
 class ComputeAdapter(ABC):
@@ -34,7 +64,7 @@ class ComputeAdapter(ABC):
         """Kill every job still running and release what ``start`` acquired."""
 
     @abstractmethod
-    async def run(self, job: JobSpec, emit: Emit) -> int:
+    async def run(self, job: JobSpec, emit: Emit, control: JobControl | None = None) -> int:
         """Run the job to completion and return its exit code (negative signal number if killed by a signal).
 
         Contract, checked by ``deepforge_panel.adapters.testing.compute_suite``; messages are those of
@@ -58,7 +88,9 @@ class ComputeAdapter(ABC):
         - ``run`` returns once the job exited and its three pipes reached their end;
         - when the awaiting task is cancelled, the job's whole process group (children included)
           gets SIGTERM, then SIGKILL after a short grace, and ``CancelledError`` is re-raised;
-        - ``emit`` is called on the event loop thread that called ``run``.
+        - ``emit`` is called on the event loop thread that called ``run``;
+        - with a ``control``, what it sends reaches the job in order: lines on its stdin, SIGINT to its
+          process for ``interrupt``, end-of-file for ``close``; without one, its stdin is ``/dev/null``.
         """
 
     async def __aenter__(self) -> ComputeAdapter:

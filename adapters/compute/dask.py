@@ -16,7 +16,7 @@ from deepforge_panel.adapters.compute._dask_inbox import Inbox
 from deepforge_panel.adapters.compute._dask_wire import from_wire
 from deepforge_panel.adapters.compute._dask_worker import read_folder, run_job_on_worker
 from deepforge_panel.adapters.compute._process import KILL_GRACE_S
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
 from deepforge_panel.adapters.compute.messages import Emit, Queued, Started
 
 __all__ = ["DaskCompute"]
@@ -86,14 +86,18 @@ class DaskCompute(ComputeAdapter):
             await self._cluster.close()
             self._cluster = None
 
-    async def run(self, job: JobSpec, emit: Emit) -> int:
-        """Run ``python main.py`` of ``job.folder`` on a worker; see ``ComputeAdapter.run``."""
+    async def run(self, job: JobSpec, emit: Emit, control: JobControl | None = None) -> int:
+        """Run ``python main.py`` of ``job.folder`` on a worker; see ``ComputeAdapter.run``.
+
+        A ``control``'s messages go to the worker through a queue of their own, in order.
+        """
         from distributed import Event, Queue
 
         client = self.client
         token = uuid.uuid4().hex
         files = await asyncio.to_thread(read_folder, Path(job.folder))
         queue = await Queue(f"deepforge-out-{token}", client=client)
+        inbox = await Queue(f"deepforge-in-{token}", client=client) if control is not None else None
         active = _Active(Event(f"deepforge-cancel-{token}", client=client), Inbox(queue))
         self._active[token] = active
         emit(Queued())
@@ -104,10 +108,12 @@ class DaskCompute(ComputeAdapter):
             dict(job.env),
             queue.name,
             active.cancel.name,
+            inbox.name if inbox is not None else None,
             key=f"deepforge-job-{job.id}-{token}",
             pure=False,
         )
         settled = asyncio.ensure_future(_settle(future))
+        forwarding = asyncio.ensure_future(_forward(control, inbox)) if control is not None else None
         try:
             return await self._follow(future, settled, emit, active)
         except asyncio.CancelledError:
@@ -115,6 +121,10 @@ class DaskCompute(ComputeAdapter):
             raise
         finally:
             settled.cancel()
+            if forwarding is not None:
+                forwarding.cancel()
+            if inbox is not None:
+                inbox.close()
             with contextlib.suppress(Exception):  # best effort: the scheduler may be gone already
                 await asyncio.shield(asyncio.ensure_future(active.inbox.close()))
             active.done.set()
@@ -180,6 +190,13 @@ class _Active:
                 return
             self.started = True
         emit(message)
+
+
+async def _forward(control: JobControl, inbox: Any) -> None:
+    """Hand what the control sends to the worker's queue, in order, until the job ends."""
+    while True:
+        kind, text = await control.next()
+        await inbox.put({"type": kind, "text": text})
 
 
 async def _settle(future: Any) -> None:

@@ -24,7 +24,7 @@ from deepforge_panel.adapters.compute._process import (
     signal_group,
     spawn_options,
 )
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
 from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Stream
 
 __all__ = ["LocalCompute"]
@@ -52,7 +52,7 @@ class LocalCompute(ComputeAdapter):
         self._stopped = True
         await asyncio.gather(*(_terminate(proc) for proc in list(self._running)))
 
-    async def run(self, job: JobSpec, emit: Emit) -> int:
+    async def run(self, job: JobSpec, emit: Emit, control: JobControl | None = None) -> int:
         """Run ``python main.py`` in ``job.folder`` here; see ``ComputeAdapter.run``."""
         emit(Queued())
         async with self._slots:
@@ -62,7 +62,9 @@ class LocalCompute(ComputeAdapter):
             events_read, events_write = os.pipe()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *job_argv(), **spawn_options(job.folder, job.env, events_write), limit=BUFFER
+                    *job_argv(),
+                    **spawn_options(job.folder, job.env, events_write, stdin=control is not None),
+                    limit=BUFFER,
                 )
             except BaseException:
                 os.close(events_read)
@@ -70,6 +72,7 @@ class LocalCompute(ComputeAdapter):
             finally:
                 os.close(events_write)  # else the channel never ends: this process would hold it open
             self._running.add(proc)
+            feeding = asyncio.ensure_future(_feed(control, proc)) if control is not None else None
             try:
                 async with _events_reader(events_read) as events:
                     emit(Started(time.time()))
@@ -84,7 +87,27 @@ class LocalCompute(ComputeAdapter):
                 await asyncio.shield(asyncio.ensure_future(_terminate(proc)))
                 raise
             finally:
+                if feeding is not None:
+                    feeding.cancel()
                 self._running.discard(proc)
+
+
+async def _feed(control: JobControl, proc: asyncio.subprocess.Process) -> None:
+    """Deliver what the control sends until the job ends: stdin lines, SIGINT, end of input."""
+    stdin = proc.stdin
+    assert stdin is not None
+    while True:
+        kind, text = await control.next()
+        try:
+            if kind == "stdin" and not stdin.is_closing():
+                stdin.write(text.encode("utf-8"))
+                await stdin.drain()
+            elif kind == "interrupt" and proc.returncode is None:
+                os.kill(proc.pid, signal.SIGINT)
+            elif kind == "close":
+                stdin.close()
+        except (BrokenPipeError, ConnectionResetError, ProcessLookupError):
+            return  # the job is gone: nothing left to deliver to
 
 
 async def _pump(stream: asyncio.StreamReader, name: Stream, emit: Emit) -> None:

@@ -23,6 +23,7 @@ from deepforge_panel.adapters.compute import (
     AdapterMessage,
     ComputeAdapter,
     EventRecord,
+    JobControl,
     JobSpec,
     Line,
     Queued,
@@ -442,6 +443,63 @@ class ComputeConformance:
 
         for pid in aio.run(main()):
             assert not pid_alive(pid)
+
+    def test_a_control_feeds_stdin_interrupts_and_ends_input(
+        self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path
+    ) -> None:
+        """A session-like job: it answers each line, survives an interrupt of what it was doing, ends at EOF."""
+        code = """
+            import signal, sys, time
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            print("ready", flush=True)
+            for line in sys.stdin:
+                line = line.rstrip("\\n")
+                if line == "sleep":
+                    try:
+                        print("sleeping", flush=True)
+                        time.sleep(60)
+                    except KeyboardInterrupt:
+                        print("interrupted", flush=True)
+                else:
+                    print("echo:" + line, flush=True)
+            print("end of input", flush=True)
+        """
+        job = make_job(tmp_path / "control", code)
+
+        async def main() -> tuple[int, Recorder]:
+            rec = Recorder()
+            control = JobControl()
+            control.send("before start")  # waits until the job reads it
+            task = asyncio.ensure_future(adapter.run(job, rec, control))
+            await rec.wait_for_line("stdout", "echo:before start")
+            control.send("hello")
+            await rec.wait_for_line("stdout", "echo:hello")
+            control.send("sleep")
+            await rec.wait_for_line("stdout", "sleeping")
+            control.interrupt()
+            await rec.wait_for_line("stdout", "interrupted")
+            control.send("still here")
+            await rec.wait_for_line("stdout", "echo:still here")
+            control.close()
+            return await asyncio.wait_for(task, DEADLINE_S), rec
+
+        exit_code, rec = aio.run(main())
+        assert exit_code == 0
+        assert rec.lines("stdout") == [
+            "ready",
+            "echo:before start",
+            "echo:hello",
+            "sleeping",
+            "interrupted",
+            "echo:still here",
+            "end of input",
+        ]
+
+    def test_without_a_control_stdin_is_empty(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
+        job = make_job(tmp_path / "nostdin", "import sys\nprint(repr(sys.stdin.read()))\n")
+        rec = Recorder()
+        assert aio.run(adapter.run(job, rec)) == 0
+        assert rec.lines("stdout") == ["''"]
 
     def test_two_jobs_run_at_once(self, aio: LoopThread, adapter: ComputeAdapter, tmp_path: Path) -> None:
         code = WAIT_FOR_FILE + textwrap.dedent(
