@@ -17,10 +17,10 @@ RootKind = Literal["design", "records"]
 """What a root holds: *design* is what users author (versioned; restore, diff, merge and undo act on it),
 *records* is what happened (kept as is across a restore, never undone)."""
 
-CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines")
+CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines", "notebooks")
 """The core's design roots."""
 
-CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts")
+CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts", "notebook_outputs")
 """The core's records roots."""
 
 CORE_ROOTS: tuple[str, ...] = CORE_DESIGN_ROOTS + CORE_RECORD_ROOTS

@@ -60,6 +60,7 @@ class Project:
     ) -> None:
         from deepforge_panel.artifacts import ArtifactsView
         from deepforge_panel.executions import ExecutionsView
+        from deepforge_panel.notebooks import NotebooksView
         from deepforge_panel.operations import OperationsView
         from deepforge_panel.pipelines import PipelinesView
 
@@ -74,6 +75,7 @@ class Project:
         self.pipelines = PipelinesView(self)
         self.executions = ExecutionsView(self)
         self.artifacts = ArtifactsView(self)
+        self.notebooks = NotebooksView(self)
 
     @classmethod
     def open(cls, store: DocStore, branch: str = "main") -> Project:
