@@ -1,0 +1,100 @@
+"""``deepforge-panel notebook import|export|list``: notebooks as percent-format .py files, for editors and CI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from deepforge_panel.errors import ProjectError
+
+
+def _open(args: argparse.Namespace):
+    from deepforge_panel.workspace import Workspace
+
+    return Workspace(args.home).open(args.project)
+
+
+def cmd_notebook_import(args: argparse.Namespace) -> int:
+    from deepforge_panel.notebook_format import from_percent
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError(f"no file {str(path)!r} to import") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"cannot read {str(path)!r}: {exc}") from None
+    cells = from_percent(text)
+    name = args.name or path.stem
+    project = _open(args)
+    try:
+        if any(notebook.name == name for notebook in project.notebooks.all()):
+            raise ProjectError(
+                f"project {project.name!r} already has a notebook named {name!r}: choose another with --name NAME"
+            )
+        project.notebooks.create(name, cells=cells)
+        project.commit(f"Import notebook {name} from {path.name}")
+    finally:
+        project.store.close()
+    print(f"imported {path.name} into {project.name} as notebook {name!r} ({len(cells)} cells)")
+    return 0
+
+
+def cmd_notebook_export(args: argparse.Namespace) -> int:
+    from deepforge_panel.notebook_format import to_percent
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ProjectError(f"cannot write {str(out)!r}: folder {str(out.parent)!r} does not exist")
+    if out.is_dir():
+        raise ProjectError(f"cannot write {str(out)!r}: it is a folder; give a file name such as notebook.py")
+    project = _open(args)
+    try:
+        notebook = project.notebooks.find(args.notebook)
+    finally:
+        project.store.close()
+    try:
+        out.write_text(to_percent(notebook), encoding="utf-8")
+    except OSError as exc:
+        raise ProjectError(f"cannot write {str(out)!r}: {exc}") from None
+    print(f"exported notebook {notebook.name!r} ({len(notebook.cells)} cells) to {out}")
+    return 0
+
+
+def cmd_notebook_list(args: argparse.Namespace) -> int:
+    project = _open(args)
+    try:
+        notebooks = project.notebooks.all()
+    finally:
+        project.store.close()
+    if not notebooks:
+        print(
+            f"{project.name} has no notebooks (import one with: deepforge-panel notebook import {args.project} FILE.py)"
+        )
+    for notebook in notebooks:
+        auto = "auto-run" if notebook.auto_run else "mark stale"
+        print(f"{notebook.name}\t{len(notebook.cells)} cells\tadapter {notebook.adapter}\t{auto}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> Any:
+    """Add ``notebook`` with its subcommands; returns their subparsers, where more (``run``) can be added."""
+    parser = sub.add_parser("notebook", parents=[common], help="import, export and list a project's notebooks")
+    actions = parser.add_subparsers(dest="notebook_command", required=True)
+    p = actions.add_parser(
+        "import", parents=[common], help="add a notebook read from a percent-format .py file (# %%%% cell markers)"
+    )
+    p.add_argument("project")
+    p.add_argument("file", help="the .py file, as jupytext, VS Code or Spyder write it")
+    p.add_argument("--name", help="the notebook's name (default: the file's name without .py)")
+    p.set_defaults(func=cmd_notebook_import)
+    p = actions.add_parser("export", parents=[common], help="write a notebook as a percent-format .py file")
+    p.add_argument("project")
+    p.add_argument("notebook", help="the notebook's name or id")
+    p.add_argument("--out", required=True, help="the .py file to write (overwritten if it exists)")
+    p.set_defaults(func=cmd_notebook_export)
+    p = actions.add_parser("list", parents=[common], help="a project's notebooks")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_notebook_list)
+    return actions

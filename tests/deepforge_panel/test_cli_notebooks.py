@@ -1,0 +1,106 @@
+"""``notebook import|export|list``, run as real processes on a fresh home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deepforge_panel.workspace import Workspace
+
+SCRIPT = """# %% [markdown]
+# # Explore
+#
+# A first look.
+
+# %%
+import numpy as np
+
+data = np.arange(10)
+
+# %% Summary
+print(data.mean())
+"""
+
+
+def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    Workspace(home, examples=False).create("lab").store.close()
+    return home
+
+
+def test_import_list_export_round_trip(tmp_path: Path, home: Path) -> None:
+    source = tmp_path / "explore.py"
+    source.write_text(SCRIPT, encoding="utf-8")
+    done = cli("notebook", "import", "lab", str(source), home=home)
+    assert done.returncode == 0, done.stderr
+    assert "as notebook 'explore' (3 cells)" in done.stdout
+
+    project = Workspace(home, examples=False).open("lab")
+    notebook = project.notebooks.find("explore")
+    assert [(c.kind, c.code) for c in notebook.cells] == [
+        ("markdown", "# Explore\n\nA first look."),
+        ("code", "import numpy as np\n\ndata = np.arange(10)"),
+        ("code", "print(data.mean())"),
+    ]
+    assert project.log()[0].message == "Import notebook explore from explore.py"
+    assert project.store is not None
+    project.store.close()
+
+    listing = cli("notebook", "list", "lab", home=home)
+    assert listing.returncode == 0 and listing.stdout.startswith("explore\t3 cells\tadapter local"), listing.stdout
+
+    out = tmp_path / "out.py"
+    out.write_text("old content", encoding="utf-8")
+    exported = cli("notebook", "export", "lab", "explore", "--out", str(out), home=home)
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_text(encoding="utf-8") == SCRIPT.replace("# %% Summary", "# %%")
+
+
+def test_import_takes_a_name_and_refuses_a_taken_one(tmp_path: Path, home: Path) -> None:
+    source = tmp_path / "explore.py"
+    source.write_text(SCRIPT, encoding="utf-8")
+    assert cli("notebook", "import", "lab", str(source), home=home).returncode == 0
+    again = cli("notebook", "import", "lab", str(source), home=home)
+    assert again.returncode == 2
+    assert "already has a notebook named 'explore': choose another with --name" in again.stderr
+    assert "Traceback" not in again.stderr
+    named = cli("notebook", "import", "lab", str(source), "--name", "second", home=home)
+    assert named.returncode == 0, named.stderr
+    listing = cli("notebook", "list", "lab", home=home)
+    assert [line.split("\t")[0] for line in listing.stdout.splitlines()] == ["explore", "second"]
+
+
+def test_bad_requests_are_explained(tmp_path: Path, home: Path) -> None:
+    empty = cli("notebook", "list", "lab", home=home)
+    assert empty.returncode == 0 and "lab has no notebooks" in empty.stdout
+
+    missing_file = cli("notebook", "import", "lab", str(tmp_path / "nope.py"), home=home)
+    assert missing_file.returncode == 2 and "no file" in missing_file.stderr and "nope.py" in missing_file.stderr
+
+    missing_folder = cli("notebook", "export", "lab", "x", "--out", str(tmp_path / "no" / "where.py"), home=home)
+    assert missing_folder.returncode == 2
+    assert "folder" in missing_folder.stderr and "does not exist" in missing_folder.stderr
+
+    missing_notebook = cli("notebook", "export", "lab", "ghost", "--out", str(tmp_path / "g.py"), home=home)
+    assert missing_notebook.returncode == 2 and "no notebook 'ghost'" in missing_notebook.stderr
+    assert not (tmp_path / "g.py").exists()
+
+    missing_project = cli("notebook", "list", "nowhere", home=home)
+    assert missing_project.returncode == 2 and "nowhere" in missing_project.stderr
+    for result in (missing_file, missing_folder, missing_notebook, missing_project):
+        assert "Traceback" not in result.stderr
