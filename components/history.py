@@ -37,7 +37,8 @@ def format_time(timestamp: float) -> str:
 
 def restore_summary(live: Project, version: Project, commit_id: str) -> str:
     """What restoring ``version`` does to ``live``, in Markdown: the design changes counted, the records kept."""
-    records = " and ".join(ROOTS.records)
+    names = [name.replace("_", " ") for name in ROOTS.records]
+    records = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
     kept = f"{records[:1].upper()}{records[1:]} are kept as they are."
     changes = design_changes(live, version)
     if not changes:

@@ -17,6 +17,7 @@ from deepforge_panel.crdt.schema import (
     register_root,
     root,
     roots,
+    splice_text,
     to_py,
     unregister_root,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "register_root",
     "root",
     "roots",
+    "splice_text",
     "to_py",
     "unregister_root",
 ]

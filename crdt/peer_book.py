@@ -91,6 +91,10 @@ class PeerBook:
             (state, error, contact, time.time(), _key(address)),
         )
 
+    def reset(self) -> None:
+        """No link is up (a server starting, maybe after a crash that left rows saying connected)."""
+        self._db.execute("UPDATE peers SET state = 'disconnected' WHERE state IN ('connected', 'connecting')")
+
     def heard(self, label: str, state: str | None = None) -> None:
         """Record contact from an incoming peer (a workbench that linked to this one), and its new state if given."""
         now = time.time()

@@ -143,9 +143,12 @@ class PeerLink:
             self._task = asyncio.ensure_future(self._supervise())
 
     async def stop(self) -> None:
-        """Close the link for good."""
+        """Close the link for good (its connections closed and their readers finished)."""
         task, self._task = self._task, None
+        pumps = [c.pumping for c in self._connections.values() if c.pumping is not None]
         self._close_all(1000, "the link was removed")
+        if pumps:
+            await asyncio.wait(pumps, timeout=5)
         if task is not None:
             task.cancel()
             try:

@@ -193,3 +193,27 @@ def make_equal(dst: Map, src: Map) -> None:
                 current.extend([prelim(v) for v in value])
         elif type(value) is not type(current) or to_py(value) != to_py(current):
             dst[key] = prelim(value)
+
+
+def splice_text(text: Text, new: str) -> None:
+    """Edit ``text`` into ``new`` touching only the changed middle, so concurrent edits elsewhere survive.
+
+    pycrdt indexes Text by UTF-8 bytes, so the common prefix and suffix found in characters are
+    converted to byte offsets before editing.
+    """
+    old = str(text)
+    if old == new:
+        return
+    start, limit = 0, min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    at = len(old[:start].encode("utf-8"))
+    removed = len(old[start:end_old].encode("utf-8"))
+    if removed:
+        del text[at : at + removed]
+    if end_new > start:
+        text.insert(at, new[start:end_new])

@@ -14,7 +14,7 @@ from typing import Any, Final, NewType
 
 from pycrdt import Array, Map, Text
 
-from deepforge_panel.crdt import as_int, dumps, loads, new_id
+from deepforge_panel.crdt import as_int, dumps, loads, new_id, splice_text
 from deepforge_panel.errors import NotFound, ProjectError
 from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
@@ -84,30 +84,6 @@ class CellRun:
     code: str
     """The code as it was when last run: differing from the cell's code makes it stale."""
     outputs: list[dict[str, Any]]
-
-
-def splice_text(text: Text, new: str) -> None:
-    """Edit ``text`` into ``new`` touching only the changed middle, so concurrent edits elsewhere survive.
-
-    pycrdt indexes Text by UTF-8 bytes, so the common prefix and suffix found in characters are
-    converted to byte offsets before editing.
-    """
-    old = str(text)
-    if old == new:
-        return
-    start, limit = 0, min(len(old), len(new))
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
-    at = len(old[:start].encode("utf-8"))
-    removed = len(old[start:end_old].encode("utf-8"))
-    if removed:
-        del text[at : at + removed]
-    if end_new > start:
-        text.insert(at, new[start:end_new])
 
 
 def _ordered(order: Iterable[Any], cells: Iterable[str]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import NewType
 
 from pycrdt import Map, Text
 
-from deepforge_panel.crdt import dumps, loads, new_id
+from deepforge_panel.crdt import dumps, loads, new_id, splice_text
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface, InterfaceError, parse_interface
 from deepforge_panel.names import check_name
@@ -39,23 +39,8 @@ class Operation:
     error: InterfaceError | None
 
 
-def splice(text: Text, new: str) -> None:
-    """Replace ``text`` with ``new`` by editing only the changed middle, so concurrent edits merge."""
-    old = str(text)
-    if old == new:
-        return
-    start = 0
-    limit = min(len(old), len(new))
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
-    if end_old > start:
-        del text[start:end_old]
-    if end_new > start:
-        text.insert(start, new[start:end_new])
+splice = splice_text
+"""Replace a Text's content by editing only the changed middle, so concurrent edits merge (``crdt.splice_text``)."""
 
 
 class OperationsView(RootView[Operation]):

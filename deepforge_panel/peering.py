@@ -77,6 +77,8 @@ class Peering:
         """(project id, peer address, its token) -> its link: a new token (``peers add`` again) makes a new link."""
         self._books: dict[str, PeerBook] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        for path in self._stores():  # before any peer can connect: a crash leaves rows saying connected
+            self._book(path).reset()
 
     def routes(self) -> PeerRoutes:
         """The peer routes over the hub's live projects, recording which peers poll them."""
@@ -97,17 +99,18 @@ class Peering:
             self._books[key] = PeerBook(path)
         return self._books[key]
 
+    def _stores(self) -> list[Path]:
+        folders = sorted(self.hub.workspace.home.projects_dir.iterdir())
+        return [folder / "project.sqlite" for folder in folders if (folder / "project.sqlite").exists()]
+
     def refresh(self) -> None:
         """Start links for peers added, stop links for peers removed (or projects deleted)."""
         wanted: dict[tuple[str, str, str], Peer] = {}
         for gone in [path for path in self._books if not Path(path).exists()]:  # a project deleted
             self._books.pop(gone).close()
-        for folder in sorted(self.hub.workspace.home.projects_dir.iterdir()):
-            path = folder / "project.sqlite"
-            if not path.exists():
-                continue
+        for path in self._stores():
             for peer in self._book(path).peers(OUT):
-                wanted[(folder.name, peer.address, peer.token)] = peer
+                wanted[(path.parent.name, peer.address, peer.token)] = peer
         for key in set(self.links) - set(wanted):
             link = self.links.pop(key)
             self._stopping.add(task := asyncio.ensure_future(link.stop()))

@@ -61,7 +61,7 @@ def local(tmp_path: Path) -> Iterator[Served]:
     served.close()
 
 
-def _hostile(served: Served, history: Any, frame: bytes) -> PeerAddress:
+def _hostile(served: Served, history: Any, frame: bytes, servers: list[Any]) -> PeerAddress:
     port = free_port()
 
     def listen() -> None:
@@ -72,7 +72,7 @@ def _hostile(served: Served, history: Any, frame: bytes) -> PeerAddress:
                 (r"/sync/x/main", _Sends, {"frame": frame}),
             ]
         )
-        app.listen(port, "127.0.0.1")
+        servers.append(app.listen(port, "127.0.0.1"))
 
     served.call(listen)
     return PeerAddress(f"http://127.0.0.1:{port}", "x", "")
@@ -91,7 +91,8 @@ def _hostile(served: Served, history: Any, frame: bytes) -> PeerAddress:
 def test_a_peer_sending_bad_data_is_disconnected_and_nothing_is_applied(
     local: Served, history: Any, frame: bytes, why: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    address = _hostile(local, history, frame)
+    servers: list[Any] = []
+    address = _hostile(local, history, frame, servers)
     before = local.state("local")
     store = local.store("local")
     states: list[tuple[str, str]] = []
@@ -108,6 +109,7 @@ def test_a_peer_sending_bad_data_is_disconnected_and_nothing_is_applied(
         local.call(link.start)
         wait_until(lambda: link.status.attempts >= 2, timeout=20)
     asyncio.run_coroutine_threadsafe(link.stop(), local.loop).result(30)
+    local.call(lambda: [server.stop() for server in servers])
     assert any(state == "disconnected" and why in error for state, error in states), states
     assert why in caplog.text, "the reason is logged"
     assert local.state("local") == before, "nothing the peer sent was applied"

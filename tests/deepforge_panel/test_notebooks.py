@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from pycrdt import Doc, Map, Text
 
-from deepforge_panel.crdt import ROOTS
+from deepforge_panel.crdt import ROOTS, splice_text
 from deepforge_panel.errors import NotFound
-from deepforge_panel.notebooks import OUTPUT_LIMIT, CellRun, NotebookError, splice_text
+from deepforge_panel.notebooks import OUTPUT_LIMIT, CellRun, NotebookError
 from deepforge_panel.project import Project
 from tests.deepforge_panel.helpers import new_project
 

@@ -47,3 +47,14 @@ def test_splice_edits_only_the_middle_so_concurrent_edits_merge() -> None:
     a.apply_update(b.get_update(a.get_state()))
     b.apply_update(a.get_update(b.get_state()))
     assert str(text_a) == str(text_b) == "# top\ndef f():\n    return 2\n"
+
+
+def test_code_with_non_ascii_text_is_edited_exactly(tmp_path: Path) -> None:
+    """The code is a CRDT Text indexed in UTF-8 bytes: an edit after 'é' or '∑' lands where it was made."""
+    project = new_project(tmp_path)
+    code = 'class Résumé:\n    def execute(self):\n    """∑ of things"""\n        return 1\n'
+    op_id = project.operations.add(code.replace('    """∑ of things"""\n', ""))
+    project.operations.set_code(op_id, code.replace('    """∑ of things"""\n', "").replace("1", "2"))
+    edited = 'class Résumé:\n    """∑ of things"""\n    def execute(self):\n        return 2\n'
+    project.operations.set_code(op_id, edited)
+    assert project.operations.get(op_id).code == edited

@@ -1,5 +1,5 @@
 """Three workbenches edit one project while the links between them are cut and restored at random; once every
-link is back, their documents and commit graphs are identical. Bounded and seeded: each seed replays exactly.
+link is back, their documents and commit graphs are identical. Bounded and seeded: a seed replays the same cuts, kill and kinds of edits.
 
 The suite runs :data:`SUITE_SEEDS` (with a kill -9 of one peer half-way through the first); ``-m slow`` runs
 :data:`SLOW_SEEDS` as well, longer.
@@ -89,36 +89,44 @@ def _set_link(link: Link, up: bool) -> None:
         book.close()
 
 
-def _edit(rng: random.Random, peer: Peer, round_: int) -> None:
+def _pick(items: list[Any], draw: float) -> Any:
+    return items[min(int(draw * len(items)), len(items) - 1)]
+
+
+def _edit(draws: list[float], peer: Peer, round_: int) -> None:
     """One random edit (pipelines, attributes, operation code, architecture layers) or commit, by another
-    process than the peer's server, as the CLI edits: the server picks it up from the store."""
+    process than the peer's server, as the CLI edits: the server picks it up from the store.
+
+    ``draws`` (numbers in [0, 1), as many every round) choose everything, so which kind of edit each round
+    makes never depends on what has synced by then: a seed replays the same kinds of edits, cuts and kill.
+    """
+    roll, first, second, third = draws
     project = Project.open(DocStore(peer.path))
     try:
-        roll = rng.random()
         operations = sorted(project.operations.all(), key=lambda o: o.id)
         pipelines = sorted(project.pipelines.all(), key=lambda p: p.id)
         if roll < 0.1:
             project.commit(f"round {round_}", author=peer.server.home.parent.name)
         elif roll < 0.25:
-            project.pipelines.create(f"p{round_}-{rng.randrange(10**6)}")
+            project.pipelines.create(f"p{round_}-{peer.name}-{int(first * 10**6)}")
         elif roll < 0.45 and pipelines and operations:
-            pipeline = rng.choice(pipelines)
-            project.pipelines.add_node(pipeline.id, rng.choice(operations).id, x=rng.random() * 500)
+            pipeline = _pick(pipelines, first)
+            project.pipelines.add_node(pipeline.id, _pick(operations, second).id, x=third * 500)
         elif roll < 0.6 and pipelines:
-            pipeline = project.pipelines.get(rng.choice(pipelines).id)
+            pipeline = project.pipelines.get(_pick(pipelines, first).id)
             if pipeline.nodes:
-                node = rng.choice(sorted(pipeline.nodes.values(), key=lambda n: n.id))
-                project.pipelines.move_node(pipeline.id, node.id, rng.random() * 800, rng.random() * 600)
+                node = _pick(sorted(pipeline.nodes.values(), key=lambda n: n.id), second)
+                project.pipelines.move_node(pipeline.id, node.id, third * 800, first * 600)
         elif roll < 0.8 and operations:
-            operation = rng.choice(operations)
+            operation = _pick(operations, first)
             project.operations.set_code(operation.id, f"{operation.code.rstrip()}\n# edit {round_} on {peer.name}\n")
         else:
             architectures = ArchitecturesView(project)
             existing = sorted(architectures.all(), key=lambda a: a.id)
-            target = rng.choice(existing).id if existing and rng.random() < 0.8 else None
+            target = _pick(existing, first).id if existing and second < 0.8 else None
             if target is None:
-                target = architectures.create(f"net{round_}-{rng.randrange(10**6)}")
-            architectures.add_layer(target, "Dense", {"units": rng.randint(1, 64)})
+                target = architectures.create(f"net{round_}-{int(first * 10**6)}")
+            architectures.add_layer(target, "Dense", {"units": 1 + int(third * 64)})
     except USER_ERRORS:
         pass  # a random edit the project refuses (a name taken since): refused, nothing written
     finally:
@@ -178,6 +186,18 @@ def _settled(peers: list[Peer], link: Link, up: bool) -> bool:
         book.close()
 
 
+def _books_report(peers: list[Peer], link: Link, up: bool) -> str:
+    """What both ends of ``link`` say, for a failure message."""
+    lines = [f"link {_label(link.owner)} -> {link.address.display} should be {'up' if up else 'down'}"]
+    for peer in (link.owner, _remote(peers, link)):
+        book = _book(peer)
+        try:
+            lines += [f"  book of {_label(peer)}: {p.address} {p.direction} {p.state} {p.error}" for p in book.peers()]
+        finally:
+            book.close()
+    return "\n".join(lines)
+
+
 def _partition(trio: tuple[list[Peer], list[Link]], seed: int, rounds: int, kill_at: int | None) -> None:
     peers, links = trio
     rng = random.Random(seed)
@@ -188,15 +208,19 @@ def _partition(trio: tuple[list[Peer], list[Link]], seed: int, rounds: int, kill
             victim = peers[1].server
             victim.kill()
             victim.start()
-        if rng.random() < 0.2:
-            link = rng.choice(links)
+        cut, which, who, *draws = (rng.random() for _ in range(7))
+        if cut < 0.3:
+            link = _pick(links, which)
             up[id(link)] = not up[id(link)]
             _set_link(link, up[id(link)])
-            wait_until(lambda link=link: _settled(peers, link, up[id(link)]), timeout=HEAL_S, interval=0.1)
-        editor = rng.choice(peers)
+            try:
+                wait_until(lambda link=link: _settled(peers, link, up[id(link)]), timeout=HEAL_S, interval=0.1)
+            except AssertionError:
+                raise AssertionError(f"round {round_}: {_books_report(peers, link, up[id(link)])}") from None
+        editor = _pick(peers, who)
         touching = [link for link in links if editor in (link.owner, _remote(peers, link))]
         isolated_edits += not any(up[id(link)] for link in touching)
-        _edit(rng, editor, round_)
+        _edit(draws, editor, round_)
     for link in links:
         if not up[id(link)]:
             _set_link(link, True)
