@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,65 @@ def cmd_notebook_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook_run(args: argparse.Namespace) -> int:
+    """Run every code cell top to bottom in a fresh session, printing each cell's outputs; 1 if a cell failed."""
+    from deepforge_panel.adapters.compute import compute as make_compute
+    from deepforge_panel.cli import _compute_options
+    from deepforge_panel.workspace import Workspace
+
+    workspace = Workspace(args.home)
+    project = workspace.open(args.project)
+    try:
+        notebook = project.notebooks.find(args.notebook)
+        args.compute = args.compute or notebook.adapter
+        adapter = make_compute(args.compute, **_compute_options(args))
+        folder = workspace.project_dir(project) / "sessions" / notebook.id
+        return asyncio.run(_run_notebook(project, notebook.id, adapter, folder))
+    finally:
+        project.close()
+
+
+async def _run_notebook(project: Any, notebook_id: str, adapter: Any, folder: Path) -> int:
+    from deepforge_panel.notebook_runner import NotebookRunner
+
+    code_cells = [cell.id for cell in project.notebooks.get(notebook_id).cells if cell.kind == "code"]
+
+    def show(cell_id: str, status: str) -> None:
+        number = code_cells.index(cell_id) + 1
+        print(f"# %% cell {number} of {len(code_cells)}: {status}", flush=True)
+        for output in project.notebooks.run_of(cell_id).outputs:
+            print(describe_output(output), end="", flush=True)
+
+    async with adapter:
+        runner = NotebookRunner(project, notebook_id, adapter, folder)
+        try:
+            results = await runner.run_all(on_done=show)
+        finally:
+            await runner.shutdown()
+    failed = [(cell, status) for cell, status in results if status != "done"]
+    if failed:
+        cell, status = failed[0]
+        print(f"stopped at cell {code_cells.index(cell) + 1}: {status}", file=sys.stderr)
+        return 1
+    print(f"all {len(code_cells)} cells ran", flush=True)
+    return 0
+
+
+def describe_output(output: dict[str, Any]) -> str:
+    """An output as text for a terminal, ending in a newline."""
+    kind = output.get("type")
+    if kind == "stream" or kind == "result":
+        text = str(output.get("text", ""))
+    elif kind == "error":
+        text = str(output.get("traceback") or f"{output.get('ename')}: {output.get('evalue')}")
+    elif kind == "figure":
+        titles = [str(ax.get("title") or "") for ax in (output.get("figure") or {}).get("axes", [])]
+        text = f"[figure: {', '.join(t for t in titles if t) or 'untitled'}]"
+    else:
+        text = f"[{output.get('text', '')}]"
+    return text if text.endswith("\n") else text + "\n"
+
+
 def cmd_notebook_list(args: argparse.Namespace) -> int:
     project = _open(args)
     try:
@@ -94,6 +155,19 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> Any:
     p.add_argument("notebook", help="the notebook's name or id")
     p.add_argument("--out", required=True, help="the .py file to write (overwritten if it exists)")
     p.set_defaults(func=cmd_notebook_export)
+    p = actions.add_parser(
+        "run", parents=[common], help="run a notebook top to bottom in a fresh session, printing each cell's output"
+    )
+    p.add_argument("project")
+    p.add_argument("notebook", help="the notebook's name or id")
+    p.add_argument("--compute", default=None, help="compute adapter: local or dask (default: the notebook's)")
+    p.add_argument(
+        "--compute-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the compute adapter, e.g. n_workers=2, or address=tcp://host:8786 for dask",
+    )
+    p.set_defaults(func=cmd_notebook_run)
     p = actions.add_parser("list", parents=[common], help="a project's notebooks")
     p.add_argument("project")
     p.set_defaults(func=cmd_notebook_list)

@@ -104,3 +104,23 @@ def test_bad_requests_are_explained(tmp_path: Path, home: Path) -> None:
     assert missing_project.returncode == 2 and "nowhere" in missing_project.stderr
     for result in (missing_file, missing_folder, missing_notebook, missing_project):
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("compute", ["local", "dask"])
+def test_run_prints_each_cells_output_and_fails_on_a_failing_cell(home: Path, tmp_path: Path, compute: str) -> None:
+    good = tmp_path / "good.py"
+    good.write_text(SCRIPT + "\n# %%\ndata.sum()\n")
+    assert cli("notebook", "import", "lab", str(good), home=home).returncode == 0
+    done = cli("notebook", "run", "lab", "good", "--compute", compute, home=home)
+    assert done.returncode == 0, done.stderr
+    assert "# %% cell 2 of 3: done\n4.5\n" in done.stdout
+    assert done.stdout.split("# %% cell 3 of 3: done\n")[1].startswith(("45\n", "np.int64(45)\n"))
+    assert done.stdout.rstrip().endswith("all 3 cells ran")
+
+    bad = tmp_path / "bad.py"
+    bad.write_text("# %%\nx = 1\n\n# %%\ny = x / 0\n\n# %%\nprint('never')\n")
+    assert cli("notebook", "import", "lab", str(bad), home=home).returncode == 0
+    failed = cli("notebook", "run", "lab", "bad", "--compute", compute, home=home)
+    assert failed.returncode == 1
+    assert "ZeroDivisionError" in failed.stdout and "line 1" in failed.stdout
+    assert "never" not in failed.stdout and "stopped at cell 2: error" in failed.stderr
