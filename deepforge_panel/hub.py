@@ -14,6 +14,7 @@ from deepforge_panel.workspace import Workspace
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.notebook_runner import NotebookRunner
     from deepforge_panel.peering import Peering
 
 __all__ = ["ProjectHub"]
@@ -47,6 +48,10 @@ class ProjectHub:
         self._started = False
         self.peering: Peering | None = None
         """The server's peer links (set by the server that composes them; None in a bare hub)."""
+        self._runners: dict[tuple[str, str, str], NotebookRunner] = {}
+        """(project id, branch, notebook id) -> the notebook's runner (its session)."""
+        self._session_adapters: dict[str, ComputeAdapter] = {}
+        """Adapters started for notebook sessions whose adapter is not the hub's own (by name)."""
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -57,6 +62,12 @@ class ProjectHub:
 
     async def close(self) -> None:
         """Cancel running executions, stop the compute adapter and close every open project."""
+        for runner in self._runners.values():
+            await runner.shutdown()
+        self._runners.clear()
+        for adapter in self._session_adapters.values():
+            await adapter.stop()
+        self._session_adapters.clear()
         for orchestrator in self._orchestrators.values():
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
@@ -107,6 +118,37 @@ class ProjectHub:
             self._orchestrators[key] = self.workspace.orchestrator(project, compute=self.compute)
         return self._orchestrators[key]
 
+    async def notebook_runner(self, name: str, notebook_id: str, branch: str = "main") -> NotebookRunner:
+        """The runner of notebook ``notebook_id`` (its one session, shared by every page), on the compute
+        adapter the notebook names: the hub's own when it is the same kind, else one started for sessions.
+        A notebook whose adapter setting changed gets a new runner (the old session is shut down)."""
+        from deepforge_panel.notebook_runner import NotebookRunner
+
+        project = self.project(name, branch)
+        wanted = project.notebooks.get(notebook_id).adapter
+        key = (self.workspace.home.find(name).id, branch, notebook_id)
+        runner = self._runners.get(key)
+        if runner is not None and runner.adapter_name != wanted:
+            await runner.shutdown()
+            runner = None
+        if runner is None:
+            adapter = await self._session_adapter(wanted)
+            folder = self.workspace.project_dir(project) / "sessions" / notebook_id
+            runner = self._runners[key] = NotebookRunner(project, notebook_id, adapter, folder, adapter_name=wanted)
+        return runner
+
+    async def _session_adapter(self, name: str) -> ComputeAdapter:
+        if name == self.compute_name:
+            await self.start()
+            return self.compute
+        if name not in self._session_adapters:
+            from deepforge_panel.adapters.compute import compute as make_compute
+
+            adapter = make_compute(name)
+            await adapter.start()
+            self._session_adapters[name] = adapter
+        return self._session_adapters[name]
+
     def create(self, name: str, author: str = "deepforge-panel") -> None:
         """A new, empty project with a first commit."""
         project = self.workspace.create(name)
@@ -144,6 +186,8 @@ class ProjectHub:
     def forget(self, name_or_id: str, why: str = "the project was closed") -> None:
         """Close a project (before renaming or deleting it); its running executions are cancelled."""
         entry = self.workspace.home.find(name_or_id)
+        for session in [key for key in self._runners if key[0] == entry.id]:
+            self._runners.pop(session).session.kill()
         for key in [key for key in self._orchestrators if key[0] == entry.id]:
             orchestrator = self._orchestrators.pop(key)
             for execution_id in orchestrator.running():

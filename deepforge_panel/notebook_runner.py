@@ -40,11 +40,15 @@ class NotebookRunner:
         adapter: ComputeAdapter,
         folder: Path,
         *,
+        adapter_name: str = "",
         on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.project = project
         self.notebook_id = notebook_id
+        self.adapter_name = adapter_name or adapter.name
+        """The kind of compute its session runs on ("local", "dask")."""
         self.on_status = on_status
+        self._listeners: list[Callable[[str], None]] = []
         self.session = NotebookSession(adapter, folder, on_status=self._session_status)
         self._counter = itertools.count(self._last_count() + 1)
         self._ran: dict[str, tuple[int, str]] = {}
@@ -81,11 +85,17 @@ class NotebookRunner:
         counts = [self.project.notebooks.run_of(cell.id).count for cell in self.notebook.cells]
         return max((c for c in counts if c is not None), default=0)
 
+    def on_session_status(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(status)`` whenever the session's status changes; returns the unsubscribe."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
     def _session_status(self, status: str) -> None:
         if status in ("dead", "stopped"):
             self._ran.clear()  # the variables are gone: everything is stale
-        if self.on_status is not None:
-            self.on_status(status)
+        for listener in [self.on_status, *self._listeners]:
+            if listener is not None:
+                listener(status)
 
     # -- running --------------------------------------------------------------------------
     async def run_cell(self, cell_id: str) -> str:

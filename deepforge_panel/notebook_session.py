@@ -173,6 +173,14 @@ class NotebookSession:
         self._fail_current("stopped", "the session was shut down")
         self._set("stopped")
 
+    def kill(self) -> None:
+        """Stop the interpreter now, without waiting (its project is going away)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()  # the adapter kills the job's process group
+        self._fail_current("stopped", "the session was shut down")
+        self._set("stopped")
+
     async def restart(self) -> None:
         """A fresh interpreter: shut down, then start."""
         await self.shutdown()
