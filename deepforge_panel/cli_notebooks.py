@@ -77,12 +77,13 @@ def cmd_notebook_run(args: argparse.Namespace) -> int:
         args.compute = args.compute or notebook.adapter
         adapter = make_compute(args.compute, **_compute_options(args))
         folder = workspace.project_dir(project) / "sessions" / notebook.id
-        return asyncio.run(_run_notebook(project, notebook.id, adapter, folder))
+        storage = workspace.orchestrator(project, compute=adapter).storage
+        return asyncio.run(_run_notebook(project, notebook.id, adapter, folder, storage))
     finally:
         project.close()
 
 
-async def _run_notebook(project: Any, notebook_id: str, adapter: Any, folder: Path) -> int:
+async def _run_notebook(project: Any, notebook_id: str, adapter: Any, folder: Path, storage: Any) -> int:
     from deepforge_panel.notebook_runner import NotebookRunner
 
     code_cells = [cell.id for cell in project.notebooks.get(notebook_id).cells if cell.kind == "code"]
@@ -94,7 +95,7 @@ async def _run_notebook(project: Any, notebook_id: str, adapter: Any, folder: Pa
             print(describe_output(output), end="", flush=True)
 
     async with adapter:
-        runner = NotebookRunner(project, notebook_id, adapter, folder)
+        runner = NotebookRunner(project, notebook_id, adapter, folder, storage=storage)
         try:
             results = await runner.run_all(on_done=show)
         finally:

@@ -134,7 +134,9 @@ class ProjectHub:
         if runner is None:
             adapter = await self._session_adapter(wanted)
             folder = self.workspace.project_dir(project) / "sessions" / notebook_id
-            runner = self._runners[key] = NotebookRunner(project, notebook_id, adapter, folder, adapter_name=wanted)
+            storage = self.orchestrator(name, branch).storage
+            runner = NotebookRunner(project, notebook_id, adapter, folder, adapter_name=wanted, storage=storage)
+            self._runners[key] = runner
         return runner
 
     async def _session_adapter(self, name: str) -> ComputeAdapter:

@@ -15,16 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.adapters.compute import ComputeAdapter
-from deepforge_panel.notebook_deps import Analysis, analyze, descendants, run_plan
+from deepforge_panel.artifacts import unreachable
+from deepforge_panel.jobruntime.deepforge.kernel import STORAGE_ENV
+from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
+from deepforge_panel.notebook_deps import Analysis, analyze, ancestors, descendants, run_plan
 from deepforge_panel.notebook_session import NotebookSession, RunResult
 from deepforge_panel.notebooks import Notebook
 from deepforge_panel.project import Project
 
-__all__ = ["NotebookRunner"]
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.storage import StorageAdapter
+
+__all__ = ["IMPLICIT", "NotebookRunner"]
+
+IMPLICIT = "ImplicitOperation"
+"""The provenance kind of an artifact a notebook saved: the cells that made it, what they loaded."""
 
 _STATUS = {"ok": "done", "error": "error", "interrupted": "interrupted", "dead": "error", "stopped": "interrupted"}
 """A session run's end -> the cell's status in the document."""
@@ -41,6 +52,7 @@ class NotebookRunner:
         folder: Path,
         *,
         adapter_name: str = "",
+        storage: StorageAdapter | None = None,
         on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.project = project
@@ -49,7 +61,15 @@ class NotebookRunner:
         """The kind of compute its session runs on ("local", "dask")."""
         self.on_status = on_status
         self._listeners: list[Callable[[str], None]] = []
-        self.session = NotebookSession(adapter, folder, on_status=self._session_status)
+        self.storage = storage
+        """Where cells load artifacts from and save them to (the project's storage); None: no artifacts."""
+        env = {STORAGE_ENV: storage.url, OPTIONS_ENV: json.dumps(storage.options)} if storage is not None else {}
+        self.session = NotebookSession(
+            adapter, folder, env=env, on_status=self._session_status, on_request=self._request
+        )
+        self._loaded: dict[str, list[dict[str, Any]]] = {}
+        """Artifacts each cell loaded when it last ran in this session (its inputs, for provenance)."""
+        self._running: str | None = None
         self._counter = itertools.count(self._last_count() + 1)
         self._ran: dict[str, tuple[int, str]] = {}
         """Cells run in this session: cell -> (run count, the code it ran)."""
@@ -93,6 +113,7 @@ class NotebookRunner:
     def _session_status(self, status: str) -> None:
         if status in ("dead", "stopped"):
             self._ran.clear()  # the variables are gone: everything is stale
+            self._loaded.clear()
         for listener in [self.on_status, *self._listeners]:
             if listener is not None:
                 listener(status)
@@ -145,10 +166,18 @@ class NotebookRunner:
         count = next(self._counter)
         notebooks = self.project.notebooks
         notebooks.start_run(cell_id, cell.code, count)
-        label = f"{count}"
-        result: RunResult = await self.session.run(
-            cell.code, label=label, on_output=lambda output: notebooks.append_output(cell_id, output)
-        )
+        self._loaded[cell_id] = []
+
+        def output(item: dict[str, Any]) -> None:
+            if item["type"] == "saved":
+                item = self._saved(cell_id, item)
+            notebooks.append_output(cell_id, item)
+
+        self._running = cell_id
+        try:
+            result: RunResult = await self.session.run(cell.code, label=f"{count}", on_output=output)
+        finally:
+            self._running = None
         status = _STATUS.get(result.status, "error")
         notebooks.set_status(cell_id, status)
         if result.status == "ok":
@@ -156,6 +185,51 @@ class NotebookRunner:
         else:
             self._ran.pop(cell_id, None)
         return status
+
+    # -- artifacts in and out ------------------------------------------------------------------
+    def _request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """What a cell asked for: where an artifact is (``artifacts.load``), if this workbench can read it."""
+        if request.get("op") != "load":
+            raise LookupError(f"unknown request {request.get('op')!r}")
+        name = str(request.get("name"))
+        matches = [a for a in self.project.artifacts.all() if name in (a.name, a.id)]
+        if not matches:
+            known = ", ".join(sorted({a.name for a in self.project.artifacts.all()})[:20]) or "none yet"
+            raise LookupError(f"no artifact {name!r} in project {self.project.name!r} (artifacts: {known})")
+        artifact = matches[-1]  # the newest of that name
+        if self.storage is None:
+            raise LookupError("this session has no storage to read artifacts from")
+        problem = unreachable(artifact, self.storage)
+        if problem is not None:
+            raise LookupError(problem)
+        if self._running is not None:
+            self._loaded.setdefault(self._running, []).append(
+                {"artifact": artifact.id, "name": artifact.name, "hash": artifact.hash, "url": artifact.url}
+            )
+        return {"url": artifact.url, "hash": artifact.hash, "type": artifact.type, "name": artifact.name}
+
+    def _saved(self, cell_id: str, saved: dict[str, Any]) -> dict[str, Any]:
+        """Record what ``artifacts.save`` stored as an artifact whose provenance is the chain of cells that
+        made it (an implicit operation); the note shown under the cell."""
+        notebook = self.notebook
+        analysis = analyze(notebook.cells)
+        chain = [*ancestors(analysis, cell_id), cell_id]
+        code: dict[str, str] = {cell.id: cell.code for cell in notebook.cells}
+        ran = {cell: self._ran[cell][1] for cell in chain if cell in self._ran and cell != cell_id}
+        provenance = {
+            "kind": IMPLICIT,
+            "notebook": notebook.name,
+            "notebook_id": notebook.id,
+            "cell": cell_id,
+            "cells": [{"id": c, "code": ran.get(c, code.get(c, ""))} for c in chain],
+            "loaded": [item for c in chain for item in self._loaded.get(c, [])],
+            "adapter": self.adapter_name,
+            "output": saved["name"],
+        }
+        artifact_id = self.project.artifacts.add(
+            saved["name"], saved["datatype"], saved["url"], saved["hash"], saved["size"], provenance
+        )
+        return {"type": "note", "text": f"saved artifact {saved['name']!r} ({saved['size']} bytes, {artifact_id})"}
 
     # -- the session -----------------------------------------------------------------------
     @property

@@ -78,8 +78,11 @@ class NotebookSession:
         *,
         env: dict[str, str] | None = None,
         on_status: Callable[[str], None] | None = None,
+        on_request: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.adapter = adapter
+        self.on_request = on_request
+        """Answers what a running cell asks (``{"op": "load", "name"}``): a dict, or ``{"error": why}``."""
         self.folder = Path(folder)
         self.env = {**job_environment(), **(env or {})}
         self.on_status = on_status
@@ -210,9 +213,12 @@ class NotebookSession:
         run = self._current
         if run is None:
             return
+        if kind == "request":
+            self._answer(event)
+            return
         if kind == "dropped":
             run.add({"type": "note", "text": f"an output of {event['size']} bytes was too large to send"})
-        elif kind in ("stream", "result", "error", "figure"):
+        elif kind in ("stream", "result", "error", "figure", "saved"):
             run.add({key: value for key, value in event.items() if key != "id"})
         elif kind == "done" and event.get("id") == run.id and not run.done.done():
             status = event.get("status") if event.get("status") in ("ok", "error", "interrupted") else "error"
@@ -220,6 +226,17 @@ class NotebookSession:
             if truncated:
                 run.add({"type": "note", "text": f"output truncated: {truncated} more characters not kept"})
             run.done.set_result(RunResult(str(status), run.outputs, truncated))
+
+    def _answer(self, request: dict[str, Any]) -> None:
+        """Reply to the running cell's request; it waits on its stdin for exactly one reply."""
+        try:
+            if self.on_request is None:
+                raise LookupError("this session cannot answer requests")
+            reply = self.on_request({k: v for k, v in request.items() if k not in ("type", "id")})
+        except Exception as exc:  # noqa: BLE001 - the cell gets the reason, the session goes on
+            reply = {"error": str(exc) or type(exc).__name__}
+        if self._control is not None:
+            self._control.send(json.dumps({"op": "reply", **reply}))
 
     def _ended(self, task: asyncio.Task[int], generation: int) -> None:
         """The interpreter's process ended: by shutdown, or by itself (then the session is dead)."""

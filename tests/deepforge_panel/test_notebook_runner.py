@@ -99,3 +99,57 @@ def test_a_restart_makes_every_cell_stale(
     aio.run(runner.restart())
     assert stale(aio, runner) == {a, b, c}
     assert aio.run(runner.run_cell(c)) == "done", "its ancestors ran again in the fresh session"
+
+
+@pytest.fixture
+def with_storage(aio: LoopThread, tmp_path: Path) -> Iterator[tuple[Project, str, NotebookRunner]]:
+    from deepforge_panel.adapters.storage import storage
+
+    project = new_project(tmp_path)
+    cells = [
+        ("code", "import numpy as np\nraw = np.arange(6)"),
+        ("code", "clean = raw * 2\nartifacts.save(clean, 'clean_data')"),
+        ("code", "again = artifacts.load('clean_data')\nint(again.sum())"),
+    ]
+    notebook = project.notebooks.create("io", cells=cells)
+    store = storage((tmp_path / "artifacts").as_uri())
+    runner = NotebookRunner(project, notebook, LocalCompute(max_workers=2), tmp_path / "sessions", storage=store)
+    yield project, notebook, runner
+    aio.run(runner.shutdown())
+    project.close()
+
+
+def test_a_saved_artifact_records_the_cells_that_made_it_and_loads_back(
+    aio: LoopThread, with_storage: tuple[Project, str, NotebookRunner]
+) -> None:
+    project, notebook, runner = with_storage
+    assert [status for _, status in aio.run(runner.run_all())] == ["done", "done", "done"]
+    first, second, third = project.notebooks.get(notebook).cells
+    (saved,) = project.artifacts.all()
+    assert saved.name == "clean_data" and saved.type.startswith("numpy")
+    provenance = saved.provenance
+    assert provenance is not None and provenance["kind"] == "ImplicitOperation"
+    assert [c["id"] for c in provenance["cells"]] == [first.id, second.id], "the chain of cells, in order"
+    assert provenance["cells"][0]["code"] == first.code and provenance["adapter"] == "local"
+    assert any(
+        "saved artifact 'clean_data'" in o["text"]
+        for o in project.notebooks.run_of(second.id).outputs
+        if o["type"] == "note"
+    )
+    assert _result(project, third.id) == "30", "loaded back through the storage"
+
+
+def test_loading_what_is_missing_or_unreachable_is_a_clear_error_on_the_cell(
+    aio: LoopThread, with_storage: tuple[Project, str, NotebookRunner]
+) -> None:
+    project, notebook, runner = with_storage
+    cell = project.notebooks.add_cell(notebook, code="artifacts.load('nope')")
+    assert aio.run(runner.run_cell(cell)) == "error"
+    error = next(o for o in project.notebooks.run_of(cell).outputs if o["type"] == "error")
+    assert error["ename"] == "ArtifactError" and "no artifact 'nope'" in error["evalue"]
+    project.artifacts.add("far", "bytes", "file:///elsewhere/peer/far", "0" * 64, 3, None)
+    project.notebooks.set_code(notebook, cell, "artifacts.load('far')")
+    assert aio.run(runner.run_cell(cell)) == "error"
+    error = next(o for o in project.notebooks.run_of(cell).outputs if o["type"] == "error")
+    assert "not reachable from here" in error["evalue"]
+    assert aio.run(runner.run_cell(cell)) == "error" and runner.status == "idle", "the session goes on"

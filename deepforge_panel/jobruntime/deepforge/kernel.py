@@ -6,6 +6,12 @@ per line on its own channel, :mod:`.feedback`), in order, so a cell's output is 
 another's. Commands:
 
 ``{"op": "run", "id": RUN, "code": CODE, "label": NAME}``  run a cell; ``label`` names it in tracebacks
+``{"op": "reply", ...}``  the answer to a request the running cell made (``artifacts.load``)
+
+Every cell has ``artifacts`` without an import: ``artifacts.load(name)`` asks the workbench where that
+artifact is (a ``request`` event, answered on stdin) and reads it from the project's storage;
+``artifacts.save(value, name)`` writes it there (content-addressed, as jobs write outputs) and reports
+a ``saved`` event, from which the workbench records the artifact with the cells that made it.
 
 Events: ``{"type": "ready"}`` once, then per run ``{"type": "stream", "id", "name", "text"}`` (stdout and
 stderr, coalesced), ``{"type": "figure", "id", "figure"}`` (figures the cell drew, as jobs stream
@@ -24,6 +30,7 @@ import base64
 import contextlib
 import io
 import json
+import os
 import signal
 import sys
 import threading
@@ -31,7 +38,10 @@ import time
 import traceback
 from typing import Any, TextIO
 
-from . import feedback
+from . import feedback, serialization, storage
+
+STORAGE_ENV = "DEEPFORGE_SESSION_STORAGE"
+"""The storage root a session saves artifacts under (its fsspec options in ``storage.OPTIONS_ENV``)."""
 
 STREAM_LIMIT = 1_000_000
 """Characters of stdout plus stderr a cell may send; past it the rest is counted, not sent."""
@@ -125,14 +135,71 @@ def _safe(function: Any, value: Any) -> str:
         return f"<{type(value).__name__} object (its repr failed: {exc!r})>"
 
 
+class ArtifactError(Exception):
+    """An artifact that cannot be loaded or saved; the message says why."""
+
+
+class Artifacts:
+    """``artifacts`` in every cell: load the project's artifacts, save values as new ones."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+
+    def load(self, name: str) -> Any:
+        """The value of the project's artifact ``name`` (or id); the newest of that name."""
+        reply = self._kernel.ask({"op": "load", "name": str(name)})
+        if "error" in reply:
+            raise ArtifactError(reply["error"])
+        data = storage.fetch(reply["url"], storage.options_from_environment(), reply.get("hash"))
+        return serialization.loads(data)
+
+    def save(self, value: Any, name: str) -> str:
+        """Store ``value`` as a new artifact ``name`` of the project; returns its content hash."""
+        root = os.environ.get(STORAGE_ENV)
+        if not root:
+            raise ArtifactError("this session has no storage to save artifacts in")
+        data = serialization.dumps(value)
+        url, digest, size = storage.put_content(root, storage.options_from_environment(), data)
+        feedback.emit(
+            {
+                "type": "saved",
+                "id": self._kernel.current,
+                "name": str(name),
+                "url": url,
+                "hash": digest,
+                "size": size,
+                "datatype": serialization.type_name(value),
+            }
+        )
+        return digest
+
+    def __repr__(self) -> str:
+        return "artifacts (load(name), save(value, name))"
+
+
 class Kernel:
     """The namespace and the loop: read a command, run it, report; until stdin ends."""
 
     def __init__(self, commands: TextIO) -> None:
         self.commands = commands
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.namespace["artifacts"] = Artifacts(self)
         self.count = 0
         self.running = False
+        self.current = ""
+        """The id of the run in progress."""
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send the workbench a request for the running cell and wait for its reply on stdin."""
+        feedback.emit({"type": "request", "id": self.current, **request})
+        line = self.commands.readline()
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict) or reply.get("op") != "reply":
+            raise ArtifactError(f"the workbench did not answer the request (got {line[:100]!r})")
+        return reply
 
     def serve(self) -> None:
         signal.signal(signal.SIGINT, self._on_interrupt)
@@ -158,6 +225,7 @@ class Kernel:
 
     def run(self, run_id: str, code: str, label: str) -> None:
         self.count += 1
+        self.current = run_id
         cell = _Cell(run_id)
         filename = f"<cell {label}>"
         status = "ok"
