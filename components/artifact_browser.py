@@ -51,6 +51,8 @@ def format_time(timestamp: float) -> str:
 def made_by(artifact: Artifact) -> str:
     """Which pipeline node produced the artifact, or that it came from outside."""
     record = artifact.provenance
+    if record and record.get("kind") == "ImplicitOperation":
+        return f"notebook {record.get('notebook')} ({len(record.get('cells') or [])} cells)"
     if not record or record.get("kind") != "ExecutedJob":
         return "uploaded (no provenance)"
     return f"{record['pipeline']} / {record['node']}"
@@ -141,8 +143,37 @@ def input_view(port: str, source: dict[str, Any], depth: int) -> pn.viewable.Vie
     )
 
 
+def notebook_card(record: dict[str, Any]) -> pn.Card:
+    """An artifact a notebook saved: the chain of cells that made it, in order, and the artifacts they loaded."""
+    cells = record.get("cells") or []
+    loaded = record.get("loaded") or []
+    summary = pn.pane.Markdown(
+        f"saved as {md_code(record.get('output'))} by notebook **{md_text(record.get('notebook'))}**, "
+        f"from {len(cells)} cell{'s' if len(cells) != 1 else ''} run on {md_code(record.get('adapter'))}"
+        + (
+            "; loaded "
+            + ", ".join(f"{md_code(item.get('name'))} ({md_code(str(item.get('hash'))[:12])})" for item in loaded)
+            if loaded
+            else "; loaded no artifact"
+        ),
+        margin=(0, 10),
+    )
+    code = [
+        pn.Card(
+            pn.pane.Markdown(md_block(str(cell.get("code", "")), "python"), sizing_mode="stretch_width"),
+            title=html_text(f"cell {number} of {len(cells)}"),
+            collapsed=number < len(cells),
+            sizing_mode="stretch_width",
+        )
+        for number, cell in enumerate(cells, 1)
+    ]
+    return pn.Card(summary, *code, title=html_text(f"notebook {record.get('notebook')}"), sizing_mode="stretch_width")
+
+
 def provenance_tree(provenance: dict[str, Any] | None) -> pn.viewable.Viewable:
     """The provenance of an artifact as nested cards, or a note when there is none."""
+    if provenance and provenance.get("kind") == "ImplicitOperation":
+        return notebook_card(provenance)
     if not provenance or provenance.get("kind") != "ExecutedJob":
         return pn.pane.Markdown(
             "This artifact has **no provenance**: it was not made by a job here (uploaded or imported data), "

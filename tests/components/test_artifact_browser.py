@@ -7,6 +7,7 @@ import base64
 import hashlib
 import importlib.util
 import io
+import json
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +300,28 @@ def test_an_artifact_stored_where_this_workbench_cannot_reach_says_where_and_sen
     assert f"stored at {elsewhere}, not reachable from here" in browser.message.object
     assert asyncio.run(browser.download_file()) is None
     assert "not reachable from here" in session.message and browser.message.alert_type == "danger"
+
+
+def test_an_artifact_a_notebook_saved_shows_its_cells_and_what_they_loaded(session: Session) -> None:
+    provenance = {
+        "kind": "ImplicitOperation",
+        "notebook": "explore <b>",
+        "notebook_id": "nb1",
+        "cell": "c2",
+        "cells": [
+            {"id": "c1", "code": "raw = artifacts.load('digits')"},
+            {"id": "c2", "code": "artifacts.save(raw, 'x')"},
+        ],
+        "loaded": [{"artifact": "a0", "name": "digits", "hash": "ab" * 32, "url": "file:///x"}],
+        "adapter": "local",
+        "output": "x",
+    }
+    artifact_id = _upload(session, "x", b"deepforge:pickle\nx")
+    with session.project.transaction():
+        session.project.map("artifacts")[artifact_id]["provenance"] = json.dumps(provenance)
+    browser = ArtifactBrowser(session=session)
+    browser.select(artifact_id)
+    texts = " ".join(_texts(browser.tree))
+    assert "raw = artifacts.load('digits')" in texts, "the code of the first cell, in a code block"
+    assert "notebook explore &lt;b&gt;" in texts and "digits" in texts and "2 cells" in browser.header.object
+    assert browser.recreate_button.disabled, "recreating a notebook's chain as a pipeline is not offered yet"
