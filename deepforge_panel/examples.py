@@ -36,7 +36,38 @@ def build_digits(project: Project) -> None:
     pipelines.add_edge(train, fit, "model", plot, "model")
     pipelines.add_edge(train, split, "test", plot, "test")
     add_architectures(project, ops)
+    project.notebooks.create("explore", cells=EXPLORE)
     project.commit("Create the digits example", author="deepforge-panel")
+
+
+EXPLORE: list[tuple[str, str]] = [
+    (
+        "markdown",
+        "# Explore the digits\n\nA 2-D embedding of the images, colored by digit; a selection of it saved as an "
+        "artifact, whose provenance is the cells that made it.",
+    ),
+    (
+        "code",
+        "from sklearn.datasets import load_digits\n\ndigits = load_digits()\n"
+        "images, labels = digits.data[:600], digits.target[:600]\nimages.shape",
+    ),
+    (
+        "code",
+        "from sklearn.manifold import TSNE\n\n"
+        'embedding = TSNE(n_components=2, init="pca", perplexity=30, random_state=0).fit_transform(images)',
+    ),
+    (
+        "code",
+        "import matplotlib.pyplot as plt\n\n"
+        'plt.scatter(embedding[:, 0], embedding[:, 1], c=labels, cmap="tab10", s=8)\n'
+        'plt.title("t-SNE of the digits, colored by digit")\nplt.show()',
+    ),
+    (
+        "code",
+        'ones = images[labels == 1]\nartifacts.save(ones, "digit_ones")\nlen(ones)',
+    ),
+]
+"""The example notebook: load the bundled digits, embed them with t-SNE, plot, save a selection."""
 
 
 def add_architectures(project: Project, ops: dict[str, str]) -> None:

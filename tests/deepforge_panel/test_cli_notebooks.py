@@ -124,3 +124,18 @@ def test_run_prints_each_cells_output_and_fails_on_a_failing_cell(home: Path, tm
     assert failed.returncode == 1
     assert "ZeroDivisionError" in failed.stdout and "line 1" in failed.stdout
     assert "never" not in failed.stdout and "stopped at cell 2: error" in failed.stderr
+
+
+def test_the_example_notebook_runs_and_saves_a_selection_with_its_provenance(tmp_path: Path) -> None:
+    home = tmp_path / "example-home"  # a fresh home: the CLI makes the example project in it
+    done = cli("notebook", "run", "digits", "explore", home=home)
+    assert done.returncode == 0, done.stderr
+    assert "(600, 64)" in done.stdout and "[figure: t-SNE of the digits, colored by digit]" in done.stdout
+    assert "saved artifact 'digit_ones'" in done.stdout
+    project = Workspace(home).open("digits")
+    try:
+        (saved,) = [a for a in project.artifacts.all() if a.name == "digit_ones"]
+        assert saved.provenance is not None and saved.provenance["kind"] == "ImplicitOperation"
+        assert len(saved.provenance["cells"]) == 2, "the cell that saved it and the one that loaded the data"
+    finally:
+        project.close()

@@ -140,3 +140,8 @@ def test_restart_and_shutdown(aio: LoopThread, session: NotebookSession) -> None
     assert next(o for o in aio.run(session.run("'v' in dir()")).outputs if o["type"] == "result")["text"] == "False"
     aio.run(session.shutdown())
     assert session.status == "stopped"
+
+
+def test_a_trailing_semicolon_hides_the_value(aio: LoopThread, session: NotebookSession) -> None:
+    assert not [o for o in aio.run(session.run("1 + 1;")).outputs if o["type"] == "result"]
+    assert [o["text"] for o in aio.run(session.run("1 + 1")).outputs if o["type"] == "result"] == ["2"]

@@ -251,7 +251,8 @@ class Kernel:
                 )
                 return
             _register(filename, code)
-            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            quiet = code.rstrip().endswith(";")  # as in IPython: a trailing semicolon hides the value
+            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) and not quiet else None
             assert last is None or isinstance(last, ast.Expr)
             exec(compile(tree, filename, "exec"), self.namespace)
             if last is not None:
