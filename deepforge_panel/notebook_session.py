@@ -19,6 +19,7 @@ status "dead" and a message, never hangs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import shutil
@@ -169,7 +170,7 @@ class NotebookSession:
                 await asyncio.wait_for(asyncio.shield(task), 5)
             except TimeoutError:
                 task.cancel()
-                with _quiet():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             except BaseException:  # noqa: BLE001 - whatever it ended with, it ended
                 pass
@@ -275,13 +276,3 @@ def _signal_name(code: int | None) -> str:
         return f", killed by {signal.Signals(-code).name}"
     except ValueError:
         return ""
-
-
-class _quiet:
-    """Swallow whatever a cancelled task ends with."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
