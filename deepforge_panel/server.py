@@ -26,6 +26,9 @@ from deepforge_panel.workspace import Workspace
 WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
 """Figures and consoles can be large; Bokeh's 20 MiB default would drop the session."""
 
+SHARE_CACHE_S = 2.0
+"""How long the project a share token opens is remembered before it is looked up again."""
+
 PULL_INTERVAL_MS = 1000
 """How often open projects pick up edits other processes appended to their logs."""
 
@@ -79,10 +82,20 @@ def make_server(
     peering.label = f"{peering.label.rsplit(':', 1)[0]}:{server.port}"
     if auth:
         projects = hub.workspace.home
+        known: dict[str, tuple[float, tuple[str, str] | None]] = {}
 
         def shares(token: str) -> tuple[str, str] | None:
+            """The project a share token opens; answers are kept :data:`SHARE_CACHE_S` (peers poll twice a
+            second, and each look-up reads every project's store), so a revoked token stops within that."""
+            now = time.monotonic()
+            hit = known.get(token)
+            if hit is not None and now - hit[0] < SHARE_CACHE_S:
+                return hit[1]
             entry = projects.shared_by(token)
-            return (entry.id, entry.name) if entry is not None else None
+            if len(known) > 1000:
+                known.clear()
+            known[token] = (now, (entry.id, entry.name) if entry is not None else None)
+            return known[token][1]
 
         protect(server._tornado, home_token(hub.workspace.path), str(hub.workspace.path / TOKEN_FILE), shares)
     from tornado.ioloop import PeriodicCallback
