@@ -145,16 +145,16 @@ class PeerLink:
     async def stop(self) -> None:
         """Close the link for good (its connections closed and their readers finished)."""
         task, self._task = self._task, None
-        pumps = [c.pumping for c in self._connections.values() if c.pumping is not None]
-        self._close_all(1000, "the link was removed")
-        if pumps:
-            await asyncio.wait(pumps, timeout=5)
-        if task is not None:
+        if task is not None:  # first, so no connection is opened after the others were closed
             task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
                 pass
+        pumps = [c.pumping for c in self._connections.values() if c.pumping is not None]
+        self._close_all(1000, "the link was removed")
+        if pumps:
+            await asyncio.wait(pumps, timeout=5)
         self._set("stopped")
 
     @property
@@ -180,7 +180,7 @@ class PeerLink:
                 wait = BACKOFF[0]  # it was up for a while: start over from the shortest wait
             self.status.attempts += 1
             self._set("disconnected", error)
-            logger.info("peer %s: %s; retrying in %.1f s", self.address.display, error, wait)
+            logger.warning("peer %s: %s; retrying in %.1f s", self.address.display, error, wait)
             await asyncio.sleep(wait * random.uniform(0.8, 1.2))
             wait = min(wait * 2, BACKOFF[1])
 
@@ -211,13 +211,21 @@ class PeerLink:
             headers=self.address.headers(),
             request_timeout=TIMEOUT_S,
         )
+        connecting = asyncio.ensure_future(websocket_connect(request, max_message_size=MAX_MESSAGE_SIZE))
         try:
-            ws = await websocket_connect(request, max_message_size=MAX_MESSAGE_SIZE)
+            ws = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            connecting.add_done_callback(_close_if_open)  # else the peer keeps a connection nobody reads
+            raise
         except (OSError, HTTPClientError, WebSocketClosedError) as exc:
             raise PeerError(f"cannot open the live link of branch {branch!r}: {_describe(exc)}") from None
         connection = PeerConnection(ws, f"{self.address.display}#{branch}")
         self._connections[branch] = connection
-        if not await connection.join(self.room(branch)):
+        try:
+            joined = await asyncio.wait_for(connection.join(self.room(branch)), TIMEOUT_S)
+        except TimeoutError:
+            raise PeerError(f"the local document of branch {branch!r} did not open within {TIMEOUT_S:.0f} s") from None
+        if not joined:
             raise PeerError(f"the local document of branch {branch!r} closed")
         connection.pumping = asyncio.ensure_future(connection.pump())
 
@@ -346,6 +354,11 @@ async def _fetch(address: PeerAddress, label: str, ids: list[str]) -> list[Commi
         except (ExchangeError, AttributeError) as exc:
             raise PeerError(f"the peer sent malformed commits: {exc}") from None
     return records
+
+
+def _close_if_open(connecting: asyncio.Future[WebSocketClientConnection]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().close(1001, "the link was stopped")
 
 
 def _describe(exc: BaseException) -> str:

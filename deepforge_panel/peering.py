@@ -45,24 +45,33 @@ def peers_of(store_path: str | Path) -> list[Peer]:
 
 
 class PeerSyncServer(PresenceSyncServer):
-    """The sync endpoint, recording the peers that connect to it (connections that give ``?peer=LABEL``)."""
+    """The sync endpoint, recording the peers that connect to it (connections that give ``?peer=LABEL``).
+
+    A peer is connected while any of its connections is open (one per branch; a reconnect may open the
+    new one before the old one's close arrives), so connections are counted per (store, label).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: dict[tuple[str, str], int] = {}
 
     def opened(self, handler: SyncHandler, room: SyncRoom) -> None:
-        _record(handler, room, "connected")
+        self._count(handler, room, +1)
 
     def closed(self, handler: SyncHandler, room: SyncRoom) -> None:
-        _record(handler, room, "disconnected")
+        self._count(handler, room, -1)
 
-
-def _record(handler: SyncHandler, room: SyncRoom, state: str) -> None:
-    label = handler.get_query_argument("peer", default=None)
-    if not label:
-        return
-    book = PeerBook(room.store.path)
-    try:
-        book.heard(label[:200], state)
-    finally:
-        book.close()
+    def _count(self, handler: SyncHandler, room: SyncRoom, step: int) -> None:
+        label = handler.get_query_argument("peer", default=None)
+        if not label:
+            return
+        key = (str(room.store.path), label[:200])
+        count = self._open[key] = max(0, self._open.get(key, 0) + step)
+        book = PeerBook(room.store.path)
+        try:
+            book.heard(key[1], "connected" if count else "disconnected")
+        finally:
+            book.close()
 
 
 class Peering:

@@ -31,8 +31,8 @@ from tests.servers import Server
 
 SUITE_SEEDS = {1: 60, 2: 60}
 """Seed -> rounds, in the suite (120 rounds)."""
-SLOW_SEEDS = {3: 200, 4: 200, 5: 200}
-HEAL_S = 60.0
+SLOW_SEEDS = {3: 150, 4: 150}
+HEAL_S = 120.0
 
 
 @dataclass
