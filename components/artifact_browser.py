@@ -17,7 +17,7 @@ import panel as pn
 import param
 
 from deepforge_panel.artifacts import Artifact, read_artifact, unreachable
-from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.markup import html_text, md_block, md_code, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.downloads import DownloadFormat, convert, formats
@@ -207,6 +207,7 @@ class ArtifactBrowser(ProjectComponent):
             sizing_mode="stretch_width",
         )
         self.table.param.watch(self._on_selection, "selection")
+        self._unshown = resend_when_shown(self.session, "Artifacts", self.table) if self.session is not None else None
         self.header = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.format = pn.widgets.Select(
             options={}, disabled=True, width=230, description="The kind of file to download."

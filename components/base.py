@@ -34,6 +34,8 @@ class ProjectComponent(pn.viewable.Viewer):
         self._scheduled: asyncio.AbstractEventLoop | None = None
         self._last_refresh = 0.0
         self._unsubscribe: Callable[[], None] | None = None
+        self._unshown: Callable[[], None] | None = None
+        """Stops re-sending a table when its tab is shown (:func:`resend_when_shown`), if one does."""
         if self.project is not None and self.roots:
             self._unsubscribe = self.project.on_change(self.roots, self._changed)
             if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
@@ -65,6 +67,25 @@ class ProjectComponent(pn.viewable.Viewer):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unshown is not None:
+            self._unshown()
+            self._unshown = None
+
+
+def resend_when_shown(session: Any, tab: str, table: pn.widgets.Tabulator) -> Callable[[], None]:
+    """Send ``table``'s rows to the browser again when its ``tab`` comes to the front; returns the unwatch.
+
+    The browser's Tabulator can lose rows set while its tab is hidden (display: none; tabulator#4214):
+    CI's soak test saw the History table one commit short after runs committed behind another tab.
+    Re-sending on show costs one message and makes what is shown what the document holds.
+    """
+
+    def shown(event: param.parameterized.Event) -> None:
+        if event.new == tab:
+            table.param.trigger("value")
+
+    watcher = session.param.watch(shown, "tab")
+    return lambda: session.param.unwatch(watcher)
 
 
 def notify(message: str, level: str = "error", duration: int = 6000) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
 from deepforge_panel.components.markup import md_block, md_text
@@ -109,6 +109,7 @@ class ExecutionMonitor(ProjectComponent):
             widths={"status": 120, "pipeline": 180, "started": 190, "duration": 120, "commit": 120},
         )
         self.table.param.watch(self._table_selected, "selection")
+        self._unshown = resend_when_shown(self.session, "Executions", self.table) if self.session is not None else None
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
         self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, visible=False, width=100)
         self.cancel.on_click(self._cancel)

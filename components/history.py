@@ -15,7 +15,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from deepforge_panel.components.base import ProjectComponent, notify
+from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.branch_panel import BranchPanel
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.components.session import Session
@@ -86,6 +86,7 @@ class HistoryView(ProjectComponent):
             sizing_mode="stretch_width",
         )
         self.table.param.watch(self._on_selection, "selection")
+        self._unshown = resend_when_shown(self.session, "History", self.table) if self.session is not None else None
 
         self.preview_header = pn.pane.Markdown("")
         self.preview = pn.widgets.Tabulator(

@@ -355,3 +355,27 @@ def test_a_head_a_peer_made_concurrently_is_shown_as_divergent_and_can_be_restor
     assert "made on the peer" in names and "made here" not in names
     assert project.get_commit(restored).merged == (theirs,), "the restore joined the divergent heads"
     assert project.tips() == [restored] and not view.divergence.visible
+
+
+def test_the_table_is_sent_again_when_the_history_tab_comes_to_the_front(session: Session) -> None:
+    """Rows set while the tab was hidden can be lost by the browser's Tabulator: showing the tab re-sends them."""
+    from bokeh.document import Document
+    from bokeh.document.events import ColumnDataChangedEvent
+
+    view = HistoryView(session=session)
+    _commit_with(view, "first")
+    doc = Document()
+    root = pn.panel(view).get_root(doc)
+    doc.add_root(root)
+    events: list[object] = []
+    doc.on_change(events.append)
+    session.tab = "Executions"
+    assert not [e for e in events if isinstance(e, ColumnDataChangedEvent)]
+    session.tab = "History"
+    sent = [e for e in events if isinstance(e, ColumnDataChangedEvent)]
+    assert sent, "the rows went to the browser again"
+    view.dispose()
+    events.clear()
+    session.tab = "Pipelines"
+    session.tab = "History"
+    assert not [e for e in events if isinstance(e, ColumnDataChangedEvent)], "a disposed view stops"
