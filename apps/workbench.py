@@ -16,6 +16,7 @@ from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.identity import USER_COOKIE, Identity
 from deepforge_panel.components.markup import html_text, md_code, md_text
+from deepforge_panel.components.notebook_editor import NotebookEditor
 from deepforge_panel.components.peers import PeersPanel, ShareDialog
 from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.presence import PresenceList
@@ -83,6 +84,7 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
     pages = [
         ("Pipelines", editor),
         *((lib.tab, lib.editor(project, session)) for lib in loaded_libraries() if lib.tab),
+        ("Notebooks", NotebookEditor(project=project, session=session)),
         ("Executions", ExecutionMonitor(project=project, session=session)),
         ("Artifacts", ArtifactBrowser(project=project, session=session)),
         (
