@@ -8,6 +8,7 @@ disturbed by outputs streaming into another.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -173,7 +174,7 @@ class CellView:
     def __init__(self, editor: NotebookEditor, cell: Cell) -> None:
         self.id = cell.id
         self.kind = cell.kind
-        button = {"color": "light", "margin": (0, 2), "height": 28}
+        button = {"color": editor.plain, "margin": (0, 2), "height": 28}
         self.run = pn.widgets.Button(label="▶ Run", **button, width=64, description="Run (Shift+Enter / Ctrl+Enter)")
         self.up = pn.widgets.Button(label="↑", **button, width=32, description="Move up")
         self.down = pn.widgets.Button(label="↓", **button, width=32, description="Move down")
@@ -282,6 +283,11 @@ class CellView:
         return [figure for _, _, figure in self._shown if figure is not None]
 
 
+def _plain() -> str:
+    """The quiet buttons' color: light grey on a light page; the theme's own on a dark one (white glares)."""
+    return "default" if pn.config.theme == "dark" else "light"
+
+
 def _set(pane: pn.pane.HTML, html: str) -> None:
     if pane.object != html:
         pane.object = html
@@ -296,27 +302,32 @@ class NotebookEditor(ProjectComponent):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        self.plain = _plain()
+        """The quiet buttons' color for this page's theme (a later callback may not see the session's config)."""
         self.runner: NotebookRunner | None = None
         """The shown notebook's runner, once this tab ran something or drove its session."""
         self._unwatch_status: Callable[[], None] | None = None
         self.views: dict[str, CellView] = {}
         self.picker = pn.widgets.Select(label="Notebook", options={}, width=220)
-        self.new_name = pn.widgets.TextInput(label="New notebook", placeholder="name", width=180)
+        self.new_name = pn.widgets.TextInput(label="New notebook", placeholder="new notebook name", width=180)
         self.new_button = pn.widgets.Button(label="New notebook", color="primary", margin=(23, 5, 5, 5))
         self.adapter = pn.widgets.Select(label="Compute", options=list(ADAPTERS), width=110)
-        self.auto_run = pn.widgets.Checkbox(label="auto-run dependents", margin=(30, 10, 5, 10))
+        self.auto_run = pn.widgets.Checkbox(
+            label="auto-run dependents", margin=(30, 10, 5, 10), css_classes=["df-auto-run"]
+        )
         self.status = pn.pane.HTML("", margin=(28, 10, 5, 10), stylesheets=[_CSS], css_classes=["df-session-status"])
-        small = {"color": "light", "margin": (23, 3, 5, 3)}
+        small = {"color": self.plain, "margin": (23, 3, 5, 3)}
         self.run_all_button = pn.widgets.Button(label="▶▶ Run all", **small | {"color": "primary"})
         self.interrupt_button = pn.widgets.Button(label="■ Interrupt", **small)
         self.restart_button = pn.widgets.Button(label="↻ Restart", **small)
-        self.shutdown_button = pn.widgets.Button(label="⏻ Shut down", **small)
-        self.add_code_button = pn.widgets.Button(label="+ code", color="light")
-        self.add_markdown_button = pn.widgets.Button(label="+ markdown", color="light")
+        self.shutdown_button = pn.widgets.Button(label="Shut down", **small)
+        self.add_code_button = pn.widgets.Button(label="+ code", color=self.plain)
+        self.add_markdown_button = pn.widgets.Button(label="+ markdown", color=self.plain)
         self.hint = pn.pane.Markdown("", margin=(0, 10))
         self.cells = pn.Column(sizing_mode="stretch_width")
         self.keys = CellKeys(width=0, height=0, margin=0)
         self.keys.action = self._key
+        self._attaching: asyncio.Task[NotebookRunner | None] | None = None
 
         self.picker.param.watch(lambda e: setattr(self, "notebook", e.new), "value")
         self.new_button.on_click(lambda _e: self.create(self.new_name.value))
@@ -337,12 +348,27 @@ class NotebookEditor(ProjectComponent):
             self.restart_button, self.shutdown_button,
         )  # fmt: skip
         self.refresh()
+        self._attach_soon()
 
     # -- rendering ------------------------------------------------------------------------
     @param.depends("notebook", watch=True)
     def _notebook_chosen(self) -> None:
         self._detach()
         self.refresh()
+        self._attach_soon()
+
+    def _attach_soon(self) -> None:
+        """Show the notebook's session (and what is stale in it) from the start, when that starts nothing
+        new: its compute is the hub's own. A notebook on other compute is attached when first run."""
+        if self.notebook is None or self.session is None:
+            return
+        if self.project.notebooks.get(self.notebook).adapter != self.session.hub.compute_name:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no server loop (a script or a test): attached on first use
+        self._attaching = loop.create_task(self._attach())
 
     def refresh(self) -> None:
         notebooks = self.project.notebooks
