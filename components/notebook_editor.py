@@ -42,6 +42,7 @@ STATUS_COLORS: Final = {
 }
 RUN_ERRORS: Final[tuple[type[Exception], ...]] = (*USER_ERRORS, SessionDead, LookupError, OSError, TimeoutError)
 """What running a cell can refuse with: told to the user, never a traceback."""
+_WHERE: Final = re.compile(r"line (\d+)(?:, column (\d+))?: (.*)", re.DOTALL)
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False}).enable("table")
 _CSS: Final = """
@@ -173,7 +174,6 @@ class CellView:
 
     def __init__(self, editor: NotebookEditor, cell: Cell) -> None:
         self.id = cell.id
-        self.kind = cell.kind
         button = {"color": editor.plain, "margin": (0, 2), "height": 28}
         self.run = pn.widgets.Button(label="▶ Run", **button, width=64, description="Run (Shift+Enter / Ctrl+Enter)")
         self.up = pn.widgets.Button(label="↑", **button, width=32, description="Move up")
@@ -237,6 +237,9 @@ class CellView:
         if error:
             notes.append(f"<div class='df-syntax'>Syntax error: {html_text(error)}</div>")
         self.warning.param.update(object="".join(notes), visible=bool(notes))
+        annotations = _annotations(error)
+        if self.editor.annotations != annotations:
+            self.editor.annotations = annotations
         self._show_outputs(run.outputs if code_cell else [])
 
     @staticmethod
@@ -283,6 +286,15 @@ class CellView:
         return [figure for _, _, figure in self._shown if figure is not None]
 
 
+def _annotations(error: str | None) -> list[dict[str, Any]]:
+    """A syntax error ("line 2, column 5: ...") marked at its place in the editor."""
+    found = _WHERE.match(error or "")
+    if found is None:
+        return []
+    line, column, message = found.groups()
+    return [{"row": int(line) - 1, "column": max(int(column or 1) - 1, 0), "text": message, "type": "error"}]
+
+
 def _plain() -> str:
     """The quiet buttons' color: light grey on a light page; the theme's own on a dark one (white glares)."""
     return "default" if pn.config.theme == "dark" else "light"
@@ -326,7 +338,7 @@ class NotebookEditor(ProjectComponent):
         self.hint = pn.pane.Markdown("", margin=(0, 10))
         self.cells = pn.Column(sizing_mode="stretch_width")
         self.keys = CellKeys(width=0, height=0, margin=0)
-        self.keys.action = self._key
+        self.keys.action = self.on_key
         self._attaching: asyncio.Task[NotebookRunner | None] | None = None
 
         self.picker.param.watch(lambda e: setattr(self, "notebook", e.new), "value")
@@ -568,7 +580,7 @@ class NotebookEditor(ProjectComponent):
         if runner is not None:
             await runner.shutdown()
 
-    async def _key(self, action: str, cell_id: str) -> None:
+    async def on_key(self, action: str, cell_id: str) -> None:
         """A key pressed in a cell: ``here`` runs it; ``next`` also moves the caret on (adding a cell at the end)."""
         if self.notebook is None or cell_id not in self.views:
             return

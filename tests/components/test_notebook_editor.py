@@ -107,12 +107,13 @@ def test_marks_markdown_and_cell_edits(editor: NotebookEditor) -> None:
     assert "defines n — also defined in cell 1" in editor.views[second].warning.object
     assert editor.views[first].warning.visible and not editor.views[first].markdown.visible
     assert "Syntax error: line 1" in editor.views[third].warning.object
+    assert [(a["row"], a["type"]) for a in editor.views[third].editor.annotations] == [(0, "error")]
     assert "stale" in editor.views[first].info.object, "never ran"
 
     editor.toggle_kind(third)
     editor.refresh()
     view = editor.views[third]
-    assert view.editor.language == "markdown" and not view.warning.visible
+    assert view.editor.language == "markdown" and not view.warning.visible and view.editor.annotations == []
     _type(view, "# Results <script>alert(1)</script>\n\n*fine*")
     editor.refresh()
     assert view.markdown.visible
@@ -142,3 +143,22 @@ def test_a_taken_name_is_refused_and_outputs_render_inert(editor: NotebookEditor
     assert "<script>" not in png and "src='data:image/png;base64,iVBOR&#x27;&gt;" in png
     error = render_output({"type": "error", "ename": "E", "evalue": "<x>", "traceback": "\x1b[31mline 2\x1b[0m"})
     assert "df-error" in error and "&lt;x&gt;" in error and "\x1b" not in error
+
+
+def test_shift_enter_runs_and_moves_on_adding_a_cell_at_the_end(
+    editor: NotebookEditor, runner: asyncio.Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _new(editor, "x = 20", "x + 1")
+    focused: list[str] = []
+    monkeypatch.setattr(editor.keys, "focus", focused.append)
+    runner.run(editor.on_key("next", first))
+    assert focused == [second] and editor.project.notebooks.run_of(first).status == "done"
+    runner.run(editor.on_key("next", second))
+    cells = _cells(editor)
+    assert len(cells) == 3 and focused == [second, cells[2]], "the last cell moves on to a new one"
+    runner.run(editor.on_key("here", second))
+    editor.refresh()
+    assert focused == [second, cells[2]] and "[3]" in editor.views[second].info.object
+    assert "<pre class='df-out df-result'>21</pre>" in _outputs(editor.views[second])
+    editor.toggle_kind(first)
+    assert runner.run(editor.run_cell(first)) is None, "a markdown cell does not run"
