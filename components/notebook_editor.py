@@ -60,7 +60,11 @@ _CSS: Final = """
 .df-warn { color: #c77700; font-size: 12px; margin: 0 0 2px 0; }
 .df-syntax { color: #e0475a; font-size: 12px; margin: 0 0 2px 0; }
 .df-dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 6px; }
-.df-markdown { padding: 0 8px; }
+.df-markdown { padding: 0 8px; line-height: 1.45; }
+.df-markdown h1 { font-size: 1.5em; margin: 0.3em 0; }
+.df-markdown h2 { font-size: 1.3em; margin: 0.3em 0; }
+.df-markdown h3, .df-markdown h4 { font-size: 1.1em; margin: 0.3em 0; }
+.df-markdown p { margin: 0.3em 0; }
 """
 _CELL_CSS: Final = """
 :host { border-left: 3px solid rgba(127, 127, 127, 0.25); padding-left: 4px; margin-bottom: 6px; }
@@ -229,8 +233,10 @@ class CellView:
         if (self.editor.height, self.editor.language) != (height, language):
             self.editor.param.update(height=height, language=language)
         self.toggle.label = "→ markdown" if code_cell else "→ code"
+        self.run.visible = code_cell
         self.markdown.param.update(
-            object=render_markdown(cell.code) if not code_cell else "", visible=not code_cell and bool(cell.code)
+            object=f"<div class='df-markdown'>{render_markdown(cell.code)}</div>" if not code_cell else "",
+            visible=not code_cell and bool(cell.code),
         )
         _set(self.info, self._info(cell, run, stale))
         notes = [f"<div class='df-warn'>⚠ {html_text(w)}</div>" for w in warnings]
@@ -310,6 +316,10 @@ class NotebookEditor(ProjectComponent):
 
     session = param.ClassSelector(class_=Session, default=None, allow_None=True, doc="This tab's session (its hub).")
     notebook = param.String(default=None, allow_None=True, doc="Id of the notebook shown.")
+    tab = param.String(
+        default="Notebooks",
+        doc="The workbench tab showing this editor: its cells are first built when that tab comes to the front.",
+    )
     roots = ("notebooks", OUTPUTS_ROOT)
 
     def __init__(self, **params: Any) -> None:
@@ -339,6 +349,10 @@ class NotebookEditor(ProjectComponent):
         self.cells = pn.Column(sizing_mode="stretch_width")
         self.keys = CellKeys(width=0, height=0, margin=0)
         self.keys.action = self.on_key
+        self._seen = self.session is None or self.session.tab == self.tab
+        """Whether this tab was in front yet: a page not showing notebooks does not build their cells."""
+        if self.session is not None and not self._seen:
+            self.session.param.watch(self._tab_shown, "tab")
         self._attaching: asyncio.Task[NotebookRunner | None] | None = None
 
         self.picker.param.watch(lambda e: setattr(self, "notebook", e.new), "value")
@@ -382,6 +396,11 @@ class NotebookEditor(ProjectComponent):
             return  # no server loop (a script or a test): attached on first use
         self._attaching = loop.create_task(self._attach())
 
+    def _tab_shown(self, event: param.parameterized.Event) -> None:
+        if event.new == self.tab and not self._seen:
+            self._seen = True
+            self.refresh()
+
     def refresh(self) -> None:
         notebooks = self.project.notebooks
         listed = sorted(notebooks.all(), key=lambda nb: nb.name.lower())
@@ -408,7 +427,8 @@ class NotebookEditor(ProjectComponent):
             self.adapter.options = adapters
         self.adapter.value = notebook.adapter
         self.auto_run.value = notebook.auto_run
-        self._show_cells(notebook)
+        if self._seen:
+            self._show_cells(notebook)
 
     def _show_cells(self, notebook: Notebook | None) -> None:
         cells = notebook.cells if notebook is not None else []

@@ -15,7 +15,7 @@ from deepforge_panel.hub import ProjectHub
 
 @pytest.fixture
 def editor(hub: ProjectHub, runner: asyncio.Runner) -> Iterator[NotebookEditor]:
-    session = Session(hub=hub, project=hub.project("digits").as_user("me"))
+    session = Session(hub=hub, project=hub.project("digits").as_user("me"), tab="Notebooks")
     component = NotebookEditor(project=session.project, session=session)
     yield component
     component.dispose()
@@ -162,3 +162,13 @@ def test_shift_enter_runs_and_moves_on_adding_a_cell_at_the_end(
     assert "<pre class='df-out df-result'>21</pre>" in _outputs(editor.views[second])
     editor.toggle_kind(first)
     assert runner.run(editor.run_cell(first)) is None, "a markdown cell does not run"
+
+
+def test_cells_are_built_when_the_tab_first_comes_to_the_front(hub: ProjectHub) -> None:
+    session = Session(hub=hub, project=hub.project("digits").as_user("me"))
+    editor = NotebookEditor(project=session.project, session=session)
+    assert editor.notebook is not None and editor.views == {} and editor.cells.objects == []
+    session.tab = "Notebooks"
+    cells = _cells(editor)
+    assert cells and list(editor.views) == cells and len(editor.cells.objects) == len(cells)
+    editor.dispose()
