@@ -27,7 +27,8 @@ from deepforge_panel.workspace import Workspace
 from tests.conftest import wait_until
 from tests.libraries.notes_plugin import NotesLibrary
 
-CORE_TABS = ["Pipelines", "Executions", "Artifacts", "History"]
+CORE_TABS = ["Pipelines", "Notebooks", "Executions", "Artifacts", "History"]
+"""The core's tabs; library tabs come after Pipelines."""
 
 
 @pytest.fixture
