@@ -31,7 +31,7 @@ __all__ = ["PeerSyncServer", "Peering", "peers_of"]
 logger = logging.getLogger(__name__)
 
 REPORT_EVERY_S = 5.0
-"""How often a connected link's last contact is written to the peer book."""
+"""How often a peer's last contact is written to the peer book (by its link, or as it polls us)."""
 
 
 def peers_of(store_path: str | Path) -> list[Peer]:
@@ -97,8 +97,14 @@ class Peering:
             assert store is not None
             return store
 
+        last: dict[tuple[str, str], float] = {}
+
         def heard(store: DocStore, label: str) -> None:
-            self._book(store.path).heard(label)
+            """A peer polled: its last contact, written at most every few seconds (it polls twice a second)."""
+            key, now = (str(store.path), label), time.monotonic()
+            if now - last.get(key, -REPORT_EVERY_S) >= REPORT_EVERY_S:
+                last[key] = now
+                self._book(store.path).heard(label)
 
         return PeerRoutes(resolve, heard)
 
