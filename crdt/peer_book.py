@@ -39,6 +39,11 @@ class Peer:
     token: str = ""
 
     @property
+    def linked(self) -> str:
+        """How lists say which side made the link: "linked to" (an outgoing peer) or "linked from"."""
+        return "linked to" if self.direction == OUT else "linked from"
+
+    @property
     def link(self) -> PeerAddress:
         """The address to link to, token included (outgoing peers only)."""
         where = PeerAddress.parse(self.address)

@@ -55,9 +55,8 @@ def cmd_peers(args: argparse.Namespace) -> int:
         print(f"{entry.name} has no peers (add one with: deepforge-panel peers {args.project!r} add URL)")
     for peer in sorted(peers, key=lambda p: (p.direction != OUT, p.added)):
         contact = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(peer.contact)) if peer.contact else "never"
-        direction = "linked to" if peer.direction == OUT else "linked from"
         error = f"\t{peer.error}" if peer.error and peer.state != "connected" else ""
-        print(f"{peer.address}\t{direction}\t{peer.state}\tlast contact {contact}{error}")
+        print(f"{peer.address}\t{peer.linked}\t{peer.state}\tlast contact {contact}{error}")
     return 0
 
 

@@ -179,7 +179,7 @@ class Peering:
         return [
             {
                 "peer": p.address,
-                "direction": "linked to" if p.direction == OUT else "linked from",
+                "direction": p.linked,
                 "state": p.state,
                 "contact": p.contact,
                 "error": p.error,
