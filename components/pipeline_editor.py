@@ -23,6 +23,7 @@ from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.presence import mark_html, mark_style, marks, on_marks_change
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.inputs import is_input
 from deepforge_panel.interface import Attribute, Interface
 from deepforge_panel.libraries import loaded_libraries
 from deepforge_panel.oplib import builtin_operations
@@ -66,9 +67,14 @@ _NODE_CSS = """
 """
 
 
-def attribute_widget(attribute: Attribute, value: Any) -> pn.widgets.Widget:
-    """A widget fitting the attribute's type."""
+def attribute_widget(attribute: Attribute, value: Any, choices: list[str] | None = None) -> pn.widgets.Widget:
+    """A widget fitting the attribute's type; ``choices`` (with the value kept among them) for a pick from a list."""
     name = attribute.name
+    if choices is not None:
+        options = (
+            {c: c for c in choices} if value in choices else {value or "(choose one)": value, **{c: c for c in choices}}
+        )
+        return pn.widgets.Select(label=name, options=options, value=value)
     if attribute.choices is not None:
         return pn.widgets.Select(label=name, options=list(attribute.choices), value=value)
     if attribute.type == "bool":
@@ -86,7 +92,7 @@ class PipelineEditor(ProjectComponent):
     """Edit a pipeline: add operations, drag, connect ports, delete, set attributes, edit code."""
 
     session = param.ClassSelector(class_=Session, doc="This browser tab's selection and actions.")
-    roots = ("pipelines", "operations", "architectures")
+    roots = ("pipelines", "operations", "architectures", "artifacts")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -235,11 +241,12 @@ class PipelineEditor(ProjectComponent):
         self.code.operation = op.id
         iface = op.interface
         values = self.project.pipelines.effective_attributes(node) if iface else {}
-        signature = (pipeline.id, node.id, iface.attributes if iface else ())
+        picks = self._artifact_names() if is_input(iface) else None  # an Input picks one of the artifacts
+        signature = (pipeline.id, node.id, iface.attributes if iface else (), picks)
         if signature != self._attribute_signature:
             widgets = []
             for attribute in iface.attributes if iface else ():
-                widget = attribute_widget(attribute, values[attribute.name])
+                widget = attribute_widget(attribute, values[attribute.name], None if picks is None else list(picks))
                 widget.param.watch(lambda e, a=attribute: self._set_attribute(a, e.new), "value")
                 widgets.append(widget)
             self.attributes.objects = widgets or [pn.pane.Markdown("*No attributes.*")]
@@ -251,6 +258,10 @@ class PipelineEditor(ProjectComponent):
                 if widget.value != shown:
                     widget.value = shown
         self._show_references(pipeline, node, iface)
+
+    def _artifact_names(self) -> tuple[str, ...]:
+        """The project's artifact names, newest first, each once: what an Input node may feed."""
+        return tuple(dict.fromkeys(a.name for a in reversed(self.project.artifacts.all())))
 
     def _show_references(self, pipeline: Pipeline, node: Any, iface: Interface | None) -> None:
         """One selector per reference, listing every library's resources (e.g. Keras architectures)."""

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Map
 
-from deepforge_panel import provenance
+from deepforge_panel import inputs, provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
+from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.events import (
@@ -38,6 +39,7 @@ from deepforge_panel.events import (
     decode_record,
 )
 from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
+from deepforge_panel.inputs import InputError, find_artifact, is_input
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, coerce
@@ -336,6 +338,8 @@ class Orchestrator:
 
     async def _execute(self, run: _Run, node_id: NodeId) -> bool:
         snap = run.snapshots[node_id]
+        if is_input(snap.interface):
+            return self._feed(run, node_id)
         job_id = run.job_ids[node_id]
         inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
         with self.project.transaction(origin="orchestrator"):
@@ -426,6 +430,34 @@ class Orchestrator:
             message = f"job {snap.name} finished without producing outputs {missing}"
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
+
+    def _feed(self, run: _Run, node_id: NodeId) -> bool:
+        """An Input node: its output is the artifact it names, as stored (no job runs); True when it can be read."""
+        snap = run.snapshots[node_id]
+        now = time.time()
+        try:
+            artifact = find_artifact(self.project, snap.attributes.get(inputs.ATTRIBUTE, ""))
+        except InputError as exc:
+            self._set_status(run, node_id, "failed", started=now, ended=now, error=f"{snap.name}: {exc}")
+            return False
+        problem = unreachable(artifact, self.storage)
+        if problem is not None:
+            self._set_status(run, node_id, "failed", started=now, ended=now, error=f"{snap.name}: {problem}")
+            return False
+        run.artifacts[node_id] = {
+            inputs.OUTPUT: {
+                "artifact": artifact.id,
+                "url": artifact.url,
+                "hash": artifact.hash,
+                "provenance": artifact.provenance,
+            }
+        }
+        line = Line("stdout", f"feeds artifact {artifact.name!r} ({artifact.id}, {artifact.size} bytes)")
+        run.buffers[run.job_ids[node_id]].extend(self._console_share(run, run.job_ids[node_id], line))
+        with self.project.transaction(origin="orchestrator"):
+            self._job(run, node_id)["outputs"][inputs.OUTPUT] = artifact.id
+        self._set_status(run, node_id, "succeeded", started=now, ended=now)
+        return True
 
     @staticmethod
     def _console_share(run: _Run, job_id: JobId, line: Line) -> list[Line]:

@@ -13,6 +13,7 @@ from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.crdt.schema import MAX_INT
 from deepforge_panel.errors import Place
 from deepforge_panel.graph import DAG, GraphError
+from deepforge_panel.inputs import ATTRIBUTE, InputError, find_artifact, is_input
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
@@ -340,6 +341,12 @@ class PipelinesView(RootView[Pipeline]):
                 fault(node, f"{node.name}: operation {op.name} does not parse: {op.error}")
                 continue
             interface = op.interface
+            if is_input(interface):
+                chosen = {**node.attributes, **(overrides or {}).get(node.name, {})}.get(ATTRIBUTE, "")
+                try:
+                    find_artifact(self.project, chosen)
+                except InputError as exc:
+                    fault(node, f"{node.name}: {exc}")
             connected = {e.dst_port for e in pipeline.incoming(node.id)}
             for port in interface.inputs:
                 if port.required and port.name not in connected:
