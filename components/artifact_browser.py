@@ -22,6 +22,7 @@ from deepforge_panel.components.markup import html_text, md_block, md_code, md_t
 from deepforge_panel.components.session import Session
 from deepforge_panel.downloads import DownloadFormat, convert, formats
 from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.implicit import IMPLICIT
 from deepforge_panel.pipelines import PipelineId
 from deepforge_panel.provenance import lineage, reify
 
@@ -51,11 +52,16 @@ def format_time(timestamp: float) -> str:
 def made_by(artifact: Artifact) -> str:
     """Which pipeline node produced the artifact, or that it came from outside."""
     record = artifact.provenance
-    if record and record.get("kind") == "ImplicitOperation":
+    if record and record.get("kind") == IMPLICIT:
         return f"notebook {record.get('notebook')} ({len(record.get('cells') or [])} cells)"
     if not record or record.get("kind") != "ExecutedJob":
         return "uploaded (no provenance)"
     return f"{record['pipeline']} / {record['node']}"
+
+
+def recreatable(artifact: Artifact) -> bool:
+    """Whether a pipeline can be made from the artifact's provenance: a job's, or a notebook's chain of cells."""
+    return bool(lineage(artifact.provenance)) or (artifact.provenance or {}).get("kind") == IMPLICIT
 
 
 def download_name(artifact: Artifact, fmt: DownloadFormat) -> str:
@@ -137,6 +143,8 @@ def input_view(port: str, source: dict[str, Any], depth: int) -> pn.viewable.Vie
     upstream = source.get("provenance")
     if upstream and upstream.get("kind") == "ExecutedJob":
         return job_card(upstream, port, depth)
+    if upstream and upstream.get("kind") == IMPLICIT:
+        return notebook_card(upstream)
     return pn.pane.Markdown(
         f"input {md_code(port)}: artifact {md_code(source.get('artifact'))} with no provenance (uploaded data)",
         margin=(0, 10),
@@ -172,7 +180,7 @@ def notebook_card(record: dict[str, Any]) -> pn.Card:
 
 def provenance_tree(provenance: dict[str, Any] | None) -> pn.viewable.Viewable:
     """The provenance of an artifact as nested cards, or a note when there is none."""
-    if provenance and provenance.get("kind") == "ImplicitOperation":
+    if provenance and provenance.get("kind") == IMPLICIT:
         return notebook_card(provenance)
     if not provenance or provenance.get("kind") != "ExecutedJob":
         return pn.pane.Markdown(
@@ -277,7 +285,6 @@ class ArtifactBrowser(ProjectComponent):
             self.download.disabled = self.recreate_button.disabled = self.format.disabled = True
             return
         artifact = self.project.artifacts.get(self.artifact)
-        records = lineage(artifact.provenance)
         self.header.object = (
             f"### {md_text(artifact.name)}\n"
             f"**type** {md_code(artifact.type)} · **size** {human_size(artifact.size)} ({artifact.size} bytes) · "
@@ -291,7 +298,7 @@ class ArtifactBrowser(ProjectComponent):
         offered = {fmt.label: fmt.key for fmt in formats(artifact.type)}
         self.format.param.update(options=offered, value=next(iter(offered.values())), disabled=False)
         self._show_format()
-        self.recreate_button.disabled = not records
+        self.recreate_button.disabled = not recreatable(artifact)
         self.tree.objects = [provenance_tree(artifact.provenance)]
         self.details.visible = True
 
@@ -362,7 +369,7 @@ class ArtifactBrowser(ProjectComponent):
             self._report("select an artifact to recreate its pipeline", "warning")
             return None
         artifact = self.project.artifacts.get(self.artifact)
-        if not lineage(artifact.provenance):
+        if not recreatable(artifact):
             self._report(
                 f"artifact {artifact.name!r} has no provenance (uploaded or imported data): "
                 "there is no pipeline to recreate",

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.adapters.compute import ComputeAdapter
 from deepforge_panel.artifacts import unreachable
+from deepforge_panel.implicit import IMPLICIT
+from deepforge_panel.inputs import find_artifact
 from deepforge_panel.jobruntime.deepforge.kernel import STORAGE_ENV
 from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
 from deepforge_panel.notebook_deps import Analysis, analyze, ancestors, descendants, run_plan
@@ -33,9 +35,6 @@ if TYPE_CHECKING:
     from deepforge_panel.adapters.storage import StorageAdapter
 
 __all__ = ["IMPLICIT", "NotebookRunner"]
-
-IMPLICIT = "ImplicitOperation"
-"""The provenance kind of an artifact a notebook saved: the cells that made it, what they loaded."""
 
 _STATUS = {"ok": "done", "error": "error", "interrupted": "interrupted", "dead": "error", "stopped": "interrupted"}
 """A session run's end -> the cell's status in the document."""
@@ -191,12 +190,7 @@ class NotebookRunner:
         """What a cell asked for: where an artifact is (``artifacts.load``), if this workbench can read it."""
         if request.get("op") != "load":
             raise LookupError(f"unknown request {request.get('op')!r}")
-        name = str(request.get("name"))
-        matches = [a for a in self.project.artifacts.all() if name in (a.name, a.id)]
-        if not matches:
-            known = ", ".join(sorted({a.name for a in self.project.artifacts.all()})[:20]) or "none yet"
-            raise LookupError(f"no artifact {name!r} in project {self.project.name!r} (artifacts: {known})")
-        artifact = matches[-1]  # the newest of that name
+        artifact = find_artifact(self.project, str(request.get("name")))  # LookupError saying what there is
         if self.storage is None:
             raise LookupError("this session has no storage to read artifacts from")
         problem = unreachable(artifact, self.storage)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import ProjectError
+from deepforge_panel.implicit import IMPLICIT, reify_implicit
+from deepforge_panel.inputs import ATTRIBUTE, OUTPUT, input_operation
 from deepforge_panel.interface import Interface
 from deepforge_panel.names import MAX_NAME_LENGTH, name_problem
 
@@ -71,10 +73,16 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
     """A new pipeline in ``project`` that recomputes ``artifact_id`` from its provenance.
 
     Operations are matched by code: an existing operation with the very same code is reused,
-    otherwise the snapshot becomes a new operation. Inputs whose data had no provenance
-    (uploaded, say) are left unconnected for the user to supply.
+    otherwise the snapshot becomes a new operation. An input whose artifact no job made (a notebook's,
+    an upload) is fed by an Input node naming that artifact, if the project still has it; else it is left
+    unconnected for the user to supply. An artifact a notebook made becomes its chain of cells as one
+    operation (``deepforge_panel.implicit``).
     """
     artifact = project.artifacts.get(artifact_id)
+    if (artifact.provenance or {}).get("kind") == IMPLICIT:
+        pipeline_id = project.pipelines.create(name or _free_name(project, f"reproduce {artifact.name}"))
+        reify_implicit(project, artifact.provenance or {}, pipeline_id)
+        return pipeline_id
     records = lineage(artifact.provenance)
     if not records:
         raise ProjectError(f"artifact {artifact.name!r} has no provenance to rebuild a pipeline from", artifact.id)
@@ -96,6 +104,8 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
             x=220.0 * depth,
             y=0.0,
         )
+    fed_by: dict[str, str] = {}
+    """Input nodes by the artifact they feed."""
     for record in records:
         for ref_name, ref in record.get("references", {}).items():
             value = f"{ref['library']}:{ref['resource']}"
@@ -109,6 +119,13 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
                 project.pipelines.add_edge(
                     pipeline_id, nodes[upstream["job"]], upstream["output"], nodes[record["job"]], port
                 )
+            elif source.get("artifact") in project.artifacts.ids():  # made elsewhere (a notebook, an upload)
+                fed = fed_by.get(source["artifact"])
+                if fed is None:
+                    fed = fed_by[source["artifact"]] = project.pipelines.add_node(
+                        pipeline_id, input_operation(project), attributes={ATTRIBUTE: source["artifact"]}, x=-220.0
+                    )
+                project.pipelines.add_edge(pipeline_id, fed, OUTPUT, nodes[record["job"]], port)
     return pipeline_id
 
 

@@ -324,4 +324,8 @@ def test_an_artifact_a_notebook_saved_shows_its_cells_and_what_they_loaded(sessi
     texts = " ".join(_texts(browser.tree))
     assert "raw = artifacts.load('digits')" in texts, "the code of the first cell, in a code block"
     assert "notebook explore &lt;b&gt;" in texts and "digits" in texts and "2 cells" in browser.header.object
-    assert browser.recreate_button.disabled, "recreating a notebook's chain as a pipeline is not offered yet"
+    assert not browser.recreate_button.disabled, "a notebook's chain of cells recreates as a pipeline"
+    pipeline = session.project.pipelines.get(browser.recreate())
+    assert session.tab == "Pipelines" and session.pipeline == pipeline.id
+    assert sorted(n.name for n in pipeline.nodes.values()) == ["digits", "explore_b_x"]
+    assert "Recreated pipeline" in browser.message.object
