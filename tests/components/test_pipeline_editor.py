@@ -193,3 +193,22 @@ def test_free_spot_fills_gaps_before_growing_the_graph() -> None:
     assert free_spot(row, (190, 100)) == (0.0, 120.0)  # nothing fits between them: the next row
     wide = [(0.0, 0.0, 190.0, 100.0), (500.0, 0.0, 190.0, 100.0)]
     assert free_spot(wide, (190, 100)) == (285.0, 0.0)  # the gap between them
+
+
+def test_an_input_node_picks_one_of_the_projects_artifacts(digits_session: Session) -> None:
+    editor = _editor(digits_session)
+    project = digits_session.project
+    older = project.artifacts.add("digits.raw", "bytes", "file:///a", "0" * 64, 1)
+    project.artifacts.add("model", "bytes", "file:///b", "1" * 64, 1)
+    node_id = editor.add_operation("Input")
+    editor.flow._process_msg({"type": "selection_changed", "nodes": [node_id], "edges": []})
+    (pick,) = editor.attributes.objects
+    assert isinstance(pick, pn.widgets.Select) and pick.label == "artifact"
+    assert list(pick.options) == ["(choose one)", "model", "digits.raw"], "newest first, after the empty choice"
+    pick.value = "digits.raw"
+    pipeline = project.pipelines.find("train")
+    assert pipeline.nodes[node_id].attributes == {"artifact": "digits.raw"}
+    project.artifacts.add("late", "bytes", "file:///c", "2" * 64, 1)
+    (pick,) = editor.attributes.objects
+    assert list(pick.options) == ["late", "model", "digits.raw"], "an artifact made meanwhile is offered at once"
+    assert pick.value == "digits.raw" and older in project.artifacts.ids()
