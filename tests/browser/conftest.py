@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,9 +95,55 @@ class Tab:
             self.errors.append(f"console: {message.text} ({url or 'no url'})")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """A failed browser test's report tells what each of its tabs showed (and where their screenshots are)."""
+    report = yield
+    make = getattr(item, "funcargs", {}).get("new_tab")
+    if report.when == "call" and report.failed and make is not None and make.tabs:
+        folder = Path(tempfile.mkdtemp(prefix="failed-browser-test-"))
+        shown = [f"tab {index}: {describe(tab, folder / f'tab-{index}.png')}" for index, tab in enumerate(make.tabs)]
+        report.sections.append(("what the browser showed", "\n".join(shown)))
+        server = item.funcargs.get("server")
+        if isinstance(server, Server) and server.log.exists():
+            report.sections.append(
+                ("the server's log, last 60 lines", "\n".join(server.log.read_text().splitlines()[-60:]))
+            )
+    return report
+
+
+def describe(tab: Tab, path: Path) -> str:
+    """What a failed test's tab showed: a screenshot at ``path``, the tab in front, each shown graph's nodes
+    (label and CSS visibility), what each shown list has selected, alerts."""
+    page = tab.page
+    try:
+        page.screenshot(path=path, full_page=True)
+        shown = page.evaluate(
+            """() => {
+              const all = (selector, root = document) => [  // Bokeh renders into shadow roots
+                ...root.querySelectorAll(selector),
+                ...[...root.querySelectorAll('*')].filter((el) => el.shadowRoot).flatMap((el) => all(selector, el.shadowRoot)),
+              ];
+              const visible = (el) => el.getClientRects().length > 0;
+              const tab = all('.bk-tab.bk-active').map((el) => el.innerText);
+              const label = (el) => (el.querySelector('.rf-node-label') || el).innerText.trim().split('\\n')[0];
+              const graphs = all('.react-flow').filter(visible).map((flow) =>
+                [...flow.querySelectorAll('.react-flow__node')].map((el) =>
+                  `${label(el)} (${visible(el) ? getComputedStyle(el).visibility : 'no box'})`));
+              const picked = all('select').filter(visible)
+                .map((el) => [...el.selectedOptions].map((o) => o.text.slice(0, 40)).join('|'));
+              const alerts = all('.alert').filter(visible).map((el) => el.innerText);
+              return {tab, graphs, picked, alerts};
+            }"""
+        )
+    except Exception as exc:  # noqa: BLE001 - a diagnostic must not hide the failure it describes
+        return f"{page.url}: could not describe the page ({exc})"
+    return f"{page.url}\n  screenshot: {path}\n  shown: {shown}\n  errors: {tab.errors}"
+
+
 @pytest.fixture
 def new_tab(browser: Any, server: Server) -> Iterator[Any]:
-    """New tabs, each in its own browser context, signed in to ``server``."""
+    """New tabs, each in its own browser context, signed in to ``server`` (``make.tabs`` lists them)."""
     contexts = []
     tabs: list[Tab] = []
 
@@ -108,6 +155,7 @@ def new_tab(browser: Any, server: Server) -> Iterator[Any]:
         tabs.append(tab)
         return tab
 
+    make.tabs = tabs  # type: ignore[attr-defined]
     yield make
     for context in contexts:
         context.close()
