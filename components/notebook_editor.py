@@ -20,8 +20,8 @@ from markdown_it import MarkdownIt
 from panel.custom import JSComponent
 
 from deepforge_panel.components.base import ProjectComponent, notify
-from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.markup import html_text
+from deepforge_panel.components.notebook_outputs import CellOutputs, render_output
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.notebook_deps import Analysis, analyze
@@ -43,16 +43,8 @@ STATUS_COLORS: Final = {
 RUN_ERRORS: Final[tuple[type[Exception], ...]] = (*USER_ERRORS, SessionDead, LookupError, OSError, TimeoutError)
 """What running a cell can refuse with: told to the user, never a traceback."""
 _WHERE: Final = re.compile(r"line (\d+)(?:, column (\d+))?: (.*)", re.DOTALL)
-_ANSI: Final = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _MARKDOWN: Final = MarkdownIt("commonmark", {"html": False}).enable("table")
 _CSS: Final = """
-.df-out { margin: 2px 0; padding: 4px 8px; border-radius: 4px; font-size: 12.5px; white-space: pre-wrap;
-  word-break: break-word; background: rgba(127, 127, 127, 0.08); max-height: 360px; overflow: auto; }
-.df-out.df-stderr { background: rgba(240, 173, 78, 0.14); }
-.df-out.df-error { color: #e0475a; background: rgba(220, 53, 69, 0.10); }
-.df-note { font-style: italic; opacity: 0.8; font-size: 12.5px; margin: 2px 0; }
-.df-html { width: 100%; border: 1px solid rgba(127, 127, 127, 0.3); border-radius: 4px; background: white;
-  resize: vertical; }
 .df-cell-info { font-size: 12px; display: flex; gap: 8px; align-items: center; white-space: nowrap; }
 .df-count { font-family: monospace; opacity: 0.75; }
 .df-badge { padding: 1px 6px; border-radius: 8px; font-size: 11px; }
@@ -75,33 +67,6 @@ _CELL_CSS: Final = """
 def render_markdown(text: str) -> str:
     """A markdown cell as HTML; raw HTML in it is shown as text, never run."""
     return _MARKDOWN.render(text)
-
-
-def render_output(output: dict[str, Any]) -> str:
-    """One output (not a figure) as inert HTML: every text in it escaped, HTML results sandboxed."""
-    kind = output.get("type")
-    if kind == "stream":
-        name = "df-stderr" if output.get("name") == "stderr" else "df-stdout"
-        return f"<pre class='df-out {name}'>{html_text(output.get('text', ''))}</pre>"
-    if kind == "result":
-        if output.get("png"):
-            return (
-                f"<img alt='cell result' style='max-width:100%' src='data:image/png;base64,{html_text(output['png'])}'>"
-            )
-        if output.get("html"):
-            body = str(output["html"])
-            height = min(60 + 26 * body.lower().count("<tr"), 420)
-            return (
-                f"<iframe class='df-html' sandbox title='cell result' style='height:{height}px' "
-                f"srcdoc='{html_text(body)}'></iframe>"
-            )
-        return f"<pre class='df-out df-result'>{html_text(output.get('text', ''))}</pre>"
-    if kind == "error":
-        trace = _ANSI.sub("", str(output.get("traceback") or ""))
-        head = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-        body = trace if head.strip(": ") in trace else f"{trace}\n{head}".strip()
-        return f"<pre class='df-out df-error'>{html_text(body)}</pre>"
-    return f"<div class='df-note'>{html_text(output.get('text', ''))}</div>"
 
 
 class CellKeys(JSComponent):
@@ -206,8 +171,7 @@ class CellView:
         )
         self.editor.param.watch(lambda event: editor.edited(self.id, event.new), "value")
         self.markdown = pn.pane.HTML("", visible=False, sizing_mode="stretch_width", stylesheets=[_CSS])
-        self.outputs = pn.Column(sizing_mode="stretch_width", margin=(0, 8))
-        self._shown: list[tuple[str, pn.viewable.Viewable, FigureView | None]] = []
+        self.outputs = CellOutputs(functools.partial(editor.save_selection, cell.id))
         bar = pn.Row(
             self.run, self.info, pn.layout.HSpacer(), self.up, self.down, self.toggle, self.add_code,
             self.add_markdown, self.delete, sizing_mode="stretch_width", margin=(0, 5),
@@ -217,7 +181,7 @@ class CellView:
             self.warning,
             self.editor,
             self.markdown,
-            self.outputs,
+            self.outputs.column,
             sizing_mode="stretch_width",
             css_classes=["df-cell", f"df-cell-{cell.id}"],
             stylesheets=[_CELL_CSS],
@@ -246,7 +210,7 @@ class CellView:
         annotations = _annotations(error)
         if self.editor.annotations != annotations:
             self.editor.annotations = annotations
-        self._show_outputs(run.outputs if code_cell else [])
+        self.outputs.show(run.outputs if code_cell else [])
 
     @staticmethod
     def _info(cell: Cell, run: CellRun, stale: bool) -> str:
@@ -259,37 +223,6 @@ class CellView:
                 "<span class='df-badge df-stale' title='its code or what it uses changed since it ran'>stale</span>"
             )
         return f"<div class='df-cell-info'>{''.join(parts)}</div>"
-
-    def _show_outputs(self, outputs: list[dict[str, Any]]) -> None:
-        """Patch the output panes in place (streams grow, figures update); rebuild only from the first that changed kind."""
-        shown = self._shown
-        kept = 0
-        for i, output in enumerate(outputs):
-            kind = str(output.get("type"))
-            if i >= len(shown) or shown[i][0] != kind:
-                break
-            _, pane, figure = shown[i]
-            if figure is not None:
-                figure.update(output["figure"])
-            else:
-                _set(pane, render_output(output))
-            kept += 1
-        fresh = [self._pane(output) for output in outputs[kept:]]
-        if fresh or kept < len(shown):
-            self._shown = shown[:kept] + fresh
-            self.outputs.objects = [pane for _, pane, _ in self._shown]
-
-    @staticmethod
-    def _pane(output: dict[str, Any]) -> tuple[str, pn.viewable.Viewable, FigureView | None]:
-        kind = str(output.get("type"))
-        if kind == "figure":
-            figure = FigureView(output["figure"])
-            return kind, pn.panel(figure), figure
-        return kind, pn.pane.HTML(render_output(output), sizing_mode="stretch_width", stylesheets=[_CSS]), None
-
-    @property
-    def figures(self) -> list[FigureView]:
-        return [figure for _, _, figure in self._shown if figure is not None]
 
 
 def _annotations(error: str | None) -> list[dict[str, Any]]:
@@ -581,6 +514,18 @@ class NotebookEditor(ProjectComponent):
         except RUN_ERRORS as exc:
             self._report(f"could not run the notebook: {exc}")
             return []
+
+    async def save_selection(self, cell_id: str, shown_as: str, rows: list[int], name: str) -> str | None:
+        """Save ``rows`` of what the cell showed in the explorer (as ``shown_as``) as artifact ``name``, in the
+        session; its status, or None when it did not run."""
+        runner = await self._attach()
+        if runner is None:
+            return None
+        try:
+            return await runner.save_selection(cell_id, shown_as, rows, name)
+        except RUN_ERRORS as exc:
+            self._report(f"could not save the selection: {exc}")
+            return None
 
     async def interrupt(self) -> None:
         runner = await self._attach()

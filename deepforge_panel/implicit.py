@@ -3,8 +3,9 @@
 An artifact a notebook saved (``artifacts.save`` in a cell) records an ``ImplicitOperation`` provenance:
 the code of the chain of cells it depends on, in order, the artifacts they loaded and the session's
 adapter. :func:`operation_code` writes that chain as a plain operation: one input per loaded artifact,
-``execute`` runs the cells in order with a stand-in ``artifacts`` (loads give the inputs, saves are kept)
-and returns the saved value. :func:`reify_implicit` builds the pipeline: an Input node per loaded artifact
+``execute`` runs the cells in order with stand-ins for ``artifacts`` (loads give the inputs, saves are
+kept) and ``explorer`` (it draws nothing; ``take`` selects rows as ``deepforge.explore.take`` does) and
+returns the saved value. :func:`reify_implicit` builds the pipeline: an Input node per loaded artifact
 feeding that operation; running it gives the artifact again (the same content hash when the cells are
 deterministic).
 """
@@ -39,7 +40,7 @@ class {class_name}:
 
     def execute(self{params}):
         artifacts = _Artifacts({{{loaded}}})
-        namespace = {{"__name__": "__main__", "artifacts": artifacts}}
+        namespace = {{"__name__": "__main__", "artifacts": artifacts, "explorer": _Explorer()}}
         for label, code in CELLS:
             exec(compile(code, label, "exec"), namespace)
         {result} = artifacts.saved[{output!r}]
@@ -61,6 +62,25 @@ class _Artifacts:
     def save(self, value, name):
         self.saved[name] = value
         return name
+
+
+class _Explorer:
+    """The notebook's ``explorer`` in a job: draws nothing, keeps what it is shown for the rows taken from it."""
+
+    def __init__(self):
+        self.shown = {{}}
+
+    def show(self, data, labels=None, predictions=None, *, name="data", **options):
+        self.shown[str(name)] = data
+
+    def take(self, name, rows):
+        rows = [int(row) for row in rows]
+        data = self.shown[name]
+        if hasattr(data, "iloc"):
+            return data.iloc[rows]
+        import numpy as np
+
+        return np.asarray(data)[rows]
 '''
 
 

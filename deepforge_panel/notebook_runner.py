@@ -26,9 +26,10 @@ from deepforge_panel.implicit import IMPLICIT
 from deepforge_panel.inputs import find_artifact
 from deepforge_panel.jobruntime.deepforge.kernel import STORAGE_ENV
 from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
+from deepforge_panel.names import check_name
 from deepforge_panel.notebook_deps import Analysis, analyze, ancestors, descendants, run_plan
 from deepforge_panel.notebook_session import NotebookSession, RunResult
-from deepforge_panel.notebooks import Notebook
+from deepforge_panel.notebooks import Notebook, NotebookError
 from deepforge_panel.project import Project
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class NotebookRunner:
         self._ran: dict[str, tuple[int, str]] = {}
         """Cells run in this session: cell -> (run count, the code it ran)."""
         self._queue = asyncio.Lock()
+        self._extra: str | None = None
+        """Code run after a cell as if it were the next one (a selection saved from the explorer)."""
 
     # -- what the notebook is ------------------------------------------------------------
     @property
@@ -166,15 +169,9 @@ class NotebookRunner:
         notebooks = self.project.notebooks
         notebooks.start_run(cell_id, cell.code, count)
         self._loaded[cell_id] = []
-
-        def output(item: dict[str, Any]) -> None:
-            if item["type"] == "saved":
-                item = self._saved(cell_id, item)
-            notebooks.append_output(cell_id, item)
-
         self._running = cell_id
         try:
-            result: RunResult = await self.session.run(cell.code, label=f"{count}", on_output=output)
+            result: RunResult = await self.session.run(cell.code, label=f"{count}", on_output=self._output_of(cell_id))
         finally:
             self._running = None
         status = _STATUS.get(result.status, "error")
@@ -184,6 +181,37 @@ class NotebookRunner:
         else:
             self._ran.pop(cell_id, None)
         return status
+
+    async def save_selection(self, cell_id: str, shown: str, rows: list[int], name: str) -> str:
+        """Save the ``rows`` of the data cell ``cell_id`` showed in the explorer as ``shown`` as artifact ``name``,
+        in the session (the data is there, not here); its provenance is the cell's chain plus that selection.
+        Returns the status of the run; what it says goes under the cell."""
+        check_name("artifact", name, NotebookError)
+        code = f"artifacts.save(explorer.take({shown!r}, {sorted(set(int(r) for r in rows))!r}), {name!r})"
+        async with self._queue:
+            if cell_id not in self._ran:
+                self.project.notebooks.append_output(
+                    cell_id, {"type": "note", "text": "run the cell again first: this session no longer holds its data"}
+                )
+                return "error"
+            self._extra = code
+            self._running = cell_id
+            try:
+                result = await self.session.run(code, label="selection", on_output=self._output_of(cell_id))
+            finally:
+                self._running, self._extra = None, None
+            return _STATUS.get(result.status, "error")
+
+    def _output_of(self, cell_id: str) -> Callable[[dict[str, Any]], None]:
+        """What a run's outputs do: go under ``cell_id`` (a saved artifact first recorded with its provenance)."""
+        notebooks = self.project.notebooks
+
+        def output(item: dict[str, Any]) -> None:
+            if item["type"] == "saved":
+                item = self._saved(cell_id, item)
+            notebooks.append_output(cell_id, item)
+
+        return output
 
     # -- artifacts in and out ------------------------------------------------------------------
     def _request(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -209,13 +237,15 @@ class NotebookRunner:
         analysis = analyze(notebook.cells)
         chain = [*ancestors(analysis, cell_id), cell_id]
         code: dict[str, str] = {cell.id: cell.code for cell in notebook.cells}
-        ran = {cell: self._ran[cell][1] for cell in chain if cell in self._ran and cell != cell_id}
+        running = None if self._extra else cell_id  # a selection runs after its cell ran: all as they ran
+        ran = {cell: self._ran[cell][1] for cell in chain if cell in self._ran and cell != running}
         provenance = {
             "kind": IMPLICIT,
             "notebook": notebook.name,
             "notebook_id": notebook.id,
             "cell": cell_id,
-            "cells": [{"id": c, "code": ran.get(c, code.get(c, ""))} for c in chain],
+            "cells": [{"id": c, "code": ran.get(c, code.get(c, ""))} for c in chain]
+            + ([{"id": "selection", "code": self._extra}] if self._extra else []),
             "loaded": [item for c in chain for item in self._loaded.get(c, [])],
             "adapter": self.adapter_name,
             "output": saved["name"],

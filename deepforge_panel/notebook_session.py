@@ -219,7 +219,7 @@ class NotebookSession:
             return
         if kind == "dropped":
             run.add({"type": "note", "text": f"an output of {event['size']} bytes was too large to send"})
-        elif kind in ("stream", "result", "error", "figure", "saved"):
+        elif kind in ("stream", "result", "error", "figure", "saved", "embedding"):
             run.add({key: value for key, value in event.items() if key != "id"})
         elif kind == "done" and event.get("id") == run.id and not run.done.done():
             status = event.get("status") if event.get("status") in ("ok", "error", "interrupted") else "error"

@@ -39,7 +39,7 @@ CellId = NewType("CellId", str)
 CELL_KINDS: Final = ("code", "markdown")
 RUN_STATUSES: Final = ("idle", "queued", "running", "done", "error", "interrupted")
 """A cell's run status: ``idle`` is never run."""
-OUTPUT_TYPES: Final = ("stream", "result", "error", "figure", "note")
+OUTPUT_TYPES: Final = ("stream", "result", "error", "figure", "note", "embedding")
 OUTPUTS_ROOT: Final = "notebook_outputs"
 OUTPUT_LIMIT: Final = 200_000
 """The most characters of stdout and stderr one cell's run keeps in the document; the rest is counted in a note."""
@@ -313,8 +313,9 @@ class NotebooksView(RootView[Notebook]):
             outputs: Array = record["outputs"]
             if output["type"] != "stream":
                 stored = {"html": None, "png": None, **output} if output["type"] == "result" else dict(output)
-                if stored["type"] == "figure":
-                    stored["figure"] = dumps(stored["figure"])
+                if stored["type"] in _AS_JSON:
+                    key = _AS_JSON[stored["type"]]
+                    stored[key] = dumps(stored[key])
                 outputs.append(Map(stored))
                 return
             text: str = output["text"]
@@ -355,12 +356,16 @@ def _truncated(count: int) -> str:
 
 def _read_output(item: Any) -> dict[str, Any]:
     output: dict[str, Any] = dict(item.to_py() or {}) if isinstance(item, Map) else dict(item)
-    if output.get("type") == "figure" and isinstance(output.get("figure"), str):
-        output["figure"] = loads(output["figure"])
+    key = _AS_JSON.get(str(output.get("type")))
+    if key is not None and isinstance(output.get(key), str):
+        output[key] = loads(output[key])
     if output.get("type") == "note":
         output.pop("dropped", None)
     return output
 
+
+_AS_JSON: Final = {"figure": "figure", "embedding": "points"}
+"""Outputs whose data is kept as one JSON text (one CRDT item, not a tree of thousands)."""
 
 _OUTPUT_FIELDS: Final[dict[str, dict[str, tuple[type, ...]]]] = {
     "stream": {"name": (str,), "text": (str,)},
@@ -368,6 +373,7 @@ _OUTPUT_FIELDS: Final[dict[str, dict[str, tuple[type, ...]]]] = {
     "error": {"ename": (str,), "evalue": (str,), "traceback": (str,)},
     "figure": {"figure": (dict,)},
     "note": {"text": (str,)},
+    "embedding": {"name": (str,), "method": (str,), "points": (dict,)},
 }
 
 
@@ -386,11 +392,11 @@ def _check_output(output: Any, cell_id: str) -> None:
         raise NotebookError(f"cell {cell_id!r}: a {output['type']} output has unknown fields {sorted(extra)}")
     if output["type"] == "stream" and output["name"] not in ("stdout", "stderr"):
         raise NotebookError(f"cell {cell_id!r}: a stream is stdout or stderr, not {output['name']!r}")
-    if output["type"] == "figure":
+    if output["type"] in _AS_JSON:
         try:
-            dumps(output["figure"])
+            dumps(output[_AS_JSON[output["type"]]])
         except (TypeError, ValueError) as exc:
-            raise NotebookError(f"cell {cell_id!r}: a figure must be JSON data: {exc}") from None
+            raise NotebookError(f"cell {cell_id!r}: a {output['type']} must be JSON data: {exc}") from None
 
 
 def _check_kind(kind: str) -> None:

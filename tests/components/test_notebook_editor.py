@@ -67,7 +67,7 @@ def test_cells_run_through_the_editor_and_their_outputs_show_escaped(
     assert views[first] is keep and views[first].editor is keep.editor, "a cell keeps its widgets"
     assert "&lt;b&gt;n&lt;/b&gt; is 3" in _outputs(views[first]) and "<b>" not in _outputs(views[first])
     assert "<pre class='df-out df-result'>6</pre>" in _outputs(views[second])
-    figures = views[second].figures
+    figures = views[second].outputs.figures
     assert len(figures) == 1 and isinstance(figures[0].model, LayoutDOM), "the figure is an interactive Bokeh plot"
     table = _outputs(views[third])
     assert "<iframe class='df-html' sandbox" in table and "srcdoc='&lt;table&gt;" in table and "<table>" not in table

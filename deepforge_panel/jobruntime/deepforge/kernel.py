@@ -8,7 +8,7 @@ another's. Commands:
 ``{"op": "run", "id": RUN, "code": CODE, "label": NAME}``  run a cell; ``label`` names it in tracebacks
 ``{"op": "reply", ...}``  the answer to a request the running cell made (``artifacts.load``)
 
-Every cell has ``artifacts`` without an import: ``artifacts.load(name)`` asks the workbench where that
+Every cell has ``artifacts`` and ``explorer`` (:mod:`.explore`) without an import: ``artifacts.load(name)`` asks the workbench where that
 artifact is (a ``request`` event, answered on stdin) and reads it from the project's storage;
 ``artifacts.save(value, name)`` writes it there (content-addressed, as jobs write outputs) and reports
 a ``saved`` event, from which the workbench records the artifact with the cells that made it.
@@ -16,6 +16,7 @@ a ``saved`` event, from which the workbench records the artifact with the cells 
 Events: ``{"type": "ready"}`` once, then per run ``{"type": "stream", "id", "name", "text"}`` (stdout and
 stderr, coalesced), ``{"type": "figure", "id", "figure"}`` (figures the cell drew, as jobs stream
 them), ``{"type": "result", "id", "text", "html", "png"}`` (the last expression's value),
+``{"type": "embedding", "id", "name", "method", "points"}`` (``explorer.show``),
 ``{"type": "error", "id", "ename", "evalue", "traceback"}`` and last ``{"type": "done", "id",
 "status": "ok" | "error" | "interrupted", "truncated": N}``. SIGINT (the control's interrupt) stops
 the running cell with status "interrupted" and keeps the namespace; between cells it is ignored.
@@ -39,6 +40,7 @@ import traceback
 from typing import Any, TextIO
 
 from . import feedback, serialization, storage
+from .explore import Explorer
 
 STORAGE_ENV = "DEEPFORGE_SESSION_STORAGE"
 """The storage root a session saves artifacts under (its fsspec options in ``storage.OPTIONS_ENV``)."""
@@ -184,10 +186,19 @@ class Kernel:
         self.commands = commands
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
         self.namespace["artifacts"] = Artifacts(self)
+        self.namespace["explorer"] = Explorer(self.show)
         self.count = 0
         self.running = False
         self.current = ""
         """The id of the run in progress."""
+        self.cell: _Cell | None = None
+        """The output buffer of the run in progress."""
+
+    def show(self, output: dict[str, Any]) -> None:
+        """Send an output of the running cell after what it printed so far (``explorer.show``'s embedding)."""
+        if self.cell is not None:
+            self.cell.flush()
+        feedback.emit({**output, "id": self.current})
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send the workbench a request for the running cell and wait for its reply on stdin."""
@@ -226,7 +237,7 @@ class Kernel:
     def run(self, run_id: str, code: str, label: str) -> None:
         self.count += 1
         self.current = run_id
-        cell = _Cell(run_id)
+        cell = self.cell = _Cell(run_id)
         filename = f"<cell {label}>"
         status = "ok"
         saved = sys.stdout, sys.stderr
