@@ -119,6 +119,9 @@ def describe_output(output: dict[str, Any]) -> str:
     elif kind == "figure":
         titles = [str(ax.get("title") or "") for ax in (output.get("figure") or {}).get("axes", [])]
         text = f"[figure: {', '.join(t for t in titles if t) or 'untitled'}]"
+    elif kind == "embedding":
+        count = len((output.get("points") or {}).get("x") or [])
+        text = f"[explorer: {output.get('name')}, {count} points, {output.get('method')} embedding]"
     else:
         text = f"[{output.get('text', '')}]"
     return text if text.endswith("\n") else text + "\n"

@@ -43,8 +43,10 @@ def build_digits(project: Project) -> None:
 EXPLORE: list[tuple[str, str]] = [
     (
         "markdown",
-        "# Explore the digits\n\nA 2-D embedding of the images, colored by digit; a selection of it saved as an "
-        "artifact, whose provenance is the cells that made it.",
+        "# Explore the digits\n\nThe bundled digits, a quick classifier's mistakes, and a 2-D embedding of the "
+        "images in the **explorer**: hover a point to see its row, digit and prediction; color it by digit, by "
+        "prediction or by mistake; draw a lasso around some points and save them as an artifact. Every artifact "
+        "saved here keeps the cells that made it, so *Recreate pipeline* in the Artifacts tab runs it again.",
     ),
     (
         "code",
@@ -53,21 +55,29 @@ EXPLORE: list[tuple[str, str]] = [
     ),
     (
         "code",
-        "from sklearn.manifold import TSNE\n\n"
-        'embedding = TSNE(n_components=2, init="pca", perplexity=30, random_state=0).fit_transform(images)',
+        "import matplotlib.pyplot as plt\n\n"
+        "fig, axes = plt.subplots(1, 6, figsize=(6, 1.4))\n"
+        "for ax, image, label in zip(axes, digits.images, digits.target):\n"
+        '    ax.imshow(image, cmap="gray_r")\n    ax.set_title(f"digit {label}")\n'
+        "plt.show()",
     ),
     (
         "code",
-        "import matplotlib.pyplot as plt\n\n"
-        'plt.scatter(embedding[:, 0], embedding[:, 1], c=labels, cmap="tab10", s=8)\n'
-        'plt.title("t-SNE of the digits, colored by digit")\nplt.show()',
+        "from sklearn.linear_model import LogisticRegression\nfrom sklearn.model_selection import cross_val_predict\n\n"
+        "predicted = cross_val_predict(LogisticRegression(max_iter=2000), images, labels, cv=3)\n"
+        'print(f"{(predicted != labels).sum()} of {len(labels)} digits mistaken")',
+    ),
+    (
+        "code",
+        'explorer.show(images, labels=labels, predictions=predicted, name="digits")',
     ),
     (
         "code",
         'ones = images[labels == 1]\nartifacts.save(ones, "digit_ones")\nlen(ones)',
     ),
 ]
-"""The example notebook: load the bundled digits, embed them with t-SNE, plot, save a selection."""
+"""The example notebook: the bundled digits, a classifier's mistakes, their embedding in the explorer, a saved
+selection."""
 
 
 def add_architectures(project: Project, ops: dict[str, str]) -> None:

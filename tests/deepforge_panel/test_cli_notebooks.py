@@ -130,7 +130,8 @@ def test_the_example_notebook_runs_and_saves_a_selection_with_its_provenance(tmp
     home = tmp_path / "example-home"  # a fresh home: the CLI makes the example project in it
     done = cli("notebook", "run", "digits", "explore", home=home)
     assert done.returncode == 0, done.stderr
-    assert "(600, 64)" in done.stdout and "[figure: t-SNE of the digits, colored by digit]" in done.stdout
+    assert "(600, 64)" in done.stdout and "[figure: digit 0, digit 1, digit 2" in done.stdout
+    assert "digits mistaken" in done.stdout and "[explorer: digits, 600 points, t-SNE embedding]" in done.stdout
     assert "saved artifact 'digit_ones'" in done.stdout
     project = Workspace(home).open("digits")
     try:
