@@ -22,6 +22,8 @@ __all__ = ["EmbeddingView", "colors_for"]
 
 TOOLS: Final = "pan,wheel_zoom,lasso_select,box_select,reset,save"
 NO_COLOR: Final = "(one color)"
+PREFERRED: Final = ("label", "prediction", "error")
+"""The columns an embedding may have, in the order offered; the first present colors the points at first."""
 ERROR_COLORS: Final = {"right": "#9aa5b1", "wrong": "#e0475a"}
 """By prediction error: the wrong ones stand out."""
 
@@ -109,12 +111,13 @@ class EmbeddingView(pn.viewable.Viewer):
         self.title.object = (
             f"**{md_text(output.get('name', ''))}**: {count} points, {md_text(output.get('method', ''))} embedding"
         )
-        options = [*columns, NO_COLOR]
+        known = [name for name in PREFERRED if name in columns]  # the document keeps keys sorted: choose an order
+        options = [*known, *sorted(set(columns) - set(known)), NO_COLOR]
         self.color_by.options = options
         if self.color_by.value not in options:
             self.color_by.value = options[0]
         hover = self.figure.select_one(HoverTool)
-        hover.tooltips = [("row", "@row"), *((name, f"@{name}") for name in columns)]
+        hover.tooltips = [("row", "@row"), *((name, f"@{name}") for name in options if name in columns)]
         data = {"x": list(points.get("x") or []), "y": list(points.get("y") or []), "row": list(range(count))}
         data.update(columns)
         data["color"] = self._colors(data)

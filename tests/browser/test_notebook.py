@@ -96,3 +96,62 @@ def test_write_run_and_react(server: Any, project: str, new_tab: Any, screenshot
     page.screenshot(path=screenshots / "notebook-dark.png")
     cell(page, 3).scroll_into_view_if_needed()
     page.screenshot(path=screenshots / "notebook-dark-end.png")
+
+
+def lasso(page: Any, canvas: Any) -> None:
+    """Draw a lasso over the middle of ``canvas`` (the explorer's drag tool is the lasso)."""
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    rx, ry = box["width"] * 0.3, box["height"] * 0.3
+    page.mouse.move(cx - rx, cy - ry)
+    page.mouse.down()
+    for x, y in ((cx + rx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry), (cx - rx, cy - ry + 1)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
+def test_the_example_notebook_explores_saves_a_lasso_selection_and_reacts(
+    server: Any, project: str, new_tab: Any, screenshots: Path
+) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator(".bk-tab", has_text="Notebooks").click()
+    expect(page.locator(".df-cell")).to_have_count(6, timeout=TIMEOUT)  # the example's "explore"
+    explorer = cell(page, 4)
+
+    page.get_by_role("button", name="▶▶ Run all").click()
+    expect(cell(page, 3).locator("pre.df-stdout")).to_contain_text("digits mistaken", timeout=RUN_TIMEOUT)
+    expect(explorer).to_contain_text("600 points, t-SNE embedding", timeout=RUN_TIMEOUT)
+    expect(cell(page, 5).locator("pre.df-result")).to_have_text(re.compile(r"^\d+$"), timeout=RUN_TIMEOUT)
+    expect(explorer.locator("select")).to_have_value("label")  # colored by digit
+    canvas = explorer.locator("canvas").first
+    expect(canvas).to_be_visible(timeout=TIMEOUT)
+    explorer.scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "notebook-explorer-default.png")
+
+    lasso(page, canvas)
+    expect(explorer).to_contain_text(re.compile(r"\d+ points? selected"), timeout=TIMEOUT)
+    explorer.get_by_placeholder("name of the selection").fill("lassoed")
+    explorer.get_by_role("button", name="Save selection").click()
+    expect(explorer.locator(".df-note")).to_contain_text("saved artifact 'lassoed'", timeout=RUN_TIMEOUT)
+    page.locator(".bk-tab", has_text="Artifacts").click()
+    expect(page.locator(".tabulator-cell", has_text=re.compile(r"^lassoed$"))).to_be_visible(timeout=TIMEOUT)
+
+    # Edit the cell that loads the data: everything that uses it goes stale; with auto-run, it runs again.
+    page.locator(".bk-tab", has_text="Notebooks").click()
+    write(page, 1, "from sklearn.datasets import load_digits\n\ndigits = load_digits()\n"
+          "images, labels = digits.data[:400], digits.target[:400]\nimages.shape")  # fmt: skip
+    page.keyboard.press("Control+Enter")
+    expect(cell(page, 1).locator("pre.df-result")).to_have_text("(400, 64)", timeout=RUN_TIMEOUT)
+    for dependent in (2, 3, 4, 5):
+        expect(cell(page, dependent).locator(".df-stale")).to_be_visible(timeout=TIMEOUT)
+    page.locator(".df-auto-run input[type=checkbox]").check()
+    cell(page, 1).get_by_role("button", name="▶ Run").click()
+    expect(explorer).to_contain_text("400 points, t-SNE embedding", timeout=RUN_TIMEOUT)
+    for dependent in (2, 3, 4, 5):
+        expect(cell(page, dependent).locator(".df-stale")).to_have_count(0, timeout=RUN_TIMEOUT)
+
+    page.goto(page.url + "&theme=dark")
+    page.locator(".bk-tab", has_text="Notebooks").click()
+    expect(cell(page, 4)).to_contain_text("400 points, t-SNE embedding", timeout=TIMEOUT)
+    cell(page, 4).scroll_into_view_if_needed()
+    page.screenshot(path=screenshots / "notebook-explorer-dark.png")

@@ -12,10 +12,12 @@ from deepforge_panel.components.notebook_outputs import CellOutputs
 
 
 def _output(labels: list[str], predictions: list[str] | None = None) -> dict[str, Any]:
-    columns: dict[str, list[str]] = {"label": labels}
+    columns: dict[str, list[str]] = {}
+    if predictions is not None:  # in the order the document keeps them: sorted
+        columns["error"] = ["wrong" if p != t else "right" for p, t in zip(predictions, labels, strict=True)]
+    columns["label"] = labels
     if predictions is not None:
         columns["prediction"] = predictions
-        columns["error"] = ["wrong" if p != t else "right" for p, t in zip(predictions, labels, strict=True)]
     count = len(labels)
     return {
         "type": "embedding",
