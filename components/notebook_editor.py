@@ -24,6 +24,7 @@ from deepforge_panel.components.markup import html_text
 from deepforge_panel.components.notebook_outputs import CellOutputs, render_output
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
+from deepforge_panel.names import python_name
 from deepforge_panel.notebook_deps import Analysis, analyze
 from deepforge_panel.notebook_runner import NotebookRunner
 from deepforge_panel.notebook_session import SessionDead
@@ -253,7 +254,7 @@ class NotebookEditor(ProjectComponent):
         default="Notebooks",
         doc="The workbench tab showing this editor: its cells are first built when that tab comes to the front.",
     )
-    roots = ("notebooks", OUTPUTS_ROOT)
+    roots = ("notebooks", OUTPUTS_ROOT, "artifacts")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -276,6 +277,13 @@ class NotebookEditor(ProjectComponent):
         self.interrupt_button = pn.widgets.Button(label="■ Interrupt", **small)
         self.restart_button = pn.widgets.Button(label="↻ Restart", **small)
         self.shutdown_button = pn.widgets.Button(label="Shut down", **small)
+        self.artifact_pick = pn.widgets.Select(label="Artifact", options=[], width=220)
+        self.load_button = pn.widgets.Button(
+            label="Load in a cell", **small, description="A new cell at the end loads the artifact into the session"
+        )
+        self.explore_button = pn.widgets.Button(
+            label="Explore in a cell", **small, description="A new cell loads the artifact and shows its embedding"
+        )
         self.add_code_button = pn.widgets.Button(label="+ code", color=self.plain)
         self.add_markdown_button = pn.widgets.Button(label="+ markdown", color=self.plain)
         self.hint = pn.pane.Markdown("", margin=(0, 10))
@@ -301,10 +309,13 @@ class NotebookEditor(ProjectComponent):
         ):
             button.on_click(_clicked(action))
         self.add_code_button.on_click(lambda _e: self.add_cell("code"))
+        self.load_button.on_click(_clicked(lambda: self.use_artifact(self.artifact_pick.value)))
+        self.explore_button.on_click(_clicked(lambda: self.use_artifact(self.artifact_pick.value, explore=True)))
         self.add_markdown_button.on_click(lambda _e: self.add_cell("markdown"))
         self.controls = pn.Row(
             self.adapter, self.auto_run, self.status, self.run_all_button, self.interrupt_button,
-            self.restart_button, self.shutdown_button,
+            self.restart_button, self.shutdown_button, pn.layout.HSpacer(), self.artifact_pick, self.load_button,
+            self.explore_button, sizing_mode="stretch_width",
         )  # fmt: skip
         self.refresh()
         self._attach_soon()
@@ -351,6 +362,10 @@ class NotebookEditor(ProjectComponent):
             widget.visible = shown
         self.hint.object = "" if shown else "*No notebook yet: name one and press **New notebook**.*"
         self._show_status()
+        names = list(dict.fromkeys(a.name for a in reversed(self.project.artifacts.all())))  # newest first
+        if self.artifact_pick.options != names:
+            self.artifact_pick.options = names
+        self.load_button.disabled = self.explore_button.disabled = not names
         if self.notebook is None:
             self._show_cells(None)
             return
@@ -440,6 +455,21 @@ class NotebookEditor(ProjectComponent):
 
         added = self._edit(add)
         return added if isinstance(added, str) else None
+
+    async def use_artifact(self, name: str | None, *, explore: bool = False) -> str | None:
+        """A new cell at the end that loads artifact ``name`` into the session (and, to ``explore``, shows its
+        embedding in the explorer), run at once; the cell's id."""
+        if not name or self.notebook is None:
+            return None
+        analysis = analyze(self.project.notebooks.get(self.notebook).cells)
+        variable = python_name(name, {n for names in analysis.defines.values() for n in names})
+        code = f"{variable} = artifacts.load({name!r})"
+        code += f"\nexplorer.show({variable}, name={name!r})" if explore else f"\n{variable}"
+        added = self._edit(lambda notebook_id: self.project.notebooks.add_cell(notebook_id, "code", code))
+        if not isinstance(added, str):
+            return None
+        await self.run_cell(added)
+        return added
 
     def move(self, cell_id: str, delta: int) -> None:
         def move(notebook_id: str) -> None:

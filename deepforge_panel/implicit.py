@@ -12,23 +12,27 @@ deterministic).
 
 from __future__ import annotations
 
-import keyword
-import re
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.inputs import ATTRIBUTE, OUTPUT, input_operation
+from deepforge_panel.jobruntime.deepforge import explore
+from deepforge_panel.names import python_name
 
 if TYPE_CHECKING:
     from deepforge_panel.pipelines import PipelineId
     from deepforge_panel.project import Project
 
+TAKE = "\n\n".join(inspect.getsource(f) for f in (explore.take, explore._rows))
+"""How ``explorer.take`` selects rows, as code: a recreated selection takes them just as the session did."""
+
 IMPLICIT = "ImplicitOperation"
 """The provenance kind of an artifact a notebook saved."""
 
-_NOT_IDENTIFIER = re.compile(r"[\W_]+")
-
 _TEMPLATE = '''"""Recreates artifact {output!r} as notebook {notebook!r} made it: its cells, run in order."""
+
+from __future__ import annotations
 
 CELLS = [
 {cells}]
@@ -74,24 +78,15 @@ class _Explorer:
         self.shown[str(name)] = data
 
     def take(self, name, rows):
-        rows = [int(row) for row in rows]
-        data = self.shown[name]
-        if hasattr(data, "iloc"):
-            return data.iloc[rows]
-        import numpy as np
+        return take(self.shown[name], rows)
 
-        return np.asarray(data)[rows]
-'''
+
+{take}'''
 
 
 def _identifier(text: str, taken: set[str], fallback: str) -> str:
-    """``text`` as a Python identifier not in ``taken`` (nor a keyword, nor ``self``), numbered if need be."""
-    base = _NOT_IDENTIFIER.sub("_", text).strip("_") or fallback
-    if base[0].isdigit() or keyword.iskeyword(base) or base == "self":
-        base = f"{fallback}_{base}"
-    name, i = base, 2
-    while name in taken:
-        name, i = f"{base}_{i}", i + 1
+    """``text`` as a Python identifier not in ``taken``, which it joins."""
+    name = python_name(text, taken, fallback)
     taken.add(name)
     return name
 
@@ -118,6 +113,7 @@ def operation_code(record: dict[str, Any]) -> str:
     cells = "".join(f"    ({f'<cell {n}>'!r}, {cell['code']!r}),\n" for n, cell in enumerate(record["cells"], 1))
     output = record["output"]
     return _TEMPLATE.format(
+        take=TAKE,
         output=output,
         notebook=record.get("notebook", ""),
         class_name=_identifier(f"{record.get('notebook', '')}_{output}".title(), set(), "Notebook"),

@@ -172,3 +172,25 @@ def test_cells_are_built_when_the_tab_first_comes_to_the_front(hub: ProjectHub) 
     cells = _cells(editor)
     assert cells and list(editor.views) == cells and len(editor.cells.objects) == len(cells)
     editor.dispose()
+
+
+def test_an_artifact_is_loaded_or_explored_in_a_new_cell_run_at_once(
+    editor: NotebookEditor, runner: asyncio.Runner
+) -> None:
+    (first,) = _new(editor, "import numpy as np\nartifacts.save(np.arange(16.0).reshape(8, 2), 'grid.points')")
+    assert runner.run(editor.run_cell(first)) == "done"
+    editor.refresh()
+    assert editor.artifact_pick.options[0] == "grid.points" and not editor.load_button.disabled
+
+    loaded = runner.run(editor.use_artifact("grid.points"))
+    assert loaded is not None
+    cell = editor.project.notebooks.cell(editor.notebook, loaded)
+    assert cell.code == "grid_points = artifacts.load('grid.points')\ngrid_points"
+    assert "[14., 15.]" in _outputs(editor.views[loaded])
+
+    explored = runner.run(editor.use_artifact("grid.points", explore=True))
+    assert explored is not None
+    code = editor.project.notebooks.cell(editor.notebook, explored).code
+    assert code.startswith("grid_points_2 = artifacts.load('grid.points')"), "a name no cell defines yet"
+    (view,) = editor.views[explored].outputs.explorers
+    assert len(view.source.data["x"]) == 8 and "grid.points" in view.title.object

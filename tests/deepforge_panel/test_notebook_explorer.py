@@ -129,3 +129,13 @@ def test_rows_of_tables_and_arrays_and_what_the_explorer_refuses() -> None:
         explorer.show(table, method="magic")
     with pytest.raises(ExplorerError, match="no data shown as 'u'"):
         explorer.take("u", [0])
+
+
+def test_a_data_set_is_shown_by_its_x_labelled_by_its_y_and_its_rows_taken_whole() -> None:
+    data = {"x": np.arange(12.0).reshape(6, 2), "y": np.array([0, 1, 0, 1, 0, 1]), "classes": ["even", "odd"]}
+    shown: list[dict] = []
+    Explorer(shown.append).show(data, method="pca", name="set")
+    assert shown[0]["points"]["columns"] == {"label": ["0", "1", "0", "1", "0", "1"]}
+    picked = take(data, [4, 1])
+    assert picked["x"].tolist() == [[8.0, 9.0], [2.0, 3.0]] and picked["y"].tolist() == [0, 1]
+    assert picked["classes"] == ["even", "odd"], "what has no row per point is kept whole"

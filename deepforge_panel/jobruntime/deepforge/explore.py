@@ -24,13 +24,24 @@ class ExplorerError(ValueError):
 
 
 def take(data: Any, rows: Sequence[int]) -> Any:
-    """The ``rows`` of ``data``, in order: a table's rows (``iloc``), an array's first-axis items."""
-    rows = [int(row) for row in rows]
-    if hasattr(data, "iloc"):
-        return data.iloc[rows]
+    """The ``rows`` of ``data``, in order: a table's rows (``iloc``), an array's first-axis items, or for a data
+    set ``{"x": ..., "y": ..., ...}`` those rows of each of its parts with a row per point (others kept whole)."""
     import numpy as np
 
+    rows = [int(row) for row in rows]
+    if isinstance(data, dict) and "x" in data:
+        count = len(data["x"])
+        return {key: take(value, rows) if _rows(value) == count else value for key, value in data.items()}
+    if hasattr(data, "iloc"):
+        return data.iloc[rows]
     return np.asarray(data)[rows]
+
+
+def _rows(value: Any) -> int | None:
+    try:
+        return len(value) if not isinstance(value, str | bytes | dict) else None
+    except TypeError:
+        return None
 
 
 def _features(data: Any) -> Any:
@@ -103,13 +114,17 @@ class Explorer:
         method: str = "tsne",
         seed: int = 0,
     ) -> None:
-        """Draw a 2-D embedding of ``data`` (rows are points) under the cell, colored by ``labels`` (or by
-        ``predictions``, or by whether each prediction is wrong); ``name`` is how a selection refers to it."""
+        """Draw a 2-D embedding of ``data`` (rows are points; a data set ``{"x", "y"}`` is its ``x`` labelled by
+        its ``y``) under the cell, colored by ``labels`` (or by ``predictions``, or by whether each prediction is
+        wrong); ``name`` is how a selection refers to it."""
         if method not in METHODS:
             raise ExplorerError(f"method is one of {', '.join(METHODS)}, not {method!r}")
         self.shown[str(name)] = data
         if self._emit is None:  # recreated outside a session: nothing to draw, only rows to take
             return
+        if isinstance(data, dict) and "x" in data:  # a data set: points from "x", labelled by "y"
+            labels = data.get("y") if labels is None else labels
+            data = data["x"]
         matrix = _features(data)
         count = len(matrix)
         if count == 0:
