@@ -16,7 +16,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import ProjectError
-from deepforge_panel.inputs import ATTRIBUTE, OUTPUT, input_operation
+from deepforge_panel.io_nodes import ATTRIBUTE, OUTPUT, input_operation
 from deepforge_panel.jobruntime.deepforge import explore
 from deepforge_panel.names import python_name
 

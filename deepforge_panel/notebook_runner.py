@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from deepforge_panel.adapters.compute import ComputeAdapter
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.implicit import IMPLICIT
-from deepforge_panel.inputs import find_artifact
+from deepforge_panel.io_nodes import find_artifact
 from deepforge_panel.jobruntime.deepforge.kernel import STORAGE_ENV
 from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
 from deepforge_panel.names import check_name

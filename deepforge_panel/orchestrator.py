@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Map
 
-from deepforge_panel import inputs, provenance
+from deepforge_panel import io_nodes, provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
@@ -39,8 +39,8 @@ from deepforge_panel.events import (
     decode_record,
 )
 from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
-from deepforge_panel.inputs import InputError, find_artifact, is_input
 from deepforge_panel.interface import Interface
+from deepforge_panel.io_nodes import InputError, find_artifact, is_input, is_output
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, coerce
 from deepforge_panel.project import default_author
@@ -340,6 +340,8 @@ class Orchestrator:
         snap = run.snapshots[node_id]
         if is_input(snap.interface):
             return self._feed(run, node_id)
+        if is_output(snap.interface):
+            return self._name(run, node_id)
         job_id = run.job_ids[node_id]
         inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
         with self.project.transaction(origin="orchestrator"):
@@ -436,7 +438,7 @@ class Orchestrator:
         snap = run.snapshots[node_id]
         now = time.time()
         try:
-            artifact = find_artifact(self.project, snap.attributes.get(inputs.ATTRIBUTE, ""))
+            artifact = find_artifact(self.project, snap.attributes.get(io_nodes.ATTRIBUTE, ""))
         except InputError as exc:
             self._set_status(run, node_id, "failed", started=now, ended=now, error=f"{snap.name}: {exc}")
             return False
@@ -445,7 +447,7 @@ class Orchestrator:
             self._set_status(run, node_id, "failed", started=now, ended=now, error=f"{snap.name}: {problem}")
             return False
         run.artifacts[node_id] = {
-            inputs.OUTPUT: {
+            io_nodes.OUTPUT: {
                 "artifact": artifact.id,
                 "url": artifact.url,
                 "hash": artifact.hash,
@@ -455,7 +457,29 @@ class Orchestrator:
         line = Line("stdout", f"feeds artifact {artifact.name!r} ({artifact.id}, {artifact.size} bytes)")
         run.buffers[run.job_ids[node_id]].extend(self._console_share(run, run.job_ids[node_id], line))
         with self.project.transaction(origin="orchestrator"):
-            self._job(run, node_id)["outputs"][inputs.OUTPUT] = artifact.id
+            self._job(run, node_id)["outputs"][io_nodes.OUTPUT] = artifact.id
+        self._set_status(run, node_id, "succeeded", started=now, ended=now)
+        return True
+
+    def _name(self, run: _Run, node_id: NodeId) -> bool:
+        """An Output node: what reached it becomes an artifact of the name it sets (the same stored data and
+        provenance; no job runs)."""
+        snap = run.snapshots[node_id]
+        now = time.time()
+        (edge,) = run.pipeline.incoming(node_id)  # check_runnable: its one input is connected
+        given = run.artifacts[edge.src][edge.src_port]
+        name = str(snap.attributes.get(io_nodes.NAME, ""))
+        source = self.project.artifacts.get(given["artifact"])
+        artifact_id = new_id("a")
+        with self.project.transaction(origin="orchestrator"):
+            self.project.artifacts.add_in_transaction(
+                artifact_id, name, source.type, source.url, source.hash, source.size, source.provenance
+            )
+            job = self._job(run, node_id)
+            job["inputs"][io_nodes.INPUT_PORT] = source.id
+            job["outputs"][io_nodes.INPUT_PORT] = artifact_id
+        line = Line("stdout", f"saved {source.name!r} as artifact {name!r} ({artifact_id})")
+        run.buffers[run.job_ids[node_id]].extend(self._console_share(run, run.job_ids[node_id], line))
         self._set_status(run, node_id, "succeeded", started=now, ended=now)
         return True
 

@@ -13,9 +13,9 @@ from deepforge_panel.crdt import dumps, loads, new_id
 from deepforge_panel.crdt.schema import MAX_INT
 from deepforge_panel.errors import Place
 from deepforge_panel.graph import DAG, GraphError
-from deepforge_panel.inputs import ATTRIBUTE, InputError, find_artifact, is_input
 from deepforge_panel.interface import Attribute, Interface, ports_compatible
-from deepforge_panel.names import check_name
+from deepforge_panel.io_nodes import ATTRIBUTE, NAME, InputError, find_artifact, is_input, is_output
+from deepforge_panel.names import check_name, name_problem
 from deepforge_panel.views import RootView
 
 PipelineId = NewType("PipelineId", str)
@@ -341,12 +341,16 @@ class PipelinesView(RootView[Pipeline]):
                 fault(node, f"{node.name}: operation {op.name} does not parse: {op.error}")
                 continue
             interface = op.interface
+            chosen = {**self.effective_attributes(node), **(overrides or {}).get(node.name, {})}
             if is_input(interface):
-                chosen = {**node.attributes, **(overrides or {}).get(node.name, {})}.get(ATTRIBUTE, "")
                 try:
-                    find_artifact(self.project, chosen)
+                    find_artifact(self.project, chosen.get(ATTRIBUTE, ""))
                 except InputError as exc:
                     fault(node, f"{node.name}: {exc}")
+            if is_output(interface):
+                problem = name_problem(chosen.get(NAME))
+                if problem is not None:
+                    fault(node, f"{node.name}: the artifact's name is not allowed: {problem}")
             connected = {e.dst_port for e in pipeline.incoming(node.id)}
             for port in interface.inputs:
                 if port.required and port.name not in connected:

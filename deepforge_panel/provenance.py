@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.implicit import IMPLICIT, reify_implicit
-from deepforge_panel.inputs import ATTRIBUTE, OUTPUT, input_operation
 from deepforge_panel.interface import Interface
+from deepforge_panel.io_nodes import ATTRIBUTE, OUTPUT, input_operation
 from deepforge_panel.names import MAX_NAME_LENGTH, name_problem
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from deepforge_panel.adapters.compute.local import LocalCompute
 from deepforge_panel.adapters.storage import storage
 from deepforge_panel.adapters.testing.loop_thread import LoopThread
 from deepforge_panel.implicit import IMPLICIT, loaded_inputs, operation_code
-from deepforge_panel.inputs import is_input
 from deepforge_panel.interface import parse_interface
+from deepforge_panel.io_nodes import is_input
 from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.notebook_runner import NotebookRunner
 from deepforge_panel.orchestrator import Orchestrator

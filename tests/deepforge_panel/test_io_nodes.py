@@ -1,4 +1,4 @@
-"""Input nodes: an existing artifact fed to a pipeline, on the real local adapter and file storage."""
+"""Input and Output nodes: artifacts into and out of a pipeline, on the real local adapter and file storage."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from deepforge_panel.adapters.compute import compute
 from deepforge_panel.adapters.storage import storage
-from deepforge_panel.inputs import INPUT, find_artifact, input_operation, is_input
+from deepforge_panel.io_nodes import INPUT, find_artifact, input_operation, is_input, output_operation
 from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.pipelines import PipelineError
@@ -107,3 +107,38 @@ def test_the_input_operation_is_added_once_and_lookalikes_are_not_inputs(tmp_pat
         "    def execute(self, extra):\n        data = extra\n        return data\n"
     )
     assert not is_input(project.operations.get(other).interface), "an input port: an operation of its own"
+
+
+def test_an_output_names_what_reached_it_as_an_artifact_of_the_project(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    orchestrator = _orchestrator(project, tmp_path)
+    pid = _fed(project, _made(project, orchestrator, 1))
+    add = project.pipelines.get(pid).node("add")
+    saved = project.pipelines.add_node(pid, output_operation(project), attributes={"name": "two"})
+    project.pipelines.add_edge(pid, add.id, "result", saved, "data")
+    assert output_operation(project) == project.pipelines.get(pid).nodes[saved].operation, "added once"
+
+    execution = asyncio.run(orchestrator.run("fed"))
+
+    assert execution.status == "succeeded", execution.error
+    made = project.artifacts.get(execution.job("add").outputs["result"])
+    named = project.artifacts.find("two")
+    assert (named.url, named.hash, named.type) == (made.url, made.hash, made.type), "the same stored data"
+    assert named.provenance == made.provenance and named.provenance["node"] == "add"
+    assert execution.job("output").outputs == {"data": named.id}
+    assert not (tmp_path / "jobs" / execution.id / execution.job("output").id).exists(), "no job runs"
+
+
+def test_an_output_with_a_name_no_artifact_may_have_is_refused_before_the_run(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    pid = project.pipelines.create("p")
+    source = project.pipelines.add_node(pid, project.operations.add(SOURCE), name="source")
+    saved = project.pipelines.add_node(pid, output_operation(project), attributes={"name": "../escape"})
+    project.pipelines.add_edge(pid, source, "data", saved, "data")
+    with pytest.raises(PipelineError, match="output: the artifact's name is not allowed"):
+        asyncio.run(_orchestrator(project, tmp_path).run("p"))
+    unconnected = project.pipelines.create("q")
+    project.pipelines.add_node(unconnected, output_operation(project))
+    with pytest.raises(PipelineError, match="required input 'data' is not connected"):
+        asyncio.run(_orchestrator(project, tmp_path).run("q"))
+    assert project.executions.all() == []
