@@ -118,6 +118,24 @@ def test_a_session_that_dies_is_reported_and_restarts(aio: LoopThread, session: 
     assert fresh.status == "ok" and next(o for o in fresh.outputs if o["type"] == "result")["text"] == "False"
 
 
+def test_a_cell_that_exhausts_memory_fails_alone_and_the_state_is_kept(
+    aio: LoopThread, session: NotebookSession
+) -> None:
+    # The session's own address space is capped (1 GiB more than it holds), so the machine stays safe
+    # and the allocation fails where a larger one would fail on a full machine.
+    cap = (
+        "import resource\nused = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (1 << 30), resource.RLIM_INFINITY))\nstate = 'kept'"
+    )
+    assert aio.run(session.run(cap)).status == "ok"
+    hog = aio.run(session.run("hog = []\nwhile True:\n    hog.append(bytearray(64 << 20))", label="hog"))
+    assert hog.status == "error" and session.status == "idle"
+    error = next(o for o in hog.outputs if o["type"] == "error")
+    assert error["ename"] == "MemoryError" and '<cell hog>", line 3' in error["traceback"]
+    after = aio.run(session.run("del hog  # what it held is given back\nstate"))
+    assert next(o for o in after.outputs if o["type"] == "result")["text"] == "'kept'"
+
+
 def test_a_flood_of_output_is_truncated_and_the_session_stays(aio: LoopThread, session: NotebookSession) -> None:
     flood = aio.run(session.run("for i in range(1_000_000): print(i)"))
     assert flood.status == "ok"
