@@ -329,10 +329,16 @@ class NotebookEditor(ProjectComponent):
 
     def _attach_soon(self) -> None:
         """Show the notebook's session (and what is stale in it) from the start, when that starts nothing
-        new: its compute is the hub's own. A notebook on other compute is attached when first run."""
+        new: its compute is the hub's own, or another page already started it. Otherwise (a notebook on other
+        compute, never run) it is attached when first run."""
         if self.notebook is None or self.session is None:
             return
         if self.project.notebooks.get(self.notebook).adapter != self.session.hub.compute_name:
+            running = self.session.hub.running_notebook(
+                self.project.name, self.notebook, self.project.branch_name or "main"
+            )
+            if running is not None:  # another page started its session: show it
+                self._adopt(running)
             return
         try:
             loop = asyncio.get_running_loop()
@@ -510,11 +516,15 @@ class NotebookEditor(ProjectComponent):
             self._report(f"could not start the session of this notebook: {exc}")
             return None
         if runner is not self.runner and self.notebook == notebook_id:
-            self._detach()
-            self.runner = runner
-            self._unwatch_status = runner.on_session_status(lambda _status: self._changed("session"))
-            self.refresh()
+            self._adopt(runner)
         return runner
+
+    def _adopt(self, runner: NotebookRunner) -> None:
+        """Show ``runner``'s session (status, what is stale) and follow its status."""
+        self._detach()
+        self.runner = runner
+        self._unwatch_status = runner.on_session_status(lambda _status: self._changed("session"))
+        self.refresh()
 
     def _detach(self) -> None:
         if self._unwatch_status is not None:

@@ -139,6 +139,13 @@ class ProjectHub:
             self._runners[key] = runner
         return runner
 
+    def running_notebook(self, name: str, notebook_id: str, branch: str = "main") -> NotebookRunner | None:
+        """The notebook's runner if one exists already (another page ran it); never starts anything."""
+        runner = self._runners.get((self.workspace.home.find(name).id, branch, notebook_id))
+        if runner is None or runner.adapter_name != self.project(name, branch).notebooks.get(notebook_id).adapter:
+            return None
+        return runner
+
     async def _session_adapter(self, name: str) -> ComputeAdapter:
         if name == self.compute_name:
             await self.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from bokeh.models import LayoutDOM
@@ -11,6 +12,7 @@ from bokeh.models import LayoutDOM
 from deepforge_panel.components.notebook_editor import CellView, NotebookEditor, render_output
 from deepforge_panel.components.session import Session
 from deepforge_panel.hub import ProjectHub
+from deepforge_panel.workspace import Workspace
 
 
 @pytest.fixture
@@ -194,3 +196,20 @@ def test_an_artifact_is_loaded_or_explored_in_a_new_cell_run_at_once(
     assert code.startswith("grid_points_2 = artifacts.load('grid.points')"), "a name no cell defines yet"
     (view,) = editor.views[explored].outputs.explorers
     assert len(view.source.data["x"]) == 8 and "grid.points" in view.title.object
+
+
+def test_a_page_shows_a_session_another_page_started_on_other_compute(tmp_path: Path, runner: asyncio.Runner) -> None:
+    hub = ProjectHub(Workspace(tmp_path / "home"), compute="dask")  # never started: no pipeline runs here
+    try:
+        session = Session(hub=hub, project=hub.project("digits").as_user("me"), tab="Notebooks")
+        first = NotebookEditor(project=session.project, session=session)
+        assert first.notebook is not None and first.runner is None, "other compute: nothing started on opening"
+        assert hub.running_notebook("digits", first.notebook) is None
+        started = runner.run(first._attach())  # the first page runs something: a local session
+        assert started is not None and started.adapter_name == "local"
+        second = NotebookEditor(project=session.project, session=Session(hub=hub, project=session.project))
+        assert second.runner is started, "the second page shows that session from the start"
+        second.dispose()
+        first.dispose()
+    finally:
+        runner.run(hub.close())
