@@ -301,7 +301,8 @@ def test_cancel_kills_running_processes(tmp_path: Path) -> None:
 
     async def scenario():
         execution_id = orchestrator.start("p")
-        await async_wait_until(pidfile.exists, timeout=20, message="job started")
+        # the file exists a moment before its text is written: wait for the text
+        await async_wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=20, message="job started")
         job_pid = int(pidfile.read_text())
         assert orchestrator.cancel(execution_id)
         final = await orchestrator.wait(execution_id)
