@@ -23,8 +23,8 @@ from deepforge_panel.components.operation_editor import OperationEditor
 from deepforge_panel.components.presence import mark_html, mark_style, marks, on_marks_change
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
-from deepforge_panel.inputs import is_input
 from deepforge_panel.interface import Attribute, Interface
+from deepforge_panel.io_nodes import is_input
 from deepforge_panel.libraries import loaded_libraries
 from deepforge_panel.oplib import builtin_operations
 from deepforge_panel.pipelines import Node, Pipeline, PipelineError
