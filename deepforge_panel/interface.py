@@ -202,6 +202,8 @@ def _attribute_type(annotation: ast.expr | None, default: Any, choices: tuple[An
             return scalar.__name__
     if isinstance(default, (list, tuple, dict)):
         return "json"
+    if annotation is None and default is None:
+        return "str"  # as DeepForge types a None default: a text, empty until set
     return text if annotation is not None else "json"
 
 
@@ -255,18 +257,30 @@ def _return_types(execute: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -
     return [ast.unparse(ann)] * count if count == 1 else [ANY] * count
 
 
+def _output_name(value: ast.expr, index: int) -> str:
+    """An output's name as DeepForge gives it: a returned name keeps its name, ``self.x`` gives ``x``, anything
+    else is ``result``, ``result_1``, ... by its position."""
+    if isinstance(value, ast.Name):
+        return value.id
+    if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self":
+        return value.attr
+    return f"result_{index}" if index else "result"
+
+
 def _execute_outputs(execute: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[Port, ...]:
+    """Outputs from ``execute``'s returns: named after its first top-level return, as DeepForge reads them
+    (else after the first return anywhere); every return must give as many values."""
+    returns = [r for r in _returns(execute) if r.value is not None and not _is_none(r.value)]
+    top = [r for r in returns if r in execute.body]
     names: list[str] | None = None
-    for ret in _returns(execute):
-        if ret.value is None or (isinstance(ret.value, ast.Constant) and ret.value.value is None):
-            continue
+    for ret in ([top[0]] if top else []) + returns:
+        assert ret.value is not None
         values = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
-        these = [v.id if isinstance(v, ast.Name) else None for v in values]
         if names is None:
-            names = [n or (f"output{i + 1}" if len(these) > 1 else "output") for i, n in enumerate(these)]
-        elif len(these) != len(names):
+            names = [_output_name(value, index) for index, value in enumerate(values)]
+        elif len(values) != len(names):
             raise InterfaceError(
-                f"execute() returns {len(names)} values in one place and {len(these)} in another; "
+                f"execute() returns {len(names)} values in one place and {len(values)} in another; "
                 "every return must give the same outputs",
                 ret.lineno,
                 ret.col_offset + 1,
@@ -276,6 +290,10 @@ def _execute_outputs(execute: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[P
     if len(set(names)) != len(names):
         raise InterfaceError(f"execute() returns the same name twice: {names}", execute.lineno, execute.col_offset + 1)
     return tuple(Port(n, t) for n, t in zip(names, _return_types(execute, len(names)), strict=True))
+
+
+def _is_none(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and value.value is None
 
 
 def ports_compatible(source: str, target: str) -> bool:

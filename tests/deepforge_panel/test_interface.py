@@ -66,11 +66,33 @@ class Split:
     assert [(p.name, p.type) for p in iface.outputs] == [("train", "Table"), ("test", "Table")]
 
 
-def test_unnamed_return_values_get_names() -> None:
-    iface = parse_interface("class A:\n    def execute(self):\n        return 1, f()\n")
-    assert [p.name for p in iface.outputs] == ["output1", "output2"]
-    single = parse_interface("class A:\n    def execute(self):\n        return 1 + 1\n")
-    assert [p.name for p in single.outputs] == ["output"]
+@pytest.mark.parametrize(
+    ("body", "outputs"),
+    [  # DeepForge's own cases (its OperationCode.js and tests): names, self.x, result, result_1 by position
+        ("return 1, f()", ["result", "result_1"]),
+        ("return 1 + 1", ["result"]),
+        ("return self.myOutput", ["myOutput"]),
+        ("return concat, count", ["concat", "count"]),
+        ("return a + 1, b", ["result", "b"]),
+        ("return a + 1, b + 2, 7", ["result", "result_1", "result_2"]),
+        ("return a.x, foo.y", ["result", "result_1"]),
+        ("return (a, b)", ["a", "b"]),
+        ("return [a, b]", ["result"]),
+        ("if a:\n            return c, d\n        return b, e", ["b", "e"]),  # the top-level return names them
+        ("if a:\n            return c, d", ["c", "d"]),  # no top-level return: the first one (DeepForge: none)
+        ("return", []),
+        ("return None", []),
+    ],
+)
+def test_outputs_are_named_as_deepforge_names_them(body: str, outputs: list[str]) -> None:
+    iface = parse_interface(f"class A:\n    def execute(self, a=1, b=2):\n        {body}\n")
+    assert [p.name for p in iface.outputs] == outputs
+
+
+def test_a_none_default_is_a_text_attribute_as_in_deepforge() -> None:
+    iface = parse_interface("class A:\n    def __init__(self, label=None, size: int = None):\n        pass\n"
+                            "    def execute(self):\n        pass\n")  # fmt: skip
+    assert [(a.name, a.type, a.default) for a in iface.attributes] == [("label", "str", None), ("size", "int", None)]
 
 
 @pytest.mark.parametrize(
@@ -88,7 +110,7 @@ def test_unnamed_return_values_get_names() -> None:
         (
             "class A:\n    def execute(self):\n        if x:\n            return a\n        return a, b\n",
             "same outputs",
-            5,
+            4,
         ),
         (
             "from typing import Literal\nclass A:\n    def __init__(self, m: Literal['a'] = 'b'):\n        pass\n"
