@@ -6,6 +6,7 @@ its own types, e.g. a model that needs custom objects restored before it can loa
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +31,32 @@ _PICKLE = Serializer("pickle", lambda obj: True, _pickle_dump, pickle.loads)
 _registry: list[Serializer] = []
 
 
-def register(
-    name: str, accepts: Callable[[Any], bool], dump: Callable[[Any], bytes], load: Callable[[bytes], Any]
-) -> None:
-    """Serialize objects ``accepts`` approves with ``dump``/``load``; newer registrations win."""
-    _registry.insert(0, Serializer(name, accepts, dump, load))
+def register(*how: Any) -> None:
+    """Register a serializer; newer registrations win. Two forms:
+
+    ``register(name, accepts, dump, load)``: objects ``accepts`` approves become ``dump(obj) -> bytes`` and come
+    back with ``load(bytes)``.
+
+    ``register(cls, dump, load)``, as DeepForge's job runtime has it: objects of exactly class ``cls`` are
+    written with ``dump(obj, outfile)`` and read with ``load(infile)`` (binary files).
+    """
+    if len(how) == 3 and isinstance(how[0], type):
+        cls, dump_to, load_from = how
+
+        def dump(obj: Any) -> bytes:
+            buffer = io.BytesIO()
+            dump_to(obj, buffer)
+            return buffer.getvalue()
+
+        name = f"{cls.__module__}.{cls.__qualname__}"  # as DeepForge names it
+        _registry.insert(
+            0, Serializer(name, lambda obj: type(obj) is cls, dump, lambda data: load_from(io.BytesIO(data)))
+        )
+        return
+    if len(how) != 4 or not isinstance(how[0], str):
+        raise TypeError("register(name, accepts, dump, load) or, as in DeepForge, register(cls, dump, load)")
+    name, accepts, dump_bytes, load_bytes = how
+    _registry.insert(0, Serializer(name, accepts, dump_bytes, load_bytes))
 
 
 def dumps(obj: Any) -> bytes:
