@@ -9,6 +9,8 @@ import param
 
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.markup import md_code, md_text
+from deepforge_panel.errors import ProjectError
+from deepforge_panel.interface import init_parameters
 
 
 class OperationEditor(ProjectComponent):
@@ -23,6 +25,13 @@ class OperationEditor(ProjectComponent):
         self.title = pn.pane.Markdown("", margin=(0, 10))
         self.status = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
         self.ports = pn.pane.Markdown("", margin=(0, 10), styles={"font-size": "12px"})
+        self.references = pn.widgets.MultiChoice(
+            label="References (parameters set from a library's resources, e.g. an architecture)",
+            options=[],
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+        )
+        self.references.param.watch(self._references_chosen, "value")
         self.editor.param.watch(self._edited, "value")
         self.refresh()
 
@@ -33,6 +42,7 @@ class OperationEditor(ProjectComponent):
             self.editor.visible = False
             self.status.visible = False
             self.ports.object = ""
+            self.references.visible = False
             return
         op = self.project.operations.get(self.operation)
         self.editor.visible = True
@@ -56,6 +66,11 @@ class OperationEditor(ProjectComponent):
         else:
             self.status.visible = False
             self.editor.annotations = []
+        parameters = init_parameters(op.code)
+        declared = self.project.operations.references_of(op.id)
+        self.references.param.update(
+            options=list(dict.fromkeys([*parameters, *declared])), value=declared, visible=bool(parameters or declared)
+        )
         iface = op.interface
         if iface is not None:
             parts = [
@@ -67,6 +82,14 @@ class OperationEditor(ProjectComponent):
                 parts.append("references: " + ", ".join(r.name for r in iface.references))
             self.ports.object = md_text(" · ".join(parts))
 
+    def _references_chosen(self, event: param.parameterized.Event) -> None:
+        if not self.operation or list(event.new) == self.project.operations.references_of(self.operation):
+            return
+        try:
+            self.project.operations.set_references(self.operation, list(event.new))
+        except ProjectError as exc:
+            self.status.param.update(object=md_text(str(exc)), visible=True)
+
     def _edited(self, event: param.parameterized.Event) -> None:
         if not self.operation or event.new is None:
             return
@@ -74,4 +97,4 @@ class OperationEditor(ProjectComponent):
             self.project.operations.set_code(self.operation, event.new)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.title, self.ports, self.status, self.editor, sizing_mode="stretch_width")
+        return pn.Column(self.title, self.ports, self.references, self.status, self.editor, sizing_mode="stretch_width")

@@ -26,7 +26,7 @@ from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
 from deepforge_panel.io_nodes import is_input
 from deepforge_panel.libraries import loaded_libraries
-from deepforge_panel.oplib import builtin_operations
+from deepforge_panel.oplib import add_builtin, builtin_operations
 from deepforge_panel.pipelines import Node, Pipeline, PipelineError
 from deepforge_panel.references import make_reference
 
@@ -405,7 +405,7 @@ class PipelineEditor(ProjectComponent):
         elif choice in ops:
             op_id = ops[choice]
         else:
-            op_id = self.project.operations.add(builtin_operations()[choice], name=choice)
+            op_id = add_builtin(self.project, choice)
         boxes = [(n.x, n.y, *self._node_size(n.operation)) for n in pipeline.nodes.values()]
         x, y = free_spot(boxes, self._node_size(op_id))
         node_id = self._guard(lambda: self.project.pipelines.add_node(pipeline.id, op_id, x=x, y=y))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepforge_panel.oplib import builtin_operations
+from deepforge_panel.oplib import add_builtin, builtin_operations
 from deepforge_panel.project import Project
 
 DIGITS = "digits"
@@ -12,7 +12,7 @@ DIGITS = "digits"
 
 def add_builtin_operations(project: Project) -> dict[str, str]:
     """Add every built-in operation to ``project``; returns name -> operation id."""
-    return {name: project.operations.add(code, name=name) for name, code in builtin_operations().items()}
+    return {name: add_builtin(project, name) for name in builtin_operations()}
 
 
 def build_digits(project: Project) -> None:

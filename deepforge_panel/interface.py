@@ -9,14 +9,17 @@ An operation is a plain class in the DeepForge style::
             ...
             return model                                                    # outputs
 
-Parameters of ``__init__`` with a default are attributes (typed by annotation or default);
-those without one are references to other resources. Parameters of ``execute`` are inputs
-(required unless they have a default). The names returned by ``execute`` are outputs.
+Parameters of ``__init__`` are attributes (typed by annotation or default; one without a default is a
+text, empty until set), except those the operation declares as references (to other resources, such as
+an architecture): as in DeepForge, where references are the operation's pointers, whether a parameter is
+one is not read from the code but declared beside it. Parameters of ``execute`` are inputs (required
+unless they have a default). What ``execute`` returns are its outputs, named as DeepForge names them.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -104,8 +107,37 @@ class Interface:
         )
 
 
-def parse_interface(source: str) -> Interface:
-    """The interface of the operation class in ``source``; raises :class:`InterfaceError`."""
+def parse_interface(source: str, references: Collection[str] = ()) -> Interface:
+    """The interface of the operation class in ``source``, whose ``__init__`` parameters named in
+    ``references`` are references; raises :class:`InterfaceError`."""
+    cls = _operation_class(source)
+    execute = _method(cls, "execute")
+    assert execute is not None
+    init = _method(cls, "__init__")
+    attributes, refs = _init_params(init, frozenset(references)) if init is not None else ((), ())
+    return Interface(
+        class_name=cls.name,
+        inputs=_execute_inputs(execute),
+        outputs=_execute_outputs(execute),
+        attributes=attributes,
+        references=refs,
+        doc=ast.get_docstring(cls) or "",
+    )
+
+
+def init_parameters(source: str, *, without_default: bool = False) -> list[str]:
+    """The names of the operation's ``__init__`` parameters (only those without a default, if asked);
+    none when the source does not parse."""
+    try:
+        init = _method(_operation_class(source), "__init__")
+        params = _params(init) if init is not None else []
+    except InterfaceError:
+        return []
+    return [arg.arg for arg, default in params if default is None or not without_default]
+
+
+def _operation_class(source: str) -> ast.ClassDef:
+    """The first class in ``source`` with an ``execute`` method."""
     try:
         module = ast.parse(source)
     except SyntaxError as exc:
@@ -119,19 +151,7 @@ def parse_interface(source: str) -> Interface:
             where.lineno if where else 1,
             (where.col_offset + 1) if where else 1,
         )
-    cls = with_execute[0]
-    execute = _method(cls, "execute")
-    assert execute is not None
-    init = _method(cls, "__init__")
-    attributes, references = _init_params(init) if init is not None else ((), ())
-    return Interface(
-        class_name=cls.name,
-        inputs=_execute_inputs(execute),
-        outputs=_execute_outputs(execute),
-        attributes=attributes,
-        references=references,
-        doc=ast.get_docstring(cls) or "",
-    )
+    return with_execute[0]
 
 
 def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -207,20 +227,23 @@ def _attribute_type(annotation: ast.expr | None, default: Any, choices: tuple[An
     return text if annotation is not None else "json"
 
 
-def _init_params(init: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[Attribute, ...], tuple[Reference, ...]]:
+def _init_params(
+    init: ast.FunctionDef | ast.AsyncFunctionDef, declared: frozenset[str]
+) -> tuple[tuple[Attribute, ...], tuple[Reference, ...]]:
     attributes: list[Attribute] = []
     references: list[Reference] = []
     for arg, default_node in _params(init):
-        if default_node is None:
+        if arg.arg in declared:
             references.append(Reference(arg.arg, _annotation(arg.annotation)))
             continue
-        default = _literal(default_node)
+        default = None if default_node is None else _literal(default_node)
         choices = _choices(arg.annotation)
         if choices is not None and default not in choices:
+            where = default_node or arg
             raise InterfaceError(
                 f"default {default!r} of attribute {arg.arg!r} is not one of its choices {list(choices)}",
-                default_node.lineno,
-                default_node.col_offset + 1,
+                where.lineno,
+                where.col_offset + 1,
             )
         attributes.append(Attribute(arg.arg, _attribute_type(arg.annotation, default, choices), default, choices))
     return tuple(attributes), tuple(references)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from deepforge_panel.interface import Interface
-from deepforge_panel.oplib import builtin_operations
+from deepforge_panel.oplib import add_builtin
 
 if TYPE_CHECKING:
     from deepforge_panel.artifacts import Artifact
@@ -92,4 +92,4 @@ def _builtin(project: Project, name: str, fits: Callable[[Interface | None], boo
     for op in project.operations.all():
         if op.name == name and fits(op.interface):
             return op.id
-    return project.operations.add(builtin_operations()[name], name=name)
+    return add_builtin(project, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NewType
 
@@ -10,7 +11,7 @@ from pycrdt import Map, Text
 
 from deepforge_panel.crdt import dumps, loads, new_id, splice_text
 from deepforge_panel.errors import ProjectError
-from deepforge_panel.interface import Interface, InterfaceError, parse_interface
+from deepforge_panel.interface import Interface, InterfaceError, init_parameters, parse_interface
 from deepforge_panel.names import check_name
 from deepforge_panel.views import RootView
 
@@ -44,7 +45,8 @@ splice = splice_text
 
 
 class OperationsView(RootView[Operation]):
-    """The ``operations`` root: id -> {name, code (Text), interface (JSON), error (JSON)}."""
+    """The ``operations`` root: id -> {name, code (Text), references (JSON: the ``__init__`` parameters that are
+    references), interface (JSON), error (JSON)}."""
 
     root = "operations"
     kind = "operation"
@@ -61,8 +63,9 @@ class OperationsView(RootView[Operation]):
             error=InterfaceError(error["message"], error["line"], error["column"]) if error else None,
         )
 
-    def add(self, code: str | None = None, name: str | None = None) -> OperationId:
-        """A new operation from ``code`` (or a blank template); its name is its class name."""
+    def add(self, code: str | None = None, name: str | None = None, references: Sequence[str] = ()) -> OperationId:
+        """A new operation from ``code`` (or a blank template); its name is its class name. Its ``__init__``
+        parameters named in ``references`` are references (see :meth:`set_references`)."""
         if name is not None:
             check_name("operation", name)
             if code is None and not name.isidentifier():
@@ -71,9 +74,42 @@ class OperationsView(RootView[Operation]):
             code = BLANK_OPERATION.format(name=name or "NewOperation")
         op_id = OperationId(new_id("op"))
         with self.project.transaction():
-            self._map[op_id] = Map({"name": name or "NewOperation", "code": Text(code), "created": time.time()})
+            self._map[op_id] = Map(
+                {
+                    "name": name or "NewOperation",
+                    "code": Text(code),
+                    "created": time.time(),
+                    "references": dumps(list(references)),
+                }
+            )
             self._reparse(op_id)
         return op_id
+
+    def set_references(self, op_id: str, names: Sequence[str]) -> None:
+        """Declare which ``__init__`` parameters are references (set from a library's resources, such as an
+        architecture); the others are attributes. As DeepForge keeps references as the operation's pointers,
+        beside its code rather than in it."""
+        record = self.record(op_id)
+        known = init_parameters(str(record["code"]))
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ProjectError(
+                f"operation {record['name']!r} has no __init__ parameter {unknown[0]!r} to make a reference "
+                f"(its parameters: {', '.join(known) or 'none'})",
+                op_id,
+            )
+        with self.project.transaction():
+            record["references"] = dumps(sorted(set(names), key=known.index))
+            self._reparse(op_id)
+
+    def references_of(self, op_id: str) -> list[str]:
+        """The ``__init__`` parameters declared as references; for an operation from before references were
+        declared, those without a default (the rule then)."""
+        record = self.record(op_id)
+        declared = loads(record.get("references"))
+        if isinstance(declared, list):
+            return [str(name) for name in declared]
+        return init_parameters(str(record["code"]), without_default=True)
 
     def set_code(self, op_id: str, code: str) -> InterfaceError | None:
         """Change the code; the interface follows if it parses, else the error is recorded."""
@@ -102,8 +138,10 @@ class OperationsView(RootView[Operation]):
 
     def _reparse(self, op_id: str) -> InterfaceError | None:
         record = self.record(op_id)
+        if record.get("references") is None:  # from before references were declared: keep what they were
+            record["references"] = dumps(self.references_of(op_id))
         try:
-            interface = parse_interface(str(record["code"]))
+            interface = parse_interface(str(record["code"]), self.references_of(op_id))
         except InterfaceError as error:
             if record.get("error") != dumps(error.to_dict()):
                 record["error"] = dumps(error.to_dict())

@@ -92,9 +92,11 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
     for depth, record in enumerate(records):
         code = record["operation"]["code"]
         op_id = by_code.get(code)
-        if op_id is None:
-            op_id = by_code[code] = project.operations.add(code, name=_usable(record["operation"]["name"]))
         interface = Interface.from_dict(record["operation"]["interface"])
+        if op_id is None:
+            op_id = by_code[code] = project.operations.add(
+                code, name=_usable(record["operation"]["name"]), references=[r.name for r in interface.references]
+            )
         known = {a.name for a in interface.attributes}
         nodes[record["job"]] = project.pipelines.add_node(
             pipeline_id,

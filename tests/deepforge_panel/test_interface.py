@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from deepforge_panel.interface import InterfaceError, parse_interface, ports_compatible
+from deepforge_panel.interface import InterfaceError, init_parameters, parse_interface, ports_compatible
 
 # An operation in the form DeepForge itself generated, unchanged.
 DEEPFORGE_STYLE = """
@@ -23,7 +23,7 @@ class TrainValidate():
 
 
 def test_deepforge_operation_reads_unchanged() -> None:
-    iface = parse_interface(DEEPFORGE_STYLE)
+    iface = parse_interface(DEEPFORGE_STYLE, references=["model"])  # its pointer in DeepForge
     assert iface.class_name == "TrainValidate"
     assert [r.name for r in iface.references] == ["model"]
     assert [(a.name, a.type, a.default) for a in iface.attributes] == [
@@ -89,6 +89,21 @@ def test_outputs_are_named_as_deepforge_names_them(body: str, outputs: list[str]
     assert [p.name for p in iface.outputs] == outputs
 
 
+def test_a_parameter_is_a_reference_only_when_declared_so_else_an_attribute_as_in_deepforge() -> None:
+    iface = parse_interface(DEEPFORGE_STYLE)  # no pointer declared: every parameter is an attribute
+    assert iface.references == ()
+    assert iface.attributes[0].name == "model" and (iface.attributes[0].type, iface.attributes[0].default) == (
+        "str",
+        None,
+    ), "a parameter without a default: a text, empty until set"
+    typed = parse_interface("class A:\n    def __init__(self, n: int, ref):\n        pass\n"
+                            "    def execute(self):\n        pass\n", references=["ref"])  # fmt: skip
+    assert [(a.name, a.type) for a in typed.attributes] == [("n", "int")] and typed.references[0].name == "ref"
+    assert init_parameters(DEEPFORGE_STYLE) == ["model", "batch_size", "epochs", "loss", "shuffle", "lr"]
+    assert init_parameters(DEEPFORGE_STYLE, without_default=True) == ["model"]
+    assert init_parameters("class A:\n    def execute(self)\n") == [], "does not parse: none"
+
+
 def test_a_none_default_is_a_text_attribute_as_in_deepforge() -> None:
     iface = parse_interface("class A:\n    def __init__(self, label=None, size: int = None):\n        pass\n"
                             "    def execute(self):\n        pass\n")  # fmt: skip
@@ -134,7 +149,7 @@ def test_port_compatibility() -> None:
 
 
 def test_interface_round_trips_through_dict() -> None:
-    iface = parse_interface(DEEPFORGE_STYLE)
+    iface = parse_interface(DEEPFORGE_STYLE, references=["model"])
     from deepforge_panel.interface import Interface
 
     assert Interface.from_dict(iface.to_dict()) == iface

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from pycrdt import Doc
 
+from deepforge_panel.errors import ProjectError
 from deepforge_panel.operations import splice
 from tests.deepforge_panel.helpers import ADD, new_project
 
@@ -58,3 +60,42 @@ def test_code_with_non_ascii_text_is_edited_exactly(tmp_path: Path) -> None:
     edited = 'class Résumé:\n    """∑ of things"""\n    def execute(self):\n        return 2\n'
     project.operations.set_code(op_id, edited)
     assert project.operations.get(op_id).code == edited
+
+
+USES_A_MODEL = """
+class Fit:
+    def __init__(self, model, epochs=3):
+        self.model, self.epochs = model, epochs
+
+    def execute(self, data):
+        fitted = self.model
+        return fitted
+"""
+
+
+def test_references_are_declared_beside_the_code_and_the_rest_are_attributes(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op_id = project.operations.add(USES_A_MODEL)
+    interface = project.operations.get(op_id).interface
+    assert interface.references == () and [a.name for a in interface.attributes] == ["model", "epochs"]
+    project.operations.set_references(op_id, ["model"])
+    interface = project.operations.get(op_id).interface
+    assert [r.name for r in interface.references] == ["model"] and [a.name for a in interface.attributes] == ["epochs"]
+    project.operations.set_code(op_id, USES_A_MODEL.replace("epochs=3", "epochs=3, seed=0"))
+    assert [r.name for r in project.operations.get(op_id).interface.references] == ["model"], "kept across edits"
+    with pytest.raises(
+        ProjectError, match=r"no __init__ parameter 'optimizer' .*\(its parameters: model, epochs, seed\)"
+    ):
+        project.operations.set_references(op_id, ["optimizer"])
+    assert project.operations.references_of(op_id) == ["model"], "nothing changed"
+
+
+def test_an_operation_from_before_declared_references_keeps_them(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op_id = project.operations.add(USES_A_MODEL, references=["model"])
+    with project.transaction():  # a record written before references were declared
+        del project.map("operations")[op_id]["references"]
+    assert project.operations.references_of(op_id) == ["model"], "the rule then: parameters without a default"
+    project.operations.set_code(op_id, USES_A_MODEL.replace("epochs=3", "epochs=4"))
+    assert [r.name for r in project.operations.get(op_id).interface.references] == ["model"]
+    assert "references" in project.map("operations")[op_id], "declared from then on"

@@ -1,0 +1,25 @@
+"""The operation editor: code into the document, and which parameters are references, declared beside it."""
+
+from __future__ import annotations
+
+from deepforge_panel.components.operation_editor import OperationEditor
+from deepforge_panel.components.session import Session
+
+
+def test_references_are_chosen_among_the_init_parameters(digits_session: Session) -> None:
+    project = digits_session.project
+    train = project.operations.find("TrainArchitecture")
+    editor = OperationEditor(project=project, operation=train.id)
+    assert editor.references.value == ["architecture"], "the built-in declares its architecture a reference"
+    assert "architecture" in editor.references.options and "epochs" in editor.references.options
+
+    op_id = project.operations.add("class Fit:\n    def __init__(self, model, epochs=3):\n        pass\n"
+                                   "    def execute(self):\n        pass\n")  # fmt: skip
+    editor.operation = op_id
+    assert editor.references.options == ["model", "epochs"] and editor.references.value == []
+    assert "attributes: model, epochs" in editor.ports.object
+    editor.references.value = ["model"]
+    assert project.operations.references_of(op_id) == ["model"]
+    assert "references: model" in editor.ports.object and "attributes: epochs" in editor.ports.object
+    project.as_user("peer").operations.set_references(op_id, [])
+    assert editor.references.value == [], "someone else's change shows"
