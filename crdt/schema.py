@@ -17,7 +17,7 @@ RootKind = Literal["design", "records"]
 """What a root holds: *design* is what users author (versioned; restore, diff, merge and undo act on it),
 *records* is what happened (kept as is across a restore, never undone)."""
 
-CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines", "notebooks")
+CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines", "notebooks", "utilities")
 """The core's design roots."""
 
 CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts", "notebook_outputs")

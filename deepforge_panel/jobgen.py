@@ -3,7 +3,8 @@
 Layout: ``main.py`` (readable entry script), ``operation.py`` (the operation's code as
 written), ``job.json`` (attributes, inputs by reference, the storage URL), ``references/<name>.py``
 (library-generated code whose ``build()`` makes each referenced resource, e.g. a Keras
-model), ``library_init.py`` (libraries' init code, if any), ``deepforge/`` (the job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
+model), ``utils/<name>.py`` (the project's utility modules), ``library_init.py`` (libraries' and the
+project's init code, if any), ``deepforge/`` (the job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
 reach the storage. Storage options (credentials, endpoints) never go into the folder: the job
 reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or by hand.
 """
@@ -81,6 +82,7 @@ def write_job_folder(
     storage_url: str,
     references: dict[str, str] | None = None,
     init_code: list[str] | None = None,
+    utilities: dict[str, str] | None = None,
     origin: str = "",
 ) -> Path:
     """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}.
@@ -88,9 +90,11 @@ def write_job_folder(
     Outputs go under ``storage_url``; the options to reach it travel in the job's environment
     (:func:`job_environment`), so no secret is written to disk.
     """
-    unsafe = sorted(name for name in references or {} if not name.isidentifier())
+    unsafe = sorted(name for name in [*(references or {}), *(utilities or {})] if not name.isidentifier())
     if unsafe:
-        raise ValueError(f"reference names are Python identifiers (each names a file in the job folder), not {unsafe}")
+        raise ValueError(
+            f"reference and utility names are Python identifiers (each names a file in the job folder), not {unsafe}"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "operation.py").write_text(code)
@@ -98,6 +102,11 @@ def write_job_folder(
         (folder / "references").mkdir(exist_ok=True)
         for name, source in references.items():
             (folder / "references" / f"{name}.py").write_text(source)
+    if utilities:
+        (folder / "utils").mkdir(exist_ok=True)
+        (folder / "utils" / "__init__.py").write_text('"""The project\'s utility modules: import utils.<name>."""\n')
+        for name, source in utilities.items():
+            (folder / "utils" / f"{name}.py").write_text(source)
     init = "\n\n".join(c for c in dict.fromkeys(init_code or []) if c.strip())
     if init:
         (folder / "library_init.py").write_text(init)

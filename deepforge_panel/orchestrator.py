@@ -88,6 +88,9 @@ class _Run:
     snapshots: dict[NodeId, _Snapshot]
     listener: Listener | None
     library_init: list[str] = field(default_factory=list)
+    """The libraries' init code, then the project's, as the run started."""
+    utilities: dict[str, str] = field(default_factory=dict)
+    """The project's utility modules as the run started."""
     buffers: dict[JobId, list[Buffered]] = field(default_factory=dict)
     console: dict[tuple[JobId, str], int] = field(default_factory=dict)
     """Characters of each job's stdout and stderr taken into the document so far (at most MAX_CONSOLE)."""
@@ -130,7 +133,8 @@ class Orchestrator:
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=current_runner()
         )
-        run = _Run(execution_id, checked, commit, job_ids, snapshots, listener, library_init())
+        init = [*library_init(), self.project.utilities.init_code]
+        run = _Run(execution_id, checked, commit, job_ids, snapshots, listener, init, self.project.utilities.modules())
         run.buffers = {jid: [] for jid in job_ids.values()}
         self._runs[execution_id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
@@ -358,6 +362,7 @@ class Orchestrator:
             inputs={port: {"url": a["url"], "hash": a["hash"]} for port, a in inputs.items()},
             references={name: ref.code for name, ref in snap.references.items()},
             init_code=run.library_init,
+            utilities=run.utilities,
             storage_url=reach["url"],
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
         )

@@ -63,6 +63,7 @@ class Project:
         from deepforge_panel.notebooks import NotebooksView
         from deepforge_panel.operations import OperationsView
         from deepforge_panel.pipelines import PipelinesView
+        from deepforge_panel.utilities import UtilitiesView
 
         self.doc = doc
         declare_library_roots()
@@ -76,6 +77,7 @@ class Project:
         self.executions = ExecutionsView(self)
         self.artifacts = ArtifactsView(self)
         self.notebooks = NotebooksView(self)
+        self.utilities = UtilitiesView(self)
 
     @classmethod
     def open(cls, store: DocStore, branch: str = "main") -> Project:

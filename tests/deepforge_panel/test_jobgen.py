@@ -27,10 +27,11 @@ def test_the_entry_script_parses_whatever_the_job_is_called(name: str) -> None:
     assert script.startswith('"""Job ')
 
 
-def test_reference_names_never_leave_the_job_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["references", "utilities"])
+def test_reference_and_utility_names_never_leave_the_job_folder(tmp_path: Path, kind: str) -> None:
     folder = tmp_path / "jobs" / "j1"
-    with pytest.raises(ValueError, match=r"reference names are Python identifiers .*'\.\./\.\./escape'"):
-        write_job_folder(
+    with pytest.raises(ValueError, match=r"utility names are Python identifiers .*'\.\./\.\./escape'"):
+        write_job_folder(  # type: ignore[misc]
             folder,
             job_name="echo",
             code=CODE,
@@ -38,6 +39,6 @@ def test_reference_names_never_leave_the_job_folder(tmp_path: Path) -> None:
             attributes={},
             inputs={},
             storage_url=(tmp_path / "artifacts").as_uri(),
-            references={"../../escape": "def build(): pass\n"},
+            **{kind: {"../../escape": "def build(): pass\n"}},
         )
     assert not folder.exists() and not (tmp_path / "escape.py").exists()
