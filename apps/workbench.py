@@ -24,6 +24,7 @@ from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.project_settings import ProjectSettings
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.shortcuts import Shortcuts
+from deepforge_panel.components.utilities_editor import UtilitiesEditor
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.libraries import loaded_libraries
@@ -92,6 +93,7 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
             pn.Column(
                 history,
                 ProjectSettings(project=project),
+                UtilitiesEditor(project=project),
                 PeersPanel(hub=hub, project=project),
                 sizing_mode="stretch_width",
             ),

@@ -26,7 +26,10 @@ class OperationEditor(ProjectComponent):
         self.status = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
         self.ports = pn.pane.Markdown("", margin=(0, 10), styles={"font-size": "12px"})
         self.references = pn.widgets.MultiChoice(
-            label="References (parameters set from a library's resources, e.g. an architecture)",
+            label="References",
+            description="The __init__ parameters set from a library's resources (such as an architecture) "
+            "rather than typed in: the others are attributes",
+            placeholder="none: every parameter is an attribute",
             options=[],
             sizing_mode="stretch_width",
             margin=(0, 10),
