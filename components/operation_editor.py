@@ -27,8 +27,8 @@ class OperationEditor(ProjectComponent):
         self.ports = pn.pane.Markdown("", margin=(0, 10), styles={"font-size": "12px"})
         self.references = pn.widgets.MultiChoice(
             label="References",
-            description="The __init__ parameters set from a library's resources (such as an architecture) "
-            "rather than typed in: the others are attributes",
+            description="Which __init__ parameters without a default are set from a library's resources (such "
+            "as an architecture) rather than typed in: the others are attributes",
             placeholder="none: every parameter is an attribute",
             options=[],
             sizing_mode="stretch_width",
@@ -69,7 +69,7 @@ class OperationEditor(ProjectComponent):
         else:
             self.status.visible = False
             self.editor.annotations = []
-        parameters = init_parameters(op.code)
+        parameters = init_parameters(op.code, without_default=True)  # a reference has no default to type in
         declared = self.project.operations.references_of(op.id)
         self.references.param.update(
             options=list(dict.fromkeys([*parameters, *declared])), value=declared, visible=bool(parameters or declared)

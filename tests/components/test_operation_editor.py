@@ -11,15 +11,17 @@ def test_references_are_chosen_among_the_init_parameters(digits_session: Session
     train = project.operations.find("TrainArchitecture")
     editor = OperationEditor(project=project, operation=train.id)
     assert editor.references.value == ["architecture"], "the built-in declares its architecture a reference"
-    assert "architecture" in editor.references.options and "epochs" in editor.references.options
+    assert editor.references.options == ["architecture"], "offered: the parameters without a default"
 
     op_id = project.operations.add("class Fit:\n    def __init__(self, model, epochs=3):\n        pass\n"
                                    "    def execute(self):\n        pass\n")  # fmt: skip
     editor.operation = op_id
-    assert editor.references.options == ["model", "epochs"] and editor.references.value == []
+    assert editor.references.options == ["model"] and editor.references.value == []
     assert "attributes: model, epochs" in editor.ports.object
     editor.references.value = ["model"]
     assert project.operations.references_of(op_id) == ["model"]
     assert "references: model" in editor.ports.object and "attributes: epochs" in editor.ports.object
     project.as_user("peer").operations.set_references(op_id, [])
     assert editor.references.value == [], "someone else's change shows"
+    editor.operation = project.operations.find("TrainClassifier").id
+    assert not editor.references.visible, "every parameter has a default: nothing to choose"
