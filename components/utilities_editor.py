@@ -34,6 +34,7 @@ class UtilitiesEditor(ProjectComponent):
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
         self.editor = pn.widgets.CodeEditor(language="python", height=260, sizing_mode="stretch_width")
         self.editor.param.watch(self._edited, "value")
+        self._card: pn.Card | None = None
         self.refresh()
 
     @param.depends("utility", watch=True)
@@ -84,12 +85,19 @@ class UtilitiesEditor(ProjectComponent):
             self.utility = INIT
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Card(
-            pn.Row(self.picker, self.new_name, self.add_button, self.delete_button),
-            self.usage,
-            self.message,
-            self.editor,
-            title="Utility modules and init code",
-            collapsed=True,
-            sizing_mode="stretch_width",
-        )
+        if self._card is None:
+            self._card = pn.Card(
+                pn.Row(self.picker, self.new_name, self.add_button, self.delete_button),
+                self.usage,
+                self.message,
+                title="Utility modules and init code",
+                collapsed=True,
+                sizing_mode="stretch_width",
+            )
+            self._card.param.watch(self._opened, "collapsed")
+        return self._card
+
+    def _opened(self, event: param.parameterized.Event) -> None:
+        """The code editor joins the page when the card is first opened (a page never opening it builds none)."""
+        if not event.new and self._card is not None and self.editor not in self._card.objects:
+            self._card.append(self.editor)

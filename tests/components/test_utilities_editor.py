@@ -28,4 +28,7 @@ def test_modules_and_init_code_are_edited_both_ways(digits_session: Session) -> 
     assert "Python identifier" in editor.message.object and editor.utility == helpers
     editor.delete()
     assert project.utilities.modules() == {} and editor.utility == "init" and editor.editor.value == "import os\n"
-    assert pn.panel(editor).get_root() is not None
+    card = editor.__panel__()
+    assert editor.editor not in card.objects, "no code editor in the page until the card is opened"
+    card.collapsed = False
+    assert editor.editor in card.objects and pn.panel(editor).get_root() is not None
