@@ -102,11 +102,7 @@ def write_job_folder(
         (folder / "references").mkdir(exist_ok=True)
         for name, source in references.items():
             (folder / "references" / f"{name}.py").write_text(source)
-    if utilities:
-        (folder / "utils").mkdir(exist_ok=True)
-        (folder / "utils" / "__init__.py").write_text('"""The project\'s utility modules: import utils.<name>."""\n')
-        for name, source in utilities.items():
-            (folder / "utils" / f"{name}.py").write_text(source)
+    write_utilities(folder, utilities or {})
     init = "\n\n".join(c for c in dict.fromkeys(init_code or []) if c.strip())
     if init:
         (folder / "library_init.py").write_text(init)
@@ -114,6 +110,19 @@ def write_job_folder(
     (folder / "job.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
     (folder / "main.py").write_text(render_main(job_name, interface, set(inputs), origin))
     return folder
+
+
+def write_utilities(folder: Path, utilities: dict[str, str]) -> None:
+    """The project's utility modules as the package ``utils`` in ``folder`` (nothing when there are none)."""
+    unsafe = sorted(name for name in utilities if not name.isidentifier())
+    if unsafe:
+        raise ValueError(f"utility names are Python identifiers (each names a file), not {unsafe}")
+    if not utilities:
+        return
+    (folder / "utils").mkdir(exist_ok=True)
+    (folder / "utils" / "__init__.py").write_text('"""The project\'s utility modules: import utils.<name>."""\n')
+    for name, source in utilities.items():
+        (folder / "utils" / f"{name}.py").write_text(source)
 
 
 JOB_LOG_LEVELS = ("quiet", "verbose")

@@ -65,7 +65,12 @@ class NotebookRunner:
         """Where cells load artifacts from and save them to (the project's storage); None: no artifacts."""
         env = {STORAGE_ENV: storage.url, OPTIONS_ENV: json.dumps(storage.options)} if storage is not None else {}
         self.session = NotebookSession(
-            adapter, folder, env=env, on_status=self._session_status, on_request=self._request
+            adapter,
+            folder,
+            env=env,
+            on_status=self._session_status,
+            on_request=self._request,
+            utilities=project.utilities.modules,
         )
         self._loaded: dict[str, list[dict[str, Any]]] = {}
         """Artifacts each cell loaded when it last ran in this session (its inputs, for provenance)."""

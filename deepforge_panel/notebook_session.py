@@ -30,7 +30,7 @@ from typing import Any
 
 from deepforge_panel.adapters.compute import ComputeAdapter, EventRecord, JobControl, JobSpec, Line
 from deepforge_panel.adapters.compute.messages import AdapterMessage
-from deepforge_panel.jobgen import RUNTIME, job_environment
+from deepforge_panel.jobgen import RUNTIME, job_environment, write_utilities
 
 __all__ = ["NotebookSession", "RunResult", "SessionDead"]
 
@@ -80,8 +80,11 @@ class NotebookSession:
         env: dict[str, str] | None = None,
         on_status: Callable[[str], None] | None = None,
         on_request: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        utilities: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.adapter = adapter
+        self.utilities = utilities
+        """The project's utility modules (name -> code), importable as ``utils.<name>``; read at each start."""
         self.on_request = on_request
         """Answers what a running cell asks (``{"op": "load", "name"}``): a dict, or ``{"error": why}``."""
         self.folder = Path(folder)
@@ -117,6 +120,7 @@ class NotebookSession:
         job_folder.mkdir(parents=True)
         shutil.copytree(RUNTIME, job_folder / "deepforge", ignore=shutil.ignore_patterns("__pycache__"))
         (job_folder / "main.py").write_text(MAIN)
+        write_utilities(job_folder, self.utilities() if self.utilities is not None else {})
         self._control = JobControl()
         self._ready = asyncio.get_running_loop().create_future()
         self.exit_code = None

@@ -153,3 +153,13 @@ def test_loading_what_is_missing_or_unreachable_is_a_clear_error_on_the_cell(
     error = next(o for o in project.notebooks.run_of(cell).outputs if o["type"] == "error")
     assert "not reachable from here" in error["evalue"]
     assert aio.run(runner.run_cell(cell)) == "error" and runner.status == "idle", "the session goes on"
+
+
+def test_cells_import_the_projects_utility_modules_as_jobs_do(
+    aio: LoopThread, setup: tuple[Project, str, list[str], NotebookRunner]
+) -> None:
+    project, notebook, _ids, runner = setup
+    project.utilities.add("helpers", "def twice(x):\n    return 2 * x\n")
+    cell = project.notebooks.add_cell(notebook, code="from utils.helpers import twice\ntwice(21)")
+    assert aio.run(runner.run_cell(cell)) == "done"
+    assert _result(project, cell) == "42"
