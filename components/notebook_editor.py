@@ -368,7 +368,7 @@ class NotebookEditor(ProjectComponent):
             widget.visible = shown
         self.hint.object = "" if shown else "*No notebook yet: name one and press **New notebook**.*"
         self._show_status()
-        names = list(dict.fromkeys(a.name for a in reversed(self.project.artifacts.all())))  # newest first
+        names = self.project.artifacts.names()
         if self.artifact_pick.options != names:
             self.artifact_pick.options = names
         self.load_button.disabled = self.explore_button.disabled = not names

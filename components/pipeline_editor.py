@@ -261,7 +261,7 @@ class PipelineEditor(ProjectComponent):
 
     def _artifact_names(self) -> tuple[str, ...]:
         """The project's artifact names, newest first, each once: what an Input node may feed."""
-        return tuple(dict.fromkeys(a.name for a in reversed(self.project.artifacts.all())))
+        return tuple(self.project.artifacts.names())
 
     def _show_references(self, pipeline: Pipeline, node: Any, iface: Interface | None) -> None:
         """One selector per reference, listing every library's resources (e.g. Keras architectures)."""

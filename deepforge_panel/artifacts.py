@@ -57,6 +57,10 @@ class ArtifactsView(RootView[Artifact]):
     def sort_key(self, item: Artifact) -> float:
         return item.created
 
+    def names(self) -> list[str]:
+        """Every artifact name, once, newest first: what a user picks an artifact by."""
+        return list(dict.fromkeys(a.name for a in reversed(self.all())))
+
     def add(
         self, name: str, type: str, url: str, hash: str, size: int, provenance: dict[str, Any] | None = None
     ) -> ArtifactId:
