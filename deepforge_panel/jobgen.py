@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,7 @@ def write_job_folder(
     Outputs go under ``storage_url``; the options to reach it travel in the job's environment
     (:func:`job_environment`), so no secret is written to disk.
     """
-    unsafe = sorted(name for name in [*(references or {}), *(utilities or {})] if not name.isidentifier())
-    if unsafe:
-        raise ValueError(
-            f"reference and utility names are Python identifiers (each names a file in the job folder), not {unsafe}"
-        )
+    check_file_names([*(references or {}), *(utilities or {})], "reference and utility")  # before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "operation.py").write_text(code)
@@ -112,11 +109,16 @@ def write_job_folder(
     return folder
 
 
+def check_file_names(names: Iterable[str], what: str) -> None:
+    """Each of ``names`` names a file in a job folder: a ValueError unless all are Python identifiers."""
+    unsafe = sorted(name for name in names if not name.isidentifier())
+    if unsafe:
+        raise ValueError(f"{what} names are Python identifiers (each names a file in the job folder), not {unsafe}")
+
+
 def write_utilities(folder: Path, utilities: dict[str, str]) -> None:
     """The project's utility modules as the package ``utils`` in ``folder`` (nothing when there are none)."""
-    unsafe = sorted(name for name in utilities if not name.isidentifier())
-    if unsafe:
-        raise ValueError(f"utility names are Python identifiers (each names a file), not {unsafe}")
+    check_file_names(utilities, "utility")
     if not utilities:
         return
     (folder / "utils").mkdir(exist_ok=True)
