@@ -459,18 +459,14 @@ class Orchestrator:
                 "provenance": artifact.provenance,
             }
         }
-        line = Line("stdout", f"feeds artifact {artifact.name!r} ({artifact.id}, {artifact.size} bytes)")
-        run.buffers[run.job_ids[node_id]].extend(self._console_share(run, run.job_ids[node_id], line))
         with self.project.transaction(origin="orchestrator"):
             self._job(run, node_id)["outputs"][io_nodes.OUTPUT] = artifact.id
-        self._set_status(run, node_id, "succeeded", started=now, ended=now)
-        return True
+        return self._settled(run, node_id, f"feeds artifact {artifact.name!r} ({artifact.id}, {artifact.size} bytes)")
 
     def _name(self, run: _Run, node_id: NodeId) -> bool:
         """An Output node: what reached it becomes an artifact of the name it sets (the same stored data and
         provenance; no job runs)."""
         snap = run.snapshots[node_id]
-        now = time.time()
         (edge,) = run.pipeline.incoming(node_id)  # check_runnable: its one input is connected
         given = run.artifacts[edge.src][edge.src_port]
         name = str(snap.attributes.get(io_nodes.NAME, ""))
@@ -483,8 +479,13 @@ class Orchestrator:
             job = self._job(run, node_id)
             job["inputs"][io_nodes.INPUT_PORT] = source.id
             job["outputs"][io_nodes.INPUT_PORT] = artifact_id
-        line = Line("stdout", f"saved {source.name!r} as artifact {name!r} ({artifact_id})")
-        run.buffers[run.job_ids[node_id]].extend(self._console_share(run, run.job_ids[node_id], line))
+        return self._settled(run, node_id, f"saved {source.name!r} as artifact {name!r} ({artifact_id})")
+
+    def _settled(self, run: _Run, node_id: NodeId, said: str) -> bool:
+        """A node the workbench settled itself, with no job: ``said`` in its console, succeeded at once."""
+        job_id = run.job_ids[node_id]
+        run.buffers[job_id].extend(self._console_share(run, job_id, Line("stdout", said)))
+        now = time.time()
         self._set_status(run, node_id, "succeeded", started=now, ended=now)
         return True
 
