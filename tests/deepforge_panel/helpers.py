@@ -64,3 +64,21 @@ def start_sleepy_run(tmp_path: Path, **popen: Any) -> tuple[Path, subprocess.Pop
     )
     wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=30, message="job started")
     return home, runner, int(pidfile.read_text())
+
+
+def run_make_then_measure(project: Project, tmp_path: Path, make: str, measure: str) -> tuple[Any, Any]:
+    """Run pipeline ``points`` (a node ``make`` of operation code ``make`` whose output ``point`` feeds input
+    ``point`` of a node ``measure``) on the local adapter and file storage: (the execution, the storage)."""
+    import asyncio
+
+    from deepforge_panel.adapters.compute import compute
+    from deepforge_panel.adapters.storage import storage
+    from deepforge_panel.orchestrator import Orchestrator
+
+    pid = project.pipelines.create("points")
+    made = project.pipelines.add_node(pid, project.operations.add(make), name="make")
+    measured = project.pipelines.add_node(pid, project.operations.add(measure), name="measure")
+    project.pipelines.add_edge(pid, made, "point", measured, "point")
+    store = storage((tmp_path / "artifacts").as_uri())
+    execution = asyncio.run(Orchestrator(project, compute("local"), store, tmp_path / "jobs").run("points"))
+    return execution, store

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
-from deepforge_panel.adapters.compute import compute
-from deepforge_panel.adapters.storage import storage
 from deepforge_panel.jobruntime.deepforge import serialization
-from deepforge_panel.orchestrator import Orchestrator
-from tests.deepforge_panel.helpers import new_project
+from tests.deepforge_panel.helpers import new_project, run_make_then_measure
 
 
 class Point:
@@ -89,14 +85,8 @@ class Measure:
 
 def test_operations_written_for_deepforge_register_serializers_that_jobs_use(tmp_path: Path) -> None:
     project = new_project(tmp_path)
-    pid = project.pipelines.create("points")
-    make = project.pipelines.add_node(pid, project.operations.add(MAKE), name="make")
-    measure = project.pipelines.add_node(pid, project.operations.add(MEASURE), name="measure")
-    project.pipelines.add_edge(pid, make, "point", measure, "point")
-    store = storage((tmp_path / "artifacts").as_uri())
-    orchestrator = Orchestrator(project, compute("local"), store, tmp_path / "jobs")
 
-    execution = asyncio.run(orchestrator.run("points"))
+    execution, store = run_make_then_measure(project, tmp_path, MAKE, MEASURE)
 
     assert execution.status == "succeeded", execution.error
     made = project.artifacts.get(execution.job("make").outputs["point"])

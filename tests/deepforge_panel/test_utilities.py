@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from deepforge_panel.adapters.compute import compute
-from deepforge_panel.adapters.storage import storage
 from deepforge_panel.jobruntime.deepforge import serialization
-from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.utilities import UtilityError
-from tests.deepforge_panel.helpers import new_project
+from tests.deepforge_panel.helpers import new_project, run_make_then_measure
 
 SHAPES = """
 import json
@@ -60,14 +56,8 @@ def test_jobs_import_the_projects_utilities_and_run_its_init_code(tmp_path: Path
     project = new_project(tmp_path)
     project.utilities.add("shapes", SHAPES)
     project.utilities.set_init_code(INIT)
-    pid = project.pipelines.create("points")
-    make = project.pipelines.add_node(pid, project.operations.add(MAKE), name="make")
-    measure = project.pipelines.add_node(pid, project.operations.add(MEASURE), name="measure")
-    project.pipelines.add_edge(pid, make, "point", measure, "point")
-    store = storage((tmp_path / "artifacts").as_uri())
-    orchestrator = Orchestrator(project, compute("local"), store, tmp_path / "jobs")
 
-    execution = asyncio.run(orchestrator.run("points"))
+    execution, store = run_make_then_measure(project, tmp_path, MAKE, MEASURE)
 
     assert execution.status == "succeeded", execution.error
     point = project.artifacts.get(execution.job("make").outputs["point"])
