@@ -138,10 +138,11 @@ class OperationsView(RootView[Operation]):
 
     def _reparse(self, op_id: str) -> InterfaceError | None:
         record = self.record(op_id)
+        declared = self.references_of(op_id)
         if record.get("references") is None:  # from before references were declared: keep what they were
-            record["references"] = dumps(self.references_of(op_id))
+            record["references"] = dumps(declared)
         try:
-            interface = parse_interface(str(record["code"]), self.references_of(op_id))
+            interface = parse_interface(str(record["code"]), declared)
         except InterfaceError as error:
             if record.get("error") != dumps(error.to_dict()):
                 record["error"] = dumps(error.to_dict())
