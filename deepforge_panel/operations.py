@@ -10,6 +10,7 @@ from typing import NewType
 from pycrdt import Map, Text
 
 from deepforge_panel.crdt import dumps, loads, new_id, splice_text
+from deepforge_panel.environments import Environment
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import Interface, InterfaceError, init_parameters, parse_interface
 from deepforge_panel.names import check_name
@@ -38,6 +39,8 @@ class Operation:
     code: str
     interface: Interface | None
     error: InterfaceError | None
+    environment: Environment | None = None
+    """What its jobs run in (see :meth:`OperationsView.set_environment`); None: the workbench's interpreter."""
 
 
 splice = splice_text
@@ -46,7 +49,8 @@ splice = splice_text
 
 class OperationsView(RootView[Operation]):
     """The ``operations`` root: id -> {name, code (Text), references (JSON: the ``__init__`` parameters that are
-    references), interface (JSON), error (JSON)}."""
+    references), environment (JSON, absent when it runs in the workbench's interpreter), interface (JSON), error
+    (JSON)}."""
 
     root = "operations"
     kind = "operation"
@@ -61,6 +65,7 @@ class OperationsView(RootView[Operation]):
             code=str(record["code"]),
             interface=Interface.from_dict(interface) if interface else None,
             error=InterfaceError(error["message"], error["line"], error["column"]) if error else None,
+            environment=self.environment_of(op_id),
         )
 
     def add(self, code: str | None = None, name: str | None = None, references: Sequence[str] = ()) -> OperationId:
@@ -110,6 +115,25 @@ class OperationsView(RootView[Operation]):
         if isinstance(declared, list):
             return [str(name) for name in declared]
         return init_parameters(str(record["code"]), without_default=True)
+
+    def set_environment(self, op_id: str, environment: Environment | None) -> None:
+        """Declare what the operation needs (pip requirements, a Python version): its jobs run in a virtual
+        environment built for exactly that (``deepforge_panel.environments``); None runs them in the workbench's
+        own interpreter. A requirement that does not parse is refused, naming the operation and the line."""
+        record = self.record(op_id)
+        if environment is not None:
+            environment.check(f"operation {record['name']!r}")
+        with self.project.transaction():
+            if environment is None:
+                if "environment" in record:
+                    del record["environment"]
+            else:
+                record["environment"] = dumps(environment.to_dict())
+
+    def environment_of(self, op_id: str) -> Environment | None:
+        """The environment the operation declared, None if it runs in the workbench's interpreter."""
+        declared = loads(self.record(op_id).get("environment"))
+        return Environment.from_dict(declared) if isinstance(declared, dict) else None
 
     def set_code(self, op_id: str, code: str) -> InterfaceError | None:
         """Change the code; the interface follows if it parses, else the error is recorded."""
