@@ -4,8 +4,9 @@ Layout: ``main.py`` (readable entry script), ``operation.py`` (the operation's c
 written), ``job.json`` (attributes, inputs by reference, the storage URL), ``references/<name>.py``
 (library-generated code whose ``build()`` makes each referenced resource, e.g. a Keras
 model), ``utils/<name>.py`` (the project's utility modules), ``library_init.py`` (libraries' and the
-project's init code, if any), ``deepforge/`` (the job-side runtime). ``cd folder && python main.py`` reproduces the job anywhere fsspec can
-reach the storage. Storage options (credentials, endpoints) never go into the folder: the job
+project's init code, if any), ``deepforge/`` (the job-side runtime), and ``environment.json`` when the operation
+declared an environment (``main.py`` then first moves into it: ``deepforge/environment.py``).
+``cd folder && python main.py`` reproduces the job anywhere fsspec can reach the storage. Storage options (credentials, endpoints) never go into the folder: the job
 reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or by hand.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from deepforge_panel.environments import Environment
 from deepforge_panel.interface import Interface
 from deepforge_panel.jobruntime.deepforge.storage import OPTIONS_ENV
 
@@ -29,7 +31,7 @@ Runs by hand with `python main.py`; inputs are fetched from storage by reference
 with the storage's options (credentials, endpoint), if it needs any, as JSON in
 $DEEPFORGE_STORAGE_OPTIONS.
 """
-
+{activate}
 from deepforge.runtime import Job
 
 job = Job(__file__)
@@ -46,8 +48,18 @@ def _in_docstring(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def render_main(job_name: str, interface: Interface, connected: set[str], origin: str) -> str:
-    """The entry script: construct the operation (references built), load connected inputs, execute, save outputs."""
+_ACTIVATE = """
+from deepforge.environment import activate
+
+activate(__file__)  # from here on in the environment environment.json declares, built or reused with uv
+"""
+
+
+def render_main(
+    job_name: str, interface: Interface, connected: set[str], origin: str, *, environment: bool = False
+) -> str:
+    """The entry script: construct the operation (references built), load connected inputs, execute, save outputs;
+    with an ``environment``, first move into the job's virtual environment."""
     inputs = [p.name for p in interface.inputs if p.name in connected]
     outputs = [p.name for p in interface.outputs]
     load = "".join(f"    {name} = job.input({name!r})\n" for name in inputs)
@@ -62,6 +74,7 @@ def render_main(job_name: str, interface: Interface, connected: set[str], origin
     reference_args = "".join(f"{r.name}=job.reference({r.name!r}), " for r in interface.references)
     return _MAIN.format(
         job_name=_in_docstring(repr(job_name)),
+        activate=_ACTIVATE if environment else "",
         class_name=interface.class_name,
         reference_args=reference_args,
         origin=_in_docstring(origin),
@@ -85,8 +98,10 @@ def write_job_folder(
     init_code: list[str] | None = None,
     utilities: dict[str, str] | None = None,
     origin: str = "",
+    environment: Environment | None = None,
 ) -> Path:
-    """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}.
+    """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}; the job runs in
+    ``environment``'s virtual environment if one is given (the workbench's interpreter otherwise).
 
     Outputs go under ``storage_url``; the options to reach it travel in the job's environment
     (:func:`job_environment`), so no secret is written to disk.
@@ -105,7 +120,12 @@ def write_job_folder(
         (folder / "library_init.py").write_text(init)
     spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": {"url": storage_url}}
     (folder / "job.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
-    (folder / "main.py").write_text(render_main(job_name, interface, set(inputs), origin))
+    if environment is not None:
+        (folder / "environment.json").write_text(
+            json.dumps({"key": environment.key, **environment.to_dict()}, indent=2)
+        )
+    main = render_main(job_name, interface, set(inputs), origin, environment=environment is not None)
+    (folder / "main.py").write_text(main)
     return folder
 
 

@@ -25,6 +25,7 @@ from deepforge_panel import io_nodes, provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
+from deepforge_panel.environments import Environment, runtime_requirements
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.events import (
     ExecutionStatus,
@@ -77,6 +78,8 @@ class _Snapshot:
     interface: Interface
     attributes: dict[str, Any]
     references: dict[str, ResolvedReference]
+    environment: Environment | None = None
+    """What the operation declared its jobs need; None: they run in the workbench's interpreter."""
 
 
 @dataclass
@@ -229,7 +232,7 @@ class Orchestrator:
                 references[name] = resolve(self.project, value)
             except UnbuildableReference as exc:
                 raise UnbuildableReference(f"reference {name!r}: {exc}", place=exc.place) from exc
-        return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references)
+        return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references, op.environment)
 
     def _job(self, run: _Run, node_id: NodeId) -> Map:
         return self.project.executions.job_record(run.id, run.job_ids[node_id])
@@ -365,6 +368,11 @@ class Orchestrator:
             utilities=run.utilities,
             storage_url=reach["url"],
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
+            environment=(
+                snap.environment.with_requirements(runtime_requirements(reach["url"]))
+                if snap.environment is not None
+                else None
+            ),
         )
         from deepforge_panel.adapters.compute import JobSpec
 
@@ -522,6 +530,7 @@ class Orchestrator:
                 name: {"library": ref.library, "resource": ref.resource, "name": ref.name, "code": ref.code}
                 for name, ref in snap.references.items()
             },
+            environment=snap.environment.to_dict() if snap.environment is not None else None,
             output=output.name,
             inputs={
                 port: {"artifact": a["artifact"], "hash": a["hash"], "url": a["url"], "provenance": a["provenance"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.environments import Environment
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.implicit import IMPLICIT, reify_implicit
 from deepforge_panel.interface import Interface
@@ -35,8 +36,13 @@ def executed_job(
     output: str,
     inputs: dict[str, dict[str, Any]],
     references: dict[str, dict[str, Any]] | None = None,
+    environment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The provenance record of output ``output`` of one job; ``inputs`` hold their artifacts' records."""
+    """The provenance record of output ``output`` of one job; ``inputs`` hold their artifacts' records;
+    ``environment`` is what the operation declared it needs (``Environment.to_dict``), if anything."""
+    operation: dict[str, Any] = {"name": operation_name, "code": code, "interface": interface.to_dict()}
+    if environment is not None:
+        operation["environment"] = environment
     return {
         "kind": "ExecutedJob",
         "execution": execution,
@@ -44,7 +50,7 @@ def executed_job(
         "node": node,
         "pipeline": pipeline,
         "commit": commit,
-        "operation": {"name": operation_name, "code": code, "interface": interface.to_dict()},
+        "operation": operation,
         "attributes": attributes,
         "references": references or {},
         "output": output,
@@ -86,17 +92,20 @@ def reify(project: Project, artifact_id: str, name: str | None = None) -> Pipeli
     records = lineage(artifact.provenance)
     if not records:
         raise ProjectError(f"artifact {artifact.name!r} has no provenance to rebuild a pipeline from", artifact.id)
-    by_code = {op.code: op.id for op in project.operations.all()}
+    by_code = {(op.code, _declared(op.environment)): op.id for op in project.operations.all()}
     pipeline_id = project.pipelines.create(name or _free_name(project, f"reproduce {artifact.name}"))
     nodes: dict[str, str] = {}
     for depth, record in enumerate(records):
         code = record["operation"]["code"]
-        op_id = by_code.get(code)
+        environment = record["operation"].get("environment")
+        op_id = by_code.get((code, _declared(environment)))
         interface = Interface.from_dict(record["operation"]["interface"])
         if op_id is None:
-            op_id = by_code[code] = project.operations.add(
+            op_id = by_code[code, _declared(environment)] = project.operations.add(
                 code, name=_usable(record["operation"]["name"]), references=[r.name for r in interface.references]
             )
+            if environment is not None:
+                project.operations.set_environment(op_id, Environment.from_dict(environment))
         known = {a.name for a in interface.attributes}
         nodes[record["job"]] = project.pipelines.add_node(
             pipeline_id,
@@ -149,3 +158,10 @@ def _free_name(project: Project, base: str) -> str:
 def _usable(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str | None:
     """``name`` as recorded, unless taken or not a valid name (a record from elsewhere): then None, for a default."""
     return name if name not in taken and name_problem(name) is None else None
+
+
+def _declared(environment: Environment | dict[str, Any] | None) -> str:
+    """An operation's environment as reification matches it: its key, or "" for none."""
+    if isinstance(environment, dict):
+        environment = Environment.from_dict(environment)
+    return environment.key if environment is not None else ""

@@ -63,6 +63,18 @@ def disconnect() -> None:
         previous.close()
 
 
+def hand_over() -> dict[str, str]:
+    """Ready the channel for the program this process is about to ``exec`` (the job's own environment): flushed,
+    inheritable, and the variable that names it, to add to the new program's environment; ``{}`` without one."""
+    with _lock:
+        if _channel is None:
+            return {}
+        _channel.flush()
+        fd = _channel.fileno()
+    os.set_inheritable(fd, True)
+    return {ENV_VAR: str(fd)}
+
+
 def enabled() -> bool:
     """Whether events go anywhere: only when the workbench gave this process a channel."""
     return _channel is not None
