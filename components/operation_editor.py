@@ -9,6 +9,7 @@ import param
 
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.markup import md_code, md_text
+from deepforge_panel.environments import Environment, parse_requirements
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.interface import init_parameters
 
@@ -21,6 +22,7 @@ class OperationEditor(ProjectComponent):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        self._showing = False
         self.editor = pn.widgets.CodeEditor(language="python", sizing_mode="stretch_width", height=360, label="code")
         self.title = pn.pane.Markdown("", margin=(0, 10))
         self.status = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
@@ -34,7 +36,26 @@ class OperationEditor(ProjectComponent):
             sizing_mode="stretch_width",
             margin=(0, 10),
         )
+        self.requirements = pn.widgets.TextAreaInput(
+            label="Environment: pip requirements",
+            description="What this operation needs, as requirements.txt lines: its jobs run in a virtual environment "
+            "built once for exactly these (and reused); empty, they run in the workbench's own Python",
+            placeholder="none: the workbench's own Python and packages",
+            rows=3,
+            sizing_mode="stretch_width",
+            margin=(0, 10),
+        )
+        self.python = pn.widgets.TextInput(
+            label="Environment: Python version",
+            description="Such as 3.11; empty: the Python that runs the job",
+            placeholder="the job's own",
+            width=160,
+            margin=(0, 10),
+        )
+        self.environment_error = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
         self.references.param.watch(self._references_chosen, "value")
+        self.requirements.param.watch(self._environment_edited, "value")
+        self.python.param.watch(self._environment_edited, "value")
         self.editor.param.watch(self._edited, "value")
         self.refresh()
 
@@ -46,6 +67,7 @@ class OperationEditor(ProjectComponent):
             self.status.visible = False
             self.ports.object = ""
             self.references.visible = False
+            self.requirements.visible = self.python.visible = self.environment_error.visible = False
             return
         op = self.project.operations.get(self.operation)
         self.editor.visible = True
@@ -74,6 +96,7 @@ class OperationEditor(ProjectComponent):
         self.references.param.update(
             options=list(dict.fromkeys([*parameters, *declared])), value=declared, visible=bool(parameters or declared)
         )
+        self._show_environment(op.environment)
         iface = op.interface
         if iface is not None:
             parts = [
@@ -93,6 +116,48 @@ class OperationEditor(ProjectComponent):
         except ProjectError as exc:
             self.status.param.update(object=md_text(str(exc)), visible=True)
 
+    def _show_environment(self, environment: Environment | None) -> None:
+        """The document's environment in the two fields, unless what they hold already says the same (comments and
+        spacing kept while one types)."""
+        self.requirements.visible = self.python.visible = True
+        if self._typed_environment() == environment:
+            return
+        self.environment_error.visible = False
+        self._showing = True  # both fields follow the document: neither is an edit to write back
+        try:
+            self.requirements.value = "\n".join(environment.requirements) if environment else ""
+            self.python.value = (environment.python or "") if environment else ""
+        finally:
+            self._showing = False
+
+    def _typed_environment(self) -> Environment | str | None:
+        """What the fields say: an Environment, None when both are empty, or why they do not parse."""
+        try:
+            requirements = parse_requirements(self.requirements.value or "", "Environment")
+        except ProjectError as exc:
+            return str(exc)
+        python = (self.python.value or "").strip() or None
+        if not requirements and python is None:
+            return None
+        return Environment(requirements, python)
+
+    def _environment_edited(self, event: param.parameterized.Event) -> None:
+        if not self.operation or self._showing:
+            return
+        typed = self._typed_environment()
+        if isinstance(typed, str):
+            self.environment_error.param.update(object=md_text(typed), visible=True)
+            return
+        if typed == self.project.operations.environment_of(self.operation):
+            self.environment_error.visible = False
+            return
+        try:
+            self.project.operations.set_environment(self.operation, typed)
+        except ProjectError as exc:
+            self.environment_error.param.update(object=md_text(str(exc)), visible=True)
+            return
+        self.environment_error.visible = False
+
     def _edited(self, event: param.parameterized.Event) -> None:
         if not self.operation or event.new is None:
             return
@@ -100,4 +165,13 @@ class OperationEditor(ProjectComponent):
             self.project.operations.set_code(self.operation, event.new)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.title, self.ports, self.references, self.status, self.editor, sizing_mode="stretch_width")
+        return pn.Column(
+            self.title,
+            self.ports,
+            self.references,
+            pn.Row(self.requirements, self.python, sizing_mode="stretch_width"),
+            self.environment_error,
+            self.status,
+            self.editor,
+            sizing_mode="stretch_width",
+        )

@@ -25,3 +25,27 @@ def test_references_are_chosen_among_the_init_parameters(digits_session: Session
     assert editor.references.value == [], "someone else's change shows"
     editor.operation = project.operations.find("TrainClassifier").id
     assert not editor.references.visible, "every parameter has a default: nothing to choose"
+
+
+def test_the_environment_field_writes_through_to_the_document(digits_session: Session) -> None:
+    from deepforge_panel.environments import Environment
+
+    project = digits_session.project
+    op_id = project.operations.find("TrainClassifier").id
+    editor = OperationEditor(project=project, operation=op_id)
+    assert editor.requirements.value == "" and editor.python.value == ""
+    editor.requirements.value = "# jokes while training\npyjokes>=0.8\n"
+    assert project.operations.environment_of(op_id) == Environment(("pyjokes>=0.8",))
+    assert editor.requirements.value.startswith("# jokes"), "what one typed stays as typed"
+    editor.python.value = "3.11"
+    assert project.operations.environment_of(op_id) == Environment(("pyjokes>=0.8",), "3.11")
+
+    editor.requirements.value = "pyjokes>=0.8\nnot a requirement!"
+    assert editor.environment_error.visible and "line 2: 'not a requirement!'" in editor.environment_error.object
+    assert project.operations.environment_of(op_id) == Environment(("pyjokes>=0.8",), "3.11"), "nothing changed"
+
+    project.as_user("peer").operations.set_environment(op_id, Environment(("tabulate",)))
+    assert editor.requirements.value == "tabulate" and editor.python.value == "", "someone else's change shows"
+    assert not editor.environment_error.visible
+    editor.requirements.value = ""
+    assert project.operations.environment_of(op_id) is None, "both fields empty: the workbench's own Python"
