@@ -248,3 +248,34 @@ def test_a_job_runs_in_its_own_environment_on_a_dask_worker(tmp_path: Path, envi
     assert all(f"reusing environment {key}" in job.stderr for job in second.jobs.values())
     assert (environments / key / MARKER).stat().st_mtime_ns == built
     print(f"\nenvironment {key}, dask (cluster start included): first run {first_s:.2f} s, second {second_s:.2f} s")
+
+
+@pytest.mark.slow
+def test_an_environment_reaches_remote_storage_with_the_workbenchs_fsspec(
+    tmp_path: Path, environments: Path, s3_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Artifacts in S3: the environment gets fsspec and s3fs, pinned to the workbench's, to fetch and store them."""
+    import uuid
+
+    from tests.conftest import BUCKET
+
+    monkeypatch.setenv("DEEPFORGE_CACHE", str(tmp_path / "cache"))
+    project = _joke_project(tmp_path, (PACKAGE,))
+    shout = project.operations.add(
+        "class Shout:\n    def execute(self, joke):\n        import fsspec\n        loud = joke.upper()\n        return loud\n"
+    )
+    project.operations.set_environment(shout, Environment((PACKAGE,)))
+    pipeline = project.pipelines.find("jokes").id
+    node = project.pipelines.add_node(pipeline, shout, name="shout")
+    project.pipelines.add_edge(pipeline, project.pipelines.get(pipeline).node("joke0").id, "joke", node, "joke")
+    store = storage(f"s3://{BUCKET}/{uuid.uuid4().hex}", **s3_options)
+
+    async def go() -> Any:
+        async with compute("local") as adapter:
+            return await Orchestrator(project, adapter, store, tmp_path / "jobs").run("jokes")
+
+    execution = asyncio.run(go())
+    assert execution.status == "succeeded", {j.name: j.error + j.stderr for j in execution.jobs.values()}
+    loud = project.artifacts.get(execution.job("shout").outputs["loud"])
+    assert loud.url.startswith(f"s3://{BUCKET}/")
+    assert "s3fs==" in execution.job("joke0").stderr, "the runtime's storage packages are installed"
