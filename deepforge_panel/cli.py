@@ -168,12 +168,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_artifacts(args: argparse.Namespace) -> int:
     project = _workspace(args).open(args.project)
     for artifact in project.artifacts.all():
-        made = (
-            f"by {artifact.provenance['node']} ({artifact.provenance['pipeline']})"
-            if artifact.provenance
-            else "uploaded"
-        )
+        provenance = artifact.provenance or {}
+        if "node" in provenance:
+            made = f"by {provenance['node']} ({provenance.get('pipeline', '')})"
+        elif "imported" in provenance:
+            made = f"imported from {provenance['imported'].get('from', '?')}"
+        else:
+            made = "uploaded"
         print(f"{artifact.id}  {artifact.name}\t{artifact.type}\t{artifact.size} bytes\t{made}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from deepforge_panel.deepforge_import import import_webgmex
+
+    project, report = import_webgmex(_workspace(args), args.file, name=args.name)
+    project.close()
+    print(report.summary())
     return 0
 
 
@@ -243,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")
     p.add_argument("project")
     p.set_defaults(func=cmd_artifacts)
+    p = sub.add_parser("import", parents=[common], help="import a DeepForge project export (.webgmex) as a project")
+    p.add_argument("file", help="the .webgmex file DeepForge exported")
+    p.add_argument("--name", help="the new project's name (default: the exported project's)")
+    p.set_defaults(func=cmd_import)
     p = sub.add_parser("settings", parents=[common], help="show or change a project's settings")
     p.add_argument("project")
     p.add_argument(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from deepforge_panel.downloads import Converter
     from deepforge_panel.errors import ProjectError
     from deepforge_panel.project import Project
+    from deepforge_panel.webgme import WebGMEProject
 
 __all__ = ["Library", "available_libraries", "library", "loaded_libraries", "register_library", "unregister_library"]
 
@@ -68,6 +69,12 @@ class Library(ABC):
 
         See :mod:`deepforge_panel.downloads`; None (the default) when the library adds no download format.
         """
+        return None
+
+    def import_deepforge(self, project: Project, source: WebGMEProject, node: str, notes: list[str]) -> str | None:
+        """A resource made from node ``node`` of a DeepForge export (Keras: an architecture); its id, or None when
+        the node is not of this library. What is kept only approximately goes to ``notes``; what cannot be
+        imported at all raises :class:`~deepforge_panel.errors.ProjectError` naming the element."""
         return None
 
     def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

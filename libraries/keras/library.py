@@ -16,6 +16,7 @@ from deepforge_panel.libraries.keras.codegen import generate_code
 if TYPE_CHECKING:
     from deepforge_panel.downloads import Converter
     from deepforge_panel.project import Project
+    from deepforge_panel.webgme import WebGMEProject
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,12 @@ class KerasLibrary(Library):
         from deepforge_panel.libraries.keras.downloads import KerasConverter
 
         return KerasConverter()
+
+    def import_deepforge(self, project: Project, source: WebGMEProject, node: str, notes: list[str]) -> str | None:
+        """A DeepForge (deepforge-keras) architecture as an architecture here; see :mod:`.deepforge_architectures`."""
+        from deepforge_panel.libraries.keras.deepforge_architectures import import_architecture
+
+        return import_architecture(project, source, node, notes)
 
     def add_commands(self, subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
         """``architecture import|export`` and ``artifact export`` (see :mod:`deepforge_panel.libraries.keras.cli`)."""

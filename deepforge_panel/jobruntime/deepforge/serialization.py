@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _HEADER = b"deepforge:"
+_PICKLE_PROTOCOL_2_OR_LATER = b"\x80"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def loads(data: bytes) -> Any:
     for serializer in [*_registry, _PICKLE]:
         if serializer.name == name.decode():
             return serializer.load(payload)
+    if payload[:1] == _PICKLE_PROTOCOL_2_OR_LATER:
+        return pickle.loads(payload)  # DeepForge's default for a type with no serializer registered: pickle
     raise ValueError(
         f"no serializer {name.decode()!r} registered to load this artifact; is its library's init code present?"
     )
