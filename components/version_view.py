@@ -56,7 +56,8 @@ def diff_markdown(diff: DesignDiff, nothing: str = "_The designs are the same._"
     for operation in diff.operations:
         renamed = f" (renamed from {md_code(operation.renamed_from)})" if operation.renamed_from else ""
         block = f"\n\n{md_block(chr(10).join(operation.code), 'diff')}" if operation.code else ""
-        parts.append(f"**Operation {md_code(operation.name)}** {operation.status}{renamed}{block}")
+        listed = "".join(f"\n- {_change(c)}" for c in operation.changes)
+        parts.append(f"**Operation {md_code(operation.name)}** {operation.status}{renamed}{listed}{block}")
     for entry in diff.entries:
         head = f"**{noun(entry.root, 1).capitalize()} {md_code(entry.name)}** {entry.status}"
         changes = [_change(c) for c in entry.changes] if entry.status == "changed" else []

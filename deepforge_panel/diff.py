@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from deepforge_panel.crdt import ROOTS, to_py
 
 if TYPE_CHECKING:
+    from deepforge_panel.operations import Operation
     from deepforge_panel.pipelines import Edge, Node, Pipeline
     from deepforge_panel.project import Project
 
@@ -129,12 +130,14 @@ class PipelineDiff:
 
 @dataclass(frozen=True)
 class OperationDiff:
-    """An operation added, removed or changed; ``code`` is the unified diff of its code, line by line."""
+    """An operation added, removed or changed; ``code`` is the unified diff of its code, line by line; ``changes``
+    what else changed (its environment's requirements and Python version)."""
 
     name: str
     status: Status
     code: tuple[str, ...] = ()
     renamed_from: str | None = None
+    changes: tuple[ValueChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,11 @@ def design_diff(old: Project, new: Project, old_label: str = "old", new_label: s
         before, after = old_ops.get(op_id), new_ops.get(op_id)
         shown = after or before
         assert shown is not None
-        if before and after and before.code == after.code and before.name == after.name:
+        if (
+            before
+            and after
+            and (before.code, before.name, before.environment) == (after.code, after.name, after.environment)
+        ):
             continue
         lines = code_diff(
             before.code if before else "",
@@ -280,7 +287,8 @@ def design_diff(old: Project, new: Project, old_label: str = "old", new_label: s
             f"{new_label}/{shown.name}",
         )
         renamed = before.name if before and after and before.name != after.name else None
-        operations.append(OperationDiff(shown.name, _status(before, after), lines, renamed))
+        changes = _environment_changes(before, after) if before and after else ()
+        operations.append(OperationDiff(shown.name, _status(before, after), lines, renamed, changes))
 
     old_pipes = {p.id: p for p in old.pipelines.all()}
     new_pipes = {p.id: p for p in new.pipelines.all()}
@@ -296,3 +304,18 @@ def design_diff(old: Project, new: Project, old_label: str = "old", new_label: s
         for entry in _entry_diffs(root, to_py(old.map(root)) or {}, to_py(new.map(root)) or {})
     ]
     return DesignDiff(tuple(pipelines), tuple(operations), tuple(entries))
+
+
+def _environment_changes(before: Operation, after: Operation) -> tuple[ValueChange, ...]:
+    """How an operation's declared environment changed: its requirements (one per line) and its Python version."""
+    old, new = before.environment, after.environment
+    changes = []
+    old_requirements = "\n".join(old.requirements) if old else MISSING
+    new_requirements = "\n".join(new.requirements) if new else MISSING
+    if old_requirements != new_requirements:
+        changes.append(ValueChange("environment requirements", old_requirements, new_requirements))
+    old_python = (old.python if old else None) or MISSING
+    new_python = (new.python if new else None) or MISSING
+    if old_python != new_python:
+        changes.append(ValueChange("environment Python", old_python, new_python))
+    return tuple(changes)

@@ -106,3 +106,27 @@ def test_the_detailed_diff_names_nodes_attributes_edges_and_code_lines(tmp_path:
     assert net_diff.root == "architectures" and net_diff.name == "net" and net_diff.status == "changed"
     assert [(c.what, c.new) for c in net_diff.changes] == [("layers.dense.args.units", "16")]
     assert meta_diff == EntryDiff("meta", "description", "added", (ValueChange("description", MISSING, "described"),))
+
+
+def test_an_operations_environment_change_shows_in_the_diff(tmp_path: Path) -> None:
+    from deepforge_panel.components.version_view import diff_markdown
+    from deepforge_panel.diff import MISSING, OperationDiff, ValueChange, design_diff
+    from deepforge_panel.environments import Environment
+
+    project = new_project(tmp_path)
+    add = project.operations.add(ADD)
+    old = project.checkout(project.commit("old"))
+    project.operations.set_environment(add, Environment(("pyjokes", "tabulate"), python="3.11"))
+    diff = design_diff(old, project)
+    assert diff.operations == (
+        OperationDiff(
+            "Add",
+            "changed",
+            changes=(
+                ValueChange("environment requirements", MISSING, "pyjokes\ntabulate"),
+                ValueChange("environment Python", MISSING, "3.11"),
+            ),
+        ),
+    )
+    assert "environment Python: _none_ → `3.11`" in diff_markdown(diff)
+    assert "+pyjokes" in diff_markdown(diff)
