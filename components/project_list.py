@@ -1,9 +1,12 @@
 """The start page: every project in the home with its last change; create, open, rename, fork, delete,
-and open a project a colleague shared (cloned from their workbench, then kept in step with it)."""
+open a project a colleague shared (cloned from their workbench, then kept in step with it), and import a
+DeepForge project export."""
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +56,13 @@ class ProjectList(pn.viewable.Viewer):
         )
         self.clone_button.on_click(self.open_shared)
         self.cloned = pn.pane.HTML("", visible=False, css_classes=["df-cloned"])
+        self.import_file = pn.widgets.FileInput(accept=".webgmex", label="Import a DeepForge project (.webgmex)")
+        self.import_name = pn.widgets.TextInput(
+            label="Name here (optional)", placeholder="as DeepForge names it", width=200
+        )
+        self.import_button = pn.widgets.Button(label="Import", color="primary", align="end")
+        self.import_button.on_click(self.import_project)
+        self.import_report = pn.pane.HTML("", visible=False, css_classes=["df-import-report"])
         self.refresh()
 
     def _act(self, action: Any, *args: Any) -> None:
@@ -93,6 +103,34 @@ class ProjectList(pn.viewable.Viewer):
         self.cloned.param.update(
             object=f"Opened the shared project as <a class='df-open-cloned' href='{href}'>{html_text(local)}</a>; "
             "it stays in step with the peer's.",
+            visible=True,
+        )
+        self.refresh()
+
+    def import_project(self, _event: object = None) -> None:
+        """Import the chosen ``.webgmex`` file as a new project and show the import's report."""
+        data, file_name = self.import_file.value, Path(self.import_file.filename or "project.webgmex").name
+        self.import_report.visible = False
+        if not data:
+            self.message.param.update(object="Choose a .webgmex file DeepForge exported first.", visible=True)
+            return
+        with tempfile.TemporaryDirectory(prefix="deepforge-import-") as folder:
+            path = Path(folder) / (file_name if file_name.endswith(".webgmex") else f"{file_name}.webgmex")
+            path.write_bytes(data)
+            try:
+                report = self.hub.import_deepforge(path, self.import_name.value.strip() or None)
+            except USER_ERRORS as exc:
+                self.message.param.update(object=md_text(exc), visible=True)
+                return
+        self.message.visible = False
+        self.import_file.clear()
+        self.import_name.value = ""
+        href = html_text("?" + urlencode({"project": report.project}))
+        notes = "".join(f"<li>{html_text(note)}</li>" for note in report.notes)
+        lines = html_text(report.summary().splitlines()[0])
+        self.import_report.param.update(
+            object=f"<p>{lines}. <a class='df-open-imported' href='{href}'>Open {html_text(report.project)}</a></p>"
+            + (f"<p>Not carried over, or changed:</p><ul>{notes}</ul>" if notes else "<p>Everything came over.</p>"),
             visible=True,
         )
         self.refresh()
@@ -144,5 +182,7 @@ class ProjectList(pn.viewable.Viewer):
             pn.Row(self.new_name, self.create_button),
             pn.Row(self.share_address, self.share_name, self.clone_button),
             self.cloned,
+            pn.Row(self.import_file, self.import_name, self.import_button),
+            self.import_report,
             sizing_mode="stretch_width",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from deepforge_panel.workspace import Workspace
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.deepforge_import import ImportReport
     from deepforge_panel.notebook_runner import NotebookRunner
     from deepforge_panel.peering import Peering
 
@@ -165,6 +167,14 @@ class ProjectHub:
             project.commit("Create project", author=author)
         finally:
             project.close()
+
+    def import_deepforge(self, path: str | Path, name: str | None = None) -> ImportReport:
+        """A new project from a DeepForge export (``.webgmex``); what the import did (:mod:`.deepforge_import`)."""
+        from deepforge_panel.deepforge_import import import_webgmex
+
+        project, report = import_webgmex(self.workspace, path, name=name)
+        project.close()
+        return report
 
     def rename(self, name: str, new_name: str) -> None:
         self.forget(name, f"the project was renamed to {new_name!r}")
