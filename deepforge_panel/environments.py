@@ -89,7 +89,8 @@ def _requirement(line: str, owner: str, number: int | None = None) -> str:
     try:
         Requirement(line)
     except InvalidRequirement as exc:
-        raise InvalidEnvironment(f"{owner}: {where}{line!r} is not a pip requirement: {exc}", line) from exc
+        reason = str(exc).splitlines()[0] if str(exc) else "unreadable"
+        raise InvalidEnvironment(f"{owner}: {where}{line!r} is not a pip requirement: {reason}", line) from exc
     return line
 
 
@@ -219,20 +220,19 @@ def _conda_version(spec: str) -> tuple[str, str | None]:
 
 def from_conda_env(text: str) -> tuple[Environment | None, list[str]]:
     """A conda environment YAML (DeepForge's ``condaEnv``) as an Environment, with notes on what could not be
-    converted (conda-only packages, channels, build strings, renamed packages); None when the text declares no
-    dependency at all. An unreadable text is an InvalidEnvironment."""
+    converted (conda-only packages, channels, build strings, renamed packages, lines that are not requirements);
+    None when nothing could be (an unreadable text among them: its note says why). Never raises on its input, so
+    one operation's broken ``condaEnv`` stops no import."""
     import yaml
 
     try:
         data = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
-        raise InvalidEnvironment(f"conda environment: not readable YAML: {exc}") from exc
+        return None, [f"not readable as YAML, nothing converted: {exc}"]
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidEnvironment(
-            "conda environment: expected a mapping with 'dependencies', got " + type(data).__name__
-        )
+        return None, [f"not a conda environment (a mapping with 'dependencies'), but a {type(data).__name__}"]
     notes: list[str] = []
     if data.get("channels"):
         notes.append(f"channels {list(data['channels'])} are ignored: packages come from the package index")
@@ -241,7 +241,7 @@ def from_conda_env(text: str) -> tuple[Environment | None, list[str]]:
             notes.append(f"{field!r} is ignored")
     dependencies = data.get("dependencies") or []
     if not isinstance(dependencies, list):
-        raise InvalidEnvironment("conda environment: 'dependencies' is a list")
+        return None, [*notes, "'dependencies' is not a list: nothing converted"]
     requirements: list[str] = []
     python: str | None = None
     for item in dependencies:
@@ -250,8 +250,11 @@ def from_conda_env(text: str) -> tuple[Environment | None, list[str]]:
                 if key != "pip":
                     notes.append(f"dependency section {key!r} is not converted")
                     continue
-                for line in value or []:
-                    requirements.extend(parse_requirements(str(line), "conda environment, pip section"))
+                for line in value if isinstance(value, list) else [value]:
+                    try:
+                        requirements.extend(parse_requirements(str(line), "pip section"))
+                    except InvalidEnvironment as exc:
+                        notes.append(f"{exc}: left out")
             continue
         spec = str(item).strip()
         match = _CONDA_SPEC.match(spec)

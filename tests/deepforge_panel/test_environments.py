@@ -89,10 +89,13 @@ def test_conda_environment_converts_with_notes_on_what_did_not() -> None:
     assert "conda build 'py38_0' dropped" in joined
     assert "conda package 'pytorch' installed as pip package 'torch'" in joined
     assert from_conda_env("name: empty\n") == (None, [])
-    with pytest.raises(InvalidEnvironment, match="not readable YAML"):
-        from_conda_env("dependencies: [unclosed\n")
-    with pytest.raises(InvalidEnvironment, match=r"pip section: line 1: 'bad!!' is not a pip requirement"):
-        from_conda_env("dependencies:\n  - pip:\n    - bad!!\n")
+    nothing, notes = from_conda_env("dependencies: [unclosed\n")
+    assert nothing is None and notes[0].startswith("not readable as YAML, nothing converted")
+    assert from_conda_env("- numpy\n")[0] is None
+    partial, notes = from_conda_env("dependencies:\n  - numpy\n  - pip:\n    - bad!!\n")
+    assert partial == Environment(("numpy",))
+    assert len(notes) == 1 and notes[0].startswith("pip section: line 1: 'bad!!' is not a pip requirement: Expected")
+    assert notes[0].endswith(": left out") and "\n" not in notes[0]
 
 
 def test_an_operation_declares_its_environment_in_the_document(tmp_path: Path) -> None:
