@@ -102,7 +102,9 @@ def build(spec: dict[str, Any], target: Path, say: Say) -> None:
         f" (Python {python or '.'.join(map(str, sys.version_info[:3]))})"
     )
     try:
-        _run([uv, "venv", "--relocatable", "--python", python or sys.executable, str(tmp)], key, "creating it")
+        _run(
+            [uv, "venv", "--quiet", "--relocatable", "--python", python or sys.executable, str(tmp)], key, "creating it"
+        )
         if requirements:
             listed = tmp / "deepforge-requirements.txt"
             listed.write_text("\n".join(requirements) + "\n")
