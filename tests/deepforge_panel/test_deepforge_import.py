@@ -104,9 +104,14 @@ def build_export(path: Path) -> Path:
         outputs=("result",),
         attributes={"epochs": ("integer", 2)},
         references=("model",),
+    )
+    export.operation_definition(
+        "Split",
+        SPLIT,
+        inputs=("data",),
+        outputs=("result", "result_1"),
         conda_env="dependencies:\n  - python=3.11\n  - pip:\n    - tabulate==0.9.0\n",
     )
-    export.operation_definition("Split", SPLIT, inputs=("data",), outputs=("result", "result_1"))
     numbers = export.artifact("numbers", [1.0, 2.0, 3.0], "builtins.list")
     export.node(export.artifacts, "remote", export.data, atr={"data": json.dumps({"backend": "s3", "data": {}})})
 
@@ -137,7 +142,8 @@ def build_export(path: Path) -> Path:
     training = export.pipeline("training")
     trainer = export.instance(training, train, epochs="3")  # DeepForge's default place: stacked at (100, 100)
     export.pointer(trainer, "model", arch)
-    export.instance(training, scale)
+    params = export.instance(training, export.output, saveName="parameters")
+    export.connect(training, trainer, "result", params, "saveData")
     export.node(export.executions, "points_execution", export.execution)
     return export.write(path)
 
@@ -161,7 +167,7 @@ def test_operations_come_over_with_the_interfaces_deepforge_shows(imported) -> N
     assert [p.name for p in ops["Describe"].interface.outputs] == ["text"]  # return self.text
     train = ops["Train"].interface
     assert [r.name for r in train.references] == ["model"] and [a.name for a in train.attributes] == ["epochs"]
-    environment = project.operations.environment_of(ops["Train"].id)
+    environment = project.operations.environment_of(ops["Split"].id)
     assert environment is not None and environment.python == "3.11"
     assert environment.requirements == ("tabulate==0.9.0",)
 
@@ -246,6 +252,19 @@ def test_the_imported_pipeline_runs_with_its_utilities_serializer_and_figures(im
     point = next(a for a in project.artifacts.all() if a.provenance and a.provenance.get("job") == to_point.id)
     assert read_artifact(point, orchestrator.storage).endswith(b"\n15.0,3"), "written by the init code's dump"
     assert to_point.figures, "its matplotlib figure was recorded"
+
+
+@pytest.mark.slow
+def test_an_imported_operation_gets_the_imported_architecture_through_its_reference(imported) -> None:
+    from deepforge_panel.artifacts import read_artifact
+    from deepforge_panel.jobruntime.deepforge.serialization import loads
+
+    workspace, project, _ = imported
+    orchestrator = workspace.orchestrator(project)
+    execution = asyncio.run(orchestrator.run("training"))
+    assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
+    saved = next(a for a in project.artifacts.all() if a.name == "parameters")
+    assert loads(read_artifact(saved, orchestrator.storage)) == (8 * 16 + 16) + (16 * 3 + 3)
 
 
 def test_the_command_line_imports_and_prints_the_report(tmp_path: Path) -> None:
