@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,22 @@ def parse_requirements(text: str, owner: str = "requirements") -> tuple[str, ...
     return tuple(found)
 
 
+def job_environment_for(
+    environment: Environment | None, storage_url: str, libraries: Iterable[str] = ()
+) -> Environment | None:
+    """What a job of an operation declaring ``environment`` runs in: that, plus what the job runtime needs to reach
+    ``storage_url`` and what the ``libraries`` of its references need to build them (Keras: TensorFlow), each
+    pinned to this workbench's version unless the operation names the package itself; None stays None."""
+    if environment is None:
+        return None
+    from deepforge_panel.libraries import library
+
+    needed = [*runtime_requirements(storage_url)]
+    for name in dict.fromkeys(libraries):
+        needed += library(name).runtime_requirements()
+    return environment.with_requirements(tuple(needed))
+
+
 def runtime_requirements(storage_url: str) -> tuple[str, ...]:
     """What the job runtime itself needs in an environment to reach the artifacts' storage: nothing for local
     files; fsspec and the protocol's implementation (s3fs for ``s3://``) for any other. Pinned to the versions this
@@ -130,10 +147,11 @@ def runtime_requirements(storage_url: str) -> tuple[str, ...]:
         module = ""
     if module and module != "fsspec":
         packages.append(module)
-    return tuple(_pinned(name) for name in packages)
+    return tuple(pinned(name) for name in packages)
 
 
-def _pinned(distribution: str) -> str:
+def pinned(distribution: str) -> str:
+    """``name==version`` as this workbench has it installed (the bare name when it is not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -25,7 +25,7 @@ from deepforge_panel import io_nodes, provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
-from deepforge_panel.environments import Environment, runtime_requirements
+from deepforge_panel.environments import Environment, job_environment_for
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.events import (
     ExecutionStatus,
@@ -368,10 +368,8 @@ class Orchestrator:
             utilities=run.utilities,
             storage_url=reach["url"],
             origin=f"pipeline {run.pipeline.name!r}, execution {run.id}, commit {run.commit}",
-            environment=(
-                snap.environment.with_requirements(runtime_requirements(reach["url"]))
-                if snap.environment is not None
-                else None
+            environment=job_environment_for(
+                snap.environment, reach["url"], (ref.library for ref in snap.references.values())
             ),
         )
         from deepforge_panel.adapters.compute import JobSpec

@@ -51,6 +51,11 @@ class Library(ABC):
     def generate(self, project: Project, resource_id: str) -> str:
         """Self-contained Python source defining ``build()`` that returns the resource's object."""
 
+    def runtime_requirements(self) -> tuple[str, ...]:
+        """Pip requirements a job needs to build this library's resources, added to the environment of an operation
+        that declares one and references a resource of this library; none by default."""
+        return ()
+
     def init_code(self) -> str:
         """Python run in a job before the operation (e.g. custom serialization); empty by default."""
         return ""

@@ -104,6 +104,12 @@ class KerasLibrary(Library):
     def generate(self, project: Project, resource_id: str) -> str:
         return generate_code(ArchitecturesView(project).get(resource_id))
 
+    def runtime_requirements(self) -> tuple[str, ...]:
+        """Keras and its backend, TensorFlow, at this workbench's versions (the generated code is Keras 3)."""
+        from deepforge_panel.environments import pinned
+
+        return (pinned("keras"), pinned("tensorflow"))
+
     def init_code(self) -> str:
         """Registers the two-step serializer for models with custom functions (see ``INIT_CODE``)."""
         return INIT_CODE

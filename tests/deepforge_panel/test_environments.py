@@ -119,6 +119,27 @@ def test_an_operation_declares_its_environment_in_the_document(tmp_path: Path) -
     assert "environment" not in project.operations.record(op_id)
 
 
+def test_a_job_environment_adds_what_its_storage_and_referenced_libraries_need() -> None:
+    from importlib.metadata import version
+
+    from deepforge_panel.environments import job_environment_for
+
+    assert job_environment_for(None, "s3://bucket/artifacts", ["keras"]) is None, "no environment: the workbench's"
+    own = Environment(("pyjokes",), "3.11")
+    assert job_environment_for(own, "file:///tmp/artifacts") == own
+    remote = job_environment_for(own, "s3://bucket/artifacts", ["keras", "keras"])
+    assert remote is not None and remote.python == "3.11"
+    assert remote.requirements == (
+        "pyjokes",
+        f"fsspec=={version('fsspec')}",
+        f"s3fs=={version('s3fs')}",
+        f"keras=={version('keras')}",
+        f"tensorflow=={version('tensorflow')}",
+    ), "an operation given an architecture gets the Keras and TensorFlow that generated its code"
+    chosen = job_environment_for(Environment(("keras>=3",)), "file:///a", ["keras"])
+    assert chosen is not None and chosen.requirements == ("keras>=3", f"tensorflow=={version('tensorflow')}")
+
+
 def test_a_job_without_an_environment_is_generated_as_before(tmp_path: Path) -> None:
     common: dict[str, Any] = {
         "job_name": "add",
