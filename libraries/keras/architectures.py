@@ -4,6 +4,13 @@
 connections: {id: {src, dst, index}}, functions: {name: Text}}. ``index`` orders the inputs
 of layers that take several (Concatenate, Add). Every edit is checked against the catalog
 and refused with an error naming the layer, leaving the document as it was.
+
+What an imported Keras model needs beyond that, each optional: a layer's ``shares`` (the id of
+the layer it calls again: a shared layer is one node per call), ``config`` (JSON: a layer the
+catalog cannot edit, such as a nested model, a ``Lambda`` or a wrapper, kept as Keras saved it and
+read-only) with ``call`` (how it takes several inputs: "list" or "positional"); a connection's
+``output`` (which output of a layer with several it takes); the architecture's ``inputs`` and
+``outputs`` (JSON: the model's own order, outputs as ``[layer id, output or null]``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,17 @@ class Layer:
     args: dict[str, Any]
     x: float = 0.0
     y: float = 0.0
+    shares: Id | None = None
+    """The layer this node calls again (a shared layer): one Keras layer, its arguments on that node."""
+    config: dict[str, Any] | None = None
+    """A layer the catalog cannot edit, kept as Keras serialized it (read-only)."""
+    call: str | None = None
+    """How a ``config`` layer takes several inputs: "list" (one list) or "positional"."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the editor cannot change this layer's arguments (kept as a config, or another layer's call)."""
+        return self.config is not None or self.shares is not None
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Connection:
     src: Id
     dst: Id
     index: int
+    output: int | None = None
+    """Which output of ``src`` this takes, where ``src`` has several (None: its only one)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,10 @@ class Architecture(DAG[Id, Layer, Connection]):
     layers: dict[Id, Layer] = field(default_factory=dict)
     connections: dict[Id, Connection] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[Id, ...] | None = None
+    """The model's inputs in its own order (an import keeps it); None: InputLayers in topological order."""
+    outputs: tuple[tuple[Id, int | None], ...] | None = None
+    """The model's outputs in its own order, each a layer and which of its outputs; None: see output_refs."""
 
     graph_kind: ClassVar[str] = "architecture"
     vertex_kind: ClassVar[str] = "layer"
@@ -75,16 +99,47 @@ class Architecture(DAG[Id, Layer, Connection]):
     def outputs_of(self, layer_id: str) -> list[Connection]:
         return self.outgoing(layer_id)
 
+    def owner(self, layer: Layer) -> Layer:
+        """The layer whose Keras layer ``layer`` calls: itself, or the one it shares."""
+        return self.layers.get(layer.shares, layer) if layer.shares else layer
+
+    def arity(self, layer: Layer) -> str:
+        """How many inputs the layer takes: "one", "many" or "none" (a kept config takes any number)."""
+        owner = self.owner(layer)
+        if owner.config is not None:
+            return "none" if owner.type == "InputLayer" else "many"
+        return str(layer_spec(owner.type).get("inputs", "one")) if owner.type in load_catalog()["layers"] else "one"
+
+    def call_style(self, layer: Layer) -> str | None:
+        """How the layer takes its inputs: None (one tensor), "list" (one list) or "positional"."""
+        owner = self.owner(layer)
+        if owner.config is not None:
+            return layer.call or owner.call
+        spec = load_catalog()["layers"].get(owner.type, {})
+        if spec.get("inputs", "one") != "many":
+            return None
+        return "positional" if spec.get("call") == "positional" else "list"
+
     def model_inputs(self) -> list[Layer]:
-        return [self.layers[i] for i in self.topological_order() if self.layers[i].type == "InputLayer"]
+        """The model's inputs: those listed in ``inputs`` first, then other InputLayers in topological order."""
+        listed = [i for i in self.inputs or () if i in self.layers]
+        rest = [i for i in self.topological_order() if self.layers[i].type == "InputLayer" and i not in listed]
+        return [self.layers[i] for i in listed + rest]
+
+    def output_refs(self) -> list[tuple[Layer, int | None]]:
+        """The model's outputs: those listed in ``outputs``, then the layers nothing consumes, in topological order."""
+        listed = [(i, index) for i, index in self.outputs or () if i in self.layers]
+        named = {i for i, _ in listed}
+        rest = [
+            (i, None)
+            for i in self.topological_order()
+            if not self.outputs_of(i) and self.layers[i].type != "InputLayer" and i not in named
+        ]
+        return [(self.layers[i], index) for i, index in listed + rest]
 
     def model_outputs(self) -> list[Layer]:
-        """Layers nothing consumes, in topological order: the model's outputs."""
-        return [
-            self.layers[i]
-            for i in self.topological_order()
-            if not self.outputs_of(i) and self.layers[i].type != "InputLayer"
-        ]
+        """The layers the model's outputs come from (see :meth:`output_refs`)."""
+        return [layer for layer, _ in self.output_refs()]
 
 
 def check_arg(layer_type: str, owner: str, name: str, value: Any) -> Any:
@@ -111,17 +166,28 @@ def check_arg(layer_type: str, owner: str, name: str, value: Any) -> Any:
     if kind == "tuple":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if not isinstance(value, (list, tuple)) or not all(
-            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value
-        ):
-            raise bad("an integer or a list of integers")
-        return list(value)
+        if not _int_tuple(value):
+            raise bad("an integer or a list of integers (or of such lists, e.g. [[0, 1], [0, 1]])")
+        return _as_lists(value)
     if kind == "choice" and value not in spec["choices"]:
         raise bad(f"one of {spec['choices']}")
     if kind.startswith("function:") and not isinstance(value, str):
         raise bad("the name of a function")
     dumps(value)
     return value
+
+
+def _int_tuple(value: Any) -> bool:
+    """Whether ``value`` is a (possibly nested) list of integers and None, as Keras' shape arguments take."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    return all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) or (bool(v) and _int_tuple(v)) for v in value
+    )
+
+
+def _as_lists(value: Any) -> Any:
+    return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def arg_gaps(layer: Layer) -> tuple[list[str], list[str]]:
@@ -145,13 +211,41 @@ def check_layer_name(name: object, element: str | None = None) -> str:
 
 
 def check_function(name: str, code: str) -> None:
-    """A custom activation must parse and define ``name(x)``."""
+    """Custom code must parse and define ``name``: a function (an activation) or a class (a custom layer)."""
     try:
         module = ast.parse(code)
     except SyntaxError as exc:
         raise ArchitectureError(f"function {name!r}, line {exc.lineno}: {exc.msg}", name) from None
-    if not any(isinstance(n, ast.FunctionDef) and n.name == name for n in module.body):
-        raise ArchitectureError(f"function {name!r}: the code must define def {name}(x): ...", name)
+    if not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name for n in module.body):
+        raise ArchitectureError(
+            f"function {name!r}: the code must define def {name}(x): ... (or class {name}(keras.layers.Layer))", name
+        )
+
+
+def check_architecture(arch: Architecture) -> None:
+    """Everything the view would refuse in a whole new architecture (an import), before anything is written."""
+    names = [layer.name for layer in arch.layers.values()]
+    for layer in arch.layers.values():
+        check_layer_name(layer.name, layer.name)
+        if names.count(layer.name) > 1:
+            raise ArchitectureError(f"the model has two layers named {layer.name!r}", layer.name)
+        if layer.shares is not None:
+            owner = arch.layers.get(layer.shares)
+            if owner is None or owner.shares is not None or owner.type != layer.type:
+                raise ArchitectureError(f"{layer.name}: it calls again a layer that is not in the model", layer.name)
+        elif layer.config is None:
+            for key, value in layer.args.items():
+                check_arg(layer.type, layer.name, key, value)
+        arity, inputs = arch.arity(layer), arch.inputs_of(layer.id)
+        if (arity == "one" and len(inputs) > 1) or (arity == "none" and inputs):
+            raise ArchitectureError(f"{layer.name} ({layer.type}) cannot take {len(inputs)} inputs", layer.name)
+    for connection in arch.connections.values():
+        for end in (connection.src, connection.dst):
+            if end not in arch.layers:
+                raise ArchitectureError(f"a connection names the layer {end!r}, which is not in the model", end)
+    arch.topological_order()
+    for fname, code in arch.functions.items():
+        check_function(fname, code)
 
 
 class ArchitecturesView(RootView[Architecture]):
@@ -170,15 +264,33 @@ class ArchitecturesView(RootView[Architecture]):
                 {k: loads(v) for k, v in layer["args"].items()},
                 float(layer.get("x") or 0.0),
                 float(layer.get("y") or 0.0),
+                layer.get("shares"),
+                loads(layer.get("config")),
+                layer.get("call"),
             )
             for lid, layer in rec["layers"].items()
         }
         connections = {
-            Id(cid): Connection(Id(cid), c["src"], c["dst"], as_int(c.get("index")))
+            Id(cid): Connection(
+                Id(cid),
+                c["src"],
+                c["dst"],
+                as_int(c.get("index")),
+                None if c.get("output") is None else as_int(c["output"]),
+            )
             for cid, c in rec["connections"].items()
         }
         functions = {name: str(code) for name, code in rec["functions"].items()}
-        return Architecture(Id(architecture_id), rec["name"], layers, connections, functions)
+        inputs, outputs = loads(rec.get("inputs")), loads(rec.get("outputs"))
+        return Architecture(
+            Id(architecture_id),
+            rec["name"],
+            layers,
+            connections,
+            functions,
+            None if inputs is None else tuple(inputs),
+            None if outputs is None else tuple((Id(i), index) for i, index in outputs),
+        )
 
     def create(self, name: str) -> Id:
         check_name("architecture", name, ArchitectureError)
@@ -187,6 +299,39 @@ class ArchitecturesView(RootView[Architecture]):
         architecture_id = new_id("ar")
         with self.project.transaction():
             self._map[architecture_id] = Map({"name": name, "layers": Map(), "connections": Map(), "functions": Map()})
+        return architecture_id
+
+    def insert(self, arch: Architecture) -> Id:
+        """Write a whole new architecture (an imported model) in one transaction, after checking all of it."""
+        check_name("architecture", arch.name, ArchitectureError)
+        if any(a.name == arch.name for a in self.all()):
+            raise ArchitectureError(f"an architecture named {arch.name!r} already exists; pass another name")
+        check_architecture(arch)
+        record: dict[str, Any] = {
+            "name": arch.name,
+            "layers": Map({lid: Map(_layer_record(layer)) for lid, layer in arch.layers.items()}),
+            "connections": Map(
+                {
+                    cid: Map(
+                        {
+                            "src": c.src,
+                            "dst": c.dst,
+                            "index": c.index,
+                            **({} if c.output is None else {"output": c.output}),
+                        }
+                    )
+                    for cid, c in arch.connections.items()
+                }
+            ),
+            "functions": Map({name: Text(code) for name, code in arch.functions.items()}),
+        }
+        if arch.inputs is not None:
+            record["inputs"] = dumps(list(arch.inputs))
+        if arch.outputs is not None:
+            record["outputs"] = dumps([list(ref) for ref in arch.outputs])
+        architecture_id = new_id("ar")
+        with self.project.transaction():
+            self._map[architecture_id] = Map(record)
         return architecture_id
 
     def remove(self, architecture_id: str) -> None:
@@ -235,7 +380,18 @@ class ArchitecturesView(RootView[Architecture]):
 
     def set_args(self, architecture_id: str, layer: str, args: dict[str, Any]) -> None:
         """Set (or with None on an optional argument, reset) argument values."""
-        target = self.get(architecture_id).layer(layer)
+        arch = self.get(architecture_id)
+        target = arch.layer(layer)
+        if target.shares is not None:
+            raise ArchitectureError(
+                f"{target.name} calls {arch.owner(target).name} again (a shared layer): set its arguments there",
+                target.id,
+            )
+        if target.config is not None:
+            raise ArchitectureError(
+                f"{target.name} ({target.type}) is read-only: it is kept as Keras saved it; change it in Keras and import again",
+                target.id,
+            )
         checked = {k: check_arg(target.type, target.name, k, v) for k, v in args.items()}
         with self.project.transaction():
             stored = self.record(architecture_id)["layers"][target.id]["args"]
@@ -260,17 +416,24 @@ class ArchitecturesView(RootView[Architecture]):
     def remove_layer(self, architecture_id: str, layer: str) -> None:
         arch = self.get(architecture_id)
         target = arch.layer(layer)
+        calls = sorted(other.name for other in arch.layers.values() if other.shares == target.id)
+        if calls:
+            raise ArchitectureError(
+                f"{target.name} is shared: remove its other calls first ({', '.join(calls)})", target.id
+            )
         with self.project.transaction():
             record = self.record(architecture_id)
             for connection in arch.inputs_of(target.id) + arch.outputs_of(target.id):
                 del record["connections"][connection.id]
             del record["layers"][target.id]
 
-    def connect(self, architecture_id: str, src: str, dst: str, index: int | None = None) -> Id:
-        """Feed ``src``'s output into ``dst``; ``index`` orders several inputs (default: after the last)."""
+    def connect(
+        self, architecture_id: str, src: str, dst: str, index: int | None = None, output: int | None = None
+    ) -> Id:
+        """Feed ``src``'s output (its ``output``-th, where it has several) into ``dst``; ``index`` orders several inputs."""
         arch = self.get(architecture_id)
         source, target = arch.layer(src), arch.layer(dst)
-        arity = layer_spec(target.type).get("inputs", "one")
+        arity = arch.arity(target)
         existing = arch.inputs_of(target.id)
         if target.type == "InputLayer" or arity == "none":
             raise ArchitectureError(f"{target.name} is an input: nothing can feed it", target.id)
@@ -281,14 +444,15 @@ class ArchitecturesView(RootView[Architecture]):
                 f"{target.name} ({target.type}) takes one input and already has {arch.layers[existing[0].src].name}",
                 target.id,
             )
-        if any(c.src == source.id for c in existing):
+        if any(c.src == source.id and c.output == output for c in existing):
             raise ArchitectureError(f"{source.name} already feeds {target.name}", target.id)
         position = (max((c.index for c in existing), default=-1) + 1) if index is None else int(index)
         connection_id = new_id("c")
+        record: dict[str, Any] = {"src": source.id, "dst": target.id, "index": position}
+        if output is not None:
+            record["output"] = int(output)
         with self.project.transaction():
-            self.record(architecture_id)["connections"][connection_id] = Map(
-                {"src": source.id, "dst": target.id, "index": position}
-            )
+            self.record(architecture_id)["connections"][connection_id] = Map(record)
         return connection_id
 
     def disconnect(self, architecture_id: str, connection_id: str) -> None:
@@ -309,6 +473,23 @@ class ArchitecturesView(RootView[Architecture]):
                 splice(functions[name], code)
             else:
                 functions[name] = Text(code)
+
+
+def _layer_record(layer: Layer) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "name": layer.name,
+        "type": layer.type,
+        "args": Map({k: dumps(v) for k, v in layer.args.items()}),
+        "x": float(layer.x),
+        "y": float(layer.y),
+    }
+    if layer.shares is not None:
+        record["shares"] = layer.shares
+    if layer.config is not None:
+        record["config"] = dumps(layer.config)
+    if layer.call is not None:
+        record["call"] = layer.call
+    return record
 
 
 def _snake(name: str) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.libraries.keras.architectures import Architecture, Layer
 from deepforge_panel.libraries.keras.catalog import load_catalog
-from deepforge_panel.libraries.keras.codegen import FUNCTION_MODULES, parse_function_call
+from deepforge_panel.libraries.keras.codegen import FUNCTION_MODULES, PACKAGE, parse_function_call
 from deepforge_panel.libraries.keras.codegen import build_model as _generated_model
 
 if TYPE_CHECKING:
@@ -110,9 +110,16 @@ def make_input(layer: Layer) -> keras.KerasTensor:
 
 
 def make_layer(layer: Layer, custom: dict[str, Callable[..., Any]]) -> keras.layers.Layer | keras.KerasTensor:
-    """``keras.layers.<type>(**args, name=...)``; for an ``InputLayer``, the tensor ``keras.Input`` returns."""
+    """``keras.layers.<type>(**args, name=...)``; for an ``InputLayer``, the tensor ``keras.Input`` returns.
+
+    A layer kept as its config is rebuilt from it, its custom parts found as ``deepforge>NAME`` in ``custom``.
+    """
     import keras
 
+    if layer.config is not None:
+        config = {**layer.config, "config": {**(layer.config.get("config") or {}), "name": layer.name}}
+        with keras.saving.custom_object_scope({f"{PACKAGE}>{k}": v for k, v in custom.items()}):
+            return keras.saving.deserialize_keras_object(config, safe_mode=False)
     if layer.type == "InputLayer":
         return make_input(layer)
     cls = getattr(keras.layers, layer.type, None)
@@ -121,12 +128,11 @@ def make_layer(layer: Layer, custom: dict[str, Callable[..., Any]]) -> keras.lay
     return cls(name=layer.name, **layer_kwargs(layer, custom))
 
 
-def call_layer(layer_type: str, made: keras.layers.Layer, inputs: list[Any]) -> Any:
-    """Call a layer on its inputs in connection order: one tensor, a list, or positional tensors."""
-    spec = load_catalog()["layers"].get(layer_type, {})
-    if spec.get("inputs", "one") != "many":
-        return made(inputs[0])
-    return made(*inputs) if spec.get("call") == "positional" else made(inputs)
+def call_layer(style: str | None, made: keras.layers.Layer, inputs: list[Any]) -> Any:
+    """Call a layer on its inputs in connection order as ``style`` says (:meth:`Architecture.call_style`)."""
+    if style == "positional":
+        return made(*inputs)
+    return made(inputs) if style == "list" or len(inputs) > 1 else made(inputs[0])
 
 
 def build_model(arch: Architecture) -> keras.Model:

@@ -1,10 +1,12 @@
 """Architecture -> readable Keras functional-API source (the library's code generator).
 
 One line per layer, variables named after layers, only arguments that differ from the
-catalog default. Custom functions are copied verbatim and registered with Keras as
-``deepforge>NAME`` so a model saved with them loads again in a process that ran the
-generated module first (the seed's two-step serialization). The module defines
-``build_model()`` (alias ``build``) and ``custom_objects()``; it imports nothing but Keras.
+catalog default. Custom functions (and custom layer classes) are copied verbatim and registered
+with Keras as ``deepforge>NAME`` so a model saved with them loads again in a process that ran the
+generated module first (the seed's two-step serialization). A shared layer is made once and
+called once per node; a layer kept as its Keras config (a nested model, a ``Lambda``, a wrapper)
+is rebuilt from that config, listed in ``LAYER_CONFIGS``. The module defines ``build_model()``
+(alias ``build``) and ``custom_objects()``; it imports nothing but Keras.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import ast
 import json
 import keyword
+import math
+import pprint
 import re
 import types
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.crdt import Id
+from deepforge_panel.graph import topological_order
 from deepforge_panel.libraries.keras.architectures import (
     Architecture,
     ArchitectureError,
@@ -37,7 +42,7 @@ FUNCTION_MODULES = {
     "regularizer": "regularizers",
     "constraint": "constraints",
 }
-_RESERVED = {"keras", "build", "build_model", "custom_objects", "_register"}
+_RESERVED = {"keras", "build", "build_model", "custom_objects", "_register", "_from_config", "LAYER_CONFIGS"}
 _INPUT_ARGS = {"input_tensor": "tensor"}
 """InputLayer arguments that ``keras.Input`` spells differently."""
 
@@ -52,6 +57,16 @@ def _register(function, source):
     """Register with Keras as "{package}>NAME", keeping the source so saved models can carry it."""
     function.deepforge_source = source
     return keras.saving.register_keras_serializable(package="{package}")(function)
+'''
+
+_FROM_CONFIG = '''
+
+def _from_config(name, safe_mode=True):
+    """The layer kept as its Keras config (read-only in the architecture), rebuilt by Keras."""
+    config = LAYER_CONFIGS[name]
+    return keras.saving.deserialize_keras_object(
+        {**config, "config": {**config["config"], "name": name}}, safe_mode=safe_mode
+    )
 '''
 
 
@@ -73,9 +88,17 @@ def generate_code(arch: Architecture) -> str:
         '    """The custom functions, by the names Keras saves them under (for keras.saving.load_model)."""\n'
         f"    return {{{objects}}}\n"
     )
-    body = [_layer_line(arch, arch.layers[lid], names) for lid in order]
+    kept = {layer.name: layer.config for layer in arch.layers.values() if layer.config is not None}
+    if kept:
+        text = pprint.pformat(dict(sorted(kept.items())), width=110, sort_dicts=False)
+        lines.append(f"\n\n# layers kept as Keras saved them (read-only in the architecture)\nLAYER_CONFIGS = {text}\n")
+        lines.append(_FROM_CONFIG)
+    shared = {layer.shares for layer in arch.layers.values() if layer.shares}
+    objects_of: dict[str, str] = {lid: _object_variable(names[lid], names) for lid in order if lid in shared}
+    body = [f"{objects_of[lid]} = {_constructor(arch, arch.layers[lid])}" for lid in order if lid in shared]
+    body += [_layer_line(arch, arch.layers[lid], names, objects_of) for lid in order]
     inputs = [names[layer.id] for layer in arch.model_inputs()]
-    outputs = [names[layer.id] for layer in arch.model_outputs()]
+    outputs = [_tensor(names[layer.id], index) for layer, index in arch.output_refs()]
     body.append(f"return keras.Model(inputs={_group(inputs)}, outputs={_group(outputs)}, name={_literal(arch.name)})")
     lines.append(
         "\n\ndef build_model():\n"
@@ -85,6 +108,19 @@ def generate_code(arch: Architecture) -> str:
     return "".join(lines)
 
 
+def _object_variable(variable: str, names: dict[str, str]) -> str:
+    taken = set(names.values()) | _RESERVED
+    candidate = f"{variable}_layer"
+    while candidate in taken:
+        candidate += "_"
+    names[f"object:{variable}"] = candidate
+    return candidate
+
+
+def _tensor(variable: str, output: int | None) -> str:
+    return variable if output is None else f"{variable}[{output}]"
+
+
 def _checked_order(arch: Architecture) -> list[Id]:
     """Topological order after the checks Keras would fail later with a less helpful message."""
     for layer in arch.layers.values():
@@ -92,25 +128,40 @@ def _checked_order(arch: Architecture) -> list[Id]:
             raise ArchitectureError(f"layer name {layer.name!r} is not a Python identifier", layer.id)
     try:
         order = arch.topological_order()
+        if any(layer.shares for layer in arch.layers.values()):  # a shared layer's first call comes first
+            calls = [(layer.shares, layer.id) for layer in arch.layers.values() if layer.shares in arch.layers]
+            edges = [(c.src, c.dst) for c in arch.connections.values()] + calls
+            order, _ = topological_order(list(arch.layers), edges, key=lambda i: arch.layers[i].name)
     except ArchitectureError as exc:
         stuck = next(iter(sorted(layer.name for layer in arch.layers.values() if _on_cycle(arch, layer.id))), None)
         raise ArchitectureError(str(exc), arch.layer(stuck).id if stuck else None) from None
     layers = load_catalog()["layers"]
     for lid in order:
         layer = arch.layers[lid]
+        inputs = arch.inputs_of(lid)
+        owner = arch.owner(layer)
+        if layer.shares is not None and (owner is layer or owner.shares is not None):
+            raise ArchitectureError(f"{layer.name} calls again a layer that is not in the architecture", layer.id)
+        if owner.config is not None:
+            if not inputs and layer.type != "InputLayer":
+                raise ArchitectureError(f"{layer.name} ({layer.type}) has no input connected", layer.id)
+            continue
         if layer.type not in layers:
             raise ArchitectureError(f"{layer.name}: the catalog has no layer type {layer.type!r}", layer.id)
         spec = layers[layer.type]
-        inputs = arch.inputs_of(lid)
+        if layer.shares is not None:
+            layer = owner
         if layer.type == "InputLayer":
             if not arch.outputs_of(lid):
                 raise ArchitectureError(f"input {layer.name} feeds no layer", layer.id)
             if layer.args.get("shape") is None and layer.args.get("batch_shape") is None:
                 raise ArchitectureError(f"{layer.name}: an InputLayer needs a shape", layer.id)
         elif not inputs:
-            raise ArchitectureError(f"{layer.name} ({layer.type}) has no input connected", layer.id)
+            raise ArchitectureError(f"{arch.layers[lid].name} ({layer.type}) has no input connected", lid)
         elif spec["inputs"] == "one" and len(inputs) > 1:
-            raise ArchitectureError(f"{layer.name} ({layer.type}) takes one input but has {len(inputs)}", layer.id)
+            raise ArchitectureError(
+                f"{arch.layers[lid].name} ({layer.type}) takes one input but has {len(inputs)}", lid
+            )
         unknown, missing = arg_gaps(layer)
         if unknown:
             raise ArchitectureError(f"{layer.name}: {layer.type} has no argument {unknown[0]!r}", layer.id)
@@ -143,22 +194,33 @@ def _variables(arch: Architecture) -> dict[str, str]:
     return names
 
 
-def _layer_line(arch: Architecture, layer: Layer, names: dict[str, str]) -> str:
-    spec = load_catalog()["layers"][layer.type]
-    rendered = _arguments(arch, layer, spec)
+def _constructor(arch: Architecture, layer: Layer) -> str:
+    """The expression making the layer: ``keras.layers.Dense(...)``, or its kept config rebuilt."""
+    if layer.config is not None:
+        unsafe = "__lambda__" in json.dumps(layer.config)
+        return f"_from_config({_literal(layer.name)}{', safe_mode=False' if unsafe else ''})"
+    rendered = _arguments(arch, layer, load_catalog()["layers"][layer.type])
     rendered.append(f"name={_literal(layer.name)}")
-    args = ", ".join(rendered)
+    return f"keras.layers.{layer.type}({', '.join(rendered)})"
+
+
+def _layer_line(arch: Architecture, layer: Layer, names: dict[str, str], objects: dict[str, str]) -> str:
     variable = names[layer.id]
-    if layer.type == "InputLayer":
-        return f"{variable} = keras.Input({args})"
-    sources = [names[c.src] for c in arch.inputs_of(layer.id)]
-    if spec["inputs"] == "one":
-        call = sources[0]
-    elif spec.get("call") == "positional":
+    owner = arch.owner(layer)
+    if layer.type == "InputLayer" and owner.config is None:
+        rendered = _arguments(arch, layer, load_catalog()["layers"]["InputLayer"])
+        rendered.append(f"name={_literal(layer.name)}")
+        return f"{variable} = keras.Input({', '.join(rendered)})"
+    sources = [_tensor(names[c.src], c.output) for c in arch.inputs_of(layer.id)]
+    style = arch.call_style(layer)
+    if style == "positional":
         call = ", ".join(sources)
-    else:
+    elif style == "list" or len(sources) > 1:
         call = f"[{', '.join(sources)}]"
-    return f"{variable} = keras.layers.{layer.type}({args})({call})"
+    else:
+        call = sources[0]
+    made = objects.get(owner.id) or _constructor(arch, owner)
+    return f"{variable} = {made}({call})"
 
 
 def _arguments(arch: Architecture, layer: Layer, spec: dict[str, Any]) -> list[str]:
@@ -226,9 +288,11 @@ def format_function_call(class_name: str, config: dict[str, Any]) -> str:
 
 
 def _literal(value: Any, as_tuple: bool = False) -> str:
-    """Python source for a JSON value; lists as tuples where the argument is a shape."""
+    """Python source for a JSON value; lists as tuples (nested ones too) where the argument is a shape."""
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'
     if isinstance(value, (list, tuple)):
         items = [_literal(v, as_tuple) for v in value]
         if as_tuple:

@@ -51,6 +51,7 @@ FUNCTION_KINDS = {
 }
 TUPLE_NAMES = {
     "kernel_size",
+    "noise_shape",
     "strides",
     "pool_size",
     "dilation_rate",

@@ -34,9 +34,12 @@ import tempfile
 
 
 def _custom_sources(model):
-    """Source of every DeepForge custom function the model's layers hold, by name."""
+    """Source of every DeepForge custom function the model's layers hold, and of its custom layer classes, by name."""
     found = {}
     for layer in model._flatten_layers(include_self=False):
+        source = getattr(type(layer), "deepforge_source", None)
+        if isinstance(source, str):
+            found[type(layer).__name__] = source
         for value in vars(layer).values():
             source = getattr(value, "deepforge_source", None)
             if isinstance(source, str):

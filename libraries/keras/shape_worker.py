@@ -43,6 +43,8 @@ def clean_message(exc: BaseException) -> str:
 
 def arg_problem(layer: Layer) -> str | None:
     """A required argument left unset or an argument the layer does not have, in words."""
+    if layer.config is not None:
+        return None
     if layer.type not in load_catalog()["layers"]:
         return f"{layer.name}: unknown layer type {layer.type!r}"
     unknown, missing = arg_gaps(layer)
@@ -98,7 +100,8 @@ class ShapeComputer:
             return [self._tensor(s) for s in spec]
         return self.keras.KerasTensor(tuple(spec["shape"]), dtype=spec["dtype"])
 
-    def _compute(self, arch: Architecture, layer: Layer, inputs: list[Spec]) -> tuple[str, Any]:
+    def _compute(self, arch: Architecture, node: Layer, inputs: list[Spec]) -> tuple[str, Any]:
+        layer = arch.owner(node)
         problem = arg_problem(layer)
         if problem is not None:
             return "error", problem
@@ -116,7 +119,7 @@ class ShapeComputer:
                 if layer.type == "InputLayer":
                     return "shape", _spec(made)
                 tensors = [self._tensor(s) for s in inputs]
-                return "shape", _spec(call_layer(layer.type, made, tensors))
+                return "shape", _spec(call_layer(arch.call_style(node), made, tensors))
         except Exception as exc:  # noqa: BLE001 - any Keras failure is this layer's error
             return "error", clean_message(exc)
 
@@ -127,16 +130,22 @@ class ShapeComputer:
         causes: dict[Id, Id] = {}
         for lid in order:
             layer = arch.layers[lid]
-            sources = [c.src for c in arch.inputs_of(lid)]
-            failed = next((s for s in sources if s not in specs), None)
+            connections = arch.inputs_of(lid)
+            failed = next((c.src for c in connections if c.src not in specs), None)
             if failed is not None:
                 cause = causes.get(failed, failed)
                 causes[lid] = cause
                 results[lid] = {"error": f"input unavailable: {arch.layers[cause].name} failed", "blocked_by": cause}
                 continue
-            inputs = [specs[s] for s in sources]
-            used = {n: arch.functions[n] for n in _custom_names(arch, layer)}
-            key = json.dumps([layer.name, layer.type, layer.args, used, inputs], sort_keys=True, default=repr)
+            try:
+                inputs = [_output(specs[c.src], c.output) for c in connections]
+            except IndexError as exc:
+                results[lid] = {"error": f"{layer.name}: {exc}"}
+                continue
+            owner = arch.owner(layer)
+            used = {n: arch.functions[n] for n in _custom_names(arch, owner)}
+            made = [owner.name, owner.type, owner.args, owner.config, arch.call_style(layer)]
+            key = json.dumps([*made, used, inputs], sort_keys=True, default=repr)
             outcome = self._cache.get(key)
             if outcome is None:
                 outcome = self._compute(arch, layer, inputs)
@@ -170,8 +179,20 @@ class ShapeComputer:
         return {"id": request.get("id"), "shapes": self.check(arch)}
 
 
+def _output(spec: Spec, output: int | None) -> Spec:
+    """The spec a connection takes: all of the source's output, or its ``output``-th where it has several."""
+    if output is None:
+        return spec
+    if not isinstance(spec, list) or output >= len(spec):
+        count = len(spec) if isinstance(spec, list) else 1
+        raise IndexError(f"it takes output {output} of a layer with {count}")
+    return spec[output]
+
+
 def _custom_names(arch: Architecture, layer: Layer) -> list[str]:
-    """Custom functions the layer's function-valued arguments name."""
+    """Custom functions the layer's function-valued arguments name (every one, for a layer kept as its config)."""
+    if layer.config is not None:
+        return sorted(arch.functions)
     spec = load_catalog()["layers"].get(layer.type, {})
     kinds = {a["name"]: a["type"] for a in spec.get("args", [])}
     return sorted(

@@ -39,22 +39,43 @@ def to_payload(arch: Architecture) -> dict[str, Any]:
     return {
         "id": arch.id,
         "name": arch.name,
-        "layers": {
-            lid: {"name": layer.name, "type": layer.type, "args": layer.args} for lid, layer in arch.layers.items()
+        "layers": {lid: _layer_payload(layer) for lid, layer in arch.layers.items()},
+        "connections": {
+            cid: {"src": c.src, "dst": c.dst, "index": c.index, **({} if c.output is None else {"output": c.output})}
+            for cid, c in arch.connections.items()
         },
-        "connections": {cid: {"src": c.src, "dst": c.dst, "index": c.index} for cid, c in arch.connections.items()},
         "functions": dict(arch.functions),
+    }
+
+
+def _layer_payload(layer: Layer) -> dict[str, Any]:
+    extra = {"shares": layer.shares, "config": layer.config, "call": layer.call}
+    return {
+        "name": layer.name,
+        "type": layer.type,
+        "args": layer.args,
+        **{k: v for k, v in extra.items() if v is not None},
     }
 
 
 def from_payload(payload: Mapping[str, Any]) -> Architecture:
     """The worker's side of :func:`to_payload`; connections to missing layers are dropped."""
     layers = {
-        Id(lid): Layer(Id(lid), layer["name"], layer["type"], dict(layer.get("args") or {}))
+        Id(lid): Layer(
+            Id(lid),
+            layer["name"],
+            layer["type"],
+            dict(layer.get("args") or {}),
+            shares=layer.get("shares"),
+            config=layer.get("config"),
+            call=layer.get("call"),
+        )
         for lid, layer in (payload.get("layers") or {}).items()
     }
     connections = {
-        Id(cid): Connection(Id(cid), c["src"], c["dst"], int(c.get("index") or 0))
+        Id(cid): Connection(
+            Id(cid), c["src"], c["dst"], int(c.get("index") or 0), None if c.get("output") is None else int(c["output"])
+        )
         for cid, c in (payload.get("connections") or {}).items()
         if c.get("src") in layers and c.get("dst") in layers
     }

@@ -311,17 +311,13 @@ def test_unknown_layer_type_names_the_layer(project: Project) -> None:
     assert error.element == "flat"
 
 
-def test_layers_the_catalog_cannot_hold_are_explained(project: Project) -> None:
-    import keras
-
-    x = keras.Input((5, 3), name="x")
-    y = keras.layers.Bidirectional(keras.layers.LSTM(2), name="bi")(x)
-    refused(
-        project, keras.Model(x, y).to_json(), r"layer 'bi': Bidirectional is not supported \(wraps a layer object\)"
+def test_a_layer_type_keras_does_not_know_needs_its_code(project: Project) -> None:
+    spec = json.loads(functional_cnn().to_json())
+    spec["config"]["layers"][3].update(
+        class_name="FancyPooling", module="lab.layers", registered_name="lab>FancyPooling"
     )
-    shared = keras.layers.Dense(3, name="shared")
-    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
-    refused(project, keras.Model([a, b], keras.layers.Add()([shared(a), shared(b)])).to_json(), "'shared' is shared")
+    error = refused(project, spec, r"layer 'flat': unknown layer type 'FancyPooling'.*pass its code")
+    assert error.element == "flat"
 
 
 def test_custom_function_code_that_does_not_parse(project: Project, tmp_path: Path) -> None:
@@ -341,22 +337,25 @@ def test_other_refusals(project: Project, tmp_path: Path) -> None:
     refused(project, sequential_mlp().to_json(), "an architecture named 'mlp' already exists")
     refused(project, {"hello": 1}, "not a serialized Keras model")
     (tmp_path / "old.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
-    refused(project, tmp_path / "old.h5", "legacy HDF5")
+    refused(project, tmp_path / "old.h5", "old.h5 is not a readable HDF5 file")
     with pytest.raises(FileNotFoundError, match="no model file"):
         import_model(project, tmp_path / "missing.keras")
 
 
-def test_what_is_kept_approximately_is_reported(project: Project) -> None:
+def test_what_the_catalog_cannot_set_is_kept_read_only_and_reported(project: Project) -> None:
     import keras
 
     x = keras.Input((4, 2), name="x")
     z = keras.layers.Dense(1, name="z")(keras.layers.LSTM(3, zero_output_for_mask=True, name="memory")(x))
     b = keras.layers.Dense(1, name="b")(x)
+    original = keras.Model(x, [z, b])
     with pytest.warns(ModelImportWarning) as record:
-        import_model(project, keras.Model(x, [z, b]).to_json(), name="approx")
+        arch_id = import_model(project, original.to_json(), name="approx")
     message = str(record[0].message)
-    assert "memory.zero_output_for_mask = True is not kept" in message
-    assert "outputs come in the order ['b', 'z'], not ['z', 'b']" in message
+    assert "memory (LSTM) is kept read-only: the catalog does not set zero_output_for_mask=True" in message
+    arch = ArchitecturesView(project).get(arch_id)
+    assert arch.layer("memory").read_only and [layer.name for layer in arch.model_outputs()] == ["z", "b"]
+    assert_same(original, build_model(arch))
 
 
 def run_python(script: str, cwd: Path) -> dict[str, Any]:

@@ -1,0 +1,563 @@
+"""A Keras model's config as an architecture: every call of every layer a node, every tensor a connection.
+
+Keras serializes a Functional model as layers, each with the calls it was used in (its
+``inbound_nodes``), each call naming its input tensors as ``[layer, call, output]``. The plan maps
+that onto the document: a catalog layer keeps its arguments (editable), a layer called again
+becomes one more node that ``shares`` the first (a shared layer), a connection says which
+``output`` of a layer with several it takes, and a layer the catalog cannot edit (a nested
+model, a ``Lambda``, a wrapper, a custom class whose code is given, or a catalog layer with a
+value the catalog cannot hold) keeps its Keras config as a read-only node. Nothing here writes
+to the document; Keras is imported only to check each layer rebuilds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from deepforge_panel.crdt import Id, new_id
+from deepforge_panel.libraries.keras.architectures import (
+    Architecture,
+    ArchitectureError,
+    Connection,
+    Layer,
+    check_arg,
+)
+from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.codegen import FUNCTION_MODULES, PACKAGE, format_function_call, parse_function_call
+
+__all__ = ["LayerPlan", "plan_architecture", "plan_model"]
+
+X_STEP, Y_STEP = 220.0, 110.0
+_MISSING = object()
+_MODELS = ("Functional", "Sequential", "Model")
+Ref = tuple[str, int | None]
+"""A tensor as the plan connects it: the node's name, and which of its outputs (None: its only one)."""
+
+
+@dataclass
+class LayerPlan:
+    """One node as it will be written: catalog type and arguments, or a kept config; inputs in order."""
+
+    name: str
+    type: str
+    args: dict[str, Any]
+    inputs: list[Ref] = field(default_factory=list)
+    functions: set[str] = field(default_factory=set)
+    config: dict[str, Any] = field(default_factory=dict)
+    """The layer's Keras config as the file has it (what the rebuilt layer is compared with)."""
+    kept: dict[str, Any] | None = None
+    """The whole serialized layer, where it is kept read-only instead of as catalog arguments."""
+    call: str | None = None
+    shares: str | None = None
+
+
+@dataclass
+class _Entry:
+    """A layer of the file: its first node's plan, and the node of each call (Keras' node index -> name)."""
+
+    plan: LayerPlan
+    nodes: dict[int, str] = field(default_factory=dict)
+    calls: list[Any] = field(default_factory=list)
+    offset: int = 0
+    """1 for a nested model: its own node comes first where Keras renumbers calls (the model's inputs and outputs)."""
+
+
+def plan_architecture(config: dict[str, Any], name: str, functions: dict[str, str], notes: list[str]) -> Architecture:
+    """The architecture ``config`` describes (new ids, laid out by depth), checked layer by layer against Keras."""
+    plans, inputs, outputs = _plan(config, functions, notes)
+    for plan in plans:
+        if plan.shares is None:
+            notes += _verify(plan, functions)
+    ids = {plan.name: new_id("l") for plan in plans}
+    by_name = {plan.name: plan for plan in plans}
+    positions = _layout(plans)
+    layers = {
+        ids[p.name]: Layer(
+            ids[p.name],
+            p.name,
+            p.type,
+            p.args,
+            *positions[p.name],
+            shares=ids[p.shares] if p.shares else None,
+            config=p.kept,
+            call=p.call if by_name[p.shares or p.name].kept is not None else None,
+        )
+        for p in plans
+    }
+    connections = {}
+    for plan in plans:
+        for index, (src, output) in enumerate(plan.inputs):
+            if src not in ids:
+                raise ArchitectureError(f"{plan.name}: its input {src!r} is not a layer of the model", plan.name)
+            cid = new_id("c")
+            connections[cid] = Connection(cid, ids[src], ids[plan.name], index, output)
+    used = set().union(*(p.functions for p in plans)) if plans else set()
+    for fname in sorted(used):
+        if fname not in functions:
+            raise ArchitectureError(f"the model uses {fname!r}; pass its code", fname)
+    arch = Architecture(Id(""), name, layers, connections, {f: functions[f] for f in sorted(used)})
+    model_inputs = tuple(ids[n] for n, _ in inputs if n in ids)
+    model_outputs = tuple((ids[n], index) for n, index in outputs if n in ids)
+    return Architecture(
+        arch.id,
+        name,
+        layers,
+        connections,
+        arch.functions,
+        None if model_inputs == tuple(layer.id for layer in arch.model_inputs()) else model_inputs,
+        None if model_outputs == tuple((layer.id, i) for layer, i in arch.output_refs()) else model_outputs,
+    )
+
+
+def plan_model(config: dict[str, Any], functions: dict[str, str], notes: list[str]) -> list[LayerPlan]:
+    """Every node of the model, in the file's order; ArchitectureError naming any misfit."""
+    return _plan(config, functions, notes)[0]
+
+
+def _plan(
+    config: dict[str, Any], functions: dict[str, str], notes: list[str]
+) -> tuple[list[LayerPlan], list[Ref], list[Ref]]:
+    kind, inner = config["class_name"], config["config"]
+    entries = list(inner.get("layers") or [])
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+            raise ArchitectureError(f"layer {position + 1} of the model is not a serialized Keras layer", str(position))
+    if kind == "Sequential":
+        if not entries or entries[0].get("class_name") != "InputLayer":
+            shape = inner.get("build_input_shape")
+            if shape is None:
+                raise ArchitectureError(
+                    "the Sequential model has no input shape; build it or start it with keras.Input"
+                )
+            entries.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": shape, "name": "input_layer"}})
+        chain = _unique([_plan_layer(entry, functions, notes) for entry in entries])
+        for prev, plan in itertools.pairwise(chain):
+            plan.inputs = [(prev.name, None)]
+        return chain, [(chain[0].name, None)], [(chain[-1].name, None)]
+    if kind not in _MODELS:
+        raise ArchitectureError(f"{kind} models cannot be imported: only Functional and Sequential ones")
+    layers: dict[str, _Entry] = {}
+    taken: set[str] = set()
+    for entry in entries:
+        plan = _plan_layer(entry, functions, notes)
+        plan.name = _fresh(plan.name, taken)
+        raw = str((entry.get("config") or {}).get("name") or entry.get("name") or plan.name)
+        calls = entry.get("inbound_nodes") or []
+        item = layers[raw] = _Entry(
+            plan, {0: plan.name}, calls, 1 if entry["class_name"] in ("Functional", "Model") else 0
+        )
+        for k in range(1, len(calls)):
+            item.nodes[k] = _fresh(f"{plan.name}_call{k + 1}", taken)
+    several = _multi_output(layers, inner)
+    plans: list[LayerPlan] = []
+    for item in layers.values():
+        names = [node for _, node in sorted(item.nodes.items())]
+        for k, call in enumerate(item.calls or [None]):
+            node = item.plan if k == 0 else LayerPlan(names[k], item.plan.type, {}, shares=item.plan.name)
+            if call is not None:
+                history, style = _inbound(call, node, item.plan, notes)
+                legacy = not isinstance(call, dict)
+                node.inputs = [_ref(layers, src, n, t, node.name, several, legacy) for src, n, t in history]
+                node.call = style
+            plans.append(node)
+    inputs = [_ref(layers, *_triple(v), "the model's inputs", several, True) for v in _refs(inner.get("input_layers"))]
+    outputs = [
+        _ref(layers, *_triple(v), "the model's outputs", several, True) for v in _refs(inner.get("output_layers"))
+    ]
+    return plans, inputs, outputs
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    unique, i = name, 1
+    while unique in taken:
+        unique, i = f"{name}_{i}", i + 1
+    taken.add(unique)
+    return unique
+
+
+def _unique(plans: list[LayerPlan]) -> list[LayerPlan]:
+    taken: set[str] = set()
+    for plan in plans:
+        plan.name = _fresh(plan.name, taken)
+    return plans
+
+
+def _refs(value: Any) -> list[Any]:
+    """``input_layers`` / ``output_layers``: one ``[name, node, tensor]`` or a list of them."""
+    if not value:
+        return []
+    return [value] if isinstance(value[0], str) else list(value)
+
+
+def _triple(value: Any) -> tuple[str, int, int]:
+    return str(value[0]), int(value[1]), int(value[2])
+
+
+def _ref(
+    layers: dict[str, _Entry], src: str, node: int, tensor: int, owner: str, several: set[str], renumbered: bool
+) -> Ref:
+    """The node of call ``node`` of layer ``src``; ``renumbered``: counted as model outputs are (a nested model's own node first)."""
+    item = layers.get(src)
+    if item is not None and renumbered:
+        node -= item.offset
+    if item is None or node not in item.nodes:
+        where = f"call {node} of " if item is not None else ""
+        raise ArchitectureError(f"{owner}: its input is {where}{src!r}, which is not in the model", owner)
+    name = item.nodes[node]
+    return name, (tensor if item.plan.name in several else None)
+
+
+def _multi_output(layers: dict[str, _Entry], inner: dict[str, Any]) -> set[str]:
+    """Layers with several outputs: one taken past its first, a nested model with several, an RNN returning states."""
+    found = set()
+    refs = [t for item in layers.values() for call in item.calls for t in _history(call)]
+    refs += [_triple(v) for v in _refs(inner.get("output_layers"))]
+    for src, _node, tensor in refs:
+        if tensor and src in layers:
+            found.add(layers[src].plan.name)
+    for item in layers.values():
+        config = (item.plan.kept or {}).get("config") or {}
+        if item.plan.type in _MODELS and len(_refs(config.get("output_layers"))) > 1:
+            found.add(item.plan.name)
+        if item.plan.config.get("return_state") or item.plan.config.get("return_attention_scores"):
+            found.add(item.plan.name)
+    return found
+
+
+def _ident(name: str) -> str:
+    clean = re.sub(r"\W", "_", name)
+    return clean if clean.isidentifier() else f"layer_{clean}"
+
+
+def _plan_layer(entry: dict[str, Any], functions: dict[str, str], notes: list[str]) -> LayerPlan:
+    """The layer's catalog arguments; or its config kept read-only where the catalog cannot hold it."""
+    catalog = load_catalog()
+    cfg = entry.get("config")
+    if not isinstance(cfg, dict):
+        raise ArchitectureError(f"layer {entry.get('name') or entry['class_name']!r}: its config is not an object")
+    cfg = dict(cfg)
+    raw_name = str(cfg.get("name") or entry.get("name") or entry.get("class_name"))
+    name = _ident(raw_name)
+    if name != raw_name:
+        notes.append(f"layer {raw_name!r} is named {name!r} (layer names are Python identifiers)")
+    class_name = entry["class_name"]
+    layer_type = catalog.get("aliases", {}).get(class_name, class_name)
+    registered = str(entry.get("registered_name") or "")
+    module = str(entry.get("module") or "keras.layers")
+    if layer_type not in catalog["layers"] or ">" in registered or not module.startswith("keras"):
+        return _kept(entry, name, class_name, functions, notes)
+    if layer_type == "InputLayer" and "batch_input_shape" in cfg:
+        cfg["batch_shape"] = cfg.pop("batch_input_shape")  # the Keras 2 spelling
+    specs = {a["name"]: a for a in catalog["layers"][layer_type]["args"]}
+    plan = LayerPlan(name, layer_type, {}, config=cfg)
+    for key, value in (_input_args(cfg) if layer_type == "InputLayer" else cfg).items():
+        if key == "name" or key not in specs:
+            continue  # an argument the catalog lacks: _verify keeps the layer read-only unless Keras' default matches
+        value = _arg_value(specs[key], value, plan, functions)
+        if specs[key]["required"] or value != specs[key]["default"]:
+            try:
+                plan.args[key] = check_arg(layer_type, name, key, value)
+            except ArchitectureError as exc:
+                notes.append(f"{name} ({layer_type}) is kept read-only: {exc}")
+                return _kept(entry, name, class_name, functions, notes)
+    return plan
+
+
+def _kept(entry: dict[str, Any], name: str, class_name: str, functions: dict[str, str], notes: list[str]) -> LayerPlan:
+    """A layer kept as its serialized config; a class or function of the user's needs its code in ``functions``."""
+    kept = {k: v for k, v in entry.items() if k not in ("inbound_nodes", "name")}
+    plan = LayerPlan(name, class_name, {}, config=dict(entry.get("config") or {}), kept=kept)
+    registered = str(entry.get("registered_name") or "")
+    builtin = class_name in _MODELS or (_keras_layer(class_name) and ">" not in registered)
+    if not builtin and not _adopt_name(kept, class_name, functions, plan):
+        raise ArchitectureError(
+            f"layer {name!r}: unknown layer type {class_name!r} (not a keras.layers class in the catalog); "
+            f"pass its code (functions={{{class_name!r}: 'class {class_name}(keras.layers.Layer): ...'}}, "
+            f"or --function {class_name}=FILE on the command line)",
+            name,
+        )
+    _adopt(kept, functions, plan)
+    if class_name == "Lambda":
+        function = kept.get("config", {}).get("function")
+        if isinstance(function, dict) and function.get("class_name") == "__lambda__":
+            if name in functions:
+                kept["config"]["function"] = _function_ref(name)
+                plan.functions.add(name)
+            else:
+                notes.append(
+                    f"{name} (Lambda) keeps its function as Python bytecode: its source is lost, it rebuilds only "
+                    f"under this Python version and with safe_mode=False (pass the source as {name!r} to keep it)"
+                )
+    return plan
+
+
+@cache
+def _keras_layer(class_name: str) -> bool:
+    import keras
+
+    return isinstance(getattr(keras.layers, class_name, None), type)
+
+
+def _function_ref(name: str) -> dict[str, Any]:
+    return {
+        "module": "builtins",
+        "class_name": "function",
+        "config": f"{PACKAGE}>{name}",
+        "registered_name": "function",
+    }
+
+
+def _adopt_name(kept: dict[str, Any], class_name: str, functions: dict[str, str], plan: LayerPlan) -> bool:
+    """Point a custom class at the code given for it, registered as ``deepforge>NAME`` by the generated code."""
+    if class_name not in functions:
+        return False
+    kept["registered_name"] = f"{PACKAGE}>{class_name}"
+    kept["module"] = None
+    plan.functions.add(class_name)
+    return True
+
+
+def _adopt(value: Any, functions: dict[str, str], plan: LayerPlan) -> None:
+    """Inside a kept config, every custom function or class whose code is given now refers to that code."""
+    if isinstance(value, list):
+        for item in value:
+            _adopt(item, functions, plan)
+        return
+    if not isinstance(value, dict):
+        return
+    if value.get("class_name") == "function" and isinstance(value.get("config"), str):
+        tail = value["config"].split(">")[-1]
+        if tail in functions:
+            value.update(_function_ref(tail))
+            plan.functions.add(tail)
+        return
+    registered = value.get("registered_name")
+    if isinstance(registered, str) and ">" in registered and value.get("class_name") in functions:
+        _adopt_name(value, str(value["class_name"]), functions, plan)
+    for item in value.values():
+        _adopt(item, functions, plan)
+
+
+def _input_args(cfg: dict[str, Any]) -> dict[str, Any]:
+    """An InputLayer's config as ``keras.Input`` arguments: ``shape`` without the batch size where it is free."""
+    out = {k: v for k, v in cfg.items() if k not in ("batch_shape", "sparse", "ragged", "optional") or v}
+    shape = out.pop("batch_shape", None)
+    if shape is not None and shape[0] is None:
+        out["shape"] = list(shape[1:])
+    elif shape is not None:
+        out["batch_shape"] = shape
+    return out
+
+
+def _arg_value(spec: dict[str, Any], value: Any, plan: LayerPlan, functions: dict[str, str]) -> Any:
+    """A config value as the document holds it: registry names for functions, a dtype's name."""
+    kind = spec["type"]
+    if spec["name"] == "dtype":
+        name = value.get("config", {}).get("name") if isinstance(value, dict) else value
+        return None if name == "float32" else name
+    if spec["name"] == "data_format" and spec["default"] is None and value == _image_data_format():
+        return None
+    if not kind.startswith("function:") or value is None:
+        return value
+    fkind = kind.split(":", 1)[1]
+    owner = f"{plan.name}.{spec['name']}"
+    if isinstance(value, dict):
+        if value.get("class_name") == "function" or value.get("module") == "builtins":
+            value = value.get("config")
+        elif fkind == "activation" or ">" in str(value.get("registered_name") or ""):
+            raise ArchitectureError(f"{owner}: {value.get('class_name')} objects are not supported here", plan.name)
+        else:
+            return _registry_value(fkind, value.get("class_name", ""), value.get("config") or {}, owner, plan.name)
+    if not isinstance(value, str):
+        raise ArchitectureError(f"{owner} = {value!r}: expected a function name", plan.name)
+    value = value.split(">", 1)[-1]
+    if value in load_catalog()["functions"].get(fkind, []):
+        return None if value == "linear" and spec["default"] is None else value
+    if fkind != "activation" and value[:1].isupper():
+        return _registry_value(fkind, value, {}, owner, plan.name)
+    if value not in functions:
+        raise ArchitectureError(
+            f"{owner} uses the custom function {value!r}; pass its code "
+            f"(functions={{{value!r}: 'def {value}(x): ...'}}, or --function {value}=FILE on the command line)",
+            plan.name,
+        )
+    plan.functions.add(value)
+    return value
+
+
+def _image_data_format() -> str:
+    import keras
+
+    return keras.config.image_data_format()
+
+
+def _norm(value: Any) -> str:
+    """A comparable form of a config value (``.keras`` files add ``shared_object_id`` to shared objects)."""
+
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k != "shared_object_id"}
+        return [strip(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    return json.dumps(strip(value), sort_keys=True, default=repr)
+
+
+@cache
+def _registry_object(fkind: str, identifier: str) -> Any:
+    import keras
+
+    return getattr(keras, FUNCTION_MODULES[fkind]).get(identifier)
+
+
+def _registry_value(fkind: str, class_name: str, config: dict[str, Any], owner: str, layer: str) -> str:
+    """A registry name when ``config`` is the default one (``"glorot_uniform"``), else ``"Class(arg=value)"``."""
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", class_name).lower()
+    names = load_catalog()["functions"].get(fkind, [])
+    for name in sorted(names, key=lambda n: n != snake):
+        obj = _registry_object(fkind, name)
+        if type(obj).__name__ == class_name and _norm(obj.get_config()) == _norm({**obj.get_config(), **config}):
+            return name
+    try:
+        default = _registry_object(fkind, class_name).get_config()
+    except Exception:  # noqa: BLE001 - whatever Keras raises for a class it does not know
+        raise ArchitectureError(f"{owner}: unknown Keras {fkind} {class_name!r}", layer) from None
+    return format_function_call(class_name, {k: v for k, v in config.items() if _norm(default.get(k)) != _norm(v)})
+
+
+def _history(call: Any) -> list[tuple[str, int, int]]:
+    """Every input tensor of one call, as ``(layer, node, tensor)``, whatever the format."""
+    if isinstance(call, dict):
+        return [_triple(t) for t in _tensors([call.get("args", []), call.get("kwargs") or {}])]
+    return [_triple(t) for t in call or []]
+
+
+def _inbound(
+    call: Any, node: LayerPlan, owner: LayerPlan, notes: list[str]
+) -> tuple[list[tuple[str, int, int]], str | None]:
+    """One call's input tensors in argument order, and how a kept layer takes them ("list", "positional" or None)."""
+    if not isinstance(call, dict):  # the Keras 2 format: [[layer, node, tensor, kwargs], ...]
+        history = [_triple(t) for t in call]
+        return history, ("list" if len(history) > 1 else None)
+    args = call.get("args", [])
+    history = [_triple(t) for t in _tensors(args)]
+    for key, value in (call.get("kwargs") or {}).items():
+        found = [_triple(t) for t in _tensors(value)]
+        if found and owner.kept is None and load_catalog()["layers"][owner.type].get("call") == "positional":
+            history += found
+        elif found:
+            raise ArchitectureError(
+                f"layer {node.name!r} is called with a tensor as {key!r}; only its inputs connect", node.name
+            )
+        elif value not in (None, False):
+            notes.append(f"{node.name} was called with {key}={value!r}, which is not kept")
+    if len(args) == 1 and isinstance(args[0], list):
+        return history, "list"
+    return history, ("positional" if len(args) > 1 else None)
+
+
+def _tensors(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            yield tuple(value["config"]["keras_history"])
+        else:
+            for item in value.values():
+                yield from _tensors(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _tensors(item)
+
+
+def _verify(plan: LayerPlan, functions: dict[str, str]) -> list[str]:
+    """Rebuild the layer in Keras; a catalog layer whose config does not survive is kept read-only instead."""
+    import keras
+
+    if plan.kept is not None:
+        _rebuild(plan, functions)
+        return []
+    specs = {a["name"]: a for a in load_catalog()["layers"][plan.type]["args"]}
+    custom = {k for k, v in plan.args.items() if isinstance(v, str) and v in plan.functions}
+    kwargs: dict[str, Any] = {}
+    for key, value in plan.args.items():
+        kind = specs[key]["type"]
+        if key in custom:
+            continue
+        if kind == "tuple" and isinstance(value, list):
+            value = _tuples(value)
+        elif kind.startswith("function:") and isinstance(value, str) and (call := parse_function_call(value)):
+            value = getattr(getattr(keras, FUNCTION_MODULES[kind.split(":")[1]]), call[0])(**call[1])
+        kwargs[key] = value
+    try:
+        layer = getattr(keras.layers, plan.type)(name=plan.name, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Keras' own message says what is wrong
+        raise ArchitectureError(f"{plan.name} ({plan.type}): Keras refuses its arguments: {exc}", plan.name) from None
+    rebuilt = layer.get_config()
+    skip = {"name"} | custom
+    lost = [
+        f"{key}={value!r}"
+        for key, value in plan.config.items()
+        if key not in skip and _norm(rebuilt.get(key, _MISSING)) != _norm(value)
+    ]
+    if not lost or plan.type == "InputLayer":
+        return [f"{plan.name}.{item} is not kept" for item in lost]
+    plan.kept = {"module": "keras.layers", "class_name": plan.type, "config": plan.config, "registered_name": None}
+    plan.args = {}
+    return [f"{plan.name} ({plan.type}) is kept read-only: the catalog does not set {', '.join(lost)}"]
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _rebuild(plan: LayerPlan, functions: dict[str, str]) -> None:
+    """A kept layer must deserialize (with the code given for its custom parts); else name it and say why."""
+    import keras
+
+    from deepforge_panel.libraries.keras.build import BuildError, load_function
+
+    objects = {}
+    for fname in sorted(plan.functions):
+        try:
+            objects[f"{PACKAGE}>{fname}"] = load_function(fname, functions[fname])
+        except BuildError as exc:
+            raise ArchitectureError(str(exc), fname) from None
+    assert plan.kept is not None
+    kept = {**plan.kept, "config": {**plan.kept.get("config", {}), "name": plan.name}}
+    try:
+        with keras.saving.custom_object_scope(objects):
+            keras.saving.deserialize_keras_object(kept, safe_mode=False)
+    except Exception as exc:  # noqa: BLE001 - Keras' own message says what is wrong
+        raise ArchitectureError(
+            f"layer {plan.name!r} ({plan.type}): Keras cannot rebuild it from its config: {exc}", plan.name
+        ) from None
+
+
+def _layout(plans: list[LayerPlan]) -> dict[str, tuple[float, float]]:
+    """x by depth (longest path from an input), y by order within a depth."""
+    inputs = {plan.name: [src for src, _ in plan.inputs] for plan in plans}
+    depth: dict[str, int] = {}
+
+    def level(name: str) -> int:
+        stack = [name]
+        while stack:
+            top = stack[-1]
+            pending = [s for s in inputs.get(top, []) if s not in depth and s in inputs]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            depth[top] = 1 + max((depth.get(s, 0) for s in inputs.get(top, [])), default=-1)
+        return depth[name]
+
+    rows: dict[int, int] = {}
+    out = {}
+    for plan in plans:
+        d = level(plan.name)
+        row = rows.get(d, 0)
+        rows[d] = row + 1
+        out[plan.name] = (d * X_STEP, row * Y_STEP)
+    return out
