@@ -8,6 +8,7 @@ TensorFlow; the server itself never imports it.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import html
 import json
@@ -55,7 +56,10 @@ _NODE_CSS = """
 .df-error { color: var(--df-error, #c62828); margin-top: 3px; overflow-wrap: anywhere; }
 .df-blocked { color: var(--df-blocked, #8d6e63); margin-top: 3px; font-style: italic; }
 .df-pending { color: var(--df-faint, #999); margin-top: 3px; }
+.df-readonly { color: var(--df-muted, #555); font-style: italic; margin-top: 2px; }
 """
+READ_ONLY_STYLE = {"borderStyle": "dashed"}
+"""A node the editor cannot change (a nested model, a kept config, a shared layer's later call) has a dashed border."""
 
 NODE_TYPES = {
     "layer": NodeType(
@@ -65,9 +69,22 @@ NODE_TYPES = {
 }
 
 
-def layer_body(layer: Layer, result: Result | None) -> str:
-    """The node body: the layer's type, then its output shape or, in red, what is wrong with it."""
+def read_only_note(arch: Architecture, layer: Layer) -> str | None:
+    """Why the editor cannot change the layer's arguments, in a few words; None where it can."""
+    if layer.shares is not None:
+        return f"shared: calls {arch.owner(layer).name} again"
+    if layer.config is None:
+        return None
+    if layer.type in ("Functional", "Sequential", "Model"):
+        return "read-only: a nested model"
+    return "read-only: kept as Keras saved it"
+
+
+def layer_body(layer: Layer, result: Result | None, note: str | None = None) -> str:
+    """The node body: the layer's type (and why it is read-only), then its output shape or, in red, what is wrong."""
     parts = [f"<div class='df-layer'><div class='df-type'>{html.escape(layer.type)}</div>"]
+    if note:
+        parts.append(f"<div class='df-readonly'>🔒 {html.escape(note)}</div>")
     if result is None:
         parts.append("<div class='df-pending'>shape …</div>")
     elif "shape" in result:
@@ -103,7 +120,7 @@ def display_value(spec: dict[str, Any], args: dict[str, Any]) -> Any:
     if kind == "tuple":
         if value is None:
             return ""
-        return ", ".join("None" if v is None else str(v) for v in value) if isinstance(value, list) else str(value)
+        return ", ".join(_tuple_text(v) for v in value) if isinstance(value, list) else str(value)
     if kind in ("str",):
         return "" if value is None else str(value)
     if kind == "any":
@@ -113,18 +130,34 @@ def display_value(spec: dict[str, Any], args: dict[str, Any]) -> Any:
     return value
 
 
+def _tuple_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(_tuple_text(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return "None" if value is None else str(value)
+
+
+def _int_tuple(value: Any) -> Any:
+    """A parsed shape as the document holds it (lists), or ValueError where it holds anything but integers and None."""
+    if isinstance(value, (list, tuple)) and value:
+        return [_int_tuple(v) for v in value]
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError(value)
+
+
 def parse_value(spec: dict[str, Any], shown: Any) -> Any:
     """The document value for what a widget holds; ValueError with a readable reason when it is not one."""
     kind = spec["type"]
     if kind == "tuple":
-        text = str(shown).strip().strip("()[]")
-        if not text:
+        text = str(shown).strip()
+        if not text.strip("()[] "):
             return None
         try:
-            items = [None if p.strip() == "None" else int(p) for p in text.split(",") if p.strip()]
-        except ValueError:
-            raise ValueError(f"{spec['name']}: {shown!r} is not integers separated by commas, e.g. 3, 3") from None
-        return items[0] if len(items) == 1 and "," not in text else items
+            return _int_tuple(ast.literal_eval(text))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise ValueError(
+                f"{spec['name']}: {shown!r} is not integers separated by commas, e.g. 3, 3 (or (0, 1), (0, 1))"
+            ) from None
     if kind == "any":
         text = str(shown).strip()
         if not text:
@@ -310,16 +343,19 @@ class ArchitectureEditor(ProjectComponent):
                 "position": {"x": layer.x, "y": layer.y},
                 "data": {},
                 "selected": layer.id == self.layer,
-                "style": mark_style(self._peers.get(layer.id, [])),
-                "view": self._node_view(layer),
+                "style": {**(READ_ONLY_STYLE if layer.read_only else {}), **mark_style(self._peers.get(layer.id, []))},
+                "view": self._node_view(layer, arch),
             }
             for layer in arch.layers.values()
         ]
         self._views = {lid: view for lid, view in self._views.items() if lid in arch.layers}
         edges = []
         for connection in arch.connections.values():
-            many = load_catalog()["layers"].get(arch.layers[connection.dst].type, {}).get("inputs") == "many"
+            many = arch.arity(arch.layers[connection.dst]) == "many" and len(arch.inputs_of(connection.dst)) > 1
             position = [c.id for c in arch.inputs_of(connection.dst)].index(connection.id) + 1
+            label = [str(position)] if many else []
+            if connection.output is not None:
+                label.insert(0, f"out {connection.output}")
             edges.append(
                 {
                     "id": connection.id,
@@ -327,7 +363,7 @@ class ArchitectureEditor(ProjectComponent):
                     "target": connection.dst,
                     "sourceHandle": "out",
                     "targetHandle": "in",
-                    "label": str(position) if many else None,
+                    "label": " → ".join(label) or None,
                 }
             )
         self.flow.param.update(nodes=nodes, edges=edges)
@@ -341,9 +377,10 @@ class ArchitectureEditor(ProjectComponent):
         self._refresh_functions(arch)
         self._schedule_check(arch)
 
-    def _node_view(self, layer: Layer) -> pn.pane.HTML:
+    def _node_view(self, layer: Layer, arch: Architecture) -> pn.pane.HTML:
         """The layer's body pane: one per layer, its text updated in place (a new pane is a new browser model)."""
-        body = mark_html(self._peers.get(layer.id, [])) + layer_body(layer, self._shapes.get(layer.id))
+        note = read_only_note(arch, layer)
+        body = mark_html(self._peers.get(layer.id, [])) + layer_body(layer, self._shapes.get(layer.id), note)
         view = self._views.get(layer.id)
         if view is None:
             view = self._views[layer.id] = pn.pane.HTML(body, margin=0, stylesheets=[_NODE_CSS])
@@ -363,6 +400,9 @@ class ArchitectureEditor(ProjectComponent):
         self.layer_title.object = f"### {md_text(layer.name)} ({md_text(layer.type)})\n{doc}"
         if self.layer_name.value != layer.name:
             self.layer_name.value = layer.name
+        if layer.read_only:
+            self._show_read_only(arch, layer)
+            return
         signature = (arch.id, layer.id, layer.type, json.dumps(sorted(arch.functions)))
         if signature != self._arg_signature:
             self._arg_specs = list(spec["args"])
@@ -381,6 +421,27 @@ class ArchitectureEditor(ProjectComponent):
                 shown = display_value(arg, layer.args)
                 if widget.value != shown:
                     widget.value = shown
+
+    def _show_read_only(self, arch: Architecture, layer: Layer) -> None:
+        """What the editor cannot change: a shared layer's later call points at its first; a kept config is shown as is."""
+        signature = (arch.id, layer.id, "read-only", json.dumps(layer.config, sort_keys=True), layer.shares)
+        if signature == self._arg_signature:
+            return
+        self._arg_specs, self.arg_widgets, self._arg_signature = [], {}, signature
+        if layer.shares is not None:
+            owner = arch.owner(layer).name
+            text = f"*A shared layer: this node calls **{md_text(owner)}** again, with the same weights. Its arguments are set on {md_text(owner)}.*"
+            self.args.objects = [pn.pane.Markdown(text)]
+            return
+        what = "a nested model" if layer.type in ("Functional", "Sequential", "Model") else f"a {layer.type} layer"
+        text = (
+            f"*Read-only: {md_text(what)} the catalog cannot edit, kept as Keras saved it and rebuilt from this "
+            "config. Change it in Keras and import the model again.*"
+        )
+        self.args.objects = [
+            pn.pane.Markdown(text),
+            pn.pane.JSON(layer.config or {}, depth=2, sizing_mode="stretch_width", max_height=400),
+        ]
 
     def _refresh_functions(self, arch: Architecture) -> None:
         self.function_select.options = [NEW_FUNCTION, *sorted(arch.functions)]
@@ -420,7 +481,7 @@ class ArchitectureEditor(ProjectComponent):
         self._shapes, self._shapes_for = results, arch.id
         current = self.view.get(arch.id)
         for layer in current.layers.values():
-            self._node_view(layer)
+            self._node_view(layer, current)
         if self._fit_after_shapes:  # the added layer's shape widened it: fit it in again
             self._fit_after_shapes = False
             self.flow.fit_view()

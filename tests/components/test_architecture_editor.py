@@ -294,3 +294,45 @@ def test_a_code_error_links_to_its_node(digits_session: Session) -> None:
     digits_session.tab = "History"
     digits_session.show_fault()
     assert (digits_session.tab, digits_session.pipeline, digits_session.node) == ("Pipelines", pipeline.id, train.id)
+
+
+def test_an_imported_model_shows_shapes_and_what_it_cannot_edit_read_only(
+    digits_session: Session, checker: ShapeChecker, runner: asyncio.Runner
+) -> None:
+    """Shared layers, a nested model with two outputs, nested-tuple padding: every node has its shape."""
+    import keras
+
+    from deepforge_panel.libraries.keras.io import import_model
+
+    inner_in = keras.Input((4,), name="inner_in")
+    inner = keras.Model(
+        inner_in, [keras.layers.Dense(3, name="i1")(inner_in), keras.layers.Dense(2, name="i2")(inner_in)], name="inner"
+    )
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    shared = keras.layers.Dense(4, name="shared")
+    first, second = inner(shared(a))
+    image = keras.Input((5, 5, 1), name="image")
+    padded = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(image)
+    model = keras.Model([a, b, image], [first, second, shared(b), padded], name="imported")
+    arch_id = import_model(digits_session.project, model.to_json())
+    editor = _editor(digits_session, checker, arch_id)
+    shapes = runner.run(editor.check_shapes())
+    assert shapes is not None and all("shape" in result for result in shapes.values()), shapes
+    assert "(None, 3), (None, 2)" in _body(editor, "inner") and "read-only: a nested model" in _body(editor, "inner")
+    assert "shared: calls shared again" in _body(editor, "shared_call2") and "(None, 4)" in _body(
+        editor, "shared_call2"
+    )
+    assert "(None, 6, 6, 1)" in _body(editor, "pad")
+    styles = {node["label"]: node["style"] for node in editor.flow.nodes}
+    assert styles["inner"] == styles["shared_call2"] == {"borderStyle": "dashed"} and styles["pad"] == {}
+
+    layers = {layer.name: layer.id for layer in ArchitecturesView(digits_session.project).get(arch_id).layers.values()}
+    editor.layer = layers["inner"]
+    assert not editor.arg_widgets and "Read-only: a nested model" in editor.args.objects[0].object
+    editor.layer = layers["shared_call2"]
+    assert not editor.arg_widgets and "calls **shared** again" in editor.args.objects[0].object
+    editor.layer = layers["pad"]
+    assert editor.arg_widgets["padding"].value == "(0, 1), (0, 1)"
+    editor.arg_widgets["padding"].value = "(1, 1), (0, 2)"
+    pad = ArchitecturesView(digits_session.project).get(arch_id).layer("pad")
+    assert pad.args["padding"] == [[1, 1], [0, 2]]
