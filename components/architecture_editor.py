@@ -13,7 +13,10 @@ import asyncio
 import html
 import json
 import logging
+import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import panel as pn
@@ -33,6 +36,7 @@ from deepforge_panel.libraries.keras.architectures import (
     function_choices,
 )
 from deepforge_panel.libraries.keras.catalog import load_catalog
+from deepforge_panel.libraries.keras.import_worker import import_in_worker
 from deepforge_panel.libraries.keras.shapes import (
     Result,
     ShapeChecker,
@@ -43,6 +47,8 @@ from deepforge_panel.libraries.keras.shapes import (
 )
 from deepforge_panel.presence import Member
 
+MODEL_FILES = (".keras", ".h5", ".hdf5", ".json")
+"""What the editor imports: a saved model, a legacy HDF5 model, or ``model.to_json()``."""
 TAB = "Architectures"
 """The workbench tab this editor lives in."""
 NEW_FUNCTION = "New function…"
@@ -265,6 +271,17 @@ class ArchitectureEditor(ProjectComponent):
         self.create_button = pn.widgets.Button(label="Create", color="default", width=80, align="end")
         self.create_button.on_click(self._create)
         self.new_name.param.watch(self._create, "enter_pressed")
+        self.upload = pn.widgets.FileInput(accept=",".join(MODEL_FILES), multiple=False, width=220)
+        self.import_button = pn.widgets.Button(
+            label="Import model",
+            color="default",
+            width=110,
+            align="end",
+            description="a .keras, .h5 or model JSON file",
+        )
+        self.import_button.on_click(self._import_clicked)
+        self.notes = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        """What the last import keeps only approximately or read-only."""
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.empty = pn.pane.Markdown("", visible=False)
 
@@ -536,6 +553,41 @@ class ArchitectureEditor(ProjectComponent):
             self.new_name.value = ""
             self.param.update(architecture=architecture_id, layer=None)
 
+    async def _import_clicked(self, _event: Any) -> None:
+        await self.import_upload()
+
+    async def import_upload(self) -> str | None:
+        """Import the uploaded model as a new architecture (named by the "New architecture" field, else by the model).
+
+        Planned in a worker process (Keras stays out of the server), then written in one transaction;
+        what is kept only approximately or read-only is listed above the graph.
+        """
+        data, filename = self.upload.value, self.upload.filename or ""
+        if not data:
+            self._show_message("choose a .keras, .h5 or model JSON file to import first")
+            return None
+        safe = re.sub(r"[^\w.-]", "_", Path(filename).name).lstrip(".") or "model"
+        if Path(safe).suffix.lower() not in MODEL_FILES:
+            safe += ".json"
+        self.import_button.loading = True
+        self.notes.visible = False
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / safe  # errors name the file as the user knows it
+                path.write_bytes(data)
+                arch_id, notes = await import_in_worker(self.project, path, self.new_name.value.strip() or None)
+        except USER_ERRORS as exc:
+            self._show_message(str(exc))
+            return None
+        finally:
+            self.import_button.loading = False
+        self._show_message("")
+        self.notes.object = md_text(f"Imported {filename}; " + "; ".join(notes)) if notes else ""
+        self.notes.visible = bool(notes)
+        self.new_name.value = ""
+        self.param.update(architecture=arch_id, layer=None)
+        return arch_id
+
     def _pick_architecture(self, event: param.parameterized.Event) -> None:
         if event.new and event.new != self.architecture:
             self.param.update(architecture=event.new, layer=None)
@@ -670,6 +722,8 @@ class ArchitectureEditor(ProjectComponent):
             pn.layout.HSpacer(),
             self.new_name,
             self.create_button,
+            self.upload,
+            self.import_button,
             sizing_mode="stretch_width",
         )
         catalog = pn.Column(self.search, self.catalog, self.add_button, self.type_doc, width=300)
@@ -689,6 +743,7 @@ class ArchitectureEditor(ProjectComponent):
         return pn.Column(
             toolbar,
             self.message,
+            self.notes,
             self.empty,
             pn.Row(catalog, self.flow, side, sizing_mode="stretch_both", min_height=560),
             sizing_mode="stretch_both",

@@ -202,7 +202,7 @@ def _custom_names(arch: Architecture, layer: Layer) -> list[str]:
     )
 
 
-def _private_stdout() -> IO[str]:
+def private_stdout() -> IO[str]:
     """The protocol's own copy of stdout; anything else printing to fd 1 lands on stderr instead."""
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
@@ -211,7 +211,7 @@ def _private_stdout() -> IO[str]:
 
 
 def main() -> None:
-    out = _private_stdout()
+    out = private_stdout()
     computer = ShapeComputer()
     for line in sys.stdin:
         if not line.strip():

@@ -34,8 +34,16 @@ class ShapeCheckError(RuntimeError):
     """The worker could not answer (it crashed twice in a row, timed out, or refused the request)."""
 
 
-def to_payload(arch: Architecture) -> dict[str, Any]:
-    """The architecture as plain JSON (what the worker reads); positions are left out, they change no shape."""
+def to_payload(arch: Architecture, *, whole: bool = False) -> dict[str, Any]:
+    """The architecture as plain JSON (what the worker reads); positions and the model's input and output
+    order are left out, they change no shape, unless ``whole`` (an import planned in a worker)."""
+    if whole:
+        payload = to_payload(arch)
+        for lid, layer in arch.layers.items():
+            payload["layers"][lid].update(x=layer.x, y=layer.y)
+        payload["inputs"] = None if arch.inputs is None else list(arch.inputs)
+        payload["outputs"] = None if arch.outputs is None else [list(ref) for ref in arch.outputs]
+        return payload
     return {
         "id": arch.id,
         "name": arch.name,
@@ -66,6 +74,8 @@ def from_payload(payload: Mapping[str, Any]) -> Architecture:
             layer["name"],
             layer["type"],
             dict(layer.get("args") or {}),
+            float(layer.get("x") or 0.0),
+            float(layer.get("y") or 0.0),
             shares=layer.get("shares"),
             config=layer.get("config"),
             call=layer.get("call"),
@@ -79,12 +89,15 @@ def from_payload(payload: Mapping[str, Any]) -> Architecture:
         for cid, c in (payload.get("connections") or {}).items()
         if c.get("src") in layers and c.get("dst") in layers
     }
+    inputs, outputs = payload.get("inputs"), payload.get("outputs")
     return Architecture(
         Id(payload.get("id") or ""),
         payload.get("name") or "",
         layers,
         connections,
         dict(payload.get("functions") or {}),
+        None if inputs is None else tuple(Id(i) for i in inputs),
+        None if outputs is None else tuple((Id(i), None if n is None else int(n)) for i, n in outputs),
     )
 
 

@@ -336,3 +336,34 @@ def test_an_imported_model_shows_shapes_and_what_it_cannot_edit_read_only(
     editor.arg_widgets["padding"].value = "(1, 1), (0, 2)"
     pad = ArchitecturesView(digits_session.project).get(arch_id).layer("pad")
     assert pad.args["padding"] == [[1, 1], [0, 2]]
+
+
+def test_import_a_model_file_from_the_editor(
+    empty_session: Session, checker: ShapeChecker, runner: asyncio.Runner, tmp_path: Path
+) -> None:
+    """Planned in a worker process (the server never imports Keras), written at once, shown with its notes."""
+    import keras
+
+    x = keras.Input((3,), name="x")
+    shared = keras.layers.Dense(3, name="shared")
+    doubled = keras.layers.Lambda(lambda t: t * 2.0, name="double")(shared(shared(x)))
+    keras.Model(x, doubled, name="lam").save(tmp_path / "lam.keras")
+    editor = _editor(empty_session, checker)
+    assert runner.run(editor.import_upload()) is None
+    assert "choose a .keras, .h5 or model JSON file" in editor.message.object
+
+    editor.upload.param.update(value=(tmp_path / "lam.keras").read_bytes()[:300], filename="broken.keras")
+    assert runner.run(editor.import_upload()) is None
+    assert "broken.keras is not a .keras file" in editor.message.object
+    assert ArchitecturesView(empty_session.project).all() == [], "nothing half-imported"
+
+    editor.upload.param.update(value=(tmp_path / "lam.keras").read_bytes(), filename="lam.keras")
+    editor.new_name.value = "from-file"
+    arch_id = runner.run(editor.import_upload())
+    assert arch_id is not None and editor.architecture == arch_id and not editor.message.visible
+    arch = ArchitecturesView(empty_session.project).get(arch_id)
+    assert arch.name == "from-file" and arch.layer("shared_call2").shares == arch.layer("shared").id
+    assert editor.notes.visible and "double (Lambda) keeps its function as Python bytecode" in editor.notes.object
+    shapes = runner.run(editor.check_shapes())
+    assert shapes is not None and "(None, 3)" in _body(editor, "double")
+    assert "read-only: kept as Keras saved it" in _body(editor, "double")
