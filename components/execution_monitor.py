@@ -116,6 +116,9 @@ class ExecutionMonitor(ProjectComponent):
         self.graph = JobGraph(sizing_mode="stretch_width", height=80)
         self.graph.param.watch(self._graph_selected, "selected")
         self.job_header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-job-header"])
+        self.made_by = pn.widgets.Button(label="Open the run that made its outputs", visible=False, width=280)
+        """For a cached job: shows the execution and job whose outputs it took, with their console."""
+        self.made_by.on_click(self._open_made_by)
         self.progress = pn.indicators.Progress(
             value=-1, max=100, active=False, sizing_mode="stretch_width", visible=False
         )
@@ -131,7 +134,7 @@ class ExecutionMonitor(ProjectComponent):
         self.detail = pn.Column(
             pn.Row(self.header, self.cancel, sizing_mode="stretch_width"),
             self.graph,
-            self.job_header,
+            pn.Row(self.job_header, self.made_by, sizing_mode="stretch_width"),
             pn.Row(self.progress, self.progress_label, sizing_mode="stretch_width"),
             self.error,
             self.figures,
@@ -301,6 +304,7 @@ class ExecutionMonitor(ProjectComponent):
         # Each widget is shown or hidden once per refresh: a show-then-hide reaches the browser as a blinking empty box.
         for widget in (self.job_header, self.console):
             widget.visible = job is not None
+        self.made_by.visible = job is not None and job.cached_from is not None
         if job is None:
             for widget in (self.progress, self.progress_label, self.error):
                 widget.visible = False
@@ -395,6 +399,12 @@ class ExecutionMonitor(ProjectComponent):
         execution_id = str(self.table.value.index[event.new[0]])
         if execution_id != self.session.execution:
             self.session.param.update(execution=execution_id, job=None)
+
+    def _open_made_by(self, _event: Any = None) -> None:
+        job = self._shown_job
+        if job is None or job.cached_from is None or self.session is None:
+            return
+        self.session.param.update(execution=job.cached_from["execution"], job=job.cached_from["job"])
 
     def _graph_selected(self, event: param.parameterized.Event) -> None:
         if self._syncing or event.new is None or self.session is None:

@@ -14,6 +14,7 @@ STATUS_COLORS: dict[str, str] = {
     "queued": "#9ecae1",
     "running": "#3182bd",
     "succeeded": "#31a354",
+    "cached": "#a1d99b",
     "failed": "#de2d26",
     "cancelled": "#fd8d3c",
     "skipped": "#d9d9d9",

@@ -25,6 +25,7 @@ from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.interface import Attribute, Interface
 from deepforge_panel.io_nodes import is_input
+from deepforge_panel.job_cache import freshness
 from deepforge_panel.libraries import loaded_libraries
 from deepforge_panel.oplib import add_builtin, builtin_operations
 from deepforge_panel.pipelines import Node, Pipeline, PipelineError
@@ -37,8 +38,15 @@ NODE_WIDTH = 190.0
 GAP = 20.0
 
 
-def _port_view(interface: Interface | None, operation: str, error: bool) -> str:
-    """The node body: operation name and its ports, inputs left and outputs right."""
+_FRESHNESS = {
+    "stale": "<span class='df-stale' title='changed since its last run: Run runs it again'>● stale</span>",
+    "always": "<span class='df-always' title='its operation is not deterministic: it runs every time'>↻</span>",
+}
+"""What a node's header says of its last result (:func:`deepforge_panel.job_cache.freshness`)."""
+
+
+def _port_view(interface: Interface | None, operation: str, error: bool, freshness: str = "new") -> str:
+    """The node body: operation name and its ports, inputs left and outputs right; stale when it would run."""
     if interface is None:
         return f"<div class='df-node'><i>{html.escape(operation)}</i><br><span class='df-error'>does not parse</span></div>"
     rows = max(len(interface.inputs), len(interface.outputs), 1)
@@ -49,6 +57,8 @@ def _port_view(interface: Interface | None, operation: str, error: bool) -> str:
         for i in range(rows)
     )
     flag = " <span class='df-error'>⚠ code error</span>" if error else ""
+    if freshness in _FRESHNESS:
+        flag += " " + _FRESHNESS[freshness]
     return (
         f"<div class='df-node'><div class='df-op'>{html.escape(operation)}{flag}</div>"
         f"<table class='df-ports'>{body}</table></div>"
@@ -62,6 +72,8 @@ _NODE_CSS = """
 .df-in { text-align: left; padding: 2px 8px 2px 0; }
 .df-out { text-align: right; padding: 2px 0 2px 8px; }
 .df-error { color: var(--df-error, #c62828); }
+.df-stale { color: #e6550d; font-weight: 600; }
+.df-always { color: var(--df-muted, #555); }
 .df-peers { font-size: 11px; font-weight: 600; margin-bottom: 2px; }
 .df-peer { margin-right: 6px; }
 """
@@ -92,7 +104,7 @@ class PipelineEditor(ProjectComponent):
     """Edit a pipeline: add operations, drag, connect ports, delete, set attributes, edit code."""
 
     session = param.ClassSelector(class_=Session, doc="This browser tab's selection and actions.")
-    roots = ("pipelines", "operations", "architectures", "artifacts")
+    roots = ("pipelines", "operations", "architectures", "artifacts", "results", "utilities")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -119,8 +131,18 @@ class PipelineEditor(ProjectComponent):
         self.add_select = pn.widgets.Select(label="Add operation", options=[], width=220)
         self.add_button = pn.widgets.Button(label="Add node", color="primary", width=100, align="end")
         self.add_button.on_click(self._add_node)
-        self.run_button = pn.widgets.Button(label="▶ Run", color="success", width=90, align="end")
+        self.run_button = pn.widgets.Button(
+            label="▶ Run",
+            color="success",
+            width=90,
+            align="end",
+            description="Run the jobs that are stale or new; the others take their last results",
+        )
         self.run_button.on_click(lambda _e: self.run())
+        self.run_all_button = pn.widgets.Button(
+            label="Run all", width=90, align="end", description="Run every job, ignoring earlier results"
+        )
+        self.run_all_button.on_click(lambda _e: self.run(cache=False))
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.show_fault = pn.widgets.Button(label="", color="danger", variant="outline", visible=False)
         """Brings the element the message is about into view (a node here, a layer in its tab)."""
@@ -180,6 +202,7 @@ class PipelineEditor(ProjectComponent):
         node_types: dict[str, Any] = {}
         nodes = []
         peers = marks(self.session, "node")
+        states = freshness(self.project, pipeline)
         for node in pipeline.nodes.values():
             op = self.project.operations.get(node.operation)
             iface = op.interface
@@ -199,7 +222,9 @@ class PipelineEditor(ProjectComponent):
                     "selected": node.id == self.session.node,
                     "style": mark_style(peers.get(node.id, [])),
                     "view": self._node_view(
-                        node.id, mark_html(peers.get(node.id, [])) + _port_view(iface, op.name, op.error is not None)
+                        node.id,
+                        mark_html(peers.get(node.id, []))
+                        + _port_view(iface, op.name, op.error is not None, states.get(node.id, "new")),
                     ),
                 }
             )
@@ -458,14 +483,15 @@ class PipelineEditor(ProjectComponent):
             self._unsubscribe_presence()
             self._unsubscribe_presence = None
 
-    def run(self) -> None:
-        """Run the pipeline shown (Ctrl+Enter), once the resources it references pass their deeper checks."""
+    def run(self, cache: bool = True) -> None:
+        """Run the pipeline shown (Ctrl+Enter), once the resources it references pass their deeper checks; with
+        ``cache``, only its stale and new jobs run."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (tests): the checks that need none
-            self.session.run()
+            self.session.run(cache=cache)
             return
-        task = loop.create_task(self.session.run_checked())
+        task = loop.create_task(self.session.run_checked(cache=cache))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
 
@@ -475,6 +501,7 @@ class PipelineEditor(ProjectComponent):
             self.add_select,
             self.add_button,
             self.run_button,
+            self.run_all_button,
             pn.layout.HSpacer(),
             self.new_pipeline_name,
             self.new_pipeline_button,

@@ -68,16 +68,17 @@ class Session(param.Parameterized):
         self.param.update(focus=place, **({"tab": tab} if tab else {}))
 
     def run(
-        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None
+        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None, *, cache: bool = True
     ) -> ExecutionId | None:
-        """Start the given (or selected) pipeline and show its execution; errors land in ``message``."""
+        """Start the given (or selected) pipeline and show its execution; errors land in ``message``. With ``cache``
+        jobs whose results exist are taken, not run (only stale jobs run); without, every job runs."""
         target = pipeline or self.pipeline
         if target is None:
             self.message = "select a pipeline to run"
             return None
         orchestrator = self.orchestrator()
         try:
-            execution_id = orchestrator.start(target, overrides, author=self.author)
+            execution_id = orchestrator.start(target, overrides, author=self.author, cache=cache)
         except USER_ERRORS as exc:
             self.refuse(exc)
             return None
@@ -85,7 +86,7 @@ class Session(param.Parameterized):
         return execution_id
 
     async def run_checked(
-        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None
+        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None, *, cache: bool = True
     ) -> ExecutionId | None:
         """:meth:`run`, once the deeper checks of the resources the pipeline references pass (Keras:
         every layer's shapes), so a misfit is refused at once, not when the job builds the model."""
@@ -98,7 +99,7 @@ class Session(param.Parameterized):
         except USER_ERRORS as exc:
             self.refuse(exc)
             return None
-        return self.run(target, overrides)
+        return self.run(target, overrides, cache=cache)
 
     def commit(self, message: str) -> CommitId | None:
         """Commit the live project as this session's author: the one way the UI commits. Errors land in ``message``."""

@@ -20,7 +20,7 @@ RootKind = Literal["design", "records"]
 CORE_DESIGN_ROOTS: tuple[str, ...] = ("meta", "operations", "pipelines", "notebooks", "utilities")
 """The core's design roots."""
 
-CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts", "notebook_outputs")
+CORE_RECORD_ROOTS: tuple[str, ...] = ("executions", "artifacts", "notebook_outputs", "results")
 """The core's records roots."""
 
 CORE_ROOTS: tuple[str, ...] = CORE_DESIGN_ROOTS + CORE_RECORD_ROOTS

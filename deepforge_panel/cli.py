@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     project = workspace.open(args.project)
     overrides = _parse_sets(args.set or [])
     orchestrator = workspace.orchestrator(project, compute=args.compute, compute_options=_compute_options(args))
-    return asyncio.run(_run(project, orchestrator, args.pipeline, overrides))
+    return asyncio.run(_run(project, orchestrator, args.pipeline, overrides, cache=not args.no_cache))
 
 
 def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -110,13 +110,13 @@ def _print_event(execution: str, job: str, event: ListenerEvent) -> None:
             print(f"execution {execution} {status}", flush=True)
 
 
-async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]]) -> int:
+async def _run(project, orchestrator, pipeline: str, overrides: dict[str, dict[str, Any]], cache: bool = True) -> int:
     """Run to the end; a stop signal (_STOP_SIGNALS) cancels the execution cleanly before the CLI exits."""
     loop = asyncio.get_running_loop()
     stopped_by: list[int] = []
     await orchestrator.compute.start()
     try:
-        execution_id = orchestrator.start(pipeline, overrides, listener=_print_event)
+        execution_id = orchestrator.start(pipeline, overrides, listener=_print_event, cache=cache)
 
         def stop(signum: int) -> None:
             stopped_by.append(signum)
@@ -240,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NODE.ATTR=VALUE", help="override an attribute for this run")
     _add_compute_arguments(p)
     p.add_argument("--jobs", type=int, default=None, help="jobs at once on the local adapter (default: CPU count)")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every job, even those whose code, attributes and inputs have a result already",
+    )
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("serve", parents=[common], help="start the workbench in the browser")
     p.add_argument("--port", type=int, default=5006)

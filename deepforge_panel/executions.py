@@ -21,9 +21,11 @@ from deepforge_panel.views import RootView
 
 ExecutionId = NewType("ExecutionId", str)
 JobId = NewType("JobId", str)
-Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled", "skipped"]
+Status = Literal["pending", "queued", "running", "succeeded", "cached", "failed", "cancelled", "skipped"]
+"""A job is *cached* when it did not run because an earlier job of the same key made its outputs."""
 STATUSES: frozenset[str] = frozenset(get_args(Status))
-FINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "skipped"})
+FINAL: frozenset[str] = frozenset({"succeeded", "cached", "failed", "cancelled", "skipped"})
+SUCCESS: frozenset[str] = frozenset({"succeeded", "cached"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class Job:
     figures: dict[str, dict[str, Any]]
     inputs: dict[str, str]
     outputs: dict[str, str]
+    key: str = ""
+    """The job's content key (:mod:`deepforge_panel.job_cache`); empty for Input and Output nodes."""
+    cached_from: dict[str, str] | None = None
+    """For a cached job: the execution and job that made its outputs ({"execution": ..., "job": ...})."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,8 @@ class ExecutionsView(RootView[Execution]):
             figures={fid: loads(data) for fid, data in _map(rec, "figures").items() if isinstance(data, str)},
             inputs=_map(rec, "inputs"),
             outputs=_map(rec, "outputs"),
+            key=_str(rec, "key"),
+            cached_from=_json(rec, "cached_from", None),
         )
 
     # -- written by the orchestrator ---------------------------------------------------------

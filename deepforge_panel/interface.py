@@ -79,6 +79,9 @@ class Interface:
     attributes: tuple[Attribute, ...] = ()
     references: tuple[Reference, ...] = ()
     doc: str = ""
+    deterministic: bool = True
+    """False when the class says ``deterministic = False`` (it reads the clock, the network, ...): its jobs always
+    run, never taking an earlier result of the same inputs."""
 
     def input(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
@@ -104,6 +107,7 @@ class Interface:
             ),
             references=tuple(Reference(**r) for r in data.get("references", ())),
             doc=data.get("doc", ""),
+            deterministic=data.get("deterministic", True),
         )
 
 
@@ -122,7 +126,21 @@ def parse_interface(source: str, references: Collection[str] = ()) -> Interface:
         attributes=attributes,
         references=refs,
         doc=ast.get_docstring(cls) or "",
+        deterministic=_class_flag(cls, "deterministic", True),
     )
+
+
+def _class_flag(cls: ast.ClassDef, name: str, default: bool) -> bool:
+    """The value of a class attribute ``name = True | False`` in the class body; ``default`` when not set so."""
+    for statement in cls.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        value = getattr(statement, "value", None)
+        named = any(isinstance(t, ast.Name) and t.id == name for t in targets)
+        if named and isinstance(value, ast.Constant) and isinstance(value.value, bool):
+            return value.value
+    return default
 
 
 def init_parameters(source: str, *, without_default: bool = False) -> list[str]:

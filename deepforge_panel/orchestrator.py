@@ -25,7 +25,7 @@ from deepforge_panel import io_nodes, provenance
 from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
-from deepforge_panel.environments import Environment, job_environment_for
+from deepforge_panel.environments import job_environment_for
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.events import (
     ExecutionStatus,
@@ -40,13 +40,14 @@ from deepforge_panel.events import (
     decode_record,
 )
 from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
-from deepforge_panel.interface import Interface
 from deepforge_panel.io_nodes import InputError, find_artifact, is_input, is_output
+from deepforge_panel.job_cache import job_key
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
-from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, coerce
+from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError
 from deepforge_panel.project import default_author
-from deepforge_panel.references import ResolvedReference, UnbuildableReference, resolve
+from deepforge_panel.references import UnbuildableReference
 from deepforge_panel.runners import current_runner
+from deepforge_panel.snapshots import Snapshot, project_init, take_snapshot
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
@@ -69,26 +70,12 @@ _log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Snapshot:
-    """What a node ran with, fixed when the execution started."""
-
-    name: str
-    operation_name: str
-    code: str
-    interface: Interface
-    attributes: dict[str, Any]
-    references: dict[str, ResolvedReference]
-    environment: Environment | None = None
-    """What the operation declared its jobs need; None: they run in the workbench's interpreter."""
-
-
-@dataclass
 class _Run:
     id: ExecutionId
     pipeline: Pipeline
     commit: str
     job_ids: dict[NodeId, JobId]
-    snapshots: dict[NodeId, _Snapshot]
+    snapshots: dict[NodeId, Snapshot]
     listener: Listener | None
     library_init: list[str] = field(default_factory=list)
     """The libraries' init code, then the project's, as the run started."""
@@ -99,6 +86,8 @@ class _Run:
     """Characters of each job's stdout and stderr taken into the document so far (at most MAX_CONSOLE)."""
     artifacts: dict[NodeId, dict[str, dict[str, Any]]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    cache: bool = True
+    """Whether jobs whose key has a result take it instead of running (:mod:`deepforge_panel.job_cache`)."""
 
 
 class Orchestrator:
@@ -128,16 +117,19 @@ class Orchestrator:
         *,
         author: str | None = None,
         listener: Listener | None = None,
+        cache: bool = True,
     ) -> ExecutionId:
-        """Validate, commit, create the execution and start running it; returns at once."""
+        """Validate, commit, create the execution and start running it; returns at once. With ``cache`` (the
+        default) a job whose key has a usable result is not run: it takes that result's artifacts."""
         checked, snapshots = self._prepare(pipeline, overrides)
         author = author or default_author()
         commit = self.project.commit(f"Run pipeline {checked.name}", author=author)
         execution_id, job_ids = self.project.executions.create(
             checked, commit, {nid: s.attributes for nid, s in snapshots.items()}, author, runner=current_runner()
         )
-        init = [*library_init(), self.project.utilities.init_code]
+        init = project_init(self.project)
         run = _Run(execution_id, checked, commit, job_ids, snapshots, listener, init, self.project.utilities.modules())
+        run.cache = cache
         run.buffers = {jid: [] for jid in job_ids.values()}
         self._runs[execution_id] = run
         run.task = asyncio.get_running_loop().create_task(self._drive(run), name=f"execution {execution_id}")
@@ -199,15 +191,15 @@ class Orchestrator:
     # -- internals ----------------------------------------------------------------------------
     def _prepare(
         self, pipeline: str, overrides: dict[str, dict[str, Any]] | None
-    ) -> tuple[Pipeline, dict[NodeId, _Snapshot]]:
+    ) -> tuple[Pipeline, dict[NodeId, Snapshot]]:
         """The pipeline checked runnable, and what each node would run with (its references' code generated)."""
         pipelines = self.project.pipelines
         checked = pipelines.check_runnable(pipelines.find(pipeline).id, overrides)
-        snapshots: dict[NodeId, _Snapshot] = {}
+        snapshots: dict[NodeId, Snapshot] = {}
         problems: list[UnbuildableReference] = []
         for nid, node in checked.nodes.items():
             try:
-                snapshots[nid] = self._snapshot(checked, nid, (overrides or {}).get(node.name, {}))
+                snapshots[nid] = take_snapshot(self.project, checked, nid, (overrides or {}).get(node.name, {}))
             except UnbuildableReference as exc:
                 problems.append(UnbuildableReference(f"{node.name}: {exc}", place=exc.place))
         if problems:  # what only generating the references tells, refused like check_runnable's problems
@@ -216,23 +208,6 @@ class Orchestrator:
                 place=problems[0].place,
             )
         return checked, snapshots
-
-    def _snapshot(self, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> _Snapshot:
-        node = pipeline.nodes[node_id]
-        op = self.project.operations.get(node.operation)
-        assert op.interface is not None
-        attributes = self.project.pipelines.effective_attributes(node)
-        for key, value in override.items():
-            attribute = op.interface.attribute(key)
-            assert attribute is not None
-            attributes[key] = coerce(attribute, value, node.name)
-        references: dict[str, ResolvedReference] = {}
-        for name, value in node.references.items():
-            try:
-                references[name] = resolve(self.project, value)
-            except UnbuildableReference as exc:
-                raise UnbuildableReference(f"reference {name!r}: {exc}", place=exc.place) from exc
-        return _Snapshot(node.name, op.name, op.code, op.interface, attributes, references, op.environment)
 
     def _job(self, run: _Run, node_id: NodeId) -> Map:
         return self.project.executions.job_record(run.id, run.job_ids[node_id])
@@ -351,10 +326,17 @@ class Orchestrator:
             return self._name(run, node_id)
         job_id = run.job_ids[node_id]
         inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
+        key = job_key(snap, {port: a["hash"] for port, a in inputs.items()}, run.library_init, run.utilities)
         with self.project.transaction(origin="orchestrator"):
-            recorded = self._job(run, node_id)["inputs"]
+            job = self._job(run, node_id)
+            job["key"] = key
+            recorded = job["inputs"]
             for port, artifact in inputs.items():
                 recorded[port] = artifact["artifact"]
+        if run.cache and snap.interface.deterministic:
+            reused = self.project.results.usable(key, self.storage)
+            if reused is not None:
+                return self._reuse(run, node_id, key, reused)
         reach = self.storage.job_config()
         folder = write_job_folder(
             self.workdir / run.id / job_id,
@@ -432,6 +414,10 @@ class Orchestrator:
                 log.close()
         missing = [p.name for p in snap.interface.outputs if p.name not in run.artifacts[node_id]]
         if code == 0 and not errors and not missing:
+            if snap.interface.deterministic:
+                outputs = {port: a["artifact"] for port, a in run.artifacts[node_id].items()}
+                with self.project.transaction(origin="orchestrator"):
+                    self.project.results.record_in_transaction(key, run.id, job_id, run.pipeline.id, node_id, outputs)
             self._set_status(run, node_id, "succeeded", ended=time.time())
             return True
         if errors:
@@ -443,6 +429,25 @@ class Orchestrator:
             message = f"job {snap.name} finished without producing outputs {missing}"
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
+
+    def _reuse(self, run: _Run, node_id: NodeId, key: str, outputs: dict[str, dict[str, Any]]) -> bool:
+        """A job whose key has a result: its outputs are that result's artifacts, and it is *cached*."""
+        result = self.project.results.get(key)
+        run.artifacts[node_id] = outputs
+        with self.project.transaction(origin="orchestrator"):
+            job = self._job(run, node_id)
+            for port, artifact in outputs.items():
+                job["outputs"][port] = artifact["artifact"]
+            job["cached_from"] = dumps({"execution": result.execution, "job": result.job})
+        made_by = self._job_name(result.execution, result.job)
+        said = f"cached: same code, attributes and inputs as {made_by} of execution {result.execution}; its outputs"
+        return self._settled(run, node_id, said, status="cached")
+
+    def _job_name(self, execution_id: str, job_id: str) -> str:
+        try:
+            return f"job {self.project.executions.get(execution_id).jobs[JobId(job_id)].name}"
+        except (KeyError, ProjectError):
+            return f"job {job_id}"
 
     def _feed(self, run: _Run, node_id: NodeId) -> bool:
         """An Input node: its output is the artifact it names, as stored (no job runs); True when it can be read."""
@@ -477,6 +482,14 @@ class Orchestrator:
         given = run.artifacts[edge.src][edge.src_port]
         name = str(snap.attributes.get(io_nodes.NAME, ""))
         source = self.project.artifacts.get(given["artifact"])
+        named = [a for a in self.project.artifacts.all() if a.name == name]
+        if run.cache and named and named[-1].hash == source.hash:  # saved already: no second record of it
+            with self.project.transaction(origin="orchestrator"):
+                job = self._job(run, node_id)
+                job["inputs"][io_nodes.INPUT_PORT] = source.id
+                job["outputs"][io_nodes.INPUT_PORT] = named[-1].id
+            said = f"cached: artifact {name!r} ({named[-1].id}) already holds this content"
+            return self._settled(run, node_id, said, status="cached")
         artifact_id = new_id("a")
         with self.project.transaction(origin="orchestrator"):
             self.project.artifacts.add_in_transaction(
@@ -487,12 +500,12 @@ class Orchestrator:
             job["outputs"][io_nodes.INPUT_PORT] = artifact_id
         return self._settled(run, node_id, f"saved {source.name!r} as artifact {name!r} ({artifact_id})")
 
-    def _settled(self, run: _Run, node_id: NodeId, said: str) -> bool:
-        """A node the workbench settled itself, with no job: ``said`` in its console, succeeded at once."""
+    def _settled(self, run: _Run, node_id: NodeId, said: str, status: Status = "succeeded") -> bool:
+        """A node the workbench settled itself, with no job: ``said`` in its console, ``status`` at once."""
         job_id = run.job_ids[node_id]
         run.buffers[job_id].extend(self._console_share(run, job_id, Line("stdout", said)))
         now = time.time()
-        self._set_status(run, node_id, "succeeded", started=now, ended=now)
+        self._set_status(run, node_id, status, started=now, ended=now)
         return True
 
     @staticmethod
@@ -605,14 +618,6 @@ class Orchestrator:
                 job["figures"][figure_id] = dumps(figure)
             case JobError(traceback=trace):
                 job["error"] = trace
-
-
-def library_init() -> list[str]:
-    """Init code of every library, for every job: an artifact a library serializes its own way may
-    reach a job that never references that library (a model with custom activations being scored)."""
-    from deepforge_panel.libraries import loaded_libraries
-
-    return [code for code in (lib.init_code() for lib in loaded_libraries()) if code.strip()]
 
 
 def _unexpected(exc: BaseException) -> bool:

@@ -60,6 +60,7 @@ class Project:
     ) -> None:
         from deepforge_panel.artifacts import ArtifactsView
         from deepforge_panel.executions import ExecutionsView
+        from deepforge_panel.job_cache import ResultsView
         from deepforge_panel.notebooks import NotebooksView
         from deepforge_panel.operations import OperationsView
         from deepforge_panel.pipelines import PipelinesView
@@ -78,6 +79,7 @@ class Project:
         self.artifacts = ArtifactsView(self)
         self.notebooks = NotebooksView(self)
         self.utilities = UtilitiesView(self)
+        self.results = ResultsView(self)
 
     @classmethod
     def open(cls, store: DocStore, branch: str = "main") -> Project:

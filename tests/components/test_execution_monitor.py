@@ -610,3 +610,30 @@ def test_new_executions_never_rebuild_the_table_in_the_browser(session: Session)
     assert len(monitor.table.value) == TABLE_ROWS + 2
     assert dict(table.configuration) == first
     assert monitor.table.page_size == TABLE_ROWS and table.max_page == 2
+
+
+def test_a_cached_job_opens_the_run_that_made_its_outputs(tmp_path: Path) -> None:
+    from deepforge_panel.components.execution_monitor import ExecutionMonitor
+    from tests.deepforge_panel.test_orchestrator import _chain
+
+    hub = ProjectHub(Workspace(tmp_path / "home", examples=False))
+    hub.create("chain")
+    project = hub.project("chain")
+    _chain(project)
+    session = Session(hub=hub, project=project)
+    monitor = ExecutionMonitor(project=project, session=session)
+
+    async def twice() -> tuple[str, str]:
+        orchestrator = session.orchestrator()
+        first = await orchestrator.run("chain")
+        second = await orchestrator.run("chain")
+        return first.id, second.id
+
+    first, second = asyncio.run(twice())
+    made = project.executions.get(first).job("d")
+    session.param.update(execution=second, job=project.executions.get(second).job("d").id)
+    assert "df-status-cached" in monitor.job_header.object and monitor.made_by.visible
+    assert "cached: same code, attributes and inputs as job d" in monitor.console.object
+    monitor.made_by.clicks += 1
+    assert (session.execution, session.job) == (first, made.id)
+    assert not monitor.made_by.visible and "df-status-succeeded" in monitor.job_header.object

@@ -212,3 +212,39 @@ def test_an_input_node_picks_one_of_the_projects_artifacts(digits_session: Sessi
     (pick,) = editor.attributes.objects
     assert list(pick.options) == ["late", "model", "digits.raw"], "an artifact made meanwhile is offered at once"
     assert pick.value == "digits.raw" and older in project.artifacts.ids()
+
+
+def test_nodes_an_edit_would_run_again_show_as_stale_and_run_all_runs_every_job(hub) -> None:
+    import asyncio
+
+    from tests.conftest import async_wait_until
+    from tests.deepforge_panel.test_orchestrator import _chain
+
+    hub.create("chain")
+    project = hub.project("chain").as_user("me")
+    pid = _chain(project)
+    session = Session(hub=hub, project=project)
+    editor = _editor(session)
+
+    def badges() -> dict[str, bool]:
+        return {n["label"]: "df-stale" in n["view"].object for n in editor.flow.nodes}
+
+    async def run(cache: bool) -> dict[str, str]:
+        before = session.execution
+        editor.run(cache=cache)
+        await async_wait_until(lambda: session.execution not in (None, before), message="the run started")
+        await session.orchestrator().wait(session.execution)
+        return {j.name: j.status for j in project.executions.get(session.execution).jobs.values()}
+
+    async def scenario() -> None:
+        assert set((await run(cache=True)).values()) == {"succeeded"}
+        await async_wait_until(lambda: not any(badges().values()), message="nothing is stale after a run")
+        project.pipelines.set_attributes(pid, "c", {"amount": 2})
+        stale = {"a": False, "b": False, "c": True, "d": True}
+        await async_wait_until(lambda: badges() == stale, message=f"c and d stale: {badges()}")
+        assert await run(cache=True) == {"a": "cached", "b": "cached", "c": "succeeded", "d": "succeeded"}
+        await async_wait_until(lambda: not any(badges().values()), message="fresh again")
+        assert set((await run(cache=False)).values()) == {"succeeded"}
+
+    asyncio.run(scenario())
+    assert editor.run_all_button in pn.panel(editor).objects[0].objects

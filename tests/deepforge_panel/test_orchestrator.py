@@ -140,8 +140,8 @@ def _orchestrator(project: Project, tmp_path: Path, workers: int = 4) -> Orchest
     )
 
 
-def _run(orchestrator: Orchestrator, pipeline: str, overrides: dict[str, Any] | None = None):
-    return asyncio.run(orchestrator.run(pipeline, overrides))
+def _run(orchestrator: Orchestrator, pipeline: str, overrides: dict[str, Any] | None = None, *, cache: bool = True):
+    return asyncio.run(orchestrator.run(pipeline, overrides, cache=cache))
 
 
 def _chain(project: Project) -> str:

@@ -78,7 +78,7 @@ def test_start_up_chatter_stays_out_of_the_console_unless_the_project_asks_for_i
     assert any(CHATTER[2] in path.read_text() for path in log), "the job folder's log keeps everything"
 
     project.job_log_level = "verbose"
-    verbose = _run(orchestrator, "p").job("chatty")
+    verbose = _run(orchestrator, "p", cache=False).job("chatty")  # the log level is not part of a job's key
     assert verbose.stderr == "\n".join([*CHATTER, "my own warning"]) + "\n" and verbose.stdout == "level 0\n"
     with pytest.raises(ValueError, match="'loud'"):
         project.job_log_level = "loud"

@@ -1,0 +1,62 @@
+"""What a pipeline node runs with: its operation's code and interface, attribute values, generated references
+and environment, fixed when an execution starts (and computed the same way to tell which nodes are stale)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from deepforge_panel.environments import Environment
+from deepforge_panel.interface import Interface
+from deepforge_panel.pipelines import NodeId, Pipeline, coerce
+from deepforge_panel.references import ResolvedReference, UnbuildableReference, resolve
+
+if TYPE_CHECKING:
+    from deepforge_panel.project import Project
+
+
+@dataclass
+class Snapshot:
+    """What a node runs with."""
+
+    name: str
+    operation_name: str
+    code: str
+    interface: Interface
+    attributes: dict[str, Any]
+    references: dict[str, ResolvedReference]
+    environment: Environment | None = None
+    """What the operation declared its jobs need; None: they run in the workbench's interpreter."""
+
+
+def take_snapshot(project: Project, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> Snapshot:
+    """Node ``node_id`` as it would run now, ``override`` applied to its attributes; references generated
+    (an :class:`UnbuildableReference` names the one that cannot be)."""
+    node = pipeline.nodes[node_id]
+    op = project.operations.get(node.operation)
+    assert op.interface is not None
+    attributes = project.pipelines.effective_attributes(node)
+    for key, value in override.items():
+        attribute = op.interface.attribute(key)
+        assert attribute is not None
+        attributes[key] = coerce(attribute, value, node.name)
+    references: dict[str, ResolvedReference] = {}
+    for name, value in node.references.items():
+        try:
+            references[name] = resolve(project, value)
+        except UnbuildableReference as exc:
+            raise UnbuildableReference(f"reference {name!r}: {exc}", place=exc.place) from exc
+    return Snapshot(node.name, op.name, op.code, op.interface, attributes, references, op.environment)
+
+
+def library_init() -> list[str]:
+    """Init code of every library, for every job: an artifact a library serializes its own way may
+    reach a job that never references that library (a model with custom activations being scored)."""
+    from deepforge_panel.libraries import loaded_libraries
+
+    return [code for code in (lib.init_code() for lib in loaded_libraries()) if code.strip()]
+
+
+def project_init(project: Project) -> list[str]:
+    """What every job of ``project`` runs before its operation: the libraries' init code, then the project's."""
+    return [*library_init(), project.utilities.init_code]
