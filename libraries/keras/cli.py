@@ -51,9 +51,7 @@ def cmd_architecture_import(args: argparse.Namespace) -> int:
     for item in args.function or []:
         fname, sep, path = item.partition("=")
         if not sep or not Path(path).is_file():
-            print(
-                f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME(x)", file=sys.stderr
-            )
+            print(f"deepforge-panel: --function {item!r}: expected NAME=FILE with FILE defining NAME", file=sys.stderr)
             return 2
         try:
             functions[fname] = Path(path).read_text(encoding="utf-8")
@@ -141,12 +139,17 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     a.set_defaults(func=cmd_artifact_export)
     p = subparsers.add_parser("architecture", parents=[common], help="import and export Keras architectures")
     arch_sub = p.add_subparsers(dest="action", required=True)
-    a = arch_sub.add_parser("import", parents=[common], help="a new architecture from a .keras or model JSON file")
+    a = arch_sub.add_parser(
+        "import", parents=[common], help="a new architecture from a .keras, legacy .h5 or model JSON file"
+    )
     a.add_argument("project")
-    a.add_argument("file", help="a .keras file, or the JSON of model.to_json()")
+    a.add_argument("file", help="a .keras file, a legacy .h5 file, or the JSON of model.to_json()")
     a.add_argument("--name", help="the architecture's name (default: the model's)")
     a.add_argument(
-        "--function", action="append", metavar="NAME=FILE", help="code of a custom activation the model uses"
+        "--function",
+        action="append",
+        metavar="NAME=FILE",
+        help="code the model file lacks: a custom activation or layer class NAME, or the function of the Lambda layer NAME",
     )
     a.set_defaults(func=cmd_architecture_import)
     a = arch_sub.add_parser("export", parents=[common], help="an architecture as Python (build_model()) or Keras JSON")

@@ -246,6 +246,9 @@ def _plan_layer(entry: dict[str, Any], functions: dict[str, str], notes: list[st
     if name != raw_name:
         notes.append(f"layer {raw_name!r} is named {name!r} (layer names are Python identifiers)")
     class_name = entry["class_name"]
+    if ">" in class_name:  # legacy (.h5) configs name a registered class by its registered name
+        entry = {**entry, "class_name": class_name.split(">")[-1], "registered_name": class_name}
+        class_name = entry["class_name"]
     layer_type = catalog.get("aliases", {}).get(class_name, class_name)
     registered = str(entry.get("registered_name") or "")
     module = str(entry.get("module") or "keras.layers")
@@ -282,6 +285,7 @@ def _kept(entry: dict[str, Any], name: str, class_name: str, functions: dict[str
             name,
         )
     _adopt(kept, functions, plan)
+    _modernize(kept)
     if class_name == "Lambda":
         function = kept.get("config", {}).get("function")
         if isinstance(function, dict) and function.get("class_name") == "__lambda__":
@@ -341,6 +345,23 @@ def _adopt(value: Any, functions: dict[str, str], plan: LayerPlan) -> None:
         _adopt_name(value, str(value["class_name"]), functions, plan)
     for item in value.values():
         _adopt(item, functions, plan)
+
+
+def _modernize(entry: dict[str, Any]) -> None:
+    """Name the module of a Keras layer (and of a nested model's layers) saved without one, as legacy files do,
+    so that Keras 3 finds the class again."""
+    if "module" not in entry or (entry.get("module") is None and not entry.get("registered_name")):
+        class_name = entry.get("class_name")
+        if class_name in ("Functional", "Model"):
+            entry.update(module="keras.src.models.functional", class_name="Functional", registered_name="Functional")
+        elif class_name == "Sequential":
+            entry.update(module="keras", registered_name=None)
+        elif isinstance(class_name, str) and _keras_layer(class_name):
+            entry.update(module="keras.layers", registered_name=None)
+    config = entry.get("config")
+    for layer in (config.get("layers") or []) if isinstance(config, dict) else []:
+        if isinstance(layer, dict):
+            _modernize(layer)
 
 
 def _input_args(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -122,3 +122,47 @@ def test_custom_activation_code_comes_from_a_file(home: Path, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     code = cli("architecture", "export", "lab", "custom", home=home).stdout
     assert "def swish2(x):" in code and 'd = keras.layers.Dense(2, activation=swish2, name="d")(x)' in code
+
+
+def test_a_legacy_h5_model_with_a_custom_layer_and_a_lambda(home: Path, tmp_path: Path) -> None:
+    import keras
+
+    code = "class Scale(keras.layers.Layer):\n    def call(self, x):\n        return x * 3.0\n"
+    namespace: dict[str, object] = {"keras": keras}
+    exec(code, namespace)
+    scale = keras.saving.register_keras_serializable(package="lab")(namespace["Scale"])
+    x = keras.Input((2,), name="x")
+    y = keras.layers.Lambda(lambda t: t + 1.0, name="plus_one")(scale(name="scaled")(x))
+    keras.Model(x, keras.layers.Dense(1, name="d")(y), name="legacy").save(tmp_path / "legacy.h5")
+    (tmp_path / "scale.py").write_text(code)
+    without = cli("architecture", "import", "lab", str(tmp_path / "legacy.h5"), home=home)
+    assert without.returncode == 2 and "layer 'scaled': unknown layer type 'Scale'" in without.stderr
+    done = cli(
+        "architecture",
+        "import",
+        "lab",
+        str(tmp_path / "legacy.h5"),
+        "--function",
+        f"Scale={tmp_path / 'scale.py'}",
+        home=home,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "plus_one (Lambda) keeps its function as Python bytecode" in done.stderr, "the loss is reported"
+    exported = cli("architecture", "export", "lab", "legacy", home=home).stdout
+    assert "class Scale(keras.layers.Layer):" in exported and '_from_config("plus_one", safe_mode=False)' in exported
+    (tmp_path / "legacy_model.py").write_text(exported)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import legacy_model, keras; m = legacy_model.build_model(); print(float(m(keras.ops.ones((1, 2)))[0, 0] - m.get_layer('d').bias[0]) / float(keras.ops.sum(m.get_layer('d').kernel)))",
+        ],
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert float(check.stdout.strip().splitlines()[-1]) == pytest.approx(4.0), "x * 3 + 1 on ones, through Dense"

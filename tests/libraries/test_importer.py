@@ -18,12 +18,14 @@ from typing import Any
 
 import pytest
 
+from deepforge_panel.jobruntime.deepforge import serialization
 from deepforge_panel.libraries.keras.architectures import Architecture, ArchitectureError, ArchitecturesView
 from deepforge_panel.libraries.keras.codegen import load_generated
 from deepforge_panel.libraries.keras.io import ModelImportWarning, export_python, import_model
+from deepforge_panel.libraries.keras.library import INIT_CODE, install_serializer
 from deepforge_panel.project import Project
 from tests.deepforge_panel.helpers import new_project
-from tests.libraries.test_io import functional_cnn, refused
+from tests.libraries.test_io import RUNTIME, functional_cnn, refused, run_python
 
 DOUBLE = "def double(x):\n    return x * 2.0\n"
 SCALE = """class Scale(keras.layers.Layer):
@@ -218,6 +220,8 @@ def test_several_outputs_nested_models_and_wrappers(project: Project, tmp_path: 
     with pytest.raises(ArchitectureError, match=r"inner \(Functional\) is read-only"):
         ArchitecturesView(project).set_args(arch.id, "inner", {"units": 2})
     assert_round_trip(original, arch)
+    original.save(tmp_path / "mixed.h5")  # the legacy format: no modules, nested models renumbered as in Keras 2
+    assert_round_trip(original, imported(project, tmp_path / "mixed.h5", name="mixed_h5"))
 
 
 # -- Lambda layers and custom layers, with their code ---------------------------------------------------
@@ -261,6 +265,19 @@ def test_a_custom_layer_class_imports_with_its_code(project: Project, tmp_path: 
     model = rebuilt(arch)
     assert model.get_layer("scaled").factor == 3.0 and model.count_params() == original.count_params()
     assert [tuple(o.shape) for o in model.outputs] == [(None, 2)]
+
+    # a job downstream has only the library's init code: the model artifact carries the class's code
+    install_serializer(serialization)
+    job = tmp_path / "job"
+    shutil.copytree(RUNTIME, job / "deepforge", ignore=shutil.ignore_patterns("__pycache__"))
+    (job / "library_init.py").write_text(INIT_CODE)
+    (job / "model.bin").write_bytes(serialization.dumps(model))
+    script = (
+        "import json, library_init\nfrom deepforge import serialization\n"
+        "model = serialization.loads(open('model.bin', 'rb').read())\n"
+        "print(json.dumps({'factor': model.get_layer('scaled').factor, 'class': type(model.get_layer('scaled')).__name__}))"
+    )
+    assert run_python(script, job) == {"factor": 3.0, "class": "Scale"}
 
 
 # -- files: .h5, Keras 2 configs, corrupt archives ------------------------------------------------------
