@@ -278,7 +278,7 @@ def test_restore_keeps_executions_and_artifacts(server: Any, project: str, new_t
         page.get_by_role("button", name="Restore this version").click()
         effect = page.get_by_text("Restore makes the design equal to version")
         expect(effect).to_contain_text("1 pipeline removed", timeout=TIMEOUT)
-        expect(effect).to_contain_text("Executions, artifacts and notebook outputs are kept as they are.")
+        expect(effect).to_contain_text("Executions, artifacts, notebook outputs and results are kept as they are.")
         expect(page.get_by_role("button", name="Cancel", exact=True)).to_be_visible()
         page.screenshot(path=screenshots / f"restore-confirm{theme.replace('&theme=', '-')}.png")
         if theme:

@@ -211,7 +211,7 @@ def test_restore_confirmation_counts_the_design_changes_and_keeps_the_records(se
     assert view.restore_effect.visible
     assert view.restore_effect.object == (
         f"Restore makes the design equal to version `{old}`: 1 operation removed, 1 pipeline changed, "
-        "2 pipelines removed. Executions, artifacts and notebook outputs are kept as they are."
+        "2 pipelines removed. Executions, artifacts, notebook outputs and results are kept as they are."
     )
     project.pipelines.create("delta")  # the live design moves while confirming: the count follows
     assert "3 pipelines removed" in view.restore_effect.object
