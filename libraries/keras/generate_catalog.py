@@ -52,6 +52,10 @@ FUNCTION_KINDS = {
 TUPLE_NAMES = {
     "kernel_size",
     "noise_shape",
+    "output_shape",
+    "output_padding",
+    "attention_axes",
+    "shared_axes",
     "strides",
     "pool_size",
     "dilation_rate",
@@ -123,8 +127,9 @@ def _quoted(text: str) -> list[str]:
 
 
 def _is_int_tuple(value: Any) -> bool:
+    """Integers and None, or tuples of them (``((0, 0), (0, 0))``): what a shape argument holds."""
     return isinstance(value, (list, tuple)) and all(
-        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) or (bool(v) and _is_int_tuple(v)) for v in value
     )
 
 

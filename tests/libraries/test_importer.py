@@ -151,6 +151,31 @@ def test_densenet_round_trip_from_a_keras_file(project: Project, tmp_path: Path)
     assert_round_trip(original, arch)
 
 
+def test_arguments_of_any_shape_round_trip(project: Project) -> None:
+    """Nested tuples stay tuples in the code, lists and None stay as they are, a dict reaches the layer."""
+    import keras
+
+    x = keras.Input((6, 6, 2), name="x")
+    y = keras.layers.Cropping2D(((1, 0), (0, 1)), name="crop")(x)
+    y = keras.layers.Normalization(axis=-1, mean=[0.5, 1.0], variance=[1.0, 4.0], name="norm")(y)
+    y = keras.layers.Reshape((-1, 2), name="flat")(y)
+    y = keras.layers.EinsumDense("abc,cd->abd", output_shape=(None, 4), bias_axes="d", name="einsum")(y)
+    y = keras.layers.Lambda(lambda t, k: t * k, arguments={"k": 2.0}, output_shape=(25, 4), name="times")(y)
+    z = keras.layers.Rescaling([0.5, 2.0], name="per_channel")(x)
+    original = keras.Model(x, [y, z], name="shapes")
+    with pytest.warns(ModelImportWarning) as record:
+        arch = imported(project, original.to_json())
+    message = str(record[0].message)
+    assert "per_channel (Rescaling) is kept read-only: per_channel.scale = [0.5, 2.0]: expected a number" in message
+    assert "times (Lambda) keeps its function as Python bytecode" in message
+    assert arch.layer("norm").args["mean"] == [0.5, 1.0] and arch.layer("einsum").args["output_shape"] == [None, 4]
+    assert arch.layer("times").config["config"]["arguments"] == {"k": 2.0}
+    code = export_python(arch)
+    assert 'keras.layers.Cropping2D(cropping=((1, 0), (0, 1)), name="crop")' in code
+    assert "mean=[0.5, 1.0]" in code and "output_shape=(None, 4)" in code
+    assert_round_trip(original, arch)
+
+
 # -- shared layers, several outputs, nested models, wrappers ----------------------------------------------
 
 
