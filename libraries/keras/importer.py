@@ -12,9 +12,11 @@ to the document; Keras is imported only to check each layer rebuilds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -135,7 +137,11 @@ def _plan(
                     "the Sequential model has no input shape; build it or start it with keras.Input"
                 )
             entries.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": shape, "name": "input_layer"}})
-        chain = _unique([_plan_layer(entry, functions, notes) for entry in entries])
+        chain = []
+        for entry in entries:
+            with _about(_label(entry)):
+                chain.append(_plan_layer(entry, functions, notes))
+        chain = _unique(chain)
         for prev, plan in itertools.pairwise(chain):
             plan.inputs = [(prev.name, None)]
         return chain, [(chain[0].name, None)], [(chain[-1].name, None)]
@@ -144,15 +150,19 @@ def _plan(
     layers: dict[str, _Entry] = {}
     taken: set[str] = set()
     for entry in entries:
-        plan = _plan_layer(entry, functions, notes)
-        plan.name = _fresh(plan.name, taken)
-        raw = str((entry.get("config") or {}).get("name") or entry.get("name") or plan.name)
-        calls = entry.get("inbound_nodes") or []
-        item = layers[raw] = _Entry(
-            plan, {0: plan.name}, calls, 1 if entry["class_name"] in ("Functional", "Model") else 0
-        )
-        for k in range(1, len(calls)):
-            item.nodes[k] = _fresh(f"{plan.name}_call{k + 1}", taken)
+        with _about(_label(entry)):
+            plan = _plan_layer(entry, functions, notes)
+            fresh = _fresh(plan.name, taken)
+            if fresh != plan.name:
+                notes.append(f"layer {plan.name!r} is named {fresh!r} (the name is taken)")
+            plan.name = fresh
+            raw = str((entry.get("config") or {}).get("name") or entry.get("name") or plan.name)
+            calls = list(entry.get("inbound_nodes") or [])
+            item = layers[raw] = _Entry(
+                plan, {0: plan.name}, calls, 1 if entry["class_name"] in ("Functional", "Model") else 0
+            )
+            for k in range(1, len(calls)):
+                item.nodes[k] = _fresh(f"{plan.name}_call{k + 1}", taken)
     several = _multi_output(layers, inner)
     plans: list[LayerPlan] = []
     for item in layers.values():
@@ -160,16 +170,38 @@ def _plan(
         for k, call in enumerate(item.calls or [None]):
             node = item.plan if k == 0 else LayerPlan(names[k], item.plan.type, {}, shares=item.plan.name)
             if call is not None:
-                history, style = _inbound(call, node, item.plan, notes)
-                legacy = not isinstance(call, dict)
-                node.inputs = [_ref(layers, src, n, t, node.name, several, legacy) for src, n, t in history]
+                with _about(f"layer {node.name!r}"):
+                    history, style = _inbound(call, node, item.plan, notes)
+                    legacy = not isinstance(call, dict)
+                    node.inputs = [_ref(layers, src, n, t, node.name, several, legacy) for src, n, t in history]
                 node.call = style
             plans.append(node)
-    inputs = [_ref(layers, *_triple(v), "the model's inputs", several, True) for v in _refs(inner.get("input_layers"))]
-    outputs = [
-        _ref(layers, *_triple(v), "the model's outputs", several, True) for v in _refs(inner.get("output_layers"))
-    ]
+    with _about("the model's inputs"):
+        inputs = [
+            _ref(layers, *_triple(v), "the model's inputs", several, True) for v in _refs(inner.get("input_layers"))
+        ]
+    with _about("the model's outputs"):
+        outputs = [
+            _ref(layers, *_triple(v), "the model's outputs", several, True) for v in _refs(inner.get("output_layers"))
+        ]
     return plans, inputs, outputs
+
+
+def _label(entry: dict[str, Any]) -> str:
+    config = entry.get("config")
+    name = config.get("name") if isinstance(config, dict) else None
+    return f"layer {name or entry.get('name') or entry['class_name']!r}"
+
+
+@contextlib.contextmanager
+def _about(label: str) -> Iterator[None]:
+    """What a malformed config makes fail inside is refused as such, naming ``label`` (a layer, the outputs)."""
+    try:
+        yield
+    except ArchitectureError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ArchitectureError(f"{label}: its config is malformed ({type(exc).__name__}: {exc})", label) from None
 
 
 def _fresh(name: str, taken: set[str]) -> str:
@@ -215,8 +247,12 @@ def _ref(
 def _multi_output(layers: dict[str, _Entry], inner: dict[str, Any]) -> set[str]:
     """Layers with several outputs: one taken past its first, a nested model with several, an RNN returning states."""
     found = set()
-    refs = [t for item in layers.values() for call in item.calls for t in _history(call)]
-    refs += [_triple(v) for v in _refs(inner.get("output_layers"))]
+    refs = []
+    for item in layers.values():
+        with _about(f"layer {item.plan.name!r}"):
+            refs += [t for call in item.calls for t in _history(call)]
+    with _about("the model's outputs"):
+        refs += [_triple(v) for v in _refs(inner.get("output_layers"))]
     for src, _node, tensor in refs:
         if tensor and src in layers:
             found.add(layers[src].plan.name)

@@ -373,6 +373,11 @@ def test_a_corrupt_keras_file_names_what_is_wrong_and_imports_nothing(project: P
         spec["config"]["layers"] = [e for e in spec["config"]["layers"] if e["config"]["name"] != "pool"]
         return json.dumps(spec).encode()
 
+    def short_history(data: bytes) -> bytes:
+        spec = json.loads(data)
+        spec["config"]["layers"][3]["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["pool"]
+        return json.dumps(spec).encode()
+
     def no_config(data: bytes) -> bytes:
         spec = json.loads(data)
         spec["config"]["layers"][2]["config"] = "garbled"
@@ -383,6 +388,11 @@ def test_a_corrupt_keras_file_names_what_is_wrong_and_imports_nothing(project: P
     )
     refused(
         project, _rewrite_config(model, tmp_path / "b.keras", no_config), r"layer 'pool': its config is not an object"
+    )
+    refused(
+        project,
+        _rewrite_config(model, tmp_path / "e.keras", short_history),
+        r"layer 'flat': its config is malformed \(IndexError",
     )
     refused(
         project,
