@@ -104,7 +104,7 @@ class PipelineEditor(ProjectComponent):
     """Edit a pipeline: add operations, drag, connect ports, delete, set attributes, edit code."""
 
     session = param.ClassSelector(class_=Session, doc="This browser tab's selection and actions.")
-    roots = ("pipelines", "operations", "architectures", "artifacts", "results", "utilities")
+    roots = ("pipelines", "operations", "architectures", "artifacts", "results", "utilities", "meta")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -156,6 +156,16 @@ class PipelineEditor(ProjectComponent):
         self.attributes = pn.Column(sizing_mode="stretch_width")
         self.references = pn.Column(sizing_mode="stretch_width")
         self._reference_signature: tuple[Any, ...] = ()
+        self.time_limit = pn.widgets.FloatInput(
+            label="Time limit (s)", start=0.1, width=140, description="This node's own; empty: the project's"
+        )
+        self.memory_limit = pn.widgets.FloatInput(
+            label="Memory limit (MiB)", start=1, width=140, description="This node's own; empty: the project's"
+        )
+        self.limits = pn.Row(self.time_limit, self.memory_limit, visible=False, css_classes=["df-node-limits"])
+        self._showing_limits = False
+        for widget in (self.time_limit, self.memory_limit):
+            widget.param.watch(self._set_limits, "value")
         self.delete_button = pn.widgets.Button(label="Delete node", color="danger", visible=False)
         self.delete_button.on_click(self._delete_selected)
         self.code = OperationEditor(project=self.project)
@@ -250,7 +260,7 @@ class PipelineEditor(ProjectComponent):
 
     def _show_node(self, pipeline: Pipeline | None, node: Node | None) -> None:
         visible = pipeline is not None and node is not None
-        self.node_name.visible = self.delete_button.visible = visible
+        self.node_name.visible = self.delete_button.visible = self.limits.visible = visible
         if pipeline is None or node is None:
             self.node_title.object = "*Select a node to see its attributes and its operation's code.*"
             self.attributes.objects = []
@@ -283,6 +293,34 @@ class PipelineEditor(ProjectComponent):
                 if widget.value != shown:
                     widget.value = shown
         self._show_references(pipeline, node, iface)
+        self._show_limits(node)
+
+    def _show_limits(self, node: Node) -> None:
+        """The node's own limits, the project's shown as the placeholder of those it does not set."""
+        default = self.project.job_limits
+        own = (node.limits.get("time_s"), node.limits.get("memory_mb"))
+        self._showing_limits = True
+        try:
+            for widget, value, fallback in zip(
+                (self.time_limit, self.memory_limit), own, (default.time_s, default.memory_mb), strict=True
+            ):
+                placeholder = f"project's: {fallback:g}" if fallback is not None else "no limit"
+                if widget.value != value or widget.placeholder != placeholder:
+                    widget.param.update(value=value, placeholder=placeholder)
+        finally:
+            self._showing_limits = False
+
+    def _set_limits(self, _event: param.parameterized.Event) -> None:
+        from deepforge_panel.adapters.compute import Limits
+
+        if self._showing_limits or not self.session.pipeline or not self.session.node:
+            return
+        try:
+            limits = Limits(self.time_limit.value or None, self.memory_limit.value or None)
+        except ValueError as exc:
+            self.session.message = str(exc)
+            return
+        self._guard(self.project.pipelines.set_limits, self.session.pipeline, self.session.node, limits)
 
     def _artifact_names(self) -> tuple[str, ...]:
         """The project's artifact names, newest first, each once: what an Input node may feed."""
@@ -512,6 +550,7 @@ class PipelineEditor(ProjectComponent):
             self.node_name,
             self.attributes,
             self.references,
+            self.limits,
             self.delete_button,
             pn.layout.Divider(),
             self.code,

@@ -193,10 +193,30 @@ def cmd_settings(args: argparse.Namespace) -> int:
     try:
         if args.job_log_level is not None:
             project.job_log_level = args.job_log_level
+        if args.time_limit is not None or args.memory_limit is not None:
+            from deepforge_panel.adapters.compute import Limits
+
+            limits = project.job_limits
+            time_s = limits.time_s if args.time_limit is None else _limit(args.time_limit)
+            memory_mb = limits.memory_mb if args.memory_limit is None else _limit(args.memory_limit)
+            project.job_limits = Limits(time_s, memory_mb)
+        limits = project.job_limits
         print(f"job-log-level\t{project.job_log_level}")
+        print(f"time-limit\t{'none' if limits.time_s is None else f'{limits.time_s:g} s'}")
+        print(f"memory-limit\t{'none' if limits.memory_mb is None else f'{limits.memory_mb:g} MiB'}")
     finally:
         project.store.close()
     return 0
+
+
+def _limit(text: str) -> float | None:
+    """A limit given on the command line: a number above 0, or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"a limit is a number or 'none', not {text!r}") from None
 
 
 def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
@@ -270,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=JOB_LOG_LEVELS,
         help="quiet: hide TensorFlow's start-up messages in job consoles (default); verbose: show everything",
     )
+    p.add_argument("--time-limit", metavar="SECONDS", help="stop a job running longer (its node may set its own); none")
+    p.add_argument("--memory-limit", metavar="MIB", help="stop a job using more memory than this; none: no limit")
     p.set_defaults(func=cmd_settings)
     peer_commands(sub, common)
     notebook_commands(sub, common)

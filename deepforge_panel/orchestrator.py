@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Map
 
 from deepforge_panel import io_nodes, provenance
-from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
+from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started, Stopped
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel.environments import job_environment_for
@@ -358,9 +358,10 @@ class Orchestrator:
 
         log_level = self.project.job_log_level
         quiet = log_level == "quiet"
-        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"], log_level))
+        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"], log_level), limits=snap.limits)
         run.artifacts[node_id] = {}
         errors: list[str] = []
+        stopped: list[str] = []
         stderr_tail: list[str] = []
         logs = {name: (folder / f"{name}.log").open("a", encoding="utf-8") for name in ("stdout", "stderr")}
 
@@ -375,6 +376,9 @@ class Orchestrator:
                     return
                 case Output():
                     self._record_output(run, node_id, event, inputs)
+                    return
+                case Stopped(reason=reason):
+                    stopped.append(f"job {snap.name} {reason}")
                     return
                 case Line(stream=stream, text=text):
                     logs[stream].write(event.printed)
@@ -420,7 +424,9 @@ class Orchestrator:
                     self.project.results.record_in_transaction(key, run.id, job_id, run.pipeline.id, node_id, outputs)
             self._set_status(run, node_id, "succeeded", ended=time.time())
             return True
-        if errors:
+        if stopped:
+            message = stopped[-1]
+        elif errors:
             message = errors[-1]
         elif code != 0:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NewType
+from typing import TYPE_CHECKING, Any, ClassVar, NewType
 
 from pycrdt import Map
 
@@ -17,6 +17,9 @@ from deepforge_panel.interface import Attribute, Interface, ports_compatible
 from deepforge_panel.io_nodes import ATTRIBUTE, NAME, InputError, find_artifact, is_input, is_output
 from deepforge_panel.names import check_name, name_problem
 from deepforge_panel.views import RootView
+
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.compute import Limits
 
 PipelineId = NewType("PipelineId", str)
 NodeId = NewType("NodeId", str)
@@ -36,6 +39,8 @@ class Node:
     references: dict[str, str]
     x: float = 0.0
     y: float = 0.0
+    limits: dict[str, float | None] = field(default_factory=dict)
+    """This node's own time and memory limits ({"time_s": ..., "memory_mb": ...}); the project's apply to the rest."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class PipelinesView(RootView[Pipeline]):
                 references=dict(n["references"].items()),
                 x=float(n.get("x") or 0.0),
                 y=float(n.get("y") or 0.0),
+                limits=loads(n.get("limits")) or {},
             )
             for nid, n in record["nodes"].items()
         }
@@ -236,6 +242,21 @@ class PipelinesView(RootView[Pipeline]):
             raise PipelineError(f"{target.name}.{name}: {exc}", target.id) from None
         with self.project.transaction():
             self.record(pipeline_id)["nodes"][target.id]["references"][name] = reference
+
+    def set_limits(self, pipeline_id: str, node: str, limits: Limits) -> None:
+        """Give a node its own time and memory limits (a None keeps the project's for that one)."""
+        target = self.get(pipeline_id).node(node)
+        with self.project.transaction():
+            self.record(pipeline_id)["nodes"][target.id]["limits"] = dumps(
+                {k: v for k, v in limits.to_dict().items() if v is not None}
+            )
+
+    def effective_limits(self, node: Node) -> Limits:
+        """The node's limits: its own where set, the project's for the rest."""
+        from deepforge_panel.adapters.compute import Limits
+
+        default = self.project.job_limits
+        return Limits(node.limits.get("time_s", default.time_s), node.limits.get("memory_mb", default.memory_mb))
 
     def rename_node(self, pipeline_id: str, node: str, name: str) -> None:
         pipeline = self.get(pipeline_id)

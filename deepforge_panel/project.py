@@ -10,12 +10,15 @@ import contextlib
 import getpass
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Map, UndoManager
 
-from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, register_root, roots
+from deepforge_panel.crdt import ROOTS, Commit, CommitId, DocStore, dumps, loads, register_root, roots
 from deepforge_panel.errors import ProjectError
+
+if TYPE_CHECKING:
+    from deepforge_panel.adapters.compute import Limits
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,19 @@ class Project:
             raise ValueError(f"job_log_level is one of {JOB_LOG_LEVELS}, not {level!r}")
         with self.transaction():
             self.meta["job_log_level"] = level
+
+    @property
+    def job_limits(self) -> Limits:
+        """Every job's time and memory limits unless its node sets its own (none by default)."""
+        from deepforge_panel.adapters.compute import Limits
+
+        value = self.meta.get("job_limits")
+        return Limits.from_dict(loads(value)) if isinstance(value, str) else Limits()
+
+    @job_limits.setter
+    def job_limits(self, limits: Limits) -> None:
+        with self.transaction():
+            self.meta["job_limits"] = dumps(limits.to_dict())
 
     def as_user(self, origin: str) -> Project:
         """The same project (same document and store) whose edits carry ``origin``, so they can be undone alone."""

@@ -3,9 +3,10 @@ and environment, fixed when an execution starts (and computed the same way to te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.adapters.compute import Limits
 from deepforge_panel.environments import Environment
 from deepforge_panel.interface import Interface
 from deepforge_panel.pipelines import NodeId, Pipeline, coerce
@@ -27,6 +28,8 @@ class Snapshot:
     references: dict[str, ResolvedReference]
     environment: Environment | None = None
     """What the operation declared its jobs need; None: they run in the workbench's interpreter."""
+    limits: Limits = field(default_factory=Limits)
+    """How long and how much memory its job may take (not part of its key: they change no result)."""
 
 
 def take_snapshot(project: Project, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> Snapshot:
@@ -46,7 +49,8 @@ def take_snapshot(project: Project, pipeline: Pipeline, node_id: NodeId, overrid
             references[name] = resolve(project, value)
         except UnbuildableReference as exc:
             raise UnbuildableReference(f"reference {name!r}: {exc}", place=exc.place) from exc
-    return Snapshot(node.name, op.name, op.code, op.interface, attributes, references, op.environment)
+    limits = project.pipelines.effective_limits(node)
+    return Snapshot(node.name, op.name, op.code, op.interface, attributes, references, op.environment, limits)
 
 
 def library_init() -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec, Limits
 from deepforge_panel.adapters.compute.messages import (
     EVENTS_FD_ENV,
     AdapterMessage,
@@ -11,6 +11,7 @@ from deepforge_panel.adapters.compute.messages import (
     Line,
     Queued,
     Started,
+    Stopped,
 )
 from deepforge_panel.adapters.compute.registry import available_compute, compute, get_compute_class, register_compute
 
@@ -22,9 +23,11 @@ __all__ = [
     "EventRecord",
     "JobControl",
     "JobSpec",
+    "Limits",
     "Line",
     "Queued",
     "Started",
+    "Stopped",
     "available_compute",
     "compute",
     "get_compute_class",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started
+from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started, Stopped
 
 __all__ = ["from_wire", "size", "to_wire"]
 
@@ -25,6 +25,8 @@ def to_wire(message: AdapterMessage) -> dict[str, Any]:
             return {"type": "line", "stream": stream, "text": text, "newline": newline}
         case EventRecord(payload=payload, dropped=dropped):
             return {"type": "event", "payload": payload, "dropped": dropped}
+        case Stopped(reason=reason):
+            return {"type": "stopped", "reason": reason}
 
 
 def from_wire(wire: dict[str, Any]) -> AdapterMessage:
@@ -38,6 +40,8 @@ def from_wire(wire: dict[str, Any]) -> AdapterMessage:
             return Line(stream, text, newline)
         case {"type": "event", "payload": str(payload), "dropped": int(dropped)}:
             return EventRecord(payload, dropped)
+        case {"type": "stopped", "reason": str(reason)}:
+            return Stopped(reason)
     raise ValueError(f"not a compute adapter message: {str(wire)[:200]}")
 
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
 from deepforge_panel.adapters.compute._dask_wire import to_wire
+from deepforge_panel.adapters.compute._limits import Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import Piece, iter_pieces
 from deepforge_panel.adapters.compute._process import (
     CONSOLE_LIMIT,
@@ -32,7 +33,7 @@ from deepforge_panel.adapters.compute._process import (
     signal_group,
     spawn_options,
 )
-from deepforge_panel.adapters.compute.messages import AdapterMessage, Line, Started, Stream
+from deepforge_panel.adapters.compute.messages import AdapterMessage, Line, Started, Stopped, Stream
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
 
@@ -47,10 +48,12 @@ def run_job_on_worker(
     queue_name: str,
     cancel_name: str,
     inbox_name: str | None = None,
+    limits: dict[str, float | None] | None = None,
 ) -> int | None:
     """Run the shipped job folder here; return its exit code (None if cancelled before it started).
 
-    With ``inbox_name``, the job's stdin is a pipe fed from that queue (the client's ``JobControl``).
+    With ``inbox_name``, the job's stdin is a pipe fed from that queue (the client's ``JobControl``); past its
+    ``limits`` (:meth:`Limits.to_dict`) the job is stopped and a ``Stopped`` message says why.
     """
     from distributed import Event, Queue
 
@@ -65,7 +68,7 @@ def run_job_on_worker(
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:40]
         with tempfile.TemporaryDirectory(prefix=f"deepforge-{safe_id}-") as tmp:
             write_folder(Path(tmp), files)
-            code = _run(tmp, env, outbox, cancel, inbox)
+            code = _run(tmp, env, outbox, cancel, inbox, Limits.from_dict(limits))
         return code
     finally:
         outbox.send({"type": "exit", "code": code})
@@ -84,8 +87,11 @@ def write_folder(root: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any, inbox: Any = None) -> int:
-    """Start the job process, forward its lines and events, kill its group if ``cancel`` gets set."""
+def _run(
+    cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any, inbox: Any = None, limits: Limits | None = None
+) -> int:
+    """Start the job process, forward its lines and events, kill its group if ``cancel`` gets set or the job goes
+    past its ``limits``."""
     # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
     events_read, events_write = os.pipe()
     try:
@@ -109,10 +115,14 @@ def _run(cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any, inbox: Any 
         reader.start()
     if inbox is not None:  # ends by itself once the job has: nothing waits for it
         threading.Thread(target=_deliver, args=(inbox, proc), daemon=True).start()
+    watch = LimitWatch(proc.pid, limits) if limits is not None and limits != Limits() else None
     try:
         cancelled = False
         while proc.poll() is None:
-            if cancel.wait(timeout=POLL_S):
+            reason = watch.exceeded() if watch is not None else None
+            if reason is not None:
+                outbox.send(to_wire(Stopped(reason)))
+            if reason is not None or cancel.wait(timeout=POLL_S):
                 _terminate(proc)
                 cancelled = True
         code = proc.wait()

@@ -9,18 +9,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar
 
+from deepforge_panel.adapters.compute._limits import Limits
 from deepforge_panel.adapters.compute.messages import Emit
 
-__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobSpec"]
+__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobSpec", "Limits"]
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job: a folder holding ``main.py``, run as ``python main.py`` with ``cwd=folder``."""
+    """One job: a folder holding ``main.py``, run as ``python main.py`` with ``cwd=folder``; an adapter stops it
+    past its ``limits``, saying so with a ``Stopped`` message before the exit."""
 
     id: str
     folder: Path
     env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 class JobControl:

@@ -109,6 +109,7 @@ class DaskCompute(ComputeAdapter):
             queue.name,
             active.cancel.name,
             inbox.name if inbox is not None else None,
+            job.limits.to_dict(),
             key=f"deepforge-job-{job.id}-{token}",
             pure=False,
         )

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
+from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
     CONSOLE_LIMIT,
@@ -25,7 +26,7 @@ from deepforge_panel.adapters.compute._process import (
     spawn_options,
 )
 from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
-from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Stream
+from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Stopped, Stream
 
 __all__ = ["LocalCompute"]
 
@@ -73,6 +74,7 @@ class LocalCompute(ComputeAdapter):
                 os.close(events_write)  # else the channel never ends: this process would hold it open
             self._running.add(proc)
             feeding = asyncio.ensure_future(_feed(control, proc)) if control is not None else None
+            watching = asyncio.ensure_future(_watch(proc, job.limits, emit)) if job.limits != Limits() else None
             try:
                 async with _events_reader(events_read) as events:
                     emit(Started(time.time()))
@@ -87,8 +89,9 @@ class LocalCompute(ComputeAdapter):
                 await asyncio.shield(asyncio.ensure_future(_terminate(proc)))
                 raise
             finally:
-                if feeding is not None:
-                    feeding.cancel()
+                for helper in (feeding, watching):
+                    if helper is not None:
+                        helper.cancel()
                 self._running.discard(proc)
 
 
@@ -108,6 +111,18 @@ async def _feed(control: JobControl, proc: asyncio.subprocess.Process) -> None:
                 stdin.close()
         except (BrokenPipeError, ConnectionResetError, ProcessLookupError):
             return  # the job is gone: nothing left to deliver to
+
+
+async def _watch(proc: asyncio.subprocess.Process, limits: Limits, emit: Emit) -> None:
+    """Stop the job once it goes past a limit, saying which; ends with it."""
+    watch = LimitWatch(proc.pid, limits)
+    while proc.returncode is None:
+        reason = watch.exceeded()
+        if reason is not None:
+            emit(Stopped(reason))
+            await _terminate(proc)
+            return
+        await asyncio.sleep(WATCH_S)
 
 
 async def _pump(stream: asyncio.StreamReader, name: Stream, emit: Emit) -> None:

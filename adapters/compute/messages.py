@@ -10,7 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["EVENTS_FD_ENV", "AdapterMessage", "Emit", "EventRecord", "Line", "Queued", "Started", "Stream"]
+__all__ = [
+    "EVENTS_FD_ENV",
+    "AdapterMessage",
+    "Emit",
+    "EventRecord",
+    "Line",
+    "Queued",
+    "Started",
+    "Stopped",
+    "Stream",
+]
 
 EVENTS_FD_ENV = "DEEPFORGE_EVENTS_FD"
 """The variable naming, in a job's environment, the file descriptor of its events channel (a pipe's write end)."""
@@ -56,5 +66,12 @@ class EventRecord:
     dropped: int = 0
 
 
-AdapterMessage = Queued | Started | Line | EventRecord
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """The adapter stopped the job for going past a limit; ``reason`` says which ("timed out after 5 s")."""
+
+    reason: str
+
+
+AdapterMessage = Queued | Started | Line | EventRecord | Stopped
 Emit = Callable[[AdapterMessage], None]

@@ -248,3 +248,21 @@ def test_nodes_an_edit_would_run_again_show_as_stale_and_run_all_runs_every_job(
 
     asyncio.run(scenario())
     assert editor.run_all_button in pn.panel(editor).objects[0].objects
+
+
+def test_a_node_sets_its_own_limits_over_the_projects(digits_session: Session) -> None:
+    from deepforge_panel.adapters.compute import Limits
+
+    project = digits_session.project
+    editor = _editor(digits_session)
+    pipeline = project.pipelines.find("train")
+    project.job_limits = Limits(time_s=600)
+    digits_session.param.update(pipeline=pipeline.id, node=pipeline.node("train").id)
+    assert editor.limits.visible and editor.time_limit.value is None
+    assert editor.time_limit.placeholder == "project's: 600" and editor.memory_limit.placeholder == "no limit"
+    editor.memory_limit.value = 2048.0
+    node = project.pipelines.get(pipeline.id).node("train")
+    assert node.limits == {"memory_mb": 2048.0}
+    assert project.pipelines.effective_limits(node) == Limits(time_s=600, memory_mb=2048)
+    project.pipelines.set_limits(pipeline.id, "train", Limits(time_s=30))  # elsewhere: the widgets follow
+    assert (editor.time_limit.value, editor.memory_limit.value) == (30, None)

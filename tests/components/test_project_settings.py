@@ -64,3 +64,18 @@ def test_an_old_version_shows_its_level_read_only(hub: ProjectHub) -> None:
     settings = ProjectSettings(project=version)
     assert settings.job_log_level.value == "verbose"
     assert settings.job_log_level.disabled
+
+
+def test_job_limits_are_a_projection_of_the_document(hub: ProjectHub) -> None:
+    from deepforge_panel.adapters.compute import Limits
+
+    settings = ProjectSettings(project=hub.project("demo").as_user("tab-1"))
+    assert (settings.time_limit.value, settings.memory_limit.value) == (None, None)
+    settings.time_limit.value = 60.0
+    settings.memory_limit.value = 512.0
+    assert hub.project("demo").job_limits == Limits(time_s=60, memory_mb=512)
+    other = hub.project("demo").as_user("tab-2")
+    other.job_limits = Limits(time_s=5)
+    assert (settings.time_limit.value, settings.memory_limit.value) == (5, None)
+    settings.memory_limit.value = -3.0  # refused, saying why; the document keeps its value
+    assert other.job_limits == Limits(time_s=5) and settings.memory_limit.value is None

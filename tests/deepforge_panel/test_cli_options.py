@@ -66,14 +66,28 @@ def test_set_splits_at_the_last_dot_so_node_names_may_hold_dots() -> None:
         _parse_sets([".epochs=3"])
 
 
+NO_LIMITS = "time-limit\tnone\nmemory-limit\tnone\n"
+
+
 def test_settings_show_and_change_the_job_log_level(homes: tuple[Path, Path]) -> None:
     default, _chosen = homes
     shown = run_cli("settings", "in-default", default_home=default)
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout == "job-log-level\tquiet\n"
+    assert shown.stdout == "job-log-level\tquiet\n" + NO_LIMITS
     changed = run_cli("settings", "in-default", "--job-log-level", "verbose", default_home=default)
     assert changed.returncode == 0, changed.stderr
-    assert changed.stdout == "job-log-level\tverbose\n"
-    assert run_cli("settings", "in-default", default_home=default).stdout == "job-log-level\tverbose\n"
+    assert changed.stdout == "job-log-level\tverbose\n" + NO_LIMITS
+    assert run_cli("settings", "in-default", default_home=default).stdout == "job-log-level\tverbose\n" + NO_LIMITS
     refused = run_cli("settings", "in-default", "--job-log-level", "loud", default_home=default)
     assert refused.returncode == 2 and "invalid choice: 'loud'" in refused.stderr
+
+
+def test_settings_set_and_clear_the_job_limits(homes: tuple[Path, Path]) -> None:
+    default, _chosen = homes
+    limited = run_cli("settings", "in-default", "--time-limit", "90", "--memory-limit", "2048", default_home=default)
+    assert limited.returncode == 0, limited.stderr
+    assert limited.stdout.endswith("time-limit\t90 s\nmemory-limit\t2048 MiB\n")
+    cleared = run_cli("settings", "in-default", "--time-limit", "none", default_home=default)
+    assert cleared.stdout.endswith("time-limit\tnone\nmemory-limit\t2048 MiB\n")
+    refused = run_cli("settings", "in-default", "--memory-limit", "-1", default_home=default)
+    assert refused.returncode == 2 and "must be above 0" in refused.stderr
