@@ -411,7 +411,9 @@ class Orchestrator:
             self._set_status(run, node_id, "cancelled", ended=time.time(), error="cancelled while running")
             raise
         except Exception as exc:  # noqa: BLE001 - an adapter that cannot run the job at all
-            self._set_status(run, node_id, "failed", ended=time.time(), error=f"compute adapter error: {exc!r}")
+            self._set_status(
+                run, node_id, "failed", ended=time.time(), error=f"compute adapter error: {exc or repr(exc)}"
+            )
             return False
         finally:
             for log in logs.values():

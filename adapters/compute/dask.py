@@ -17,12 +17,19 @@ from deepforge_panel.adapters.compute._dask_wire import from_wire
 from deepforge_panel.adapters.compute._dask_worker import read_folder, run_job_on_worker
 from deepforge_panel.adapters.compute._process import KILL_GRACE_S
 from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
-from deepforge_panel.adapters.compute.messages import Emit, Queued, Started
+from deepforge_panel.adapters.compute.messages import Emit, Line, Queued, Started
 
 __all__ = ["DaskCompute"]
 
 # How long a cancelled run waits for the worker to confirm the job's process group is gone.
 _KILL_CONFIRM_S = KILL_GRACE_S + 10.0
+
+ALLOWED_FAILURES = 1
+"""Times a job's task may lose its worker and run again elsewhere (on the local cluster this adapter starts;
+a scheduler started elsewhere keeps its own ``distributed.scheduler.allowed-failures``)."""
+
+RETRIED = "[deepforge] the Dask worker running this job died; the job runs again on another worker"
+"""The console line (stderr) saying a job started over after losing its worker."""
 
 
 class DaskCompute(ComputeAdapter):
@@ -52,6 +59,10 @@ class DaskCompute(ComputeAdapter):
 
         target: Any = self.address
         if target is None:
+            import dask
+
+            # A job whose worker dies runs again on another one, once; a second death fails it (KilledWorker).
+            dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
             self._cluster = await LocalCluster(
                 n_workers=self.n_workers,
                 processes=True,
@@ -117,6 +128,9 @@ class DaskCompute(ComputeAdapter):
         forwarding = asyncio.ensure_future(_forward(control, inbox)) if control is not None else None
         try:
             return await self._follow(future, settled, emit, active)
+        except OSError as exc:  # distributed's CommClosedError and the like: the connection to the scheduler
+            where = self.address or "the local cluster"
+            raise RuntimeError(f"lost the Dask scheduler ({where}) while the job ran: {exc}") from None
         except asyncio.CancelledError:
             await asyncio.shield(asyncio.ensure_future(self._kill(future, active)))
             raise
@@ -153,7 +167,7 @@ class DaskCompute(ComputeAdapter):
                 if message["code"] is not None:
                     return int(message["code"])
                 if message.get("failed"):
-                    await future  # raises the task's error, if it has one
+                    await _result(future)  # raises the task's error, if it has one
                 raise RuntimeError(f"job task {future.key} ended without running the job")
 
     async def _kill(self, future: Any, active: _Active) -> None:
@@ -188,6 +202,7 @@ class _Active:
         message = from_wire(wire)
         if isinstance(message, Started):
             if self.started:
+                emit(Line("stderr", RETRIED))
                 return
             self.started = True
         emit(message)
@@ -198,6 +213,18 @@ async def _forward(control: JobControl, inbox: Any) -> None:
     while True:
         kind, text = await control.next()
         await inbox.put({"type": kind, "text": text})
+
+
+async def _result(future: Any) -> Any:
+    """The task's result; a task that lost its workers fails saying so, not as a bare ``KilledWorker``."""
+    from distributed import KilledWorker
+
+    try:
+        return await future
+    except KilledWorker as exc:
+        raise RuntimeError(
+            f"the Dask worker running the job died, and so did the one it was retried on ({exc})"
+        ) from None
 
 
 async def _settle(future: Any) -> None:
