@@ -90,7 +90,7 @@ def layer_body(layer: Layer, result: Result | None, note: str | None = None) -> 
     """The node body: the layer's type (and why it is read-only), then its output shape or, in red, what is wrong."""
     parts = [f"<div class='df-layer'><div class='df-type'>{html.escape(layer.type)}</div>"]
     if note:
-        parts.append(f"<div class='df-readonly'>🔒 {html.escape(note)}</div>")
+        parts.append(f"<div class='df-readonly'>{html.escape(note)}</div>")
     if result is None:
         parts.append("<div class='df-pending'>shape …</div>")
     elif "shape" in result:
@@ -180,13 +180,7 @@ class ArchitectureEditor(ProjectComponent):
         self.create_button.on_click(self._create)
         self.new_name.param.watch(self._create, "enter_pressed")
         self.upload = pn.widgets.FileInput(accept=",".join(MODEL_FILES), multiple=False, width=220)
-        self.import_button = pn.widgets.Button(
-            label="Import model",
-            color="default",
-            width=110,
-            align="end",
-            description="a .keras, .h5 or model JSON file",
-        )
+        self.import_button = pn.widgets.Button(label="Import model", color="default", width=110, align="end")
         self.import_button.on_click(self._import_clicked)
         self.notes = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         """What the last import keeps only approximately or read-only."""

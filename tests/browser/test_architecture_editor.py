@@ -120,3 +120,27 @@ def test_a_run_with_a_shape_misfit_is_refused_with_a_link_to_the_layer(
     expect(conv1).to_have_class(re.compile(r"\bselected\b"), timeout=TIMEOUT)
     expect(conv1.locator(".df-error")).to_contain_text("output size would be zero or negative", timeout=SHAPES)
     page.screenshot(path=screenshots / "run-refused-layer-shown.png")
+
+
+def test_import_a_model_file(server: Any, project: str, new_tab: Any, screenshots: Path, tmp_path: Path) -> None:
+    """Import model: a .keras upload with a shared layer and a nested model shows with shapes, read-only where kept."""
+    import keras
+
+    inner_in = keras.Input((4,), name="inner_in")
+    inner = keras.Model(inner_in, keras.layers.Dense(3, name="i1")(inner_in), name="inner")
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    shared = keras.layers.Dense(4, name="shared")
+    added = keras.layers.Add(name="added")([inner(shared(a)), inner(shared(b))])
+    keras.Model([a, b], added, name="uploaded").save(tmp_path / "uploaded.keras")
+
+    page = open_project(new_tab(), server, project)
+    page.locator(".bk-tab", has_text="Architectures").click()
+    page.locator("input[type='file']").set_input_files(tmp_path / "uploaded.keras")
+    page.get_by_role("button", name="Import model").click()
+    picker = page.locator(".bk-input-group", has=page.get_by_text("Architecture", exact=True)).locator("select")
+    expect(picker.locator("option:checked")).to_have_text("uploaded", timeout=SHAPES)
+    expect(node(page, "inner")).to_contain_text("read-only: a nested model", timeout=TIMEOUT)
+    expect(node(page, "shared_call2")).to_contain_text("shared: calls shared again")
+    expect(node(page, "added")).to_contain_text("(None, 3)", timeout=SHAPES)
+    expect(node(page, "inner_call2")).to_contain_text("(None, 3)")
+    page.screenshot(path=screenshots / "architecture-imported.png")
