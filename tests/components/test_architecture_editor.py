@@ -313,7 +313,8 @@ def test_an_imported_model_shows_shapes_and_what_it_cannot_edit_read_only(
     first, second = inner(shared(a))
     image = keras.Input((5, 5, 1), name="image")
     padded = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(image)
-    model = keras.Model([a, b, image], [first, second, shared(b), padded], name="imported")
+    head = keras.layers.Dense(1, name="head")(second)
+    model = keras.Model([a, b, image], [first, head, shared(b), padded], name="imported")
     arch_id = import_model(digits_session.project, model.to_json())
     editor = _editor(digits_session, checker, arch_id)
     shapes = runner.run(editor.check_shapes())
@@ -323,6 +324,10 @@ def test_an_imported_model_shows_shapes_and_what_it_cannot_edit_read_only(
         editor, "shared_call2"
     )
     assert "(None, 6, 6, 1)" in _body(editor, "pad")
+    labels = {node["id"]: node["label"] for node in editor.flow.nodes}
+    assert {labels[e["source"]]: e["label"] for e in editor.flow.edges if labels[e["target"]] == "head"} == {
+        "inner": "out 1"
+    }, "the edge says which output it takes"
     styles = {node["label"]: node["style"] for node in editor.flow.nodes}
     assert styles["inner"] == styles["shared_call2"] == {"borderStyle": "dashed"} and styles["pad"] == {}
 
