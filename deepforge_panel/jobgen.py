@@ -181,7 +181,7 @@ def job_environment(storage_options: dict[str, Any] | None = None, log_level: st
     :data:`JOB_LOG_LEVELS`) sets the C++ log levels of TensorFlow and gRPC; numerics are untouched."""
     if log_level not in JOB_LOG_LEVELS:
         raise ValueError(f"job log level is one of {JOB_LOG_LEVELS}, not {log_level!r}")
-    env = {"MPLBACKEND": "module://deepforge.mpl_backend"}
+    env = {"MPLBACKEND": "module://deepforge.mpl_backend", "PYTHONHASHSEED": "0"}  # set order: run to run the same
     if log_level == "quiet":
         env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
     else:

@@ -27,6 +27,10 @@ class TrainArchitecture:
         import keras
 
         keras.utils.set_random_seed(self.seed)
+        if keras.backend.backend() == "tensorflow":  # the same result on every run (on CPU), a little slower
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
         model = self.architecture
         model.compile(
             optimizer=keras.optimizers.Adam(self.learning_rate),

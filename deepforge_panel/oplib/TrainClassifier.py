@@ -32,6 +32,10 @@ class TrainClassifier:
         import keras
 
         keras.utils.set_random_seed(self.seed)
+        if keras.backend.backend() == "tensorflow":  # the same result on every run (on CPU), a little slower
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
         model = keras.Sequential(
             [
                 keras.Input(shape=train["x"].shape[1:]),

@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INIT_CODE = '''"""DeepForge-Keras init: a model using custom functions travels in two steps, their code first, then the model.
+INIT_CODE = '''"""DeepForge-Keras init: models are stored as .keras files, canonically (the same model, the same bytes).
 
 A model built from an architecture with custom activations is stored as the functions' source
 plus the .keras file; loading runs the sources (registering "deepforge>NAME" with Keras)
-before Keras reads the model. Other models keep the default serialization.
+before Keras reads the model.
 """
 
 import json
@@ -47,18 +47,77 @@ def _custom_sources(model):
     return found
 
 
-def _accepts(obj):
+def _is_model(obj):
     keras = sys.modules.get("keras")
-    return keras is not None and isinstance(obj, keras.Model) and bool(_custom_sources(obj))
+    return keras is not None and isinstance(obj, keras.Model)
 
 
-def _dump(model):
-    header = json.dumps({"functions": _custom_sources(model)}).encode()
+def _accepts(obj):
+    return _is_model(obj) and bool(_custom_sources(obj))
+
+
+def _renumbered(config):
+    """Keras names objects shared between layers by their memory address: number them in order of appearance."""
+    numbers = {}
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {
+                key: numbers.setdefault(item, len(numbers) + 1) if key == "shared_object_id" else walk(item)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    return walk(config)
+
+
+def canonical_keras(data):
+    """The .keras file ``data`` with nothing incidental in it (no save date, no memory addresses, no file times),
+    so the same model is always the same bytes, and the same content hash."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "metadata.json":
+                metadata = json.loads(content)
+                metadata.pop("date_saved", None)
+                content = json.dumps(metadata, sort_keys=True).encode()
+            elif info.filename == "config.json":
+                content = json.dumps(_renumbered(json.loads(content))).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            target.writestr(entry, content)
+    return out.getvalue()
+
+
+def _saved(model):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         model.save(path)
         with open(path, "rb") as f:
-            return header + b"\\n" + f.read()
+            return canonical_keras(f.read())
+
+
+def _dump(model):
+    header = json.dumps({"functions": _custom_sources(model)}).encode()
+    return header + b"\\n" + _saved(model)
+
+
+def _load_saved(data):
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as f:
+            f.write(data)
+        return keras.saving.load_model(path)
 
 
 def _load(payload):
@@ -71,15 +130,12 @@ def _load(payload):
         function = namespace[name]
         function.deepforge_source = source
         keras.saving.register_keras_serializable(package="deepforge")(function)
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.keras")
-        with open(path, "wb") as f:
-            f.write(data)
-        return keras.saving.load_model(path)
+    return _load_saved(data)
 
 
 def install(serialization):
-    serialization.register("keras-deepforge", _accepts, _dump, _load)
+    serialization.register("keras", _is_model, _saved, _load_saved)  # every model, as a canonical .keras file
+    serialization.register("keras-deepforge", _accepts, _dump, _load)  # newer wins: models with custom code
 
 
 try:

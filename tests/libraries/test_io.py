@@ -220,7 +220,12 @@ def test_two_step_serialization_through_the_init_code(tmp_path: Path) -> None:
     model = load_generated(export_python(view.get(arch_id))).build_model()
     data = serialization.dumps(model)
     assert data.startswith(b"deepforge:keras-deepforge\n")
-    assert serialization.dumps(sequential_mlp()).startswith(b"deepforge:pickle\n"), "plain models keep pickle"
+    plain = sequential_mlp()
+    stored = serialization.dumps(plain)
+    assert stored.startswith(b"deepforge:keras\n"), "other models are stored as .keras files"
+    assert serialization.dumps(plain) == stored, "canonically: the same model is the same bytes"
+    assert serialization.dumps(model) == data
+    assert serialization.loads(stored).count_params() == plain.count_params()
 
     job = tmp_path / "job"
     shutil.copytree(RUNTIME, job / "deepforge", ignore=shutil.ignore_patterns("__pycache__"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import feedback, serialization, storage
+
+SEED = 0
+"""Every job starts from the same random state (Python's ``random``), so the same job gives the same result."""
 
 
 class Job:
@@ -36,6 +40,7 @@ class Job:
         self.outputs: dict[str, dict[str, Any]] = {}
         if str(self.folder) not in sys.path:
             sys.path.insert(0, str(self.folder))
+        random.seed(SEED)  # before references are built: Keras draws the seeds of unseeded initializers from it
         if (self.folder / "library_init.py").exists():
             _load(self.folder / "library_init.py", "library_init")
 
