@@ -4,7 +4,9 @@ Prints the wall time of each, their ratio and the workbench's overhead per job. 
 does the same work by hand: for each of the 20 jobs, a fresh `python` process that loads its
 input (pickle), runs the operation, and writes its output (pickle), one after another.
 
-    python bench/pipeline_overhead.py [--jobs 20] [--repeat 3]
+    python bench/pipeline_overhead.py [--jobs 20] [--repeat 3] [--compute local|dask]
+
+With ``--compute dask`` the pipeline runs on a local Dask cluster of two workers (started before timing).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def baseline(jobs: int, folder: Path) -> float:
     return elapsed
 
 
-def workbench(jobs: int, folder: Path) -> float:
+def workbench(jobs: int, folder: Path, compute: str = "local") -> float:
     from deepforge_panel.workspace import Workspace
 
     workspace = Workspace(folder / "home", examples=False)
@@ -61,13 +63,13 @@ def workbench(jobs: int, folder: Path) -> float:
         if previous is not None:
             project.pipelines.add_edge(pid, previous, "result", node, "data")
         previous = node
-    orchestrator = workspace.orchestrator(project)
+    orchestrator = workspace.orchestrator(project, compute=compute)
 
     async def go() -> float:
         await orchestrator.compute.start()
         try:
             start = time.perf_counter()
-            execution = await orchestrator.run("chain")
+            execution = await orchestrator.run("chain", cache=False)
             elapsed = time.perf_counter() - start
         finally:
             await orchestrator.compute.stop()
@@ -81,17 +83,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--compute", choices=["local", "dask"], default="local")
     args = parser.parse_args()
     base, ours = [], []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             base.append(baseline(args.jobs, Path(tmp)))
         with tempfile.TemporaryDirectory() as tmp:
-            ours.append(workbench(args.jobs, Path(tmp)))
+            ours.append(workbench(args.jobs, Path(tmp), args.compute))
     b, w = statistics.median(base), statistics.median(ours)
     print(f"{args.jobs}-job chain of no-op operations, median of {args.repeat} runs")
     print(f"  plain python subprocesses: {b:.3f} s ({b / args.jobs * 1000:.1f} ms/job)")
-    print(f"  deepforge-panel pipeline:  {w:.3f} s ({w / args.jobs * 1000:.1f} ms/job)")
+    print(f"  deepforge-panel pipeline ({args.compute}): {w:.3f} s ({w / args.jobs * 1000:.1f} ms/job)")
     print(f"  ratio: {w / b:.2f}x   overhead per job: {(w - b) / args.jobs * 1000:.1f} ms")
 
 
