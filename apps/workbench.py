@@ -22,6 +22,7 @@ from deepforge_panel.components.pipeline_editor import PipelineEditor
 from deepforge_panel.components.presence import PresenceList
 from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.project_settings import ProjectSettings
+from deepforge_panel.components.run_settings import RunSettings
 from deepforge_panel.components.session import Session
 from deepforge_panel.components.shortcuts import Shortcuts
 from deepforge_panel.components.utilities_editor import UtilitiesEditor
@@ -93,6 +94,7 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
             pn.Column(
                 history,
                 ProjectSettings(project=project),
+                RunSettings(project=project, secrets=hub.workspace.secrets),
                 UtilitiesEditor(project=project),
                 PeersPanel(hub=hub, project=project),
                 sizing_mode="stretch_width",

@@ -143,6 +143,12 @@ class PipelineEditor(ProjectComponent):
             label="Run all", width=90, align="end", description="Run every job, ignoring earlier results"
         )
         self.run_all_button.on_click(lambda _e: self.run(cache=False))
+        self.run_on = pn.widgets.Select(
+            label="Run on",
+            options={"the project's setting": "", "local processes": "local", "a Dask cluster": "dask"},
+            width=170,
+            description="Where this run's jobs go; the project's setting is in History, Compute and storage",
+        )
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.show_fault = pn.widgets.Button(label="", color="danger", variant="outline", visible=False)
         """Brings the element the message is about into view (a node here, a layer in its tab)."""
@@ -523,13 +529,14 @@ class PipelineEditor(ProjectComponent):
 
     def run(self, cache: bool = True) -> None:
         """Run the pipeline shown (Ctrl+Enter), once the resources it references pass their deeper checks; with
-        ``cache``, only its stale and new jobs run."""
+        ``cache``, only its stale and new jobs run; on the adapter *Run on* names, else the project's."""
+        compute = self.run_on.value or None
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop (tests): the checks that need none
-            self.session.run(cache=cache)
+            self.session.run(cache=cache, compute=compute)
             return
-        task = loop.create_task(self.session.run_checked(cache=cache))
+        task = loop.create_task(self.session.run_checked(cache=cache, compute=compute))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
 
@@ -540,6 +547,7 @@ class PipelineEditor(ProjectComponent):
             self.add_button,
             self.run_button,
             self.run_all_button,
+            self.run_on,
             pn.layout.HSpacer(),
             self.new_pipeline_name,
             self.new_pipeline_button,

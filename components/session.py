@@ -68,15 +68,21 @@ class Session(param.Parameterized):
         self.param.update(focus=place, **({"tab": tab} if tab else {}))
 
     def run(
-        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None, *, cache: bool = True
+        self,
+        pipeline: str | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        cache: bool = True,
+        compute: str | None = None,
     ) -> ExecutionId | None:
         """Start the given (or selected) pipeline and show its execution; errors land in ``message``. With ``cache``
-        jobs whose results exist are taken, not run (only stale jobs run); without, every job runs."""
+        jobs whose results exist are taken, not run (only stale jobs run); without, every job runs. ``compute``
+        ("local", "dask") runs it on that adapter this once instead of the project's."""
         target = pipeline or self.pipeline
         if target is None:
             self.message = "select a pipeline to run"
             return None
-        orchestrator = self.orchestrator()
+        orchestrator = self.hub.orchestrator(self.project.name, self.project.branch_name or "main", compute)
         try:
             execution_id = orchestrator.start(target, overrides, author=self.author, cache=cache)
         except USER_ERRORS as exc:
@@ -86,7 +92,12 @@ class Session(param.Parameterized):
         return execution_id
 
     async def run_checked(
-        self, pipeline: str | None = None, overrides: dict[str, dict[str, Any]] | None = None, *, cache: bool = True
+        self,
+        pipeline: str | None = None,
+        overrides: dict[str, dict[str, Any]] | None = None,
+        *,
+        cache: bool = True,
+        compute: str | None = None,
     ) -> ExecutionId | None:
         """:meth:`run`, once the deeper checks of the resources the pipeline references pass (Keras:
         every layer's shapes), so a misfit is refused at once, not when the job builds the model."""
@@ -99,7 +110,7 @@ class Session(param.Parameterized):
         except USER_ERRORS as exc:
             self.refuse(exc)
             return None
-        return self.run(target, overrides, cache=cache)
+        return self.run(target, overrides, cache=cache, compute=compute)
 
     def commit(self, message: str) -> CommitId | None:
         """Commit the live project as this session's author: the one way the UI commits. Errors land in ``message``."""
@@ -117,7 +128,8 @@ class Session(param.Parameterized):
 
     def cancel(self, execution_id: str | None = None) -> bool:
         target = execution_id or self.execution
-        return bool(target) and self.orchestrator().cancel(target)
+        branch = self.project.branch_name or "main"
+        return bool(target) and self.hub.cancel(self.project.name, str(target), branch)
 
     def orchestrator(self) -> Orchestrator:
         """The orchestrator of this page's project on its branch: runs, cancels and storage go through it."""

@@ -68,19 +68,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     workspace = _workspace(args)
     project = workspace.open(args.project)
     overrides = _parse_sets(args.set or [])
-    orchestrator = workspace.orchestrator(project, compute=args.compute, compute_options=_compute_options(args))
+    from deepforge_panel.run_settings import ComputeSettings
+
+    compute = args.compute or ("dask" if args.scheduler else None)  # None: as the project's settings say
+    settings = ComputeSettings.of(project)
+    options = _compute_options(args, compute or settings.adapter)
+    if args.scheduler:
+        options["address"] = args.scheduler
+    if compute is None:
+        compute, options = settings.adapter, {**settings.options(), **options}
+    orchestrator = workspace.orchestrator(project, compute=compute, compute_options=options)
     return asyncio.run(_run(project, orchestrator, args.pipeline, overrides, cache=not args.no_cache))
 
 
-def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``--compute-option KEY=VALUE`` pairs (VALUE a Python literal where it parses as one), and ``--jobs``."""
+def _compute_options(args: argparse.Namespace, adapter: str | None = None) -> dict[str, Any]:
+    """``--compute-option KEY=VALUE`` pairs (VALUE a Python literal where it parses as one), and ``--jobs`` for
+    the local adapter (``adapter``, default ``--compute``)."""
     options: dict[str, Any] = {}
     for item in getattr(args, "compute_option", None) or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.isidentifier():
             raise SystemExit(f"--compute-option {item!r}: expected KEY=VALUE, e.g. n_workers=4")
         options[key] = _literal(raw)
-    if args.compute == "local" and getattr(args, "jobs", None):
+    if (adapter or args.compute) == "local" and getattr(args, "jobs", None):
         options["max_workers"] = args.jobs
     return options
 
@@ -189,8 +199,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    project = _workspace(args).open(args.project)
+    workspace = _workspace(args)
+    project = workspace.open(args.project)
     try:
+        _settle_compute(args, project)
+        _settle_storage(args, project, workspace)
         if args.job_log_level is not None:
             project.job_log_level = args.job_log_level
         if args.time_limit is not None or args.memory_limit is not None:
@@ -204,9 +217,58 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print(f"job-log-level\t{project.job_log_level}")
         print(f"time-limit\t{'none' if limits.time_s is None else f'{limits.time_s:g} s'}")
         print(f"memory-limit\t{'none' if limits.memory_mb is None else f'{limits.memory_mb:g} MiB'}")
+        from deepforge_panel.run_settings import ComputeSettings, StorageSettings
+
+        storage = StorageSettings.of(project)
+        keys = storage.kind == "s3" and workspace.secrets.has_s3_credentials(
+            storage.endpoint or "", storage.bucket or ""
+        )
+        print(f"compute\t{ComputeSettings.of(project).describe()}")
+        print(f"storage\t{storage.describe()}" + (" (keys in the home's secrets file)" if keys else ""))
     finally:
         project.store.close()
     return 0
+
+
+def _settle_compute(args: argparse.Namespace, project: Any) -> None:
+    """``settings --compute/--jobs/--scheduler/--workers``: a new ComputeSettings from the given and the kept."""
+    from dataclasses import replace
+
+    from deepforge_panel.run_settings import ComputeSettings
+
+    given = {"adapter": args.compute, "max_workers": args.jobs, "scheduler": args.scheduler, "n_workers": args.workers}
+    given = {key: value for key, value in given.items() if value is not None}
+    if not given:
+        return
+    if args.scheduler == "none":
+        given["scheduler"] = None
+    replace(ComputeSettings.of(project), **given).save(project)
+
+
+def _settle_storage(args: argparse.Namespace, project: Any, workspace: Any) -> None:
+    """``settings --storage/--folder/--endpoint/--bucket/--prefix/--access-key/--secret-key``; keys go to the
+    home's secrets file, never into the project."""
+    from dataclasses import replace
+
+    from deepforge_panel.run_settings import StorageSettings
+
+    given = {
+        "kind": args.storage,
+        "folder": args.folder,
+        "endpoint": args.endpoint,
+        "bucket": args.bucket,
+        "prefix": args.prefix,
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    settings = replace(StorageSettings.of(project), **given) if given else StorageSettings.of(project)
+    if given:
+        settings.save(project)
+    if args.access_key or args.secret_key:
+        if settings.kind != "s3" or not (args.access_key and args.secret_key):
+            raise ValueError("--access-key and --secret-key go together, for S3 storage (--storage s3 --bucket ...)")
+        workspace.secrets.set_s3_credentials(
+            settings.endpoint or "", settings.bucket or "", args.access_key, args.secret_key
+        )
 
 
 def _limit(text: str) -> float | None:
@@ -219,8 +281,9 @@ def _limit(text: str) -> float | None:
         raise ValueError(f"a limit is a number or 'none', not {text!r}") from None
 
 
-def _add_compute_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--compute", default="local", help="compute adapter: local (default) or dask")
+def _add_compute_arguments(parser: argparse.ArgumentParser, default: str | None = "local") -> None:
+    what = "the project's setting" if default is None else default
+    parser.add_argument("--compute", default=default, help=f"compute adapter: local or dask (default: {what})")
     parser.add_argument(
         "--compute-option",
         action="append",
@@ -258,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("pipeline")
     p.add_argument("--set", action="append", metavar="NODE.ATTR=VALUE", help="override an attribute for this run")
-    _add_compute_arguments(p)
+    _add_compute_arguments(p, default=None)
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS (tcp://host:8786)")
     p.add_argument("--jobs", type=int, default=None, help="jobs at once on the local adapter (default: CPU count)")
     p.add_argument(
         "--no-cache",
@@ -290,6 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=JOB_LOG_LEVELS,
         help="quiet: hide TensorFlow's start-up messages in job consoles (default); verbose: show everything",
     )
+    p.add_argument("--compute", choices=["local", "dask"], help="where the project's jobs run")
+    p.add_argument("--jobs", type=int, help="local: jobs at once")
+    p.add_argument("--scheduler", help="dask: the scheduler's address (tcp://host:8786); none: a local cluster")
+    p.add_argument("--workers", type=int, help="dask, local cluster: worker processes")
+    p.add_argument("--storage", choices=["local", "s3"], help="where the project's artifacts are kept")
+    p.add_argument("--folder", help="local storage: an absolute folder (default: the project's artifacts folder)")
+    p.add_argument("--endpoint", help="s3: the service's URL, e.g. http://127.0.0.1:9000 (default: AWS)")
+    p.add_argument("--bucket", help="s3: the bucket")
+    p.add_argument("--prefix", help="s3: a prefix inside the bucket")
+    p.add_argument("--access-key", help="s3: the access key, kept in the home's secrets file only")
+    p.add_argument("--secret-key", help="s3: the secret key, kept in the home's secrets file only")
     p.add_argument("--time-limit", metavar="SECONDS", help="stop a job running longer (its node may set its own); none")
     p.add_argument("--memory-limit", metavar="MIB", help="stop a job using more memory than this; none: no limit")
     p.set_defaults(func=cmd_settings)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from deepforge_panel.deepforge_import import ImportReport
     from deepforge_panel.notebook_runner import NotebookRunner
     from deepforge_panel.peering import Peering
+    from deepforge_panel.run_settings import ComputeSettings
 
 __all__ = ["ProjectHub"]
 
@@ -43,7 +44,10 @@ class ProjectHub:
         self.compute_name = compute
         self.compute: ComputeAdapter = make_compute(compute, **(compute_options or {}))
         self._projects: dict[tuple[str, str], Project] = {}
-        self._orchestrators: dict[tuple[str, str], Orchestrator] = {}
+        self._orchestrators: dict[tuple[str, str, str], Orchestrator] = {}
+        """By (project id, branch, what it runs on: compute and storage settings); old ones stay while running."""
+        self._adapters: dict[str, ComputeAdapter] = {}
+        """Adapters the projects' settings chose (by their settings), beside the hub's own."""
         self._presence: dict[tuple[str, str], Presence] = {}
         """Both keyed by (project id, branch)."""
         self._closing: list[Callable[[Project, str], None]] = []
@@ -74,6 +78,9 @@ class ProjectHub:
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
                 await orchestrator.wait(execution_id)
+        for adapter in self._adapters.values():
+            await adapter.stop()
+        self._adapters.clear()
         await self.compute.stop()
         self._started = False
         for project in self._projects.values():
@@ -112,13 +119,44 @@ class ProjectHub:
             self._presence[key] = Presence()
         return self._presence[key]
 
-    def orchestrator(self, name: str, branch: str = "main") -> Orchestrator:
-        """The one orchestrator of project ``name`` on ``branch``, running jobs on the hub's compute adapter."""
+    def orchestrator(self, name: str, branch: str = "main", compute: str | None = None) -> Orchestrator:
+        """The orchestrator of project ``name`` on ``branch``: jobs on the compute adapter its settings choose (the
+        hub's own, the server's ``--compute``, while they choose none), artifacts where they say. ``compute``
+        ("local" or "dask") overrides the adapter for one run. Settings changed while a run goes on take effect
+        for the next run; the running one keeps its orchestrator (so it can still be cancelled)."""
+        from deepforge_panel.run_settings import ComputeSettings, StorageSettings
+
         project = self.project(name, branch)
-        key = (self.workspace.home.find(name).id, branch)
+        chosen = ComputeSettings.of(project) if isinstance(project.meta.get("compute"), str) else None
+        if compute is not None and compute != (chosen.adapter if chosen else self.compute_name):
+            chosen = ComputeSettings(adapter=compute)  # type: ignore[arg-type]
+        adapter = self.compute if chosen is None else self._adapter(chosen)
+        signature = f"{chosen!r}|{StorageSettings.of(project)!r}"
+        key = (self.workspace.home.find(name).id, branch, signature)
         if key not in self._orchestrators:
-            self._orchestrators[key] = self.workspace.orchestrator(project, compute=self.compute)
+            self._orchestrators[key] = self.workspace.orchestrator(project, compute=adapter)
         return self._orchestrators[key]
+
+    def _adapter(self, settings: ComputeSettings) -> ComputeAdapter:
+        """The adapter ``settings`` choose: the hub's own when it is that one, else one kept per settings (a Dask
+        adapter starts its cluster, or connects, when its first job comes)."""
+        from deepforge_panel.adapters.compute import compute as make_compute
+
+        if settings.adapter == self.compute_name and not settings.options():
+            return self.compute
+        key = repr(settings)
+        if key not in self._adapters:
+            self._adapters[key] = make_compute(settings.adapter, **settings.options())
+        return self._adapters[key]
+
+    def cancel(self, name: str, execution_id: str, branch: str = "main") -> bool:
+        """Cancel an execution of the project, whichever of its orchestrators runs it."""
+        entry = self.workspace.home.find(name)
+        return any(
+            orchestrator.cancel(execution_id)
+            for key, orchestrator in list(self._orchestrators.items())
+            if key[:2] == (entry.id, branch)
+        )
 
     async def notebook_runner(self, name: str, notebook_id: str, branch: str = "main") -> NotebookRunner:
         """The runner of notebook ``notebook_id`` (its one session, shared by every page), on the compute
@@ -207,8 +245,8 @@ class ProjectHub:
         entry = self.workspace.home.find(name_or_id)
         for session in [key for key in self._runners if key[0] == entry.id]:
             self._runners.pop(session).session.kill()
-        for key in [key for key in self._orchestrators if key[0] == entry.id]:
-            orchestrator = self._orchestrators.pop(key)
+        for ran in [key for key in self._orchestrators if key[0] == entry.id]:
+            orchestrator = self._orchestrators.pop(ran)
             for execution_id in orchestrator.running():
                 orchestrator.cancel(execution_id)
         for key in [key for key in self._projects if key[0] == entry.id]:

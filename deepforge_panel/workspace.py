@@ -9,9 +9,12 @@ from deepforge_panel.crdt import Entry, Home
 from deepforge_panel.examples import EXAMPLES
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project, ReadOnlyError
+from deepforge_panel.run_settings import ComputeSettings, StorageSettings
+from deepforge_panel.secret_store import SecretStore
 
 if TYPE_CHECKING:
     from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.adapters.storage import StorageAdapter
 
 _INITIALIZED = ".initialized"
 
@@ -68,22 +71,38 @@ class Workspace:
             raise ReadOnlyError(f"project {project.name!r} is a detached version: it has no folder to run in")
         return project.store.path.parent
 
+    @property
+    def secrets(self) -> SecretStore:
+        """The home's secrets (S3 keys), kept out of every project document."""
+        return SecretStore(self.path)
+
+    def storage(self, project: Project) -> StorageAdapter:
+        """The artifacts' storage as ``project``'s settings choose it, with the keys the secrets file holds."""
+        from deepforge_panel.adapters.storage import storage as make_storage
+
+        settings = StorageSettings.of(project)
+        return make_storage(settings.url(self.project_dir(project)), **settings.options(self.secrets))
+
     def orchestrator(
         self,
         project: Project,
-        compute: str | ComputeAdapter = "local",
+        compute: str | ComputeAdapter | None = None,
         storage_url: str | None = None,
         compute_options: dict[str, Any] | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> Orchestrator:
         """An orchestrator for ``project`` on ``compute`` (an adapter, or the name of a new one configured with
-        ``compute_options``); artifacts default to ``<project>/artifacts`` on local disk."""
+        ``compute_options``; None: the adapter the project's settings choose), storing artifacts at ``storage_url``
+        (None: where the project's settings say, by default ``<project>/artifacts`` on local disk)."""
         from deepforge_panel.adapters.compute import compute as make_compute
         from deepforge_panel.adapters.storage import storage as make_storage
 
         folder = self.project_dir(project)
-        url = storage_url or (folder / "artifacts").resolve().as_uri()
+        if compute is None:
+            settings = ComputeSettings.of(project)
+            compute, compute_options = settings.adapter, {**settings.options(), **(compute_options or {})}
         adapter = make_compute(compute, **(compute_options or {})) if isinstance(compute, str) else compute
-        orchestrator = Orchestrator(project, adapter, make_storage(url, **(storage_options or {})), folder / "jobs")
+        store = make_storage(storage_url, **(storage_options or {})) if storage_url else self.storage(project)
+        orchestrator = Orchestrator(project, adapter, store, folder / "jobs")
         orchestrator.recover()
         return orchestrator

@@ -43,6 +43,7 @@ class DaskCompute(ComputeAdapter):
         self._cluster: Any = None
         self._client: Any = None
         self._active: dict[str, _Active] = {}
+        self._starting: asyncio.Lock | None = None
 
     @property
     def client(self) -> Any:
@@ -104,6 +105,10 @@ class DaskCompute(ComputeAdapter):
         """
         from distributed import Event, Queue
 
+        if self._client is None:  # started on demand: the first job starts the cluster, or connects
+            self._starting = self._starting or asyncio.Lock()
+            async with self._starting:
+                await self.start()
         client = self.client
         token = uuid.uuid4().hex
         files = await asyncio.to_thread(read_folder, Path(job.folder))

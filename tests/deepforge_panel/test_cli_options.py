@@ -66,7 +66,10 @@ def test_set_splits_at_the_last_dot_so_node_names_may_hold_dots() -> None:
         _parse_sets([".epochs=3"])
 
 
-NO_LIMITS = "time-limit\tnone\nmemory-limit\tnone\n"
+NO_LIMITS = (
+    "time-limit\tnone\nmemory-limit\tnone\ncompute\tlocal, one per CPU jobs at once\n"
+    "storage\tthe project's artifacts folder\n"
+)
 
 
 def test_settings_show_and_change_the_job_log_level(homes: tuple[Path, Path]) -> None:
@@ -86,8 +89,21 @@ def test_settings_set_and_clear_the_job_limits(homes: tuple[Path, Path]) -> None
     default, _chosen = homes
     limited = run_cli("settings", "in-default", "--time-limit", "90", "--memory-limit", "2048", default_home=default)
     assert limited.returncode == 0, limited.stderr
-    assert limited.stdout.endswith("time-limit\t90 s\nmemory-limit\t2048 MiB\n")
+    assert "time-limit\t90 s\nmemory-limit\t2048 MiB\n" in limited.stdout
     cleared = run_cli("settings", "in-default", "--time-limit", "none", default_home=default)
-    assert cleared.stdout.endswith("time-limit\tnone\nmemory-limit\t2048 MiB\n")
+    assert "time-limit\tnone\nmemory-limit\t2048 MiB\n" in cleared.stdout
     refused = run_cli("settings", "in-default", "--memory-limit", "-1", default_home=default)
     assert refused.returncode == 2 and "must be above 0" in refused.stderr
+
+
+def test_settings_choose_where_jobs_run(homes: tuple[Path, Path]) -> None:
+    default, _chosen = homes
+    dask = run_cli("settings", "in-default", "--compute", "dask", "--workers", "3", default_home=default)
+    assert dask.returncode == 0, dask.stderr
+    assert "compute\ta local Dask cluster of 3 workers\n" in dask.stdout
+    remote = run_cli("settings", "in-default", "--scheduler", "tcp://127.0.0.1:8786", default_home=default)
+    assert "compute\tDask at tcp://127.0.0.1:8786\n" in remote.stdout
+    refused = run_cli("settings", "in-default", "--scheduler", "my laptop", default_home=default)
+    assert refused.returncode == 2 and "tcp://host:8786" in refused.stderr
+    keys = run_cli("settings", "in-default", "--access-key", "k", default_home=default)
+    assert keys.returncode == 2 and "--access-key and --secret-key go together" in keys.stderr
