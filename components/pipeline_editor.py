@@ -163,10 +163,18 @@ class PipelineEditor(ProjectComponent):
         self.references = pn.Column(sizing_mode="stretch_width")
         self._reference_signature: tuple[Any, ...] = ()
         self.time_limit = pn.widgets.FloatInput(
-            label="Time limit (s)", start=0.1, width=140, description="This node's own; empty: the project's"
+            label="Time limit (s)",
+            value=None,
+            start=0.1,
+            width=140,
+            description="This node's own; empty: the project's",
         )
         self.memory_limit = pn.widgets.FloatInput(
-            label="Memory limit (MiB)", start=1, width=140, description="This node's own; empty: the project's"
+            label="Memory limit (MiB)",
+            value=None,
+            start=1,
+            width=140,
+            description="This node's own; empty: the project's",
         )
         self.limits = pn.Row(self.time_limit, self.memory_limit, visible=False, css_classes=["df-node-limits"])
         self._showing_limits = False
