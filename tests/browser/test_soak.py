@@ -30,7 +30,7 @@ SEED = 20261130
 def _runner(home: Path) -> subprocess.Popen[str]:
     """One CLI process after another would serialize; a shell loop keeps each CLI stream sequential."""
     runs = " && ".join(
-        f"{sys.executable} -m deepforge_panel.cli run soak chain --home {home}" for _ in range(RUNS_PER_CLI)
+        f"{sys.executable} -m deepforge_panel.cli run soak chain --no-cache --home {home}" for _ in range(RUNS_PER_CLI)
     )
     return subprocess.Popen(
         ["bash", "-c", runs],
