@@ -12,9 +12,9 @@ reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or b
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,10 @@ def write_job_folder(
     """
     check_file_names([*(references or {}), *(utilities or {})], "reference and utility")  # before anything is written
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(RUNTIME, folder / "deepforge", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    for relative, data in _runtime_files().items():
+        target = folder / "deepforge" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     (folder / "operation.py").write_text(code)
     if references:
         (folder / "references").mkdir(exist_ok=True)
@@ -127,6 +130,16 @@ def write_job_folder(
     main = render_main(job_name, interface, set(inputs), origin, environment=environment is not None)
     (folder / "main.py").write_text(main)
     return folder
+
+
+@functools.cache
+def _runtime_files() -> dict[str, bytes]:
+    """The job runtime's files (relative path -> bytes), read once per process: every job folder gets a copy."""
+    return {
+        path.relative_to(RUNTIME).as_posix(): path.read_bytes()
+        for path in sorted(RUNTIME.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def check_file_names(names: Iterable[str], what: str) -> None:

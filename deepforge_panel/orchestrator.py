@@ -212,13 +212,20 @@ class Orchestrator:
     def _job(self, run: _Run, node_id: NodeId) -> Map:
         return self.project.executions.job_record(run.id, run.job_ids[node_id])
 
-    def _set_status(self, run: _Run, node_id: NodeId, status: Status, **fields: Any) -> None:
-        self._flush(run)
+    def _set_status(
+        self, run: _Run, node_id: NodeId, status: Status, *, also: Callable[[Map], None] | None = None, **fields: Any
+    ) -> None:
+        """Write a job's status and ``fields`` (and whatever ``also`` writes, given the job's record) in one
+        transaction, with the feedback buffered before it: each transaction is a durable write to the store, so a
+        job makes as few as it can."""
         with self.project.transaction(origin="orchestrator"):
+            self._flush(run)
             job = self._job(run, node_id)
             job["status"] = status
             for key, value in fields.items():
                 job[key] = value
+            if also is not None:
+                also(job)
         self._notify(run, run.snapshots[node_id].name, JobStatus(status, str(fields.get("error", ""))))
 
     def _notify(self, run: _Run, job_name: str, event: ListenerEvent) -> None:
@@ -327,16 +334,16 @@ class Orchestrator:
         job_id = run.job_ids[node_id]
         inputs = {edge.dst_port: run.artifacts[edge.src][edge.src_port] for edge in run.pipeline.incoming(node_id)}
         key = job_key(snap, {port: a["hash"] for port, a in inputs.items()}, run.library_init, run.utilities)
-        with self.project.transaction(origin="orchestrator"):
-            job = self._job(run, node_id)
+
+        def record_inputs(job: Map) -> None:  # written with the job's first status, not in a transaction of its own
             job["key"] = key
-            recorded = job["inputs"]
             for port, artifact in inputs.items():
-                recorded[port] = artifact["artifact"]
+                job["inputs"][port] = artifact["artifact"]
+
         if run.cache and snap.interface.deterministic:
             reused = self.project.results.usable(key, self.storage)
             if reused is not None:
-                return self._reuse(run, node_id, key, reused)
+                return self._reuse(run, node_id, key, reused, record_inputs)
         reach = self.storage.job_config()
         folder = write_job_folder(
             self.workdir / run.id / job_id,
@@ -369,7 +376,7 @@ class Orchestrator:
             event = decode_record(message) if isinstance(message, EventRecord) else message
             match event:
                 case Queued():
-                    self._set_status(run, node_id, "queued", queued=time.time())
+                    self._set_status(run, node_id, "queued", queued=time.time(), also=record_inputs)
                     return
                 case Started(time=started):
                     self._set_status(run, node_id, "running", started=started)
@@ -420,11 +427,13 @@ class Orchestrator:
                 log.close()
         missing = [p.name for p in snap.interface.outputs if p.name not in run.artifacts[node_id]]
         if code == 0 and not errors and not missing:
-            if snap.interface.deterministic:
-                outputs = {port: a["artifact"] for port, a in run.artifacts[node_id].items()}
-                with self.project.transaction(origin="orchestrator"):
+            outputs = {port: a["artifact"] for port, a in run.artifacts[node_id].items()}
+
+            def record_result(_job: Map) -> None:
+                if snap.interface.deterministic:
                     self.project.results.record_in_transaction(key, run.id, job_id, run.pipeline.id, node_id, outputs)
-            self._set_status(run, node_id, "succeeded", ended=time.time())
+
+            self._set_status(run, node_id, "succeeded", ended=time.time(), also=record_result)
             return True
         if stopped:
             message = stopped[-1]
@@ -438,18 +447,27 @@ class Orchestrator:
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
 
-    def _reuse(self, run: _Run, node_id: NodeId, key: str, outputs: dict[str, dict[str, Any]]) -> bool:
+    def _reuse(
+        self,
+        run: _Run,
+        node_id: NodeId,
+        key: str,
+        outputs: dict[str, dict[str, Any]],
+        record_inputs: Callable[[Map], None],
+    ) -> bool:
         """A job whose key has a result: its outputs are that result's artifacts, and it is *cached*."""
         result = self.project.results.get(key)
         run.artifacts[node_id] = outputs
-        with self.project.transaction(origin="orchestrator"):
-            job = self._job(run, node_id)
+
+        def record(job: Map) -> None:
+            record_inputs(job)
             for port, artifact in outputs.items():
                 job["outputs"][port] = artifact["artifact"]
             job["cached_from"] = dumps({"execution": result.execution, "job": result.job})
+
         made_by = self._job_name(result.execution, result.job)
         said = f"cached: same code, attributes and inputs as {made_by} of execution {result.execution}; its outputs"
-        return self._settled(run, node_id, said, status="cached")
+        return self._settled(run, node_id, said, status="cached", also=record)
 
     def _job_name(self, execution_id: str, job_id: str) -> str:
         try:
@@ -508,12 +526,19 @@ class Orchestrator:
             job["outputs"][io_nodes.INPUT_PORT] = artifact_id
         return self._settled(run, node_id, f"saved {source.name!r} as artifact {name!r} ({artifact_id})")
 
-    def _settled(self, run: _Run, node_id: NodeId, said: str, status: Status = "succeeded") -> bool:
+    def _settled(
+        self,
+        run: _Run,
+        node_id: NodeId,
+        said: str,
+        status: Status = "succeeded",
+        also: Callable[[Map], None] | None = None,
+    ) -> bool:
         """A node the workbench settled itself, with no job: ``said`` in its console, ``status`` at once."""
         job_id = run.job_ids[node_id]
         run.buffers[job_id].extend(self._console_share(run, job_id, Line("stdout", said)))
         now = time.time()
-        self._set_status(run, node_id, status, started=now, ended=now)
+        self._set_status(run, node_id, status, started=now, ended=now, also=also)
         return True
 
     @staticmethod
@@ -557,8 +582,8 @@ class Orchestrator:
             },
         )
         artifact_id = new_id("a")
-        self._flush(run)
         with self.project.transaction(origin="orchestrator"):
+            self._flush(run)  # what the job printed before it stored the output comes first
             self.project.artifacts.add_in_transaction(
                 artifact_id, f"{snap.name}.{output.name}", output.datatype, output.url, output.hash, output.size, record
             )
