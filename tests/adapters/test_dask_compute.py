@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deepforge_panel.adapters.compute import JobSpec, compute
+from deepforge_panel.adapters.compute import JobSpec, Line, compute
 from deepforge_panel.adapters.compute._dask_worker import read_folder, write_folder
 from deepforge_panel.adapters.compute.dask import DaskCompute
 from deepforge_panel.adapters.testing.compute_suite import (
@@ -77,7 +77,18 @@ def test_a_missing_job_folder_is_refused_before_shipping(tmp_path: Path) -> None
         read_folder(tmp_path / "missing")
 
 
-def test_run_before_start_says_so(tmp_path: Path) -> None:
+def test_run_before_start_starts_the_cluster_on_demand(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("print('ran')\n")
     job = JobSpec(id="x", folder=tmp_path)
+
+    async def go() -> tuple[int, Recorder]:
+        adapter, recorder = DaskCompute(n_workers=1), Recorder()
+        try:
+            return await adapter.run(job, recorder), recorder
+        finally:
+            await adapter.stop()
+
+    code, recorder = asyncio.run(go())
+    assert code == 0 and [m.text for m in recorder.messages if isinstance(m, Line)] == ["ran"]
     with pytest.raises(RuntimeError, match="not started"):
-        asyncio.run(DaskCompute().run(job, Recorder()))
+        _ = DaskCompute().client
