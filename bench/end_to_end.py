@@ -96,14 +96,13 @@ def main() -> None:
             str(home),
         ]
         plain_cmd = [sys.executable, "plain.py", "plan.json"]
-        env_note = "TF_CPP_MIN_LOG_LEVEL is left as set"
         ours, plain = [], []
         for i in range(args.runs):
             ours.append(timed(workbench_cmd, folder))
             plain.append(timed(plain_cmd, folder))
             print(f"run {i + 1}: deepforge-panel run {ours[-1]:.2f} s, plain script {plain[-1]:.2f} s", flush=True)
     w, p = statistics.median(ours), statistics.median(plain)
-    print(f"example pipeline {args.pipeline!r}, median of {args.runs} alternating runs ({env_note})")
+    print(f"example pipeline {args.pipeline!r}, median of {args.runs} alternating runs")
     print(f"  deepforge-panel run: {w:.2f} s")
     print(f"  plain script:        {p:.2f} s")
     print(f"  ratio: {w / p:.2f}x")
