@@ -109,6 +109,10 @@ class ResultsView(RootView[Result]):
             }
         )
 
+    def ran(self) -> set[tuple[str, str]]:
+        """(pipeline id, node id) of every node that has a result, whatever its key."""
+        return {(str(rec.get("pipeline") or ""), str(rec.get("node") or "")) for rec in self._map.values()}
+
     def usable(self, key: str, storage: StorageAdapter) -> dict[str, dict[str, Any]] | None:
         """The outputs of ``key``'s result as a run takes them (port -> artifact id, url, hash, provenance), when
         every one is still recorded and stored where ``storage`` reaches it; else None (the job runs again)."""
@@ -116,8 +120,9 @@ class ResultsView(RootView[Result]):
         if result is None:
             return None
         outputs = {}
+        recorded = set(self.project.artifacts.ids())
         for port, artifact_id in result.outputs.items():
-            if artifact_id not in self.project.artifacts.ids():
+            if artifact_id not in recorded:
                 return None
             artifact = self.project.artifacts.get(artifact_id)
             try:
@@ -142,7 +147,8 @@ def freshness(project: Project, pipeline: Pipeline) -> dict[NodeId, Freshness]:
     from deepforge_panel.snapshots import project_init, take_snapshot
 
     results = ResultsView(project)
-    ran = {(r.pipeline, r.node) for r in results.all()}
+    ran = results.ran()
+    recorded = set(project.artifacts.ids())
     init, utilities = project_init(project), project.utilities.modules()
     hashes: dict[NodeId, dict[str, str]] = {}  # node -> port -> content hash, where known
     found: dict[NodeId, Freshness] = {}
@@ -150,6 +156,10 @@ def freshness(project: Project, pipeline: Pipeline) -> dict[NodeId, Freshness]:
         order = pipeline.topological_order()
     except ProjectError:
         return {node_id: "new" for node_id in pipeline.nodes}
+
+    def not_fresh(node_id: NodeId) -> Freshness:
+        return "stale" if (pipeline.id, node_id) in ran else "new"
+
     for node_id in order:
         node = pipeline.nodes[node_id]
         interface = project.operations.get(node.operation).interface
@@ -164,22 +174,22 @@ def freshness(project: Project, pipeline: Pipeline) -> dict[NodeId, Freshness]:
             continue
         if is_output(interface):
             continue
-        edges = pipeline.incoming(node_id)
-        inputs = {e.dst_port: hashes.get(e.src, {}).get(e.src_port) for e in edges}
         if not interface.deterministic:
             found[node_id] = "always"
             continue
-        if any(value is None for value in inputs.values()):
-            found[node_id] = "stale" if (pipeline.id, node_id) in ran else "new"
+        edges = pipeline.incoming(node_id)
+        inputs = {e.dst_port: hashes[e.src][e.src_port] for e in edges if e.src_port in hashes.get(e.src, {})}
+        if len(inputs) < len(edges):  # an input whose content is not known before running what makes it
+            found[node_id] = not_fresh(node_id)
             continue
         try:
             snapshot = take_snapshot(project, pipeline, node_id, {})
         except (UnbuildableReference, UnresolvedReference, ProjectError):
             continue
-        result = results.lookup(job_key(snapshot, inputs, init, utilities))  # type: ignore[arg-type]
-        if result is not None and all(a in project.artifacts.ids() for a in result.outputs.values()):
+        result = results.lookup(job_key(snapshot, inputs, init, utilities))
+        if result is not None and all(a in recorded for a in result.outputs.values()):
             found[node_id] = "fresh"
             hashes[node_id] = {port: project.artifacts.get(a).hash for port, a in result.outputs.items()}
         else:
-            found[node_id] = "stale" if (pipeline.id, node_id) in ran else "new"
+            found[node_id] = not_fresh(node_id)
     return found
