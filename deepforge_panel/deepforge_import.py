@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from deepforge_panel.errors import ProjectError
 from deepforge_panel.io_nodes import ATTRIBUTE, NAME, input_operation, output_operation
 from deepforge_panel.jobruntime.deepforge.storage import content_key
-from deepforge_panel.names import check_name
+from deepforge_panel.names import check_name, numbered
 from deepforge_panel.webgme import WebGMEError, WebGMEProject
 
 if TYPE_CHECKING:
@@ -314,9 +314,7 @@ class _Importer:
                 self.note(f"{self.src.name(node)!r} in {self.src.name(container)} is not a pipeline: not carried")
                 continue
             name = self.src.name(node) or "pipeline"
-            unique, i = name, 2
-            while unique in taken:
-                unique, i = f"{name} {i}", i + 1
+            unique = numbered(name, taken)
             if unique != name:
                 self.note(f"a second pipeline named {name!r} is named {unique!r}")
             taken.add(unique)

@@ -32,3 +32,11 @@ def python_name(text: str, taken: Collection[str] = (), fallback: str = "data") 
     while name in taken:
         name, i = f"{base}_{i}", i + 1
     return name
+
+
+def numbered(base: str, taken: Collection[str]) -> str:
+    """``base``, or ``base 2``, ``base 3``, ... the first that is not in ``taken``."""
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base} {i}", i + 1
+    return name

@@ -60,12 +60,9 @@ def import_architecture(project: Project, source: WebGMEProject, node: str, note
 
 def _free_name(project: Project, name: str) -> str:
     from deepforge_panel.libraries.keras.architectures import ArchitecturesView
+    from deepforge_panel.names import numbered
 
-    taken = {a.name for a in ArchitecturesView(project).all()}
-    unique, i = name, 2
-    while unique in taken:
-        unique, i = f"{name} {i}", i + 1
-    return unique
+    return numbered(name, {a.name for a in ArchitecturesView(project).all()})
 
 
 def model_config(source: WebGMEProject, node: str) -> dict[str, Any]:
