@@ -8,6 +8,7 @@ changed (DESIGN.md: the UI is a projection of the document).
 from __future__ import annotations
 
 import html
+import io
 import re
 import time
 from datetime import datetime
@@ -17,12 +18,15 @@ import pandas as pd
 import panel as pn
 import param
 
+from deepforge_panel.components.artifact_browser import FormatDownload
 from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
 from deepforge_panel.components.markup import md_block, md_text
 from deepforge_panel.components.session import Session
+from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.executions import FINAL, Execution, Job
+from deepforge_panel.report import execution_report, report_filename
 
 CONSOLE_LINES = 2000
 """Lines of stdout (and of stderr) shown; the whole log stays in the document and the job folder."""
@@ -113,6 +117,13 @@ class ExecutionMonitor(ProjectComponent):
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
         self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, visible=False, width=100)
         self.cancel.on_click(self._cancel)
+        self.report = FormatDownload(
+            callback=self.report_file,
+            filename="report.html",
+            label="Download report",
+            width=160,
+            description="This execution as one HTML file that opens offline: graph, jobs, consoles, figures.",
+        )
         self.graph = JobGraph(sizing_mode="stretch_width", height=80)
         self.graph.param.watch(self._graph_selected, "selected")
         self.job_header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-job-header"])
@@ -132,7 +143,7 @@ class ExecutionMonitor(ProjectComponent):
             "", sizing_mode="stretch_width", css_classes=["df-console"], stylesheets=[_CONSOLE_CSS]
         )
         self.detail = pn.Column(
-            pn.Row(self.header, self.cancel, sizing_mode="stretch_width"),
+            pn.Row(self.header, self.report, self.cancel, sizing_mode="stretch_width"),
             self.graph,
             pn.Row(self.job_header, self.made_by, sizing_mode="stretch_width"),
             pn.Row(self.progress, self.progress_label, sizing_mode="stretch_width"),
@@ -268,6 +279,9 @@ class ExecutionMonitor(ProjectComponent):
         )
         self.cancel.disabled = not running
         self.cancel.visible = running
+        filename = report_filename(execution)
+        if self.report.filename != filename:
+            self.report.filename = filename
         positions = layout(execution)
         jobs = [
             {
@@ -330,7 +344,7 @@ class ExecutionMonitor(ProjectComponent):
             self.metric_views,
             self.metrics,
             {
-                name: _metric_figure(name, series)
+                name: metric_figure(name, series)
                 for name, series in sorted(job.metrics.items(), key=lambda item: natural_key(item[0]))
             },
             scale=0.5,
@@ -365,7 +379,7 @@ class ExecutionMonitor(ProjectComponent):
         )
 
     def _update_console(self, job: Job) -> None:
-        out, err = _tail(job.stdout), _tail(job.stderr)
+        out, err = tail(job.stdout), tail(job.stderr)
         if not out and not err:
             body = '<pre class="df-stdout df-empty">(no output yet)</pre>'
         else:
@@ -393,6 +407,17 @@ class ExecutionMonitor(ProjectComponent):
             box.objects = wanted
 
     # -- user actions --------------------------------------------------------------------------
+    def report_file(self) -> io.BytesIO | None:
+        """The shown execution's report (:mod:`deepforge_panel.report`); None, saying why, when there is none."""
+        if self._shown is None:
+            return None
+        try:
+            page = execution_report(self.project, self._shown.id)
+        except USER_ERRORS as exc:
+            notify(f"could not write the report: {exc}", level="error")
+            return None
+        return io.BytesIO(page.encode())
+
     def _table_selected(self, event: param.parameterized.Event) -> None:
         if self._syncing or not event.new or self.session is None:
             return
@@ -438,7 +463,8 @@ def _job_label(job: Job) -> str:
     return job.status
 
 
-def _tail(text: str, lines: int = CONSOLE_LINES) -> str:
+def tail(text: str, lines: int = CONSOLE_LINES) -> str:
+    """The last ``lines`` lines of ``text``, after a "…" line when some were left out."""
     parts = text.rsplit("\n", lines + 1)
     if len(parts) > lines + 1:
         parts = parts[-(lines + 1) :]
@@ -446,7 +472,7 @@ def _tail(text: str, lines: int = CONSOLE_LINES) -> str:
     return text
 
 
-def _metric_figure(name: str, series: list[tuple[int, float]]) -> dict[str, Any]:
+def metric_figure(name: str, series: list[tuple[int, float]]) -> dict[str, Any]:
     """A metric series as a figure description, so metrics and figures share one renderer."""
     return {
         "suptitle": "",

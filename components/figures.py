@@ -378,6 +378,22 @@ def _size(figure: FigureData, axes: AxesData, scale: float) -> tuple[int, int]:
     return int(min(max(width, 200), 900)), int(min(max(height, 160), 700))
 
 
+def build(figure: FigureData, scale: float = 1.0) -> tuple[list[AxesPlot], BkLayout | None]:
+    """Bokeh plots drawing ``figure``, one per axes, and the layout showing them (a grid for several, None
+    for none); the live views and the standalone execution report (:mod:`deepforge_panel.report`) share it."""
+    axes = figure.get("axes", [])
+    plots = [AxesPlot(ax, *_size(figure, ax, scale)) for ax in axes]
+    for plot, ax in zip(plots, axes, strict=False):
+        plot.update(ax)
+    if not plots:
+        return plots, None
+    if len(plots) == 1:
+        return plots, plots[0].figure
+    rows = [[plots[i].figure for i in row] for row in _grid(axes)]
+    width = max(len(row) for row in rows)
+    return plots, gridplot([row + [None] * (width - len(row)) for row in rows], merge_tools=True)
+
+
 class FigureView(pn.viewable.Viewer):
     """One figure description shown as Bokeh plots (one per axes); :meth:`update` patches it in place."""
 
@@ -429,19 +445,9 @@ class FigureView(pn.viewable.Viewer):
             plot.update(axes)
 
     def _build(self, figure: FigureData, shape: tuple[Any, ...]) -> None:
-        axes = figure.get("axes", [])
-        self.axes = [AxesPlot(ax, *_size(figure, ax, self.scale)) for ax in axes]
-        self._patch(figure)
+        self.axes, self.pane.object = build(figure, self.scale)
         self._structure = shape
         self.rebuilds += 1
-        if not self.axes:
-            self.pane.object = None
-        elif len(self.axes) == 1:
-            self.pane.object = self.axes[0].figure
-        else:
-            rows = [[self.axes[i].figure for i in row] for row in _grid(axes)]
-            width = max(len(row) for row in rows)
-            self.pane.object = gridplot([row + [None] * (width - len(row)) for row in rows], merge_tools=True)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

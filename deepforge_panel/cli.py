@@ -189,6 +189,25 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from deepforge_panel.report import execution_report
+
+    project = _workspace(args).open(args.project)
+    try:
+        page = execution_report(project, args.execution)
+    finally:
+        project.store.close()
+    out = Path(args.out)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}") from None
+    print(f"wrote {out} ({len(page.encode()) / 1024:.0f} KiB): open it in any web browser, offline")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from deepforge_panel.deepforge_import import import_webgmex
 
@@ -343,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("artifacts", parents=[common], help="a project's artifacts, oldest first")
     p.add_argument("project")
     p.set_defaults(func=cmd_artifacts)
+    p = sub.add_parser(
+        "report", parents=[common], help="write an execution as one self-contained HTML file (opens offline)"
+    )
+    p.add_argument("project")
+    p.add_argument("execution", help="the execution's id, a pipeline's name (its newest execution) or 'latest'")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write (overwritten)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("import", parents=[common], help="import a DeepForge project export (.webgmex) as a project")
     p.add_argument("file", help="the .webgmex file DeepForge exported")
     p.add_argument("--name", help="the new project's name (default: the exported project's)")

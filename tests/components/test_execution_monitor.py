@@ -259,6 +259,21 @@ def test_stderr_is_set_apart_and_red_only_when_the_job_failed(ran: Session) -> N
     assert "#ff8a80" not in plain
 
 
+def test_download_report_gives_the_shown_execution_as_one_page(ran: Session) -> None:
+    monitor = _monitor(ran)
+    execution = monitor.execution
+    assert execution is not None
+    assert (
+        monitor.report.filename == f"report-training-{execution.id}.html" and monitor.report.label == "Download report"
+    )
+    page = monitor.report_file()
+    assert page is not None
+    text = page.getvalue().decode()
+    assert text.startswith("<!DOCTYPE html>") and f"execution <code>{execution.id}</code>" in text
+    assert 'data-name="explode" data-status="failed"' in text and "ValueError: bad value 4" in text
+    assert text.count("data-root-id=") == 2, "train's figure and its loss metric"
+
+
 def test_models_build_for_a_browser(ran: Session) -> None:
     monitor = _monitor(ran)
     monitor.graph.selected = _graph_job(monitor, "train")["id"]
