@@ -4,6 +4,7 @@ figures and asks for nothing; the execution monitor's Download report button sav
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,40 @@ def test_the_report_opens_offline_draws_its_figures_and_requests_nothing(
         page.context.close()
     assert requested == [], f"the report asked for {requested}"
     assert problems == [], problems
+
+
+def test_download_report_in_the_monitor_saves_a_report_that_stands_alone(
+    server: Any, project: str, new_tab: Any, browser: Any, screenshots: Path, tmp_path: Path
+) -> None:
+    from deepforge_panel.crdt import Home
+    from deepforge_panel.project import Project
+
+    store = Home(server.home).open(project)
+    try:
+        add_curve_pipeline(Project.open(store))
+    finally:
+        store.close()
+    cli("run", project, "curve", home=server.home)
+
+    tab = new_tab()
+    page = tab.page
+    page.goto(f"{server.url}?project={project}")
+    page.locator(".bk-tab", has_text="Executions").click(timeout=TIMEOUT)
+    page.locator(f"g.df-job[data-name='{HOSTILE}'][data-status='succeeded']").wait_for(timeout=TIMEOUT)
+    button = page.locator(".bk-btn:visible", has_text="Download report")
+    page.screenshot(path=screenshots / "report-button.png")
+    with page.expect_download(timeout=TIMEOUT) as started:
+        button.click()
+    name = started.value.suggested_filename
+    assert re.fullmatch(r"report-curve-x\w+\.html", name)
+    saved = tmp_path / name  # the browser keeps a download under a random name, which opens as text
+    started.value.save_as(saved)
+
+    offline, requested, problems = open_offline(browser, saved.as_uri(), "light")
+    try:
+        expect(offline.locator("h1")).to_contain_text("curve")
+        expect(offline.locator(f"svg.graph g.job[data-name='{HOSTILE}']")).to_have_attribute("data-status", "succeeded")
+        offline.wait_for_function(f"() => ({PAINTED})() >= 2", timeout=TIMEOUT)
+    finally:
+        offline.context.close()
+    assert requested == [] and problems == [], (requested, problems)
