@@ -4,7 +4,7 @@ The token lives in ``<home>/token`` (created once, readable by its owner only). 
 carries it as ``?token=`` (the first visit, which also sets an HttpOnly cookie), as that
 cookie, or as ``Authorization: token <token>`` (scripts). :func:`protect` wraps every
 handler of a Tornado application's route table, so a route added later is guarded too;
-websockets are guarded at their upgrade request. Without a token (``--no-token``) the
+websockets are guarded at their upgrade request; a JSON route (``deepforge_json_errors``) is refused with JSON. Without a token (``--no-token``) the
 server may only listen on a loopback address.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import html
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -110,6 +111,9 @@ class Guarded:
                 match = PEER_ROUTE.match(handler.request.path)
                 if match is not None and unquote(match.group(1)) in shared:
                     return super().prepare()  # type: ignore[misc]
+                if getattr(handler, "deepforge_json_errors", False):
+                    _refuse_json(handler, 403, "a share token opens its own project's sync and peer routes only")
+                    return None
                 if not isinstance(handler, WebSocketHandler) and not match:
                     handler.set_status(403)
                     handler.set_header("Content-Type", "text/html; charset=utf-8")
@@ -119,6 +123,11 @@ class Guarded:
         if given is None or not hmac.compare_digest(given.encode(), self.deepforge_token.encode()):
             if isinstance(handler, WebSocketHandler):
                 raise HTTPError(403, "the sync and session websockets need the server's token")
+            if getattr(handler, "deepforge_json_errors", False):
+                _refuse_json(
+                    handler, 401, "this route needs the workbench's token: send 'Authorization: token <token>'"
+                )
+                return None
             handler.set_status(401)
             handler.set_header("Content-Type", "text/html; charset=utf-8")
             handler.finish(DENIED_PAGE.format(token_file=html.escape(self.deepforge_token_file)))
@@ -126,6 +135,13 @@ class Guarded:
         if handler.get_query_argument("token", default=None) and not isinstance(handler, WebSocketHandler):
             handler.set_cookie(COOKIE, given, httponly=True, samesite="Strict", path="/")
         return super().prepare()  # type: ignore[misc]
+
+
+def _refuse_json(handler: RequestHandler, status: int, message: str) -> None:
+    """Refuse a request to a JSON route (the REST API) as it refuses everything else: ``{"error": ...}``."""
+    handler.set_status(status)
+    handler.set_header("Content-Type", "application/json")
+    handler.finish(json.dumps({"error": message}))
 
 
 def _guarded(handler: type[RequestHandler], token: str, token_file: str, shares: Shares | None) -> type[RequestHandler]:

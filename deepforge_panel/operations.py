@@ -77,6 +77,8 @@ class OperationsView(RootView[Operation]):
                 raise ProjectError(f"operation name {name!r} is not allowed: a new operation's name is a class name")
         if code is None:
             code = BLANK_OPERATION.format(name=name or "NewOperation")
+        if references:
+            _check_references(name or "NewOperation", code, references)
         op_id = OperationId(new_id("op"))
         with self.project.transaction():
             self._map[op_id] = Map(
@@ -95,14 +97,7 @@ class OperationsView(RootView[Operation]):
         architecture); the others are attributes. As DeepForge keeps references as the operation's pointers,
         beside its code rather than in it."""
         record = self.record(op_id)
-        known = init_parameters(str(record["code"]))
-        unknown = [name for name in names if name not in known]
-        if unknown:
-            raise ProjectError(
-                f"operation {record['name']!r} has no __init__ parameter {unknown[0]!r} to make a reference "
-                f"(its parameters: {', '.join(known) or 'none'})",
-                op_id,
-            )
+        known = _check_references(record["name"], str(record["code"]), names, op_id)
         with self.project.transaction():
             record["references"] = dumps(sorted(set(names), key=known.index))
             self._reparse(op_id)
@@ -179,3 +174,16 @@ class OperationsView(RootView[Operation]):
         if record.get("error") is not None:
             del record["error"]
         return None
+
+
+def _check_references(name: str, code: str, names: Sequence[str], op_id: str | None = None) -> list[str]:
+    """The ``__init__`` parameters of ``code``; a ProjectError if ``names`` (to be references) holds another."""
+    known = init_parameters(code)
+    unknown = [item for item in names if item not in known]
+    if unknown:
+        raise ProjectError(
+            f"operation {name!r} has no __init__ parameter {unknown[0]!r} to make a reference "
+            f"(its parameters: {', '.join(known) or 'none'})",
+            op_id,
+        )
+    return known

@@ -57,6 +57,7 @@ def make_server(
     os.environ["BOKEH_RESOURCES"] = "server"
     import panel as pn
 
+    from deepforge_panel.api import routes as api_routes
     from deepforge_panel.apps.workbench import workbench
 
     hub = ProjectHub(Workspace(home), compute=compute, compute_options=compute_options)
@@ -76,7 +77,7 @@ def make_server(
         title="DeepForge-Panel",
         websocket_max_message_size=WEBSOCKET_MAX_MESSAGE,
         allow_websocket_origin=[f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"],
-        extra_patterns=[sync.route("/sync"), *peering.routes().routes("/peer")],
+        extra_patterns=[sync.route("/sync"), *peering.routes().routes("/peer"), *api_routes(hub)],
         **kwargs,
     )
     peering.label = f"{peering.label.rsplit(':', 1)[0]}:{server.port}"

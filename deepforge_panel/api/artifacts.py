@@ -1,0 +1,67 @@
+"""``/projects/{project}/artifacts``: artifacts with their provenance, and their stored bytes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tornado.ioloop import IOLoop
+
+from deepforge_panel.api.declare import ApiError, Call, route
+from deepforge_panel.api.edits import live
+from deepforge_panel.api.schemas import ARTIFACT, STRING, array, artifact_json
+from deepforge_panel.artifacts import read_artifact
+from deepforge_panel.io_nodes import InputError, find_artifact
+
+TAG = "artifacts"
+ONE = "/projects/{project}/artifacts/{artifact}"
+
+
+@route(
+    "GET",
+    "/projects/{project}/artifacts",
+    "Every artifact, oldest first, with its provenance",
+    tag=TAG,
+    response=array(ARTIFACT),
+    query={"name": STRING},
+    errors=(400, 404),
+)
+def list_artifacts(call: Call) -> list[dict[str, Any]]:
+    wanted = call.query.get("name")
+    return [artifact_json(a) for a in live(call).artifacts.all() if wanted is None or a.name == wanted]
+
+
+@route("GET", ONE, "One artifact (by id, or the newest of a name) with its provenance", tag=TAG, response=ARTIFACT)
+def get_artifact(call: Call) -> dict[str, Any]:
+    return artifact_json(_find(call))
+
+
+def _find(call: Call) -> Any:
+    """The artifact named by id, or the newest one of that name (as an Input node picks one)."""
+    try:
+        return find_artifact(live(call), call.params["artifact"])
+    except InputError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+@route(
+    "GET",
+    ONE + "/content",
+    "The artifact's stored bytes, as the job stored them (``deepforge:<serializer>`` and its payload)",
+    tag=TAG,
+    response=None,
+    produces="application/octet-stream",
+)
+async def download_artifact(call: Call) -> None:
+    artifact = _find(call)
+    storage = call.hub.orchestrator(live(call).name).storage
+    try:
+        data = await IOLoop.current().run_in_executor(None, read_artifact, artifact, storage)
+    except FileNotFoundError as exc:
+        raise ApiError(404, f"artifact {artifact.name!r} ({artifact.id}) has no stored bytes: {exc}") from None
+    handler = call.handler
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", artifact.name) or "artifact"
+    handler.set_header("Content-Type", "application/octet-stream")
+    handler.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+    handler.set_header("X-Content-Hash", artifact.hash)
+    handler.finish(data)

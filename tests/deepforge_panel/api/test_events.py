@@ -1,0 +1,46 @@
+"""An execution's events as server-sent events: they arrive while its job runs, and the stream ends with it."""
+
+from __future__ import annotations
+
+import time
+
+from deepforge_panel.client import Client, Event
+
+
+def _collect(client: Client, project: str, execution: str) -> list[tuple[float, Event]]:
+    return [(time.monotonic(), event) for event in client.events(project, execution, timeout=60)]
+
+
+def test_console_lines_and_statuses_arrive_while_the_job_runs(client: Client, project: str) -> None:
+    client.add_node(project, "chain", "Slow", name="slow", attributes={"lines": 4, "pause": 0.4})
+    client.connect(project, "chain", "add", "result", "slow", "data")
+    execution = client.run(project, "chain")["id"]
+    received = _collect(client, project, execution)
+    kinds = [event.kind for _, event in received]
+    assert kinds[-1] == "end" and received[-1][1].data["status"] == "succeeded", kinds
+    slow = [(at, e.data) for at, e in received if e.data.get("job") == "slow"]
+    lines = [(at, data["text"]) for at, data in slow if "text" in data]
+    assert [text for _, text in lines] == [f"line {i}\n" for i in range(4)]
+    statuses = [data["status"] for _, data in slow if "status" in data]
+    assert statuses[-1] == "succeeded" and "running" in statuses, statuses
+    finished = next(at for at, data in slow if data.get("status") == "succeeded")
+    assert finished - lines[0][0] > 0.8, "the first line came when the job ended, not while it ran"
+    assert lines[1][0] - lines[0][0] > 0.2, "lines came in one burst"
+
+
+def test_a_cancelled_execution_ends_its_stream_and_a_late_reader_gets_it_all(client: Client, project: str) -> None:
+    client.add_node(project, "chain", "Slow", name="slow", attributes={"lines": 100, "pause": 0.2})
+    client.connect(project, "chain", "add", "result", "slow", "data")
+    execution = client.run(project, "chain")["id"]
+    for event in client.events(project, execution, timeout=60):
+        if event.kind == "console":
+            client.cancel(project, execution)
+        if event.kind == "end":
+            assert event.data["status"] == "cancelled"
+            break
+    else:
+        raise AssertionError("the stream ended without an end event")
+    replay = [event for _, event in _collect(client, project, execution)]
+    assert replay[-1] == Event("end", {"status": "cancelled", "error": "cancelled"})
+    assert any(e.kind == "console" and e.data["text"] == "line 0\n" for e in replay)
+    assert any(e.kind == "job" and e.data["job"] == "slow" and e.data["status"] == "cancelled" for e in replay)
