@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.cli_exports import add_commands as export_commands
 from deepforge_panel.cli_notebooks import add_commands as notebook_commands
 from deepforge_panel.cli_peers import add_commands as peer_commands
 from deepforge_panel.errors import USER_ERRORS
@@ -396,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_settings)
     peer_commands(sub, common)
     notebook_commands(sub, common)
+    export_commands(sub, common)
     for lib in loaded_libraries():
         lib.add_commands(sub, common)
     return parser

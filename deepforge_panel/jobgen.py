@@ -38,12 +38,12 @@ job = Job(__file__)
 with job.running():
     from operation import {class_name}
 
-    operation = {class_name}({reference_args}**job.attributes)
-{load_inputs}    {assign}operation.execute({call_args})
+    operation = {construct}
+{load_inputs}    {execute}
 {save_outputs}'''
 
 
-def _in_docstring(text: str) -> str:
+def in_docstring(text: str) -> str:
     """``text`` as it may stand inside the entry script's docstring: names are anyone's, quotes included."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -55,6 +55,26 @@ activate(__file__)  # from here on in the environment environment.json declares,
 """
 
 
+def construct_call(class_name: str, references: dict[str, str], attributes: str) -> str:
+    """Python that makes the operation: ``class_name`` called with each reference's expression by name, then
+    ``attributes`` (an expression of a dict) as keywords."""
+    reference_args = "".join(f"{name}={expr}, " for name, expr in references.items())
+    return f"{class_name}({reference_args}**{attributes})"
+
+
+def execute_call(instance: str, inputs: dict[str, str], outputs: list[str]) -> str:
+    """Python that runs ``instance.execute`` with each connected input's expression by name, its results assigned
+    to ``outputs`` (in the order the interface lists them; none, one, or unpacked)."""
+    call = ", ".join(f"{name}={expr}" for name, expr in inputs.items())
+    if not outputs:
+        assign = ""
+    elif len(outputs) == 1:
+        assign = f"{outputs[0]} = "
+    else:
+        assign = ", ".join(outputs) + " = "
+    return f"{assign}{instance}.execute({call})"
+
+
 def render_main(
     job_name: str, interface: Interface, connected: set[str], origin: str, *, environment: bool = False
 ) -> str:
@@ -63,24 +83,16 @@ def render_main(
     inputs = [p.name for p in interface.inputs if p.name in connected]
     outputs = [p.name for p in interface.outputs]
     load = "".join(f"    {name} = job.input({name!r})\n" for name in inputs)
-    call = ", ".join(f"{name}={name}" for name in inputs)
-    if not outputs:
-        assign = ""
-    elif len(outputs) == 1:
-        assign = f"{outputs[0]} = "
-    else:
-        assign = ", ".join(outputs) + " = "
     save = "".join(f"    job.output({name!r}, {name})\n" for name in outputs)
-    reference_args = "".join(f"{r.name}=job.reference({r.name!r}), " for r in interface.references)
+    references = {r.name: f"job.reference({r.name!r})" for r in interface.references}
     return _MAIN.format(
-        job_name=_in_docstring(repr(job_name)),
+        job_name=in_docstring(repr(job_name)),
         activate=_ACTIVATE if environment else "",
+        construct=construct_call(interface.class_name, references, "job.attributes"),
         class_name=interface.class_name,
-        reference_args=reference_args,
-        origin=_in_docstring(origin),
+        origin=in_docstring(origin),
         load_inputs=load,
-        assign=assign,
-        call_args=call,
+        execute=execute_call("operation", {name: name for name in inputs}, outputs),
         save_outputs=save,
     )
 
@@ -108,7 +120,7 @@ def write_job_folder(
     """
     check_file_names([*(references or {}), *(utilities or {})], "reference and utility")  # before anything is written
     folder.mkdir(parents=True, exist_ok=True)
-    for relative, data in _runtime_files().items():
+    for relative, data in runtime_files().items():
         target = folder / "deepforge" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -118,7 +130,7 @@ def write_job_folder(
         for name, source in references.items():
             (folder / "references" / f"{name}.py").write_text(source)
     write_utilities(folder, utilities or {})
-    init = "\n\n".join(c for c in dict.fromkeys(init_code or []) if c.strip())
+    init = joined_init(init_code or [])
     if init:
         (folder / "library_init.py").write_text(init)
     spec = {"name": job_name, "attributes": attributes, "inputs": inputs, "storage": {"url": storage_url}}
@@ -133,13 +145,18 @@ def write_job_folder(
 
 
 @functools.cache
-def _runtime_files() -> dict[str, bytes]:
+def runtime_files() -> dict[str, bytes]:
     """The job runtime's files (relative path -> bytes), read once per process: every job folder gets a copy."""
     return {
         path.relative_to(RUNTIME).as_posix(): path.read_bytes()
         for path in sorted(RUNTIME.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+
+
+def joined_init(init_code: list[str]) -> str:
+    """The libraries' and the project's init code as one module's source, each piece once ("" when none)."""
+    return "\n\n".join(c for c in dict.fromkeys(init_code) if c.strip())
 
 
 def check_file_names(names: Iterable[str], what: str) -> None:
