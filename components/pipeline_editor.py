@@ -20,6 +20,7 @@ from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.flow import FollowedSelection, ReactFlow, deleted_ids
 from deepforge_panel.components.markup import md_text
 from deepforge_panel.components.operation_editor import OperationEditor
+from deepforge_panel.components.pipeline_export import PipelineExport
 from deepforge_panel.components.presence import mark_html, mark_style, marks, on_marks_change
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
@@ -183,6 +184,7 @@ class PipelineEditor(ProjectComponent):
         self.delete_button = pn.widgets.Button(label="Delete node", color="danger", visible=False)
         self.delete_button.on_click(self._delete_selected)
         self.code = OperationEditor(project=self.project)
+        self.export = PipelineExport(project=self.project, session=self.session)
         self._attribute_signature: tuple[Any, ...] = ()
         self._views: dict[str, tuple[str, pn.pane.HTML]] = {}
         self._drawn: str | None = None
@@ -562,6 +564,7 @@ class PipelineEditor(ProjectComponent):
             sizing_mode="stretch_width",
         )
         side = pn.Column(
+            self.export,
             self.node_title,
             self.node_name,
             self.attributes,

@@ -1,0 +1,42 @@
+"""The pipeline editor's export buttons download the shown pipeline as a script, a notebook and a zipped folder."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tests.browser.test_workbench import TIMEOUT, open_project
+
+
+def download(page: Any, label: str) -> tuple[bytes, str]:
+    """Click the export button ``label`` and return the bytes of the file the browser saved, and its name."""
+    with page.expect_download(timeout=TIMEOUT) as started:
+        page.locator(".df-pipeline-export .bk-btn:visible", has_text=label).click()
+    saved = started.value
+    return Path(saved.path()).read_bytes(), saved.suggested_filename
+
+
+def test_the_shown_pipeline_downloads_in_each_format(
+    server: Any, project: str, new_tab: Any, screenshots: Path
+) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator(".df-pipeline-export").screenshot(path=screenshots / "pipeline-export.png")
+
+    data, name = download(page, "Script (.py)")
+    assert name == "train.py"
+    classes = {n.name for n in ast.parse(data.decode()).body if isinstance(n, ast.ClassDef)}
+    assert {"LoadDataset", "TrainClassifier", "ScoreClassifier"} <= classes
+
+    data, name = download(page, "Notebook (.ipynb)")
+    cells = json.loads(data)["cells"]
+    assert name == "train.ipynb" and any("class TrainClassifier" in "".join(c["source"]) for c in cells)
+
+    data, name = download(page, "Folder (.zip)")
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert name == "train.zip" and {"train/run.py", "train/requirements.txt", "train/operations/LoadDataset.py"} <= (
+        set(names)
+    )
