@@ -34,9 +34,12 @@ def literal(text: str) -> str:
     """``text`` as a Python string literal that reads as the text: triple-quoted, lines kept."""
     if "\r" in text or any(ord(c) < 32 and c not in "\n\t" for c in text):
         return repr(text)
-    escaped = text.replace("\\", "\\\\").replace("'''", "\\'\\'\\'")
-    if escaped.endswith("'"):
-        escaped = escaped[:-1] + "\\'"
+    body = text.replace("\\", "\\\\")
+    last = len(body) - 1
+    escaped = "".join(
+        "\\'" if c == "'" and (i == last or "'" in body[max(i - 1, 0) : i] + body[i + 1 : i + 2]) else c
+        for i, c in enumerate(body)
+    )  # a quote in a run of quotes, or the last character, would end the literal
     return f"'''{escaped}'''"
 
 

@@ -19,6 +19,7 @@ cells in order in one fresh ``python`` process instead.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import io
@@ -419,3 +420,39 @@ def workbench_bytes(project: Project, artifact: Any) -> bytes:
     from deepforge_panel.jobruntime.deepforge.storage import fetch
 
     return fetch(artifact.url, {}, artifact.hash)
+
+
+@pytest.mark.slow
+def test_the_example_cnn_exported_as_a_folder_builds_its_architecture_from_the_generated_code(tmp_path: Path) -> None:
+    from deepforge_panel.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "home")
+    project = workspace.open("digits")
+    expected = workbench_hashes(project, asyncio.run(workspace.orchestrator(project).run("train-cnn", cache=False)))
+    folder = export_pipeline(project, "train-cnn", "folder", tmp_path / "train-cnn")
+    architecture = (folder.path / "references" / "digits_cnn.py").read_text()
+    assert "def build_model()" in architecture and "keras.layers.Conv2D(" in architecture
+    python = fresh_venv(tmp_path / "venv", see_workbench=True)
+    started = time.monotonic()
+    run_export(python, [str(folder.path / "run.py"), "--out", "out"], tmp_path / "run")
+    print(f"the exported CNN pipeline ran in {time.monotonic() - started:.1f} s")
+    assert exported_hashes(tmp_path / "run" / "out") == expected, "the same model bytes, the same accuracy"
+
+
+@pytest.mark.parametrize("text", ["plain\n", "a 'quoted' \"text\"'", "'''inside'''", "back\\slash\\n", "tab\tcr\r\n"])
+def test_embedded_code_reads_back_as_written(text: str) -> None:
+    from deepforge_panel.exports.render import literal
+
+    assert ast.literal_eval(literal(text)) == text
+
+
+def test_inputs_stored_remotely_need_fsspec_and_their_protocol(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    project.artifacts.add("remote", "int", "s3://bucket/ab/" + "ab" * 32, "ab" * 32, 3)
+    pid = project.pipelines.create("fed")
+    start = project.pipelines.add_node(pid, input_operation(project), name="start", attributes={"artifact": "remote"})
+    add = project.pipelines.add_node(pid, project.operations.add(ADD), name="add")
+    project.pipelines.add_edge(pid, start, "data", add, "data")
+    done = export_pipeline(project, "fed", "script", tmp_path / "fed.py")
+    assert {line.split("==")[0] for line in done.requirements} == {"fsspec", "s3fs"}
+    assert f"INPUTS = {{'start': 's3://bucket/ab/{'ab' * 32}'}}" in done.path.read_text()
