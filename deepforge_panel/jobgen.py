@@ -13,8 +13,12 @@ reads them from ``$DEEPFORGE_STORAGE_OPTIONS`` (JSON), set by the workbench or b
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
 import re
+import shutil
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -111,19 +115,22 @@ def write_job_folder(
     utilities: dict[str, str] | None = None,
     origin: str = "",
     environment: Environment | None = None,
+    runtime_copy: Path | None = None,
 ) -> Path:
     """Write the job folder and return it; ``inputs`` maps connected input names to {url, hash}; the job runs in
     ``environment``'s virtual environment if one is given (the workbench's interpreter otherwise).
 
     Outputs go under ``storage_url``; the options to reach it travel in the job's environment
-    (:func:`job_environment`), so no secret is written to disk.
+    (:func:`job_environment`), so no secret is written to disk. With ``runtime_copy`` (a folder on the same
+    file system), the runtime's files are hard links to one read-only copy kept there (:func:`link_runtime`).
     """
     check_file_names([*(references or {}), *(utilities or {})], "reference and utility")  # before anything is written
     folder.mkdir(parents=True, exist_ok=True)
-    for relative, data in runtime_files().items():
-        target = folder / "deepforge" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    if runtime_copy is None or not link_runtime(runtime_copy, folder / "deepforge"):
+        for relative, data in runtime_files().items():
+            target = folder / "deepforge" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     (folder / "operation.py").write_text(code)
     if references:
         (folder / "references").mkdir(exist_ok=True)
@@ -152,6 +159,53 @@ def runtime_files() -> dict[str, bytes]:
         for path in sorted(RUNTIME.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
+
+
+def link_runtime(copies: Path, target: Path) -> bool:
+    """Make ``target`` the runtime package as hard links to a read-only copy of it under ``copies`` (made once per
+    runtime version, and checked once per process); False, with nothing left in ``target``, where the file
+    system cannot link (the caller then writes the files). Linking ten files takes a fifth of a millisecond
+    where writing them can take several."""
+    files = runtime_files()
+    try:
+        source = _runtime_copy(copies)
+        for relative in files:
+            link = target / relative
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source / relative, link)
+    except OSError:
+        shutil.rmtree(target, ignore_errors=True)
+        return False
+    return True
+
+
+@functools.cache
+def _runtime_copy(copies: Path) -> Path:
+    """The read-only copy of the runtime under ``copies``, written if missing and rewritten if it was changed."""
+    files = runtime_files()
+    digest = hashlib.sha256(json.dumps({k: hashlib.sha256(v).hexdigest() for k, v in files.items()}).encode())
+    folder = copies / digest.hexdigest()[:16]
+    if all(_holds(folder / relative, data) for relative, data in files.items()):
+        return folder
+    staging = copies / f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    for relative, data in files.items():
+        path = staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o444)
+    shutil.rmtree(folder, ignore_errors=True)  # a changed copy; job folders linked to it keep their files
+    try:
+        staging.rename(folder)
+    except OSError:  # another process put its copy in place meanwhile
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def joined_init(init_code: list[str]) -> str:

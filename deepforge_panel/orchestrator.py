@@ -44,6 +44,7 @@ from deepforge_panel.io_nodes import InputError, find_artifact, is_input, is_out
 from deepforge_panel.job_cache import job_key
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
 from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError
+from deepforge_panel.preload import job_preload
 from deepforge_panel.project import default_author
 from deepforge_panel.references import UnbuildableReference
 from deepforge_panel.runners import current_runner
@@ -360,12 +361,17 @@ class Orchestrator:
             environment=job_environment_for(
                 snap.environment, reach["url"], (ref.library for ref in snap.references.values())
             ),
+            runtime_copy=self.workdir / ".runtime",
         )
         from deepforge_panel.adapters.compute import JobSpec
 
         log_level = self.project.job_log_level
         quiet = log_level == "quiet"
-        spec = JobSpec(id=job_id, folder=folder, env=job_environment(reach["options"], log_level), limits=snap.limits)
+        preload = job_preload(
+            snap.code, [*(ref.code for ref in snap.references.values()), *run.library_init, *run.utilities.values()]
+        )
+        env = job_environment(reach["options"], log_level)
+        spec = JobSpec(id=job_id, folder=folder, env=env, limits=snap.limits, preload=preload)
         run.artifacts[node_id] = {}
         errors: list[str] = []
         stopped: list[str] = []

@@ -1,7 +1,8 @@
 """Time and memory limits of a job process, watched from outside it by whichever adapter runs it.
 
-The memory of a job is the resident memory of its whole process tree (a job that starts workers counts
-them too), read with psutil every :data:`WATCH_S`; a job past a limit is stopped (its process group, not
+The memory of a job is the memory its whole process tree holds on its own (a job that starts workers counts
+them too): the unique set size, pages no other process maps, so a job forked from a warm process is not
+charged for the libraries it shares with it; read with psutil every :data:`WATCH_S`; a job past a limit is stopped (its process group, not
 the machine) and the adapter says why with a :class:`~deepforge_panel.adapters.compute.messages.Stopped`.
 """
 
@@ -60,12 +61,12 @@ class LimitWatch:
         if limits.time_s is not None and time.monotonic() - self.started > limits.time_s:
             return f"timed out after {limits.time_s:g} s"
         if limits.memory_mb is not None and self._process is not None:
-            used = self._resident_bytes()
+            used = self._own_bytes()
             if used > limits.memory_mb * 1024 * 1024:
                 return f"out of memory (limit {limits.memory_mb:g} MiB): it used {used / 1024 / 1024:.0f} MiB"
         return None
 
-    def _resident_bytes(self) -> int:
+    def _own_bytes(self) -> int:
         import psutil
 
         assert self._process is not None
@@ -76,7 +77,7 @@ class LimitWatch:
             return 0
         for process in processes:
             try:
-                total += process.memory_info().rss
+                total += process.memory_full_info().uss
             except psutil.Error:
                 continue  # ended meanwhile
         return total

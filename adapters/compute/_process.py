@@ -12,7 +12,17 @@ from typing import Any
 from deepforge_panel.adapters.compute._lines import Oversized
 from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV, EventRecord, Line, Stream
 
-__all__ = ["CONSOLE_LIMIT", "KILL_GRACE_S", "LINE_LIMIT", "job_argv", "line", "record", "signal_group", "spawn_options"]
+__all__ = [
+    "CONSOLE_LIMIT",
+    "KILL_GRACE_S",
+    "LINE_LIMIT",
+    "job_argv",
+    "job_env",
+    "line",
+    "record",
+    "signal_group",
+    "spawn_options",
+]
 
 # Figures travel as single JSON records on the events channel, so a record may be this long; a longer one
 # is dropped, so reading the channel stays bounded.
@@ -37,7 +47,7 @@ def spawn_options(
     events channel's write end its only extra file, its own process group (so a cancel reaches its children)."""
     return {
         "cwd": cwd,
-        "env": _job_env(extra_env, events_fd),
+        "env": job_env(extra_env, events_fd),
         "stdin": subprocess.PIPE if stdin else subprocess.DEVNULL,
         "stdout": subprocess.PIPE,
         "stderr": subprocess.PIPE,
@@ -46,7 +56,7 @@ def spawn_options(
     }
 
 
-def _job_env(extra: Mapping[str, str], events_fd: int) -> dict[str, str]:
+def job_env(extra: Mapping[str, str], events_fd: int) -> dict[str, str]:
     """This process's environment plus the job's variables, unbuffered so lines stream, and
     the number of the events channel's write end, which the job inherits (``pass_fds``)."""
     return {**os.environ, **extra, "PYTHONUNBUFFERED": "1", EVENTS_FD_ENV: str(events_fd)}

@@ -18,12 +18,14 @@ __all__ = ["ComputeAdapter", "Emit", "JobControl", "JobSpec", "Limits"]
 @dataclass(frozen=True)
 class JobSpec:
     """One job: a folder holding ``main.py``, run as ``python main.py`` with ``cwd=folder``; an adapter stops it
-    past its ``limits``, saying so with a ``Stopped`` message before the exit."""
+    past its ``limits``, saying so with a ``Stopped`` message before the exit. ``preload`` names modules the job
+    is going to import, which an adapter with warm processes may import ahead (a hint: nothing depends on it)."""
 
     id: str
     folder: Path
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    preload: tuple[str, ...] = ()
 
 
 class JobControl:

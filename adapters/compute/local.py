@@ -1,18 +1,25 @@
 """Run jobs as subprocesses on this machine, at most ``max_workers`` at once.
 
-Each job gets three pipes: stdout, stderr and its events channel (see ``ComputeAdapter.run``).
+Each job gets three pipes: stdout, stderr and its events channel (see ``ComputeAdapter.run``). Where the
+machine allows it, jobs are forked from a warm fork server (``_forkserver.py``) rather than started as new
+interpreters: the same process a new ``python main.py`` would be, without paying for Python's start and the
+job's imports each time. One fork server serves the jobs that share an environment; if it cannot (it died),
+the job is started anew instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
+from deepforge_panel.adapters.compute._forked_process import ForkedProcess
+from deepforge_panel.adapters.compute._forkserver import ForkServer, ForkServerGone, available
 from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
@@ -20,6 +27,7 @@ from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
+    job_env,
     line,
     record,
     signal_group,
@@ -30,18 +38,48 @@ from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Sto
 
 __all__ = ["LocalCompute"]
 
+log = logging.getLogger(__name__)
+
+
+class _Process(Protocol):
+    """What this adapter uses of a job's process: ``asyncio.subprocess.Process`` and ``ForkedProcess`` have it."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
 
 class LocalCompute(ComputeAdapter):
-    """Subprocesses of this process; jobs beyond ``max_workers`` wait for a free slot, in order."""
+    """Subprocesses of this process; jobs beyond ``max_workers`` wait for a free slot, in order.
+
+    ``fork``: fork jobs from a warm fork server (the default where the machine allows it) or start each
+    as a new interpreter (``False``)."""
 
     name: ClassVar[str] = "local"
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(self, max_workers: int | None = None, *, fork: bool | None = None) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        if fork and not available():
+            raise ValueError("this machine cannot fork jobs from a fork server (Linux only)")
         self.max_workers = max_workers or os.cpu_count() or 1
+        self.fork = available() if fork is None else fork
         self._slots = asyncio.Semaphore(self.max_workers)
-        self._running: set[asyncio.subprocess.Process] = set()
+        self._running: set[_Process] = set()
+        self._servers: dict[frozenset[tuple[str, str]], ForkServer] = {}
         self._stopped = False
 
     async def start(self) -> None:
@@ -49,9 +87,40 @@ class LocalCompute(ComputeAdapter):
         self._stopped = False
 
     async def stop(self) -> None:
-        """Kill every running job (its whole process group) and wait for it; start no queued one."""
+        """Kill every running job (its whole process group) and wait for it; start no queued one; end the
+        fork servers."""
         self._stopped = True
         await asyncio.gather(*(_terminate(proc) for proc in list(self._running)))
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()
+
+    def warm(self, env: dict[str, str], modules: tuple[str, ...]) -> None:
+        """Import ``modules`` ahead in the fork server for jobs with environment ``env`` (started if need be)."""
+        if self.fork and not self._stopped:
+            with contextlib.suppress(ForkServerGone):
+                self._server(env).warm(modules)
+
+    def _server(self, env: dict[str, str]) -> ForkServer:
+        """The fork server for jobs with this environment, started on first use (again if it died)."""
+        key = frozenset(env.items())
+        server = self._servers.get(key)
+        if server is None or not server.alive:
+            if server is not None:
+                server.close()
+            server = self._servers[key] = ForkServer(job_env(env, -1))
+        return server
+
+    async def _spawn(self, job: JobSpec, events_write: int, *, stdin: bool) -> _Process:
+        """The job's process: forked where possible, else a new interpreter."""
+        if self.fork:
+            try:
+                return await ForkedProcess.start(self._server(job.env), job, events_write, stdin=stdin)
+            except ForkServerGone as exc:
+                log.warning("job %s starts as a new process: %s", job.id, exc)
+        return await asyncio.create_subprocess_exec(
+            *job_argv(), **spawn_options(job.folder, job.env, events_write, stdin=stdin), limit=BUFFER
+        )
 
     async def run(self, job: JobSpec, emit: Emit, control: JobControl | None = None) -> int:
         """Run ``python main.py`` in ``job.folder`` here; see ``ComputeAdapter.run``."""
@@ -62,11 +131,7 @@ class LocalCompute(ComputeAdapter):
             # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
             events_read, events_write = os.pipe()
             try:
-                proc = await asyncio.create_subprocess_exec(
-                    *job_argv(),
-                    **spawn_options(job.folder, job.env, events_write, stdin=control is not None),
-                    limit=BUFFER,
-                )
+                proc = await self._spawn(job, events_write, stdin=control is not None)
             except BaseException:
                 os.close(events_read)
                 raise
@@ -95,7 +160,7 @@ class LocalCompute(ComputeAdapter):
                 self._running.discard(proc)
 
 
-async def _feed(control: JobControl, proc: asyncio.subprocess.Process) -> None:
+async def _feed(control: JobControl, proc: _Process) -> None:
     """Deliver what the control sends until the job ends: stdin lines, SIGINT, end of input."""
     stdin = proc.stdin
     assert stdin is not None
@@ -113,7 +178,7 @@ async def _feed(control: JobControl, proc: asyncio.subprocess.Process) -> None:
             return  # the job is gone: nothing left to deliver to
 
 
-async def _watch(proc: asyncio.subprocess.Process, limits: Limits, emit: Emit) -> None:
+async def _watch(proc: _Process, limits: Limits, emit: Emit) -> None:
     """Stop the job once it goes past a limit, saying which; ends with it."""
     watch = LimitWatch(proc.pid, limits)
     while proc.returncode is None:
@@ -155,7 +220,7 @@ async def _events_reader(fd: int) -> AsyncIterator[asyncio.StreamReader]:
         transport.close()
 
 
-async def _terminate(proc: asyncio.subprocess.Process) -> None:
+async def _terminate(proc: _Process) -> None:
     """SIGTERM the job's process group, SIGKILL it after a grace, and reap the job."""
     signal_group(proc.pid, signal.SIGTERM)
     try:

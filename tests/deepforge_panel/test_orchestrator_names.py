@@ -41,6 +41,6 @@ def test_job_folders_are_named_by_ids_whatever_the_node_names(tmp_path: Path) ->
 
     assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
     assert {job.name for job in execution.jobs.values()} == {"first", *HOSTILE}
-    folders = sorted(p.relative_to(workdir) for p in workdir.glob("*/*") if p.is_dir())
+    folders = sorted(p.relative_to(workdir) for p in workdir.glob("[!.]*/*") if p.is_dir())  # not .runtime
     assert folders == sorted(Path(execution.id, job_id) for job_id in execution.jobs)
     assert not list(tmp_path.glob("**/x/j*")) and not Path("/tmp/x/j").exists()

@@ -1,0 +1,200 @@
+"""A fork server for job processes: one warm interpreter that forks each job instead of starting Python anew.
+
+Starting ``python main.py`` costs a job the interpreter's start and its imports, again for every job: about
+50 ms for the job runtime alone, seconds for TensorFlow. The fork server (``_zygote.py``, its own process)
+imports those once, ahead, and forks a child per job that is, from then on, the same process ``python
+main.py`` would have been (see ``_zygote.py``): its own process group, folder, environment and pipes, so a job
+is as isolated as before, cancelling and limits work by its pid as before, and the job folder still runs by
+hand. Jobs of an operation with an environment of its own re-execute into it from the forked child, as
+they do from a fresh one.
+
+This module is the workbench's side, usable from any thread: :meth:`ForkServer.spawn` hands the job's
+pipes over (``SCM_RIGHTS``) and gives a :class:`Forked` whose futures say the job's pid and, later, its exit
+code. Linux only (``SOCK_SEQPACKET``); :func:`available` says whether this machine has what it needs.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepforge_panel import jobruntime
+from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV
+
+__all__ = ["ForkServer", "ForkServerGone", "Forked", "available"]
+
+ZYGOTE = Path(__file__).with_name("_zygote.py")
+RUNTIME = Path(jobruntime.__file__).parent
+"""The folder holding the job runtime package ``deepforge``, so the server can import it ahead."""
+
+GONE_CODE = -signal.SIGKILL
+"""The exit code of jobs whose fork server ended before telling how they ended: they are killed."""
+
+
+def available() -> bool:
+    """Whether jobs can be forked here: a POSIX system with ``SOCK_SEQPACKET`` and descriptor passing."""
+    return sys.platform == "linux" and hasattr(socket, "SOCK_SEQPACKET") and hasattr(socket, "send_fds")
+
+
+class ForkServerGone(RuntimeError):
+    """The fork server is not running (it could not start, died, or was closed)."""
+
+
+@dataclass
+class Forked:
+    """A job handed to the fork server: ``pid`` resolves once it runs, ``exited`` with its exit code."""
+
+    pid: Future[int] = field(default_factory=Future)
+    exited: Future[int] = field(default_factory=Future)
+
+
+class ForkServer:
+    """One fork server process, started with the environment its jobs share (what imports may read)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = {k: v for k, v in env.items() if k != EVENTS_FD_ENV}
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, str(ZYGOTE), str(theirs.fileno()), str(RUNTIME)],
+                env=self.env,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl+C reaches the workbench, which decides
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._socket = ours
+        self._lock = threading.Lock()
+        self._replies: collections.deque[Forked] = collections.deque()
+        self._running: dict[int, Forked] = {}
+        self._early: dict[int, int] = {}  # exits read before the reply that named the pid was handled
+        self._gone = False
+        self._reader = threading.Thread(target=self._read, name="deepforge-forkserver", daemon=True)
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server still takes jobs."""
+        return not self._gone
+
+    def warm(self, modules: Sequence[str]) -> None:
+        """Have the server import ``modules`` now, ahead of the jobs that will need them."""
+        self._send({"preload": list(modules)}, [])
+
+    def spawn(
+        self,
+        cwd: str | os.PathLike[str],
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        fds: Sequence[int],
+        preload: Sequence[str] = (),
+    ) -> Forked:
+        """Fork a job running ``argv`` in ``cwd`` with environment ``env`` (whole, not added to the server's)
+        and ``fds`` (stdin, stdout, stderr, events write end) as its pipes; the caller keeps and closes its
+        copies of them. Raises :class:`ForkServerGone` if the server is not running."""
+        forked = Forked()
+        request = {
+            "cwd": os.fspath(cwd),
+            "argv": list(argv),
+            "env": {k: v for k, v in env.items() if k != EVENTS_FD_ENV},
+            "events_env": EVENTS_FD_ENV,
+            "preload": list(preload),
+        }
+        self._send(request, list(fds), forked)
+        return forked
+
+    def close(self) -> None:
+        """End the server (its running children end with it, see ``_zygote.py``) and reap it."""
+        self._mark_gone()
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._socket.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._reader.join(timeout=5)
+
+    def _send(self, request: dict[str, Any], fds: list[int], forked: Forked | None = None) -> None:
+        data = json.dumps(request).encode()
+        with self._lock:
+            if self._gone:
+                raise ForkServerGone("the fork server is not running")
+            try:
+                socket.send_fds(self._socket, [data], fds)
+            except OSError as exc:
+                raise ForkServerGone(f"the fork server is not running ({exc})") from exc
+            if forked is not None:
+                self._replies.append(forked)
+
+    def _read(self) -> None:
+        """Hand each message of the server to the future it settles; on its end, settle them all."""
+        while True:
+            try:
+                data = self._socket.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            self._handle(json.loads(data))
+        self._mark_gone()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            if "exited" in message:
+                pid, code = int(message["exited"]), int(message["code"])
+                forked = self._running.pop(pid, None)
+                if forked is None:
+                    self._early[pid] = code
+                    return
+            else:
+                forked = self._replies.popleft()
+                if "error" in message:
+                    forked.pid.set_exception(ForkServerGone(str(message["error"])))
+                    return
+                pid = int(message["pid"])
+                early = self._early.pop(pid, None)
+                if early is None:
+                    self._running[pid] = forked
+                forked.pid.set_result(pid)
+                if early is None:
+                    return
+                code = early
+        forked.exited.set_result(code)
+
+    def _mark_gone(self) -> None:
+        """No more jobs: whatever still waits on this server learns it is gone; jobs it left running are killed
+        (nothing could tell how they end) and count as killed."""
+        with self._lock:
+            self._gone = True
+            waiting, self._replies = list(self._replies), collections.deque()
+            running, self._running = dict(self._running), {}
+        for forked in waiting:
+            if not forked.pid.done():
+                forked.pid.set_exception(ForkServerGone("the fork server ended before starting the job"))
+        for pid, forked in running.items():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            if not forked.exited.done():
+                forked.exited.set_result(GONE_CODE)
