@@ -13,12 +13,14 @@ a refusal raises :class:`ApiError` with the server's message and HTTP status.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["ApiError", "Client", "Event"]
@@ -73,15 +75,22 @@ class Client:
         body: Any = None,
         query: dict[str, Any] | None = None,
         timeout: float | None = None,
+        upload: BinaryIO | bytes | None = None,
     ) -> Any:
         url = self.base + path
         given = {k: v for k, v in (query or {}).items() if v is not None}
         if given:
             url += "?" + urlencode(given)
-        data = None if body is None else json.dumps(body).encode()
+        data: Any = None if body is None else json.dumps(body).encode()
+        if upload is not None:
+            data = upload
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Authorization", f"token {self.token}")
-        if data is not None:
+        if upload is not None:  # a file goes in blocks, never read whole
+            size = len(upload) if isinstance(upload, bytes) else os.fstat(upload.fileno()).st_size - upload.tell()
+            request.add_header("Content-Type", "application/octet-stream")
+            request.add_header("Content-Length", str(size))
+        elif data is not None:
             request.add_header("Content-Type", "application/json")
         try:
             return urllib.request.urlopen(request, timeout=timeout or self.timeout)
@@ -263,6 +272,47 @@ class Client:
         """The artifact's stored bytes."""
         with self._open("GET", f"/projects/{_part(project)}/artifacts/{_part(artifact)}/content") as response:
             return response.read()
+
+    def upload(self, project: str, name: str, source: str | Path | bytes, *, type: str | None = None) -> dict[str, Any]:
+        """A file (a path, streamed) or bytes as a new artifact ``name``; an operation given it receives its bytes.
+        What :meth:`download` gave is stored as it was (the same artifact content)."""
+        path = f"/projects/{_part(project)}/artifacts"
+        if isinstance(source, bytes):
+            return self._upload(path, source, {"name": name, "type": type})
+        with open(source, "rb") as file:
+            return self._upload(path, file, {"name": name, "type": type, "filename": Path(source).name})
+
+    def _upload(self, path: str, data: BinaryIO | bytes, query: dict[str, Any]) -> Any:
+        with self._open("POST", path, query=query, upload=data) as response:
+            return json.loads(response.read())
+
+    # -- architectures ----------------------------------------------------------------------
+    def architectures(self, project: str) -> list[dict[str, Any]]:
+        return self._request("GET", f"/projects/{_part(project)}/architectures")
+
+    def architecture(self, project: str, architecture: str) -> dict[str, Any]:
+        return self._request("GET", f"/projects/{_part(project)}/architectures/{_part(architecture)}")
+
+    def import_architecture(
+        self, project: str, source: str | Path | bytes, name: str | None = None, *, filename: str | None = None
+    ) -> dict[str, Any]:
+        """A Keras model (a ``.keras``, ``.h5`` or JSON file, or its bytes) as a new architecture; returns
+        ``{"architecture": ..., "notes": [...]}`` (what is kept only approximately or read-only)."""
+        path = f"/projects/{_part(project)}/architectures"
+        if isinstance(source, bytes):
+            return self._upload(path, source, {"name": name, "filename": filename})
+        with open(source, "rb") as file:
+            return self._upload(path, file, {"name": name, "filename": filename or Path(source).name})
+
+    def export_python(self, project: str, architecture: str) -> str:
+        """The architecture as a Python module defining ``build_model()``."""
+        path = f"/projects/{_part(project)}/architectures/{_part(architecture)}/python"
+        with self._open("GET", path) as response:
+            return response.read().decode("utf-8")
+
+    def export_json(self, project: str, architecture: str) -> dict[str, Any]:
+        """The architecture as Keras' ``model.to_json()`` (``keras.models.model_from_json(json.dumps(...))``)."""
+        return self._request("GET", f"/projects/{_part(project)}/architectures/{_part(architecture)}/json")
 
     # -- history --------------------------------------------------------------------------
     def log(self, project: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from deepforge_panel.adapters.storage._urls import normalize_root
@@ -23,6 +24,11 @@ class StorageAdapter(ABC):
     @abstractmethod
     def put(self, key: str, data: bytes) -> str:
         """Store ``data`` at ``key`` (atomically where the backend allows) and return its full URL."""
+
+    def put_file(self, key: str, path: str | Path) -> str:
+        """Store the local file ``path`` at ``key`` and return its full URL; adapters stream it in chunks (an
+        upload of any size), this default reads it whole."""
+        return self.put(key, Path(path).read_bytes())
 
     @abstractmethod
     def get(self, key_or_url: str) -> bytes:

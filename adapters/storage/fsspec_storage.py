@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any, ClassVar
 
 from fsspec.core import url_to_fs
@@ -36,6 +37,24 @@ class FsspecStorage(StorageAdapter):
         try:
             self.fs.pipe_file(tmp, bytes(data))
             self.fs.mv(tmp, path)
+        finally:
+            if self.fs.exists(tmp):
+                self.fs.rm_file(tmp)
+        return self.url_for(key)
+
+    def put_file(self, key: str, path: str | Path) -> str:
+        """Copy the local file ``path`` to ``key`` in chunks (fsspec's ``put_file``); local roots through a
+        temporary file and a rename, as :meth:`put`."""
+        target = self._path(key)
+        if not self._local:
+            self.fs.put_file(str(path), target)
+            return self.url_for(key)
+        parent, _, name = target.rpartition("/")
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
+        try:
+            self.fs.put_file(str(path), tmp)
+            self.fs.mv(tmp, target)
         finally:
             if self.fs.exists(tmp):
                 self.fs.rm_file(tmp)

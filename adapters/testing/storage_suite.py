@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,16 @@ class StorageConformance:
         assert url == storage.url_for("blob.bin")
         assert storage.get("blob.bin") == data
         assert storage.get(url) == data
+
+    def test_put_file_stores_a_local_file(self, storage: StorageAdapter, tmp_path: Path) -> None:
+        source = tmp_path / "upload.bin"
+        source.write_bytes(FIVE_MB)
+        url = storage.put_file("uploads/u.bin", source)
+        assert url == storage.url_for("uploads/u.bin")
+        assert storage.size(url) == len(FIVE_MB) and storage.get(url) == FIVE_MB
+        assert source.read_bytes() == FIVE_MB, "the local file is left as it was"
+        with pytest.raises(ValueError, match="not a storage key"):
+            storage.put_file("../outside.bin", source)
 
     def test_nested_keys_and_overwrite(self, storage: StorageAdapter) -> None:
         storage.put("runs/r1/metrics.json", b'{"loss": 1}')

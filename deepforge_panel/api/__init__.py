@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from deepforge_panel.api import artifacts, executions, history, openapi, operations, pipelines, projects
+from deepforge_panel.api import (
+    architectures,
+    artifacts,
+    executions,
+    history,
+    openapi,
+    operations,
+    pipelines,
+    projects,
+)
 from deepforge_panel.api.declare import ROUTES, ApiError, Route
 from deepforge_panel.api.handler import handlers
 
@@ -22,7 +31,7 @@ __all__ = ["PREFIX", "ROUTES", "ApiError", "Route", "routes"]
 
 PREFIX = "/api/v1"
 
-_MODULES = (projects, operations, pipelines, executions, artifacts, history, openapi)
+_MODULES = (projects, operations, pipelines, executions, artifacts, architectures, history, openapi)
 """The modules whose import declares the routes (named so the import is not unused)."""
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from tornado.ioloop import IOLoop
 
 from deepforge_panel.api.declare import ApiError, Call, route
 from deepforge_panel.api.edits import live
-from deepforge_panel.api.schemas import ARTIFACT, STRING, array, artifact_json
+from deepforge_panel.api.schemas import ARTIFACT, NAME, STRING, array, artifact_json
 from deepforge_panel.artifacts import read_artifact
 from deepforge_panel.io_nodes import InputError, find_artifact
+from deepforge_panel.jobruntime.deepforge.storage import content_key
+from deepforge_panel.names import check_name
 
 TAG = "artifacts"
 ONE = "/projects/{project}/artifacts/{artifact}"
@@ -65,3 +68,44 @@ async def download_artifact(call: Call) -> None:
     handler.set_header("Content-Disposition", f'attachment; filename="{filename}"')
     handler.set_header("X-Content-Hash", artifact.hash)
     handler.finish(data)
+
+
+STORED = b"deepforge:"
+"""How an artifact's stored bytes begin (what ``/content`` gives)."""
+RAW = b"deepforge:bytes\n"
+"""Put before an uploaded file that is not an artifact's stored bytes: operations given it receive its bytes."""
+
+
+def _stored_form(head: bytes) -> bytes:
+    return b"" if head.startswith(STORED) else RAW
+
+
+@route(
+    "POST",
+    "/projects/{project}/artifacts",
+    "Upload a file as an artifact (the body, any size, streamed to storage): an operation given it receives its "
+    "bytes; an artifact's stored bytes as /content gives them are kept as they are",
+    tag=TAG,
+    response=ARTIFACT,
+    status=201,
+    query={"name": NAME, "type": NAME, "filename": STRING},
+    required_query=("name",),
+    upload=True,
+    prefix=_stored_form,
+)
+async def upload_artifact(call: Call) -> dict[str, Any]:
+    project = live(call)
+    name = check_name("artifact", call.query["name"])
+    spool = call.upload
+    assert spool is not None
+    kind = call.query.get("type") or ("bytes" if spool.prefixed == RAW else "object")
+    storage = call.hub.orchestrator(project.name).storage
+    key = content_key(spool.sha256)
+
+    def store() -> str:
+        return storage.url_for(key) if storage.exists(key) else storage.put_file(key, spool.path)
+
+    url = await IOLoop.current().run_in_executor(None, store)
+    uploaded = {"filename": call.query.get("filename", ""), "through": "api", "time": time.time()}
+    artifact_id = project.artifacts.add(name, kind, url, spool.sha256, spool.size, {"uploaded": uploaded})
+    return artifact_json(project.artifacts.get(artifact_id))

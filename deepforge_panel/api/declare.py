@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tornado.web import RequestHandler
 
+    from deepforge_panel.api.uploads import Spool
     from deepforge_panel.hub import ProjectHub
 
 __all__ = ["ROUTES", "ApiError", "Call", "Route", "check", "route"]
@@ -43,6 +44,8 @@ class Call:
     """The request body as JSON, checked against the route's ``body`` schema (None when it takes none)."""
     handler: RequestHandler
     """For routes that write their response themselves (``stream``): a download, a server-sent event stream."""
+    upload: Spool | None = None
+    """For routes that take an upload: the file its body was streamed to."""
 
 
 Result = Any
@@ -63,10 +66,15 @@ class Route:
     body: dict[str, Any] | None = None
     status: int = 200
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Query parameters: name -> schema (all optional)."""
+    """Query parameters: name -> schema (optional unless in ``required_query``)."""
+    required_query: tuple[str, ...] = ()
     produces: str = "application/json"
     errors: tuple[int, ...] = (400, 404)
-    """The refusals the route may answer besides 401 (no token), each as ``{"error": "..."}``."""
+    """The refusals the route may answer besides 400 and 401 (no token), each as ``{"error": "..."}``."""
+    upload: bool = False
+    """Whether the body is a file (any bytes), streamed to disk as it arrives instead of JSON."""
+    prefix: Callable[[bytes], bytes] | None = None
+    """For an upload: what to store before the body, given its first bytes (:class:`.uploads.Spool`)."""
 
     @property
     def parameters(self) -> list[str]:
@@ -97,13 +105,33 @@ def route(
     query: dict[str, dict[str, Any]] | None = None,
     produces: str = "application/json",
     errors: tuple[int, ...] = (400, 404),
+    required_query: tuple[str, ...] = (),
+    upload: bool = False,
+    prefix: Callable[[bytes], bytes] | None = None,
 ) -> Callable[[RouteFunction], RouteFunction]:
     """Declare the decorated function as the route ``method path``."""
 
     def declare(func: RouteFunction) -> RouteFunction:
         if any(r.method == method and r.path == path for r in ROUTES):
             raise ValueError(f"route {method} {path} is declared twice")
-        ROUTES.append(Route(method, path, summary, func, tag, response, body, status, query or {}, produces, errors))
+        ROUTES.append(
+            Route(
+                method=method,
+                path=path,
+                summary=summary,
+                func=func,
+                tag=tag,
+                response=response,
+                body=body,
+                status=status,
+                query=query or {},
+                required_query=required_query,
+                produces=produces,
+                errors=errors,
+                upload=upload,
+                prefix=prefix,
+            )
+        )
         return func
 
     return declare

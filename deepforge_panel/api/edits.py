@@ -40,12 +40,12 @@ def author(call: Call) -> str:
 Step = Callable[[Project], Any]
 
 
-def rehearsed(project: Project, steps: Sequence[Step]) -> list[Any]:
-    """Run ``steps`` (view method calls) on the live project, all or none: when there are several, they first
-    run on a detached copy of the document, so the first one refused stops the request before anything changed.
-    (A CRDT transaction cannot be rolled back; the copy is how a request changing a node's name and its
-    attributes at once never leaves half of it done.)"""
-    if len(steps) > 1:
+def rehearsed(project: Project, steps: Sequence[Step], *, always: bool = False) -> list[Any]:
+    """Run ``steps`` (view method calls) on the live project, all or none: when there are several (or
+    ``always``: one step making several edits), they first run on a detached copy of the document, so the first
+    one refused stops the request before anything changed. (A CRDT transaction cannot be rolled back; the copy
+    is how a request changing a node's name and its attributes at once never leaves half of it done.)"""
+    if len(steps) > 1 or always:
         copy: Doc[Any] = Doc()
         copy.apply_update(project.doc.get_update())
         rehearsal = Project(copy, None, name=project.name)

@@ -14,10 +14,11 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from deepforge_panel.api.declare import PARAMETER, ApiError, Call, Route, check
 from deepforge_panel.api.schemas import clean
+from deepforge_panel.api.uploads import MAX_UPLOAD, Spool
 from deepforge_panel.crdt import StoreError
 from deepforge_panel.errors import USER_ERRORS, NotFound
 from deepforge_panel.hub import ProjectHub
@@ -51,6 +52,13 @@ class ApiHandler(RequestHandler):
     routes: dict[str, Route] = {}
     client_gone = False
     """Set once the client closed the connection: streaming routes stop writing."""
+    streaming = False
+    """Whether this class takes request bodies as they arrive (a path with an upload route)."""
+    spool: Spool | None = None
+    buffer: bytearray | None = None
+    """A streamed JSON body, gathered (routes of a streaming path that take JSON)."""
+    refusal: ApiError | None = None
+    """Why a streamed body was refused while it arrived (too large)."""
     SUPPORTED_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
     def initialize(self, hub: ProjectHub) -> None:
@@ -61,24 +69,67 @@ class ApiHandler(RequestHandler):
 
     def on_connection_close(self) -> None:
         self.client_gone = True
+        if self.spool is not None:
+            self.spool.discard()
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
+
+    def prepare(self) -> None:
+        """For a path that takes uploads (its class streams request bodies): where the body goes as it arrives,
+        once the query is checked (so a refused upload is refused before its bytes come)."""
+        declared = self.routes.get(self.request.method or "")
+        if not self.streaming or declared is None:
+            return
+        if declared.upload:
+            self._query(declared)
+            self.request.connection.set_max_body_size(MAX_UPLOAD)  # type: ignore[union-attr]
+            self.spool = Spool(declared.prefix)
+        else:
+            self.buffer = bytearray()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self.refusal is not None:
+            return
+        try:
+            if self.spool is not None:
+                self.spool.write(chunk)
+            elif self.buffer is not None:
+                self.buffer += chunk
+                if len(self.buffer) > MAX_JSON_BODY:
+                    raise ApiError(413, f"the request body is larger than {MAX_JSON_BODY} bytes")
+        except ApiError as exc:  # answered once the request is complete; the rest of the body is dropped
+            self.refusal = exc
+            self.buffer = None
+
+    def on_finish(self) -> None:
+        if self.spool is not None:
+            self.spool.discard()
+
+    def _query(self, declared: Route) -> dict[str, str]:
+        query = {name: self.get_query_argument(name) or "" for name in self.request.query_arguments}
+        unknown = sorted(set(query) - set(declared.query) - {"token"})
+        if unknown:
+            raise ApiError(400, f"unknown query parameter {unknown[0]!r} (parameters: {', '.join(declared.query)})")
+        for name, schema in declared.query.items():
+            if name in query:
+                check(schema, query[name], f"query parameter {name}")
+            elif name in declared.required_query:
+                raise ApiError(400, f"query parameter {name!r} is required")
+        return query
 
     async def _dispatch(self, *args: str) -> None:
         declared = self.routes.get(self.request.method or "")
         if declared is None:
             raise ApiError(405, f"{self.request.method} is not allowed on {self.request.path}")
+        if self.refusal is not None:
+            raise self.refusal
         params = dict(zip(declared.parameters, args, strict=True))
-        query = {name: self.get_query_argument(name) for name in self.request.query_arguments}
-        unknown = sorted(set(query) - set(declared.query) - {"token"})
-        if unknown:
-            raise ApiError(400, f"unknown query parameter {unknown[0]!r} (parameters: {', '.join(declared.query)})")
-        for name, value in query.items():
-            if name in declared.query:
-                check(declared.query[name], value, f"query parameter {name}")
+        query = self._query(declared)
         body = self._body(declared)
-        call = Call(self.hub, params, query, body, self)
+        if self.spool is not None:
+            self.spool.close()
+        call = Call(self.hub, params, query, body, self, self.spool)
         result = declared.func(call)
         if inspect.isawaitable(result):
             result = await result
@@ -91,7 +142,7 @@ class ApiHandler(RequestHandler):
     def _body(self, declared: Route) -> Any:
         if declared.body is None:
             return None
-        raw = self.request.body or b""
+        raw = bytes(self.buffer) if self.buffer is not None else self.request.body or b""
         if len(raw) > MAX_JSON_BODY:
             raise ApiError(413, f"the request body is larger than {MAX_JSON_BODY} bytes")
         try:
@@ -156,6 +207,9 @@ def handlers(
     table: list[tuple[str, type[RequestHandler], dict[str, Any]]] = []
     for path, methods in by_path.items():
         name = "Api" + "".join(part.strip("{}").title() for part in path.split("/") if part) + "Handler"
-        cls = type(name, (ApiHandler,), {"routes": methods, "__module__": __name__})
+        streaming = any(r.upload for r in methods.values())
+        cls = type(name, (ApiHandler,), {"routes": methods, "streaming": streaming, "__module__": __name__})
+        if streaming:
+            cls = stream_request_body(cls)
         table.append((prefix + pattern(path) + "/?", cls, {"hub": hub}))
     return table

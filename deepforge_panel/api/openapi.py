@@ -36,12 +36,15 @@ def _operation(declared: Route) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in declared.parameters
         ]
         + [
-            {"name": name, "in": "query", "required": False, "schema": schema}
+            {"name": name, "in": "query", "required": name in declared.required_query, "schema": schema}
             for name, schema in declared.query.items()
         ],
     }
     if declared.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": declared.body}}}
+    if declared.upload:
+        binary = {"type": "string", "contentMediaType": "application/octet-stream"}
+        operation["requestBody"] = {"required": True, "content": {"application/octet-stream": {"schema": binary}}}
     content: dict[str, Any]
     if declared.stream:
         content = {declared.produces: {"schema": {"type": "string"}}}

@@ -27,6 +27,8 @@ from deepforge_panel.api.schemas import (
     obj,
     pipeline_json,
 )
+from deepforge_panel.errors import NotFound
+from deepforge_panel.pipelines import NodeId
 from deepforge_panel.project import Project
 
 TAG = "pipelines"
@@ -76,7 +78,8 @@ def delete_pipeline(call: Call) -> dict[str, Any]:
 @route(
     "POST",
     NODES,
-    "Add a node: an instance of an operation (by name or id), with attribute values",
+    "Add a node: an instance of an operation (by name or id; a built-in one, such as Input, is added to the "
+    "project on first use), with attribute values",
     tag=TAG,
     body=obj({"operation": NAME, "name": NAME, "attributes": VALUES, "x": NUMBER, "y": NUMBER}, required=["operation"]),
     response=NODE,
@@ -86,16 +89,33 @@ def add_node(call: Call) -> dict[str, Any]:
     project = live(call)
     pipeline_id = _pipeline_id(project, call)
     body = call.body
-    op_id = project.operations.find(body["operation"]).id
-    node_id = project.pipelines.add_node(
-        pipeline_id,
-        op_id,
-        name=body.get("name"),
-        attributes=body.get("attributes"),
-        x=body.get("x", 0.0),
-        y=body.get("y", 0.0),
-    )
+
+    def add(p: Project) -> NodeId:
+        return p.pipelines.add_node(
+            pipeline_id,
+            _operation(p, body["operation"]),
+            name=body.get("name"),
+            attributes=body.get("attributes"),
+            x=body.get("x", 0.0),
+            y=body.get("y", 0.0),
+        )
+
+    known = {op.id for op in project.operations.all()} | {op.name for op in project.operations.all()}
+    (node_id,) = rehearsed(project, [add], always=body["operation"] not in known)  # adding a built-in is 2 edits
     return node_json(project.pipelines.get(pipeline_id).nodes[node_id])
+
+
+def _operation(project: Project, name_or_id: str) -> str:
+    """The project's operation of that name or id; else the built-in operation of that name (Input, Output...),
+    added to the project first, as the pipeline editor's operation list offers them."""
+    from deepforge_panel.oplib import add_builtin, builtin_operations
+
+    try:
+        return project.operations.find(name_or_id).id
+    except NotFound:
+        if name_or_id not in builtin_operations():
+            raise
+    return add_builtin(project, name_or_id)
 
 
 NODE_CHANGES = obj(

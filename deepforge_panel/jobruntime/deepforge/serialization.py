@@ -29,7 +29,10 @@ def _pickle_dump(obj: Any) -> bytes:
 
 
 _PICKLE = Serializer("pickle", lambda obj: True, _pickle_dump, pickle.loads)
-_registry: list[Serializer] = []
+BYTES = Serializer("bytes", lambda obj: False, bytes, bytes)
+"""A file uploaded as an artifact (``deepforge:bytes`` and the file): an operation given it receives its bytes.
+Load only: what operations return is pickled as before."""
+_registry: list[Serializer] = [BYTES]
 
 
 def register(*how: Any) -> None:

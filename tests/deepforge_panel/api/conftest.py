@@ -70,12 +70,13 @@ def project(client: Client, base: str, request: pytest.FixtureRequest) -> str:
 
 
 def call(
-    server: Server, method: str, path: str, body: Any = None, *, token: str | None = "server"
+    server: Server, method: str, path: str, body: Any = None, *, token: str | None = "server", raw: bytes | None = None
 ) -> tuple[int, str, Any]:
-    """A raw request to ``/api/v1`` + ``path``: (status, content type, body as JSON, or bytes when not JSON)."""
+    """A request to ``/api/v1`` + ``path`` with a JSON ``body`` or ``raw`` bytes: (status, content type, the
+    response's body as JSON, or bytes when not JSON)."""
     request = urllib.request.Request(
         server.url.rstrip("/") + "/api/v1" + path,
-        data=None if body is None else json.dumps(body).encode(),
+        data=raw if raw is not None else None if body is None else json.dumps(body).encode(),
         method=method,
     )
     if token is not None:

@@ -4,6 +4,7 @@ changed, no token a 401; and no route of the document goes untested (the table b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ class Req:
     status: int = 200
     says: str = ""
     """A fragment the refusal's message must hold."""
+    raw: bytes | None = None
+    """An upload's body (instead of ``body`` as JSON)."""
 
 
 @dataclass
@@ -44,6 +47,11 @@ class Ctx:
     def artifact(self) -> str:
         self.ran()
         return self.client.artifacts(self.project)[-1]["id"]
+
+    def digits(self) -> str:
+        """A fork of the digits example (it has architectures)."""
+        self.client.fork_project("digits", self.project + "-digits")
+        return self.project + "-digits"
 
     def node(self, pipeline: str, name: str) -> str:
         return next(n["id"] for n in self.client.pipeline(self.project, pipeline)["nodes"] if n["name"] == name)
@@ -292,6 +300,72 @@ def _download(c: Ctx) -> tuple[Req, list[Req]]:
     return Req("GET", f"{path}/{c.artifact()}/content"), [Req("GET", f"{path}/nope/content", status=404)]
 
 
+@case("POST", P + "/artifacts")
+def _upload(c: Ctx) -> tuple[Req, list[Req]]:
+    path = f"/projects/{c.project}/artifacts"
+    return Req("POST", path + "?name=notes&filename=notes.txt", status=201, raw=b"some notes"), [
+        Req("POST", path, status=400, says="query parameter 'name' is required", raw=b"x"),
+        Req("POST", path + "?name=a%2Fb", status=400, says="artifact name 'a/b' is not allowed", raw=b"x"),
+        Req("POST", path + "?name=x&bogus=1", status=400, says="unknown query parameter 'bogus'", raw=b"x"),
+        Req("POST", "/projects/nope/artifacts?name=x", status=404, raw=b"x"),
+    ]
+
+
+TINY = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "tiny",
+        "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
+            {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}},
+        ],
+    },
+}
+ODD = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "odd",
+        "layers": [
+            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
+            {"class_name": "Mystery", "config": {"name": "m"}},
+        ],
+    },
+}
+
+
+@case("GET", P + "/architectures")
+def _architectures(c: Ctx) -> tuple[Req, list[Req]]:
+    return Req("GET", f"/projects/{c.digits()}/architectures"), [Req("GET", "/projects/nope/architectures", status=404)]
+
+
+@case("GET", P + "/architectures/{architecture}")
+def _architecture(c: Ctx) -> tuple[Req, list[Req]]:
+    path = f"/projects/{c.digits()}/architectures"
+    return Req("GET", f"{path}/digits-cnn"), [Req("GET", f"{path}/nope", status=404, says="no architecture 'nope'")]
+
+
+@case("POST", P + "/architectures")
+def _import(c: Ctx) -> tuple[Req, list[Req]]:
+    path = f"/projects/{c.project}/architectures"
+    tiny, odd = json.dumps(TINY).encode(), json.dumps(ODD).encode()
+    return Req("POST", path + "?filename=tiny.json", status=201, raw=tiny), [
+        Req("POST", path + "?filename=odd.json", status=400, says="layer 'm': unknown layer type 'Mystery'", raw=odd),
+        Req("POST", path, status=400, says="not a .keras file or a model's JSON", raw=b"\x00\x01binary"),
+    ]
+
+
+@case("GET", P + "/architectures/{architecture}/python")
+def _python(c: Ctx) -> tuple[Req, list[Req]]:
+    path = f"/projects/{c.digits()}/architectures"
+    return Req("GET", f"{path}/digits-cnn/python"), [Req("GET", f"{path}/nope/python", status=404)]
+
+
+@case("GET", P + "/architectures/{architecture}/json")
+def _json(c: Ctx) -> tuple[Req, list[Req]]:
+    path = f"/projects/{c.digits()}/architectures"
+    return Req("GET", f"{path}/digits-cnn/json"), [Req("GET", f"{path}/nope/json", status=404)]
+
+
 @case("GET", P + "/commits")
 def _log(c: Ctx) -> tuple[Req, list[Req]]:
     return Req("GET", f"/projects/{c.project}/commits"), [Req("GET", "/projects/nope/commits", status=404)]
@@ -359,13 +433,13 @@ def test_route(route: tuple[str, str], server: Server, client: Client, project: 
     for refused in invalid:
         assert str(refused.status) in operation["responses"], f"{method} {template} does not declare {refused.status}"
         before = _snapshot(client, project)
-        status, kind, body = call(server, refused.method, refused.path, refused.body)
+        status, kind, body = call(server, refused.method, refused.path, refused.body, raw=refused.raw)
         assert status == refused.status, (refused, status, body)
         assert kind.startswith("application/json"), kind
         jsonschema.validate(body, operation["responses"][str(status)]["content"]["application/json"]["schema"])
         assert refused.says in body["error"], (refused, body["error"])
         assert _snapshot(client, project) == before, f"{refused} changed the project"
-    status, kind, body = call(server, valid.method, valid.path, valid.body)
+    status, kind, body = call(server, valid.method, valid.path, valid.body, raw=valid.raw)
     success = next(code for code in operation["responses"] if code.startswith("2"))
     assert status == int(success), (valid, status, body)
     (produced,) = operation["responses"][success]["content"]
@@ -375,5 +449,7 @@ def test_route(route: tuple[str, str], server: Server, client: Client, project: 
     elif produced == "text/event-stream":
         blocks = body.decode().strip().split("\n\n")
         assert blocks[0].startswith("event: job") and blocks[-1].startswith("event: end"), blocks
+    elif produced == "text/x-python":
+        assert "def build_model(" in body.decode()
     else:
         assert body.startswith(b"deepforge:"), body[:40]
