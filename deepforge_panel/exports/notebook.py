@@ -64,7 +64,13 @@ def notebook_cells(plan: ExportPlan, requirements: list[str]) -> list[tuple[str,
             f"{inputs_block(plan)}OUT = 'outputs'\n",
         )
     )
-    cells.append(("code", run_function(plan) + "\n\noutputs = run_pipeline(_standalone.Run(OUT, INPUTS, HASHES))\n"))
+    cells.append(
+        (
+            "code",
+            run_function(plan)
+            + "\n\noutputs = run_pipeline(_standalone.Run(OUT, INPUTS, HASHES, close_figures=False))\n",
+        )
+    )
     return cells
 
 

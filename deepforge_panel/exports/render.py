@@ -204,6 +204,7 @@ def _step_lines(step: Step) -> list[str]:
     ]
     for port, var in step.outputs.items():
         lines.append(f"    {var} = run.output({step.node!r}, {port!r}, {var}, {step.files[port]!r})")
+    lines.append(f"    run.end({step.node!r}, {step.var!r})")
     return lines
 
 

@@ -57,7 +57,9 @@ def render_script(plan: ExportPlan, filename: str, requirements: list[str]) -> s
     for op in inline:
         parts.append(f"\n\n# -- operation {op.name}, as written in the project {'-' * 40}\n\n{op.code.strip()}\n")
     if wrapped:
-        parts.append("\n\n" + "".join(module_import(op) for op in wrapped))
+        names = ", ".join(op.name for op in wrapped)
+        note = f"# operations {names}: as written, in _MODULES above (their names clash with another's)\n"
+        parts.append("\n\n" + note + "".join(module_import(op) for op in wrapped))
     if plan.references:
         parts.append(REFERENCE_HELPER)
     parts += [

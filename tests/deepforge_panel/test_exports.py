@@ -296,7 +296,7 @@ def test_the_script_keeps_each_operations_code_as_written_and_clashing_names_apa
     assert len(codes) == 5, "setup, one per operation, parameters, run"
     assert JITTER.strip() in codes[1] and "class Order:" in codes[2]
     assert codes[3].startswith("# Parameters") and "INPUTS = {'start': 'file://" in codes[3]
-    assert "run_pipeline(_standalone.Run(OUT, INPUTS, HASHES))" in codes[4]
+    assert "run_pipeline(_standalone.Run(OUT, INPUTS, HASHES, close_figures=False))" in codes[4]
 
 
 def test_an_operation_exports_as_a_py_file_that_runs_on_given_inputs(tmp_path: Path) -> None:
@@ -404,6 +404,9 @@ def test_the_examples_train_pipeline_exported_three_ways_gives_the_workbenchs_mo
         took[fmt] = time.monotonic() - began
         hashes = exported_hashes(tmp_path / f"run-{fmt}" / "outputs")
         assert hashes == expected, f"{fmt}: the same bytes as the workbench's artifacts, the model's included"
+        figures = {p.name for p in (tmp_path / f"run-{fmt}" / "outputs").glob("*.png")}
+        shown = {"train.figure-1.png"} if fmt == "notebook" else {"train.figure-1.png", "confusion.figure-1.png"}
+        assert figures == shown, f"{fmt}: the figures left open are saved (a notebook shows what plt.show() closed)"
         assert f"accuracy: {serialization.loads(workbench_bytes(project, accuracy)):.4f}" in stdout
     print(f"workbench {workbench_took:.1f} s; exports " + ", ".join(f"{f} {s:.1f} s" for f, s in took.items()))
     print(f"notebook ran with {'nbclient' if jupyter else 'its cells in order in one python process'}")

@@ -19,6 +19,7 @@ import json
 import os
 import random
 import sys
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,13 @@ def parse_arguments(
 class Run:
     """One run of an exported pipeline: where its inputs are read from and the folder its outputs go to."""
 
-    def __init__(self, out: str | Path, inputs: dict[str, str] | None = None, hashes: dict[str, str] | None = None):
+    def __init__(
+        self,
+        out: str | Path,
+        inputs: dict[str, str] | None = None,
+        hashes: dict[str, str] | None = None,
+        close_figures: bool = True,
+    ):
         self.out = Path(out)
         self.inputs = dict(inputs or {})
         """Input name -> the path or URL it is read from."""
@@ -96,6 +103,9 @@ class Run:
         self.options: dict[str, Any] = storage.options_from_environment()
         """fsspec options for remote inputs (credentials, endpoint), from ``$DEEPFORGE_STORAGE_OPTIONS``."""
         self.outputs: dict[str, dict[str, Any]] = {}
+        self.close_figures = close_figures
+        """Whether a figure is closed once saved (a script's; a notebook keeps them for its cell to show)."""
+        self._figures: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def start(self, node: str) -> None:
         """Begin operation ``node`` from the state its job would start in."""
@@ -135,6 +145,22 @@ class Run:
         (self.out / MANIFEST).write_text(json.dumps(self.outputs, indent=2, sort_keys=True))
         print(f"output {node}.{port}: {serialization.type_name(value)} ({len(data)} bytes) -> {path}", flush=True)
         return serialization.loads(data)
+
+    def end(self, node: str, stem: str) -> None:
+        """Save the figures operation ``node`` drew and left open as ``<stem>.figure-N.png`` in the output folder
+        (the workbench shows them with its job)."""
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is None:
+            return
+        drawn = [pyplot.figure(number) for number in pyplot.get_fignums()]
+        for count, figure in enumerate((f for f in drawn if f not in self._figures), start=1):
+            self._figures.add(figure)
+            path = self.out / f"{stem}.figure-{count}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(path)
+            print(f"figure {node}: {path}", flush=True)
+            if self.close_figures:
+                pyplot.close(figure)
 
 
 def load(path: str | Path) -> Any:
