@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import panel as pn
 import param
 
+from deepforge_panel.components.artifact_browser import FormatDownload
 from deepforge_panel.components.base import ProjectComponent
 from deepforge_panel.components.markup import md_code, md_text
 from deepforge_panel.environments import Environment, parse_requirements
-from deepforge_panel.errors import ProjectError
+from deepforge_panel.errors import USER_ERRORS, ProjectError
 from deepforge_panel.interface import init_parameters
 
 
@@ -53,6 +55,15 @@ class OperationEditor(ProjectComponent):
             margin=(0, 10),
         )
         self.environment_error = pn.pane.Alert("", alert_type="danger", visible=False, margin=(5, 10))
+        self.download = FormatDownload(
+            label="Export .py",
+            callback=self.export,
+            filename="operation.py",
+            description="This operation as a Python file that runs on its own: python FILE.py --input PORT=PATH",
+            variant="outline",
+            width=110,
+            visible=False,
+        )
         self.references.param.watch(self._references_chosen, "value")
         self.requirements.param.watch(self._environment_edited, "value")
         self.python.param.watch(self._environment_edited, "value")
@@ -68,9 +79,11 @@ class OperationEditor(ProjectComponent):
             self.ports.object = ""
             self.references.visible = False
             self.requirements.visible = self.python.visible = self.environment_error.visible = False
+            self.download.visible = False
             return
         op = self.project.operations.get(self.operation)
         self.editor.visible = True
+        self.download.param.update(visible=True, filename=f"{op.name}.py")
         self.title.object = f"#### Operation {md_code(op.name)}"
         if self.editor.value != op.code:
             self.editor.value = op.code
@@ -158,6 +171,20 @@ class OperationEditor(ProjectComponent):
             return
         self.environment_error.visible = False
 
+    def export(self) -> io.BytesIO | None:
+        """The operation as a runnable ``.py`` file; None (the status says why) when it cannot be exported."""
+        from deepforge_panel.exports import operation_download
+
+        if not self.operation:
+            return None
+        try:
+            filename, data = operation_download(self.project, self.operation)
+        except USER_ERRORS as exc:
+            self.status.param.update(object=md_text(str(exc)), visible=True)
+            return None
+        self.download.filename = filename
+        return io.BytesIO(data)
+
     def _edited(self, event: param.parameterized.Event) -> None:
         if not self.operation or event.new is None:
             return
@@ -166,7 +193,7 @@ class OperationEditor(ProjectComponent):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            self.title,
+            pn.Row(self.title, pn.layout.HSpacer(), self.download, sizing_mode="stretch_width"),
             self.ports,
             self.references,
             pn.Row(self.requirements, self.python, sizing_mode="stretch_width"),

@@ -42,7 +42,7 @@ class PipelineExport(pn.viewable.Viewer):
                 filename=f"pipeline{EXTENSIONS[fmt]}",
                 description=DESCRIPTIONS[fmt],
                 variant="outline",
-                width=140,
+                width=130,
             )
             for fmt, label in LABELS.items()
         }

@@ -28,6 +28,7 @@ __all__ = [
     "ExportError",
     "export_operation",
     "export_pipeline",
+    "operation_download",
     "pipeline_download",
     "plan_operation",
     "plan_pipeline",
@@ -105,3 +106,11 @@ def pipeline_download(project: Project, pipeline: str, fmt: str) -> tuple[str, b
     if fmt == "script":
         return filename, render_script(plan, filename, lines).encode()
     return filename, render_notebook(plan, lines).encode()
+
+
+def operation_download(project: Project, operation: str) -> tuple[str, bytes]:
+    """(file name, bytes) of one operation (a name or id) as a runnable ``.py`` script, for a download."""
+    plan = plan_operation(project, operation)
+    filename = f"{plan.operations[0].module}.py"
+    lines, _unknown = requirements(plan)
+    return filename, render_script(plan, filename, lines).encode()

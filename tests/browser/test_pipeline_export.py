@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tests.browser.test_workbench import TIMEOUT, open_project
+from tests.browser.test_workbench import TIMEOUT, node, open_project
 
 
 def download(page: Any, label: str) -> tuple[bytes, str]:
@@ -40,3 +40,17 @@ def test_the_shown_pipeline_downloads_in_each_format(
     assert name == "train.zip" and {"train/run.py", "train/requirements.txt", "train/operations/LoadDataset.py"} <= (
         set(names)
     )
+
+
+def test_a_nodes_operation_downloads_as_a_py_file(server: Any, project: str, new_tab: Any, screenshots: Path) -> None:
+    page = open_project(new_tab(), server, project)
+    node(page, "score").locator(".rf-node-label").click()
+    button = page.locator(".bk-btn:visible", has_text="Export .py")
+    button.wait_for(timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "operation-export.png")
+    with page.expect_download(timeout=TIMEOUT) as started:
+        button.click()
+    saved = started.value
+    source = Path(saved.path()).read_text()
+    assert saved.suggested_filename == "ScoreClassifier.py" and "class ScoreClassifier:" in source
+    assert "--input" in source and "def main(argv=None):" in source

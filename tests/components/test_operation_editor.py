@@ -49,3 +49,19 @@ def test_the_environment_field_writes_through_to_the_document(digits_session: Se
     assert not editor.environment_error.visible
     editor.requirements.value = ""
     assert project.operations.environment_of(op_id) is None, "both fields empty: the workbench's own Python"
+
+
+def test_the_operation_exports_as_a_runnable_py_and_one_with_references_says_why_not(digits_session: Session) -> None:
+    import ast
+
+    project = digits_session.project
+    editor = OperationEditor(project=project, operation=project.operations.find("ScoreClassifier").id)
+    assert editor.download.visible and editor.download.filename == "ScoreClassifier.py"
+    sent = editor.export()
+    assert sent is not None
+    tree = ast.parse(sent.getvalue().decode())
+    assert "ScoreClassifier" in {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    editor.operation = project.operations.find("TrainArchitecture").id
+    assert editor.export() is None
+    assert editor.status.visible and "takes references (architecture)" in editor.status.object
