@@ -120,6 +120,10 @@ def job_card(record: dict[str, Any], port: str | None = None, depth: int = 0) ->
         margin=(0, 10),
     )
     attributes = pn.pane.Markdown(_attributes_table(record["attributes"]), margin=(0, 10))
+    caveats = [
+        pn.pane.Alert(f"**May not repeat bit for bit:** {md_text(note)}", alert_type="warning", margin=(0, 10))
+        for note in record.get("caveats") or []
+    ]
     code = pn.Card(
         pn.pane.Markdown(md_block(operation["code"], "python"), sizing_mode="stretch_width"),
         title=html_text(f"code of {operation['name']}"),
@@ -129,6 +133,7 @@ def job_card(record: dict[str, Any], port: str | None = None, depth: int = 0) ->
     inputs = [input_view(name, source, depth + 1) for name, source in sorted(record["inputs"].items())]
     return pn.Card(
         summary,
+        *caveats,
         attributes,
         code,
         *inputs,

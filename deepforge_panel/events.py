@@ -68,13 +68,15 @@ class Figure:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """An output the job stored: where, its sha256, its size in bytes and its Python type."""
+    """An output the job stored: where, its sha256, its size in bytes, its Python type, and why running the job
+    again might not give the same bits (``caveats``, see the runtime's ``determinism``)."""
 
     name: str
     url: str
     hash: str
     size: int
     datatype: str
+    caveats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,7 @@ def _output(record: dict[str, Any]) -> Output:
         _str(record, "hash"),
         _int(record, "size"),
         _str(record, "datatype", ""),
+        tuple(str(note) for note in record.get("caveats") or () if isinstance(note, str)),
     )
 
 

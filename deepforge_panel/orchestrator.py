@@ -582,6 +582,7 @@ class Orchestrator:
             },
             environment=snap.environment.to_dict() if snap.environment is not None else None,
             output=output.name,
+            caveats=output.caveats,
             inputs={
                 port: {"artifact": a["artifact"], "hash": a["hash"], "url": a["url"], "provenance": a["provenance"]}
                 for port, a in inputs.items()

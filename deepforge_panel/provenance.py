@@ -37,12 +37,15 @@ def executed_job(
     inputs: dict[str, dict[str, Any]],
     references: dict[str, dict[str, Any]] | None = None,
     environment: dict[str, Any] | None = None,
+    caveats: tuple[str, ...] | list[str] = (),
 ) -> dict[str, Any]:
     """The provenance record of output ``output`` of one job; ``inputs`` hold their artifacts' records;
-    ``environment`` is what the operation declared it needs (``Environment.to_dict``), if anything."""
+    ``environment`` is what the operation declared it needs (``Environment.to_dict``), if anything; ``caveats``
+    why running the job again might not give the same bits (a GPU, threaded kernels), if anything."""
     operation: dict[str, Any] = {"name": operation_name, "code": code, "interface": interface.to_dict()}
     if environment is not None:
         operation["environment"] = environment
+    extra: dict[str, Any] = {"caveats": list(caveats)} if caveats else {}
     return {
         "kind": "ExecutedJob",
         "execution": execution,
@@ -55,6 +58,7 @@ def executed_job(
         "references": references or {},
         "output": output,
         "inputs": inputs,
+        **extra,
     }
 
 

@@ -143,6 +143,31 @@ def test_lists_executed_artifacts_and_shows_provenance_tree(session: Session) ->
     assert pn.panel(browser).get_root() is not None
 
 
+def test_a_job_that_may_not_repeat_says_so_in_its_card() -> None:
+    from deepforge_panel.components.artifact_browser import job_card
+    from deepforge_panel.interface import parse_interface
+    from deepforge_panel.provenance import executed_job
+
+    record = executed_job(
+        execution="x1",
+        job="j1",
+        node="train",
+        pipeline="p",
+        commit="c1",
+        operation_name="Source",
+        code=SOURCE,
+        interface=parse_interface(SOURCE),
+        attributes={},
+        output="data",
+        inputs={},
+        caveats=["TensorFlow ran on a GPU <b>(GPU:0)</b>"],
+    )
+    alerts = [view for view in job_card(record).objects if isinstance(view, pn.pane.Alert)]
+    assert len(alerts) == 1 and "May not repeat bit for bit" in alerts[0].object
+    assert "<b>" not in alerts[0].object and "GPU" in alerts[0].object  # the note is text, never markup
+    assert not [v for v in job_card({**record, "caveats": []}).objects if isinstance(v, pn.pane.Alert)]
+
+
 def _cards(view: Any) -> list[pn.Card]:
     own = [view] if isinstance(view, pn.Card) else []
     return own + [card for child in getattr(view, "objects", []) for card in _cards(child)]

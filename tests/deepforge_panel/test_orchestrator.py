@@ -405,3 +405,33 @@ def test_odd_records_are_noted_on_stderr_and_marker_text_stays_console_text(tmp_
     assert Line("stdout", '\x1e@deepforge {"type":"metric","name":"fake","value":1.0,"step":null}') in seen
     assert [event.value for event in seen if isinstance(event, Metric)][1:] == [0.5]
     assert len([event for event in seen if isinstance(event, Malformed)]) == 3
+
+
+THREADED = """
+class Threaded:
+    def __init__(self, deterministic: bool = False):
+        self.deterministic = deterministic
+
+    def execute(self):
+        import tensorflow as tf
+
+        if self.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        total = float(tf.reduce_sum(tf.ones((4, 4))))
+        return total
+"""
+
+
+def test_provenance_says_when_a_job_may_not_repeat_bit_for_bit(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    op = project.operations.add(THREADED)
+    pid = project.pipelines.create("threads")
+    project.pipelines.add_node(pid, op, name="free")
+    project.pipelines.add_node(pid, op, name="pinned", attributes={"deterministic": True})
+    execution = _run(_orchestrator(project, tmp_path), "threads")
+    assert execution.status == "succeeded", {j.name: j.error for j in execution.jobs.values()}
+
+    free = project.artifacts.get(execution.job("free").outputs["total"]).provenance
+    assert len(free["caveats"]) == 1 and "without op determinism" in free["caveats"][0]
+    pinned = project.artifacts.get(execution.job("pinned").outputs["total"]).provenance
+    assert "caveats" not in pinned

@@ -30,6 +30,7 @@ def test_the_example_cnn_gives_the_same_artifacts_every_time(tmp_path: Path) -> 
     second = hashes(asyncio.run(orchestrator.run("train-cnn", cache=False)))
     assert set(first) == {"load.dataset", "split.train", "split.test", "train.model", "score.accuracy"}
     assert second == first, "the same code, attributes and inputs give the same bytes"
+    assert not [a.name for a in project.artifacts.all() if a.provenance.get("caveats")], "nothing said otherwise"
 
     model = next(a for a in project.artifacts.all() if a.name == "train.model")
     recreated = project.pipelines.get(reify(project, model.id)).name

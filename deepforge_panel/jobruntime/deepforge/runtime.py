@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import feedback, serialization, storage
+from . import determinism, feedback, serialization, storage
 
 SEED = 0
 """Every job starts from the same random state (Python's ``random``), so the same job gives the same result."""
@@ -60,6 +60,9 @@ class Job:
         data = serialization.dumps(value)
         url, digest, size = storage.put_content(self.storage["url"], self.storage_options, data)
         record = {"name": name, "url": url, "hash": digest, "size": size, "datatype": serialization.type_name(value)}
+        notes = determinism.caveats()
+        if notes:
+            record["caveats"] = notes
         self.outputs[name] = record
         (self.folder / "outputs.json").write_text(json.dumps(self.outputs, indent=2))
         feedback.emit({"type": "output", **record})
