@@ -98,8 +98,11 @@ class Order:
 '''
 
 INIT = 'import os\n\nos.environ["EXPORT_INIT"] = "the init code ran"\n'
-BARE = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
-"""A subprocess's whole environment (as ``env -i PATH=... HOME=...``)."""
+
+
+def bare(home: Path) -> dict[str, str]:
+    """A subprocess's whole environment (as ``env -i PATH=... HOME=...``), its home a temporary folder."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home)}
 
 
 def _uv() -> str:
@@ -122,7 +125,7 @@ def fresh_venv(folder: Path, see_workbench: bool = False) -> Path:
         ).stdout.strip()
         Path(purelib, "workbench-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     probe = subprocess.run(
-        [str(python), "-c", "import deepforge_panel"], capture_output=True, text=True, env=BARE, cwd=folder
+        [str(python), "-c", "import deepforge_panel"], capture_output=True, text=True, env=bare(folder), cwd=folder
     )
     assert probe.returncode != 0 and "No module named 'deepforge_panel'" in probe.stderr, "the workbench is out"
     return python
@@ -150,7 +153,7 @@ def run_export(python: Path, argv: list[str], cwd: Path, env: dict[str, str] | N
     """Run an export in a bare environment from ``cwd``; its stdout (the test fails with its stderr)."""
     cwd.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [str(python), *argv], capture_output=True, text=True, env={**BARE, **(env or {})}, cwd=cwd, timeout=600
+        [str(python), *argv], capture_output=True, text=True, env={**bare(cwd), **(env or {})}, cwd=cwd, timeout=600
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return done.stdout
@@ -312,10 +315,10 @@ def test_an_operation_exports_as_a_py_file_that_runs_on_given_inputs(tmp_path: P
     assert serialization.loads((tmp_path / "run" / "out" / "Add.result").read_bytes()) == 42
 
     refused = subprocess.run(
-        [str(python), str(out), "--input", "nope=x"], capture_output=True, text=True, env=BARE, cwd=tmp_path
+        [str(python), str(out), "--input", "nope=x"], capture_output=True, text=True, env=bare(tmp_path), cwd=tmp_path
     )
     assert refused.returncode == 2 and "there is no input 'nope'; the inputs are: data" in refused.stderr
-    missing = subprocess.run([str(python), str(out)], capture_output=True, text=True, env=BARE, cwd=tmp_path)
+    missing = subprocess.run([str(python), str(out)], capture_output=True, text=True, env=bare(tmp_path), cwd=tmp_path)
     assert missing.returncode == 1 and "input 'data' has no default location: give it with --input data=PATH" in (
         missing.stderr
     )
