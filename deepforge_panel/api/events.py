@@ -52,6 +52,8 @@ class ExecutionWatch:
         self.jobs: dict[str, str] = {}
         self.console: dict[tuple[str, str], int] = {}
         """Characters of each job's stream already sent (complete lines only)."""
+        self.lengths: dict[tuple[str, str], int] = {}
+        """Each job's stream's length (the document's measure) when last read."""
         self.ended = False
 
     def changes(self) -> list[Event]:
@@ -87,9 +89,14 @@ class ExecutionWatch:
             text = job.get(stream)
             if not isinstance(text, Text):
                 continue
+            length = len(text)  # cheap, unlike reading the text: skip a console unchanged since it was all sent
+            if self.lengths.get((job_id, stream)) == length:
+                continue
             sent = self.console.get((job_id, stream), 0)
             fresh = str(text)[sent:]
             complete = fresh if final or status in FINAL else fresh[: fresh.rfind("\n") + 1]
+            if complete == fresh:  # else a line is unfinished: read again next time
+                self.lengths[(job_id, stream)] = length
             if complete:
                 self.console[(job_id, stream)] = sent + len(complete)
                 for line in complete.splitlines(keepends=True):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import time
 
+from pycrdt import Doc
+
+from deepforge_panel.api.events import ExecutionWatch
 from deepforge_panel.client import Client, Event
+from deepforge_panel.project import Project
+from tests.deepforge_panel.helpers import SOURCE
 
 
 def _collect(client: Client, project: str, execution: str) -> list[tuple[float, Event]]:
@@ -44,3 +49,39 @@ def test_a_cancelled_execution_ends_its_stream_and_a_late_reader_gets_it_all(cli
     assert replay[-1] == Event("end", {"status": "cancelled", "error": "cancelled"})
     assert any(e.kind == "console" and e.data["text"] == "line 0\n" for e in replay)
     assert any(e.kind == "job" and e.data["job"] == "slow" and e.data["status"] == "cancelled" for e in replay)
+
+
+def test_an_unfinished_line_waits_for_its_end_or_the_job_s() -> None:
+    project = Project(Doc(), name="watched")
+    pipeline = project.pipelines.create("p")
+    project.pipelines.add_node(pipeline, project.operations.add(SOURCE), name="source")
+    planned = project.pipelines.get(pipeline)
+    execution, jobs = project.executions.create(planned, "c1", {n: {} for n in planned.nodes}, "me")
+    (job_id,) = jobs.values()
+    job = project.executions.job_record(execution, job_id)
+    watch = ExecutionWatch(project, execution)
+    assert [kind for kind, _ in watch.changes()] == ["execution", "job"]
+    with project.transaction():
+        stdout = job["stdout"]
+        stdout += "one\ntw"
+        job["status"] = "running"
+    assert watch.changes() == [
+        ("job", {"job": "source", "id": job_id, "status": "running", "error": ""}),
+        ("console", {"job": "source", "stream": "stdout", "text": "one\n"}),
+    ]
+    assert watch.changes() == []
+    with project.transaction():
+        stdout += "o"
+    assert watch.changes() == []
+    with project.transaction():
+        job["status"] = "succeeded"
+    assert watch.changes() == [
+        ("console", {"job": "source", "stream": "stdout", "text": "two"}),
+        ("job", {"job": "source", "id": job_id, "status": "succeeded", "error": ""}),
+    ]
+    project.executions.finish(execution, "succeeded")
+    assert watch.changes() == [
+        ("execution", {"status": "succeeded", "error": ""}),
+        ("end", {"status": "succeeded", "error": ""}),
+    ]
+    assert watch.ended
