@@ -43,7 +43,7 @@ def use_hash_seed() -> None:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, *sys.argv] if sys.argv and sys.argv[0] else [sys.executable]
+    argv = [sys.executable, *getattr(sys, "orig_argv", [sys.executable, *sys.argv])[1:]]  # its flags kept
     os.execve(sys.executable, argv, {**os.environ, "PYTHONHASHSEED": HASH_SEED})
 
 
