@@ -48,3 +48,27 @@ def test_client_edits_show_in_an_open_page(server: Any, project: str, new_tab: A
     expect(page.locator(".react-flow__node")).to_have_count(EXAMPLE_NODES, timeout=LIVE_MS)
     expect(epochs).to_have_value("7")
     print("API edit shown in the page after (s):", {k: round(v, 2) for k, v in shown.items()})
+
+
+def test_a_run_started_by_the_client_shows_in_the_page_while_its_events_stream(
+    server: Any, project: str, new_tab: Any
+) -> None:
+    page = open_project(new_tab(), server, project)
+    page.locator(".bk-tab", has_text="Executions").click()
+    client = Client(server.url, server.token)
+    client.create_pipeline(project, "quick")
+    client.add_node(project, "quick", "LoadDataset", name="load", attributes={"name": "iris"})
+    client.add_node(project, "quick", "TrainTestSplit", name="split", x=240)
+    client.connect(project, "quick", "load", "dataset", "split", "dataset")
+    run = client.run(project, "quick", overrides={"split": {"test_fraction": 0.5}}, author="script")
+    seen_running_in_page = False
+    for event in client.events(project, run["id"], timeout=60):
+        if event.kind == "job" and event.data == {**event.data, "job": "split", "status": "running"}:
+            page.locator("g.df-job[data-name='split']").wait_for(timeout=LIVE_MS)
+            seen_running_in_page = True
+        if event.kind == "end":
+            assert event.data["status"] == "succeeded", event.data
+    assert seen_running_in_page, "the split job never ran"
+    page.locator("g.df-job[data-name='split'][data-status='succeeded']").wait_for(timeout=LIVE_MS)
+    split = next(job for job in client.execution(project, run["id"])["jobs"] if job["name"] == "split")
+    assert split["attributes"]["test_fraction"] == 0.5 and split["status"] == "succeeded"
