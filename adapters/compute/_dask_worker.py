@@ -21,13 +21,15 @@ from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
 from deepforge_panel.adapters.compute._dask_wire import to_wire
-from deepforge_panel.adapters.compute._limits import Limits, LimitWatch
+from deepforge_panel.adapters.compute._forkserver import ForkedPopen, ForkServer, ForkServerGone, available, fork_job
+from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import Piece, iter_pieces
 from deepforge_panel.adapters.compute._process import (
     CONSOLE_LIMIT,
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
+    job_env,
     line,
     record,
     signal_group,
@@ -37,8 +39,11 @@ from deepforge_panel.adapters.compute.messages import AdapterMessage, Line, Star
 
 __all__ = ["read_folder", "run_job_on_worker", "write_folder"]
 
-# How often the worker looks whether the job ended, between waits on the cancel event.
+# How long the worker waits for a message of the client's control (stdin, interrupt) before looking whether the
+# job has ended.
 POLL_S = 0.1
+# How long one wait on the client's cancel event lasts; the job's end does not wait for it.
+CANCEL_WAIT_S = 1.0
 
 
 def run_job_on_worker(
@@ -49,11 +54,13 @@ def run_job_on_worker(
     cancel_name: str,
     inbox_name: str | None = None,
     limits: dict[str, float | None] | None = None,
+    preload: tuple[str, ...] = (),
 ) -> int | None:
     """Run the shipped job folder here; return its exit code (None if cancelled before it started).
 
     With ``inbox_name``, the job's stdin is a pipe fed from that queue (the client's ``JobControl``); past its
-    ``limits`` (:meth:`Limits.to_dict`) the job is stopped and a ``Stopped`` message says why.
+    ``limits`` (:meth:`Limits.to_dict`) the job is stopped and a ``Stopped`` message says why. Where the
+    machine allows it the job is forked from this worker's fork server, which imports ``preload`` ahead.
     """
     from distributed import Event, Queue
 
@@ -68,7 +75,7 @@ def run_job_on_worker(
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:40]
         with tempfile.TemporaryDirectory(prefix=f"deepforge-{safe_id}-") as tmp:
             write_folder(Path(tmp), files)
-            code = _run(tmp, env, outbox, cancel, inbox, Limits.from_dict(limits))
+            code = _run(tmp, env, outbox, cancel, inbox, Limits.from_dict(limits), tuple(preload))
         return code
     finally:
         outbox.send({"type": "exit", "code": code})
@@ -88,14 +95,20 @@ def write_folder(root: Path, files: dict[str, bytes]) -> None:
 
 
 def _run(
-    cwd: str, env: dict[str, str], outbox: Outbox, cancel: Any, inbox: Any = None, limits: Limits | None = None
+    cwd: str,
+    env: dict[str, str],
+    outbox: Outbox,
+    cancel: Any,
+    inbox: Any = None,
+    limits: Limits | None = None,
+    preload: tuple[str, ...] = (),
 ) -> int:
     """Start the job process, forward its lines and events, kill its group if ``cancel`` gets set or the job goes
     past its ``limits``."""
     # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
     events_read, events_write = os.pipe()
     try:
-        proc = subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write, stdin=inbox is not None))
+        proc = _start(cwd, env, events_write, stdin=inbox is not None, preload=preload)
     except BaseException:
         os.close(events_read)
         raise
@@ -116,16 +129,21 @@ def _run(
     if inbox is not None:  # ends by itself once the job has: nothing waits for it
         threading.Thread(target=_deliver, args=(inbox, proc), daemon=True).start()
     watch = LimitWatch(proc.pid, limits) if limits is not None and limits != Limits() else None
+    wake, cancelled_by_client = _wake_on_end(proc), threading.Event()
+    threading.Thread(target=_watch_cancel, args=(cancel, wake, cancelled_by_client), daemon=True).start()
     try:
         cancelled = False
         while proc.poll() is None:
             reason = watch.exceeded() if watch is not None else None
             if reason is not None:
                 outbox.send(to_wire(Stopped(reason)))
-            if reason is not None or cancel.wait(timeout=POLL_S):
+            if reason is not None or cancelled_by_client.is_set():
                 _terminate(proc)
                 cancelled = True
+                break
+            wake.wait(timeout=WATCH_S if watch is not None else None)
         code = proc.wait()
+        wake.set()  # ends the cancel watch
         for reader in readers:
             # Everything is read before the exit is reported, unless a killed job left a process
             # outside its group holding the pipes open.
@@ -136,7 +154,66 @@ def _run(
             _terminate(proc)
 
 
-def _deliver(inbox: Any, proc: subprocess.Popen[bytes]) -> None:
+def _start(
+    cwd: str, env: dict[str, str], events_write: int, *, stdin: bool, preload: tuple[str, ...]
+) -> subprocess.Popen[bytes] | ForkedPopen:
+    """The job's process: forked from this worker's fork server for ``env`` where possible, else started anew."""
+    if available():
+        try:
+            forked, pipes = fork_job(_server(env), cwd, env, events_write, stdin=stdin, preload=preload)
+            return ForkedPopen(forked, pipes)
+        except ForkServerGone:
+            pass  # started anew below
+    return subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write, stdin=stdin))
+
+
+_servers: dict[frozenset[tuple[str, str]], ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def _server(env: dict[str, str]) -> ForkServer:
+    """This worker's fork server for jobs with environment ``env``, started on first use (again if it died); it
+    ends with the worker (its socket closes)."""
+    key = frozenset(env.items())
+    with _servers_lock:
+        server = _servers.get(key)
+        if server is None or not server.alive:
+            if server is not None:
+                server.close()
+            server = _servers[key] = ForkServer(job_env(env, -1))
+        return server
+
+
+def _wake_on_end(proc: subprocess.Popen[bytes] | ForkedPopen) -> threading.Event:
+    """An event set as soon as the job's process ends (or by whoever else needs the loop to look again)."""
+    wake = threading.Event()
+    if isinstance(proc, ForkedPopen):
+        proc.exited().add_done_callback(lambda _: wake.set())
+    else:
+        popen = proc
+
+        def wait() -> None:
+            popen.wait()
+            wake.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+    return wake
+
+
+def _watch_cancel(cancel: Any, wake: threading.Event, cancelled: threading.Event) -> None:
+    """Until the job has ended, wait on the client's cancel event; once set, say so and wake the loop."""
+    while not wake.is_set():
+        try:
+            if cancel.wait(timeout=CANCEL_WAIT_S):
+                cancelled.set()
+                wake.set()
+                return
+        except Exception:  # noqa: BLE001 - the scheduler is gone: the job goes on, as it did before
+            if wake.wait(timeout=CANCEL_WAIT_S):
+                return
+
+
+def _deliver(inbox: Any, proc: subprocess.Popen[bytes] | ForkedPopen) -> None:
     """Feed the job what the client's control sends (stdin lines, SIGINT, end of input) until it ends."""
     stdin = proc.stdin
     assert stdin is not None
@@ -179,7 +256,7 @@ def _line(stream: Stream, raw: Piece) -> Line:
     return line(stream, raw)
 
 
-def _terminate(proc: subprocess.Popen[bytes]) -> None:
+def _terminate(proc: subprocess.Popen[bytes] | ForkedPopen) -> None:
     """SIGTERM the job's process group, SIGKILL it after a grace, and reap the job."""
     signal_group(proc.pid, signal.SIGTERM)
     try:

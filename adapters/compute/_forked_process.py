@@ -7,14 +7,11 @@ It has what the local adapter uses of ``asyncio.subprocess.Process``: ``pid``, `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 from concurrent.futures import Future
 
-from deepforge_panel.adapters.compute._forkserver import ForkServer
+from deepforge_panel.adapters.compute._forkserver import ForkServer, fork_job
 from deepforge_panel.adapters.compute._lines import BUFFER
-from deepforge_panel.adapters.compute._process import job_argv, job_env, signal_group
 from deepforge_panel.adapters.compute.base import JobSpec
 
 __all__ = ["ForkedProcess"]
@@ -48,48 +45,21 @@ class ForkedProcess:
 
     @classmethod
     async def start(cls, server: ForkServer, job: JobSpec, events_write: int, *, stdin: bool) -> ForkedProcess:
-        """Fork ``job`` from ``server`` with new pipes for its standard streams and ``events_write`` as its
-        events channel (the caller closes its copy); raises ``ForkServerGone`` if the server cannot."""
+        """Fork ``job`` from ``server`` (see ``fork_job``); raises ``ForkServerGone`` if the server cannot."""
         loop = asyncio.get_running_loop()
-        ours: list[int] = []
-        theirs: list[int] = []
-        try:
-            if stdin:
-                stdin_read, stdin_write = os.pipe()
-                ours.append(stdin_write)
-            else:
-                stdin_read = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            theirs.append(stdin_read)
-            for _ in ("stdout", "stderr"):
-                read, write = os.pipe()
-                ours.append(read)
-                theirs.append(write)
-            forked = server.spawn(
-                job.folder, job_argv()[1:], job_env(job.env, events_write), [*theirs, events_write], job.preload
-            )
-        except BaseException:
-            _close(ours)
-            raise
-        finally:
-            _close(theirs)
+        forked, pipes = fork_job(server, job.folder, job.env, events_write, stdin=stdin, preload=job.preload)
         try:
             pid = await asyncio.shield(asyncio.wrap_future(forked.pid))
         except asyncio.CancelledError:
-            # Cancelled while the server was still importing ahead: the job must not start unwatched.
-            forked.pid.add_done_callback(_kill_once_started)
-            _close(ours)
+            forked.kill_once_started()  # cancelled while the server imported ahead: never left unwatched
+            pipes.close()
             raise
         except BaseException:
-            _close(ours)
+            pipes.close()
             raise
-        writer = await _writer(loop, ours.pop(0)) if stdin else None
-        stdout, stderr = [await _reader(loop, fd) for fd in ours]
+        writer = await _writer(loop, pipes.stdin) if pipes.stdin is not None else None
+        stdout, stderr = [await _reader(loop, fd) for fd in (pipes.stdout, pipes.stderr)]
         return cls(pid, forked.exited, writer, stdout, stderr)
-
-
-def _kill_once_started(pid: Future[int]) -> None:
-    if not pid.cancelled() and pid.exception() is None:
-        signal_group(pid.result(), signal.SIGKILL)
 
 
 async def _reader(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.StreamReader:
@@ -129,9 +99,3 @@ class _WriteProtocol(asyncio.streams.FlowControlMixin, asyncio.Protocol):
 
     def _get_close_waiter(self, stream: asyncio.StreamWriter) -> asyncio.Future[None]:
         return self._closed
-
-
-def _close(fds: list[int]) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)

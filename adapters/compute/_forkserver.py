@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from deepforge_panel import jobruntime
+from deepforge_panel.adapters.compute._process import job_argv, job_env
 from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV
 
-__all__ = ["ForkServer", "ForkServerGone", "Forked", "available"]
+__all__ = ["ForkServer", "ForkServerGone", "Forked", "ForkedPopen", "JobPipes", "available", "fork_job"]
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 RUNTIME = Path(jobruntime.__file__).parent
@@ -58,6 +59,102 @@ class Forked:
 
     pid: Future[int] = field(default_factory=Future)
     exited: Future[int] = field(default_factory=Future)
+
+    def kill_once_started(self) -> None:
+        """Kill the job as soon as it has a pid (its caller gave up on it while the server imported ahead)."""
+        self.pid.add_done_callback(_kill_started)
+
+
+def _kill_started(pid: Future[int]) -> None:
+    if not pid.cancelled() and pid.exception() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid.result(), signal.SIGKILL)
+
+
+@dataclass
+class JobPipes:
+    """The workbench's ends of a forked job's standard streams (``stdin`` None: the job reads /dev/null)."""
+
+    stdin: int | None
+    stdout: int
+    stderr: int
+
+    def close(self) -> None:
+        for fd in (self.stdin, self.stdout, self.stderr):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def fork_job(
+    server: ForkServer,
+    folder: str | os.PathLike[str],
+    env: Mapping[str, str],
+    events_write: int,
+    *,
+    stdin: bool,
+    preload: Sequence[str] = (),
+) -> tuple[Forked, JobPipes]:
+    """Fork the job of ``folder`` (``python main.py`` there) with ``env`` added to this process's environment,
+    new pipes for its standard streams and ``events_write`` as its events channel (the caller closes its
+    copy of that); our ends of the pipes come back with it. Raises :class:`ForkServerGone`."""
+    ours: list[int] = []
+    theirs: list[int] = []
+    try:
+        if stdin:
+            stdin_read, stdin_write = os.pipe()
+            ours.append(stdin_write)
+        else:
+            stdin_read = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        theirs.append(stdin_read)
+        for _ in ("stdout", "stderr"):
+            read, write = os.pipe()
+            ours.append(read)
+            theirs.append(write)
+        forked = server.spawn(folder, job_argv()[1:], job_env(env, events_write), [*theirs, events_write], preload)
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    pipes = JobPipes(ours[0], ours[1], ours[2]) if stdin else JobPipes(None, ours[0], ours[1])
+    return forked, pipes
+
+
+class ForkedPopen:
+    """A forked job seen as ``subprocess.Popen`` sees a process (for code on threads, like a Dask worker's):
+    ``pid``, ``returncode``, ``poll()``, ``wait(timeout)``, and file objects ``stdin`` (or None), ``stdout``,
+    ``stderr``. Waits for the job's pid, which can take as long as the server's imports ahead."""
+
+    def __init__(self, forked: Forked, pipes: JobPipes) -> None:
+        try:
+            self.pid = forked.pid.result()
+        except BaseException:
+            pipes.close()
+            raise
+        self._exited = forked.exited
+        self.returncode: int | None = None
+        self.stdin = os.fdopen(pipes.stdin, "wb") if pipes.stdin is not None else None
+        self.stdout = os.fdopen(pipes.stdout, "rb")
+        self.stderr = os.fdopen(pipes.stderr, "rb")
+
+    def poll(self) -> int | None:
+        if self._exited.done():
+            self.returncode = self._exited.result()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            self.returncode = self._exited.result(timeout)
+        except TimeoutError:
+            raise subprocess.TimeoutExpired(job_argv(), timeout or 0) from None
+        return self.returncode
+
+    def exited(self) -> Future[int]:
+        """What resolves with the exit code once the job has ended."""
+        return self._exited
 
 
 class ForkServer:

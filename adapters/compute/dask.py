@@ -126,6 +126,7 @@ class DaskCompute(ComputeAdapter):
             active.cancel.name,
             inbox.name if inbox is not None else None,
             job.limits.to_dict(),
+            job.preload,
             key=f"deepforge-job-{job.id}-{token}",
             pure=False,
         )
