@@ -120,6 +120,8 @@ class ApiHandler(RequestHandler):
 
     async def _dispatch(self, *args: str) -> None:
         declared = self.routes.get(self.request.method or "")
+        if not self.routes:
+            raise ApiError(404, f"no API route {self.request.path} (the routes: /api/v1/openapi.json)")
         if declared is None:
             raise ApiError(405, f"{self.request.method} is not allowed on {self.request.path}")
         if self.refusal is not None:
@@ -212,4 +214,5 @@ def handlers(
         if streaming:
             cls = stream_request_body(cls)
         table.append((prefix + pattern(path) + "/?", cls, {"hub": hub}))
+    table.append((prefix + "/.*", ApiHandler, {"hub": hub}))  # any other path under the prefix: a JSON 404
     return table

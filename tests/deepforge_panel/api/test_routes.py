@@ -453,3 +453,12 @@ def test_route(route: tuple[str, str], server: Server, client: Client, project: 
         assert "def build_model(" in body.decode()
     else:
         assert body.startswith(b"deepforge:"), body[:40]
+
+
+def test_a_method_a_path_does_not_declare_and_a_body_that_is_not_json_are_refused_as_json(server: Server) -> None:
+    status, kind, body = call(server, "PUT", "/projects")
+    assert (status, kind.split(";")[0]) == (405, "application/json") and "PUT is not allowed" in body["error"]
+    status, _, body = call(server, "POST", "/projects", raw=b"{name: x")
+    assert status == 400 and body["error"] == "the request body is not JSON"
+    status, _, body = call(server, "GET", "/nowhere")
+    assert status == 404 and body["error"].startswith("no API route /api/v1/nowhere")
