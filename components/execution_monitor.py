@@ -20,13 +20,13 @@ import param
 
 from deepforge_panel.components.artifact_browser import FormatDownload
 from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
+from deepforge_panel.components.execution_report import execution_report, report_filename
 from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
 from deepforge_panel.components.markup import md_block, md_text
 from deepforge_panel.components.session import Session
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.executions import FINAL, Execution, Job
-from deepforge_panel.report import execution_report, report_filename
 
 CONSOLE_LINES = 2000
 """Lines of stdout (and of stderr) shown; the whole log stays in the document and the job folder."""
@@ -408,7 +408,8 @@ class ExecutionMonitor(ProjectComponent):
 
     # -- user actions --------------------------------------------------------------------------
     def report_file(self) -> io.BytesIO | None:
-        """The shown execution's report (:mod:`deepforge_panel.report`); None, saying why, when there is none."""
+        """The shown execution's report (:mod:`~deepforge_panel.components.execution_report`); None, saying why,
+        when there is none."""
         if self._shown is None:
             return None
         try:

@@ -380,7 +380,7 @@ def _size(figure: FigureData, axes: AxesData, scale: float) -> tuple[int, int]:
 
 def build(figure: FigureData, scale: float = 1.0) -> tuple[list[AxesPlot], BkLayout | None]:
     """Bokeh plots drawing ``figure``, one per axes, and the layout showing them (a grid for several, None
-    for none); the live views and the standalone execution report (:mod:`deepforge_panel.report`) share it."""
+    for none); the live views and the standalone execution report (:mod:`deepforge_panel.components.execution_report`) share it."""
     axes = figure.get("axes", [])
     plots = [AxesPlot(ax, *_size(figure, ax, scale)) for ax in axes]
     for plot, ax in zip(plots, axes, strict=False):

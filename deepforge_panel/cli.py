@@ -193,7 +193,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from deepforge_panel.report import execution_report
+    from deepforge_panel.components.execution_report import execution_report
 
     project = _workspace(args).open(args.project)
     try:

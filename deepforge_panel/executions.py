@@ -105,6 +105,10 @@ def _json(rec: Map, key: str, default: Any) -> Any:
     return loads(value) if isinstance(value, str) else default
 
 
+LATEST = "latest"
+"""What names a project's newest execution (:meth:`ExecutionsView.find`)."""
+
+
 class ExecutionsView(RootView[Execution]):
     """The ``executions`` root: id -> {pipeline, commit, status, runner, edges, jobs: {id: {...}}}."""
 
@@ -113,6 +117,22 @@ class ExecutionsView(RootView[Execution]):
 
     def sort_key(self, item: Execution) -> float:
         return item.created or 0.0
+
+    def find(self, which: str) -> Execution:
+        """The execution ``which`` names: its id, ``latest``, or a pipeline's name (its newest execution);
+        NotFound lists the newest executions when none matches."""
+        executions = self.all()  # oldest first
+        if which in self.ids():
+            return self.get(which)
+        named = executions if which == LATEST else [e for e in executions if e.pipeline_name == which]
+        if named:
+            return named[-1]
+        recent = ", ".join(f"{e.id} ({e.pipeline_name})" for e in reversed(executions[-5:])) or "none yet"
+        raise NotFound(
+            f"no execution {which!r} in project {self.project.name!r}: give an execution's id, a pipeline's name "
+            f"or {LATEST!r} (newest executions: {recent})",
+            which,
+        )
 
     def job_record(self, execution_id: str, job_id: str) -> Map:
         return self.record(execution_id)["jobs"][job_id]

@@ -2,7 +2,8 @@
 
 The report holds the pipeline's graph coloured by status, each job's status, times, attributes,
 outputs, console tail, metrics and figures; figures are interactive Bokeh plots drawn by the
-same code as the live execution monitor (:func:`deepforge_panel.components.figures.build`).
+same code as the live execution monitor (:func:`deepforge_panel.components.figures.build`). A component
+module though no widget: it draws with the components' Bokeh code; the CLI and the monitor use it.
 BokehJS is inlined and nothing refers to another file or host, so the report opens offline.
 Everything a user or a job wrote is escaped.
 """
@@ -14,6 +15,8 @@ import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.components.figures import build
+from deepforge_panel.components.job_graph import STATUS_COLORS, layout
 from deepforge_panel.errors import NotFound
 from deepforge_panel.executions import Execution, Job
 
@@ -22,31 +25,10 @@ if TYPE_CHECKING:
 
     from deepforge_panel.project import Project
 
-__all__ = ["CONSOLE_LINES", "LATEST", "execution_report", "find_execution", "report_filename"]
+__all__ = ["CONSOLE_LINES", "execution_report", "report_filename"]
 
 CONSOLE_LINES = 40
 """Lines of each job's stdout (and of its stderr) kept in the report."""
-LATEST = "latest"
-"""What names the newest execution."""
-
-
-def find_execution(project: Project, which: str) -> Execution:
-    """The execution ``which`` names: its id, ``latest``, or a pipeline's name (its newest execution).
-
-    NotFound lists the newest executions when none matches.
-    """
-    executions = project.executions.all()  # oldest first
-    if which in project.executions.ids():
-        return project.executions.get(which)
-    named = executions if which == LATEST else [e for e in executions if e.pipeline_name == which]
-    if named:
-        return named[-1]
-    recent = ", ".join(f"{e.id} ({e.pipeline_name})" for e in reversed(executions[-5:])) or "none yet"
-    raise NotFound(
-        f"no execution {which!r} in project {project.name!r}: give an execution's id, a pipeline's name or "
-        f"{LATEST!r} (newest executions: {recent})",
-        which,
-    )
 
 
 def report_filename(execution: Execution) -> str:
@@ -62,9 +44,8 @@ def execution_report(project: Project, execution_id: str) -> str:
     from bokeh.resources import INLINE
 
     from deepforge_panel.components.execution_monitor import format_duration, format_time
-    from deepforge_panel.components.job_graph import layout
 
-    execution = find_execution(project, execution_id)
+    execution = project.executions.find(execution_id)
     positions = layout(execution)
     jobs = sorted(execution.jobs.values(), key=lambda j: positions[j.id])
     plots: list[LayoutDOM] = []
@@ -142,7 +123,6 @@ def _job_section(project: Project, job: Job, plots: list[LayoutDOM]) -> str:
         natural_key,
         tail,
     )
-    from deepforge_panel.components.figures import build
 
     def plot(figure: dict[str, Any], scale: float) -> str:
         _axes, model = build(figure, scale)
@@ -242,7 +222,6 @@ _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _PAD = 150, 46, 56, 22, 10
 
 def _graph_svg(execution: Execution, positions: dict[Any, tuple[int, int]]) -> str:
     """The jobs as an SVG graph, each box filled with its status's colour (as in the live monitor)."""
-    from deepforge_panel.components.job_graph import STATUS_COLORS
 
     corner = {
         jid: (_PAD + depth * (_BOX_W + _GAP_X), _PAD + row * (_BOX_H + _GAP_Y))

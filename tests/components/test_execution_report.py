@@ -16,11 +16,11 @@ import pytest
 
 from deepforge_panel.adapters.compute import compute
 from deepforge_panel.adapters.storage import storage
+from deepforge_panel.components.execution_report import CONSOLE_LINES, execution_report, report_filename
 from deepforge_panel.errors import NotFound
 from deepforge_panel.executions import Execution
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project
-from deepforge_panel.report import CONSOLE_LINES, execution_report, find_execution, report_filename
 from deepforge_panel.workspace import Workspace
 
 HOSTILE = 'plot <img src=x onerror=alert(1)> & "quotes"'
@@ -153,10 +153,10 @@ def test_a_failed_execution_says_why(ran: Any) -> None:
 
 def test_an_execution_is_found_by_id_pipeline_name_or_latest(ran: Any) -> None:
     project, good, bad = ran
-    assert find_execution(project, good.id).id == good.id
-    assert find_execution(project, "latest").id == bad.id
-    assert find_execution(project, PIPELINE).id == good.id
-    assert find_execution(project, "broken").id == bad.id
+    assert project.executions.find(good.id).id == good.id
+    assert project.executions.find("latest").id == bad.id
+    assert project.executions.find(PIPELINE).id == good.id
+    assert project.executions.find("broken").id == bad.id
     with pytest.raises(NotFound, match=rf"no execution 'nope' in project 'reported'.*{bad.id} \(broken\)"):
         execution_report(project, "nope")
 
