@@ -270,8 +270,19 @@ class Client:
 
     def download(self, project: str, artifact: str) -> bytes:
         """The artifact's stored bytes."""
-        with self._open("GET", f"/projects/{_part(project)}/artifacts/{_part(artifact)}/content") as response:
+        with self._open("GET", self._content(project, artifact)) as response:
             return response.read()
+
+    def download_to(self, project: str, artifact: str, path: str | Path) -> Path:
+        """The artifact's stored bytes written to ``path`` as they arrive (an artifact of any size)."""
+        with self._open("GET", self._content(project, artifact)) as response, open(path, "wb") as out:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        return Path(path)
+
+    @staticmethod
+    def _content(project: str, artifact: str) -> str:
+        return f"/projects/{_part(project)}/artifacts/{_part(artifact)}/content"
 
     def upload(self, project: str, name: str, source: str | Path | bytes, *, type: str | None = None) -> dict[str, Any]:
         """A file (a path, streamed) or bytes as a new artifact ``name``; an operation given it receives its bytes.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +34,13 @@ class StorageAdapter(ABC):
     @abstractmethod
     def get(self, key_or_url: str) -> bytes:
         """The bytes stored at a key or URL; FileNotFoundError naming the URL if there are none."""
+
+    def chunks(self, key_or_url: str, size: int = 1 << 20) -> Iterator[bytes]:
+        """The bytes at a key or URL in pieces of at most ``size`` (a download of any size); adapters read them as
+        they go, this default reads the object whole. FileNotFoundError naming the URL if there are none."""
+        data = self.get(key_or_url)
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
 
     @abstractmethod
     def exists(self, key_or_url: str) -> bool:

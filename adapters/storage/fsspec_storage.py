@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,16 @@ class FsspecStorage(StorageAdapter):
             return bytes(self.fs.cat_file(self._path(key)))
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise FileNotFoundError(f"No object at {self.url_for(key)}") from exc
+
+    def chunks(self, key_or_url: str, size: int = 1 << 20) -> Iterator[bytes]:
+        key = self.to_key(key_or_url)
+        try:
+            stream = self.fs.open(self._path(key), "rb")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise FileNotFoundError(f"No object at {self.url_for(key)}") from exc
+        with stream:
+            while chunk := stream.read(size):
+                yield bytes(chunk)
 
     def exists(self, key_or_url: str) -> bool:
         path = self._path(self.to_key(key_or_url))

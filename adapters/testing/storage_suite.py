@@ -68,6 +68,14 @@ class StorageConformance:
         with pytest.raises(ValueError, match="not a storage key"):
             storage.put_file("../outside.bin", source)
 
+    def test_chunks_read_an_object_in_pieces(self, storage: StorageAdapter) -> None:
+        url = storage.put("pieces.bin", FIVE_MB)
+        pieces = list(storage.chunks(url, size=1 << 20))
+        assert b"".join(pieces) == FIVE_MB and max(len(p) for p in pieces) <= 1 << 20 and len(pieces) >= 5
+        assert list(storage.chunks(storage.put("empty.bin", b""))) == []
+        with pytest.raises(FileNotFoundError, match=r"missing\.bin"):
+            list(storage.chunks("missing.bin"))
+
     def test_nested_keys_and_overwrite(self, storage: StorageAdapter) -> None:
         storage.put("runs/r1/metrics.json", b'{"loss": 1}')
         storage.put("runs/r1/metrics.json", b'{"loss": 0.5}')

@@ -11,7 +11,7 @@ from tornado.ioloop import IOLoop
 from deepforge_panel.api.declare import ApiError, Call, route
 from deepforge_panel.api.edits import live
 from deepforge_panel.api.schemas import ARTIFACT, NAME, STRING, array, artifact_json
-from deepforge_panel.artifacts import read_artifact
+from deepforge_panel.artifacts import unreachable
 from deepforge_panel.io_nodes import InputError, find_artifact
 from deepforge_panel.jobruntime.deepforge.storage import content_key
 from deepforge_panel.names import check_name
@@ -58,8 +58,13 @@ def _find(call: Call) -> Any:
 async def download_artifact(call: Call) -> None:
     artifact = _find(call)
     storage = call.hub.orchestrator(live(call).name).storage
-    try:
-        data = await IOLoop.current().run_in_executor(None, read_artifact, artifact, storage)
+    problem = unreachable(artifact, storage)
+    if problem is not None:
+        raise ApiError(400, problem)
+    loop = IOLoop.current()
+    pieces = storage.chunks(artifact.url)
+    try:  # the first piece before any header, so a missing object is still a 404
+        piece = await loop.run_in_executor(None, next, pieces, None)
     except FileNotFoundError as exc:
         raise ApiError(404, f"artifact {artifact.name!r} ({artifact.id}) has no stored bytes: {exc}") from None
     handler = call.handler
@@ -67,7 +72,16 @@ async def download_artifact(call: Call) -> None:
     handler.set_header("Content-Type", "application/octet-stream")
     handler.set_header("Content-Disposition", f'attachment; filename="{filename}"')
     handler.set_header("X-Content-Hash", artifact.hash)
-    handler.finish(data)
+    try:
+        while piece is not None and not getattr(handler, "client_gone", False):
+            handler.write(piece)
+            await handler.flush()  # one piece in memory at a time
+            piece = await loop.run_in_executor(None, next, pieces, None)
+    finally:
+        close = getattr(pieces, "close", None)  # a generator's file is closed now, even if the client left
+        if close is not None:
+            await loop.run_in_executor(None, close)
+    handler.finish()
 
 
 STORED = b"deepforge:"

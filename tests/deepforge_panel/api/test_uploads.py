@@ -31,7 +31,7 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM in /proc")
 
 
-def test_a_big_upload_streams_to_storage_without_filling_the_server_s_memory(
+def test_a_big_upload_and_download_stream_without_filling_the_server_s_memory(
     server: Server, client: Client, project: str, tmp_path: Path
 ) -> None:
     size = 300 * 1024 * 1024
@@ -51,7 +51,16 @@ def test_a_big_upload_streams_to_storage_without_filling_the_server_s_memory(
     stored = Path(artifact["url"].removeprefix("file://"))
     assert stored.stat().st_size == artifact["size"]
     assert grown < 100, f"the server's peak memory grew by {grown:.0f} MiB for a {size >> 20} MiB upload"
-    print(f"upload of {size >> 20} MiB: the server's peak memory grew by {grown:.1f} MiB")
+
+    _reset_peak(server.process.pid)
+    before = _peak_rss_mb(server.process.pid)
+    back = client.download_to(project, artifact["id"], tmp_path / "back.bin")
+    regrown = _peak_rss_mb(server.process.pid) - before
+    assert back.stat().st_size == artifact["size"]
+    with back.open("rb") as read:
+        assert read.read(16) == b"deepforge:bytes\n" and read.read(1 << 20) == block
+    assert regrown < 100, f"the server's peak memory grew by {regrown:.0f} MiB for a {size >> 20} MiB download"
+    print(f"{size >> 20} MiB: the server's peak memory grew by {grown:.1f} MiB (upload), {regrown:.1f} MiB (download)")
 
 
 def test_an_uploaded_file_reaches_an_operation_as_bytes_and_a_download_uploads_as_the_same_content(
