@@ -4,8 +4,9 @@ The token lives in ``<home>/token`` (created once, readable by its owner only). 
 carries it as ``?token=`` (the first visit, which also sets an HttpOnly cookie), as that
 cookie, or as ``Authorization: token <token>`` (scripts). :func:`protect` wraps every
 handler of a Tornado application's route table, so a route added later is guarded too;
-websockets are guarded at their upgrade request; a JSON route (``deepforge_json_errors``) is refused with JSON. Without a token (``--no-token``) the
-server may only listen on a loopback address.
+websockets are guarded at their upgrade request, and a JSON route (the REST API: its handler
+sets ``deepforge_json_errors``) is refused with ``{"error": ...}``. Without a token
+(``--no-token``) the server may only listen on a loopback address.
 """
 
 from __future__ import annotations
