@@ -425,6 +425,16 @@ def test_every_route_refuses_a_request_without_the_token_as_json(server: Server,
             assert "401" in item[method]["responses"]
 
 
+def test_a_project_s_share_token_opens_no_api_route(server: Server, base: str) -> None:
+    from deepforge_panel.crdt import Home
+
+    share = Home(server.home).share_token(base)
+    for path in ("/projects", f"/projects/{base}/pipelines"):
+        status, kind, body = call(server, "GET", path, token=share)
+        assert (status, kind.split(";")[0]) == (403, "application/json"), (path, status)
+        assert "sync and peer routes only" in body["error"]
+
+
 @pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1].removeprefix('/api/v1')}")
 def test_route(route: tuple[str, str], server: Server, client: Client, project: str, document: dict[str, Any]) -> None:
     method, template = route
