@@ -2,7 +2,9 @@
 
 A job's **key** hashes everything that decides what it produces: its operation's code, its attribute
 values, the content hashes of its inputs, the generated code of its references, the init code and
-utility modules every job runs, and its environment. When a job succeeds, the ``results`` records root
+utility modules every job runs, and its environment: the one its operation declares, or else Python's
+version and the installed versions of the packages that code imports (upgrading TensorFlow runs its jobs
+again). When a job succeeds, the ``results`` records root
 maps its key to the execution, job and artifacts that made it; a later run whose job has the same key
 reuses those artifacts (the job is *cached*) if they are still stored, instead of running it. A failed or
 cancelled job is never recorded, and an operation that says ``deterministic = False`` is never reused.
@@ -14,9 +16,13 @@ before any run; "Run" runs exactly the stale jobs, "Run all" ignores the results
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
+import platform
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +30,7 @@ from pycrdt import Map
 
 from deepforge_panel.crdt import dumps, loads
 from deepforge_panel.errors import ProjectError
+from deepforge_panel.preload import imported_packages
 from deepforge_panel.views import RootView
 
 if TYPE_CHECKING:
@@ -32,7 +39,7 @@ if TYPE_CHECKING:
     from deepforge_panel.project import Project
     from deepforge_panel.snapshots import Snapshot
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 """Bumped when what a key covers changes, so older results are not taken for newer keys."""
 
 Freshness = Literal["fresh", "stale", "new", "always"]
@@ -52,8 +59,37 @@ def job_key(snapshot: Snapshot, inputs: dict[str, str], init: list[str], utiliti
         "utilities": utilities,
         "environment": snapshot.environment.to_dict() if snapshot.environment is not None else None,
     }
+    if snapshot.environment is None:  # runs with the workbench's own interpreter and packages
+        sources = [snapshot.code, *(ref.code for ref in snapshot.references.values()), *init, *utilities.values()]
+        payload["packages"] = installed_versions(imported_packages(sources))
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def installed_versions(modules: set[str]) -> dict[str, str]:
+    """Python's version and the installed version of each distribution providing one of ``modules`` (top-level
+    import names; the standard library and the project's own modules provide none)."""
+    versions = {"python": platform.python_version()}
+    providers = _providers()
+    for module in sorted(modules):
+        for distribution in providers.get(module, ()):
+            versions[distribution] = _version(distribution)
+    return versions
+
+
+@functools.cache
+def _providers() -> Mapping[str, list[str]]:
+    """Top-level import name -> the installed distributions providing it (read once per process: jobs forked
+    from a warm process run the packages it loaded then, too)."""
+    return importlib.metadata.packages_distributions()
+
+
+@functools.cache
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass(frozen=True)

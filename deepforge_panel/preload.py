@@ -13,7 +13,7 @@ import ast
 import functools
 from collections.abc import Iterable
 
-__all__ = ["ALWAYS", "PRELOADABLE", "job_preload"]
+__all__ = ["ALWAYS", "PRELOADABLE", "imported_packages", "job_preload"]
 
 ALWAYS: tuple[str, ...] = ("deepforge.runtime", "fsspec", "fsspec.implementations.local")
 """What every job imports."""
@@ -35,6 +35,11 @@ def job_preload(operation: str, loaded: Iterable[str] = ()) -> tuple[str, ...]:
         if name.partition(".")[0] in PRELOADABLE:
             modules.setdefault(name)
     return tuple(modules)
+
+
+def imported_packages(sources: Iterable[str]) -> set[str]:
+    """The top-level names of every module ``sources`` import by absolute name, anywhere in them."""
+    return {name.partition(".")[0] for source in sources for name in _imports(source, functions=True)}
 
 
 @functools.lru_cache(maxsize=512)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from deepforge_panel import job_cache
+from deepforge_panel.environments import Environment
 from deepforge_panel.interface import parse_interface
-from deepforge_panel.job_cache import freshness
+from deepforge_panel.job_cache import freshness, installed_versions, job_key
 from deepforge_panel.project import Project
+from deepforge_panel.snapshots import Snapshot
 from tests.deepforge_panel.helpers import ADD, new_project
 from tests.deepforge_panel.test_orchestrator import _chain, _orchestrator, _run, _value
 
@@ -165,3 +173,24 @@ def test_the_command_line_prints_cached_and_can_run_everything(tmp_path: Path) -
     assert second.returncode == 0 and "[d] cached" in second.stdout and "[d] succeeded" not in second.stdout
     third = subprocess.run([*command, "--no-cache"], capture_output=True, text=True, timeout=120)
     assert third.returncode == 0 and "[d] succeeded" in third.stdout
+
+
+def test_a_key_covers_python_and_the_installed_versions_of_what_the_code_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    versions = installed_versions({"numpy", "sklearn", "json", "utils"})
+    assert versions == {
+        "python": platform.python_version(),
+        "numpy": importlib.metadata.version("numpy"),
+        "scikit-learn": importlib.metadata.version("scikit-learn"),
+    }  # the standard library and the project's own modules are not packages
+
+    code = "import numpy\n\nclass Mean:\n    def execute(self, data):\n        result = numpy.mean(data)\n        return result\n"
+    plain = Snapshot("mean", "Mean", code, parse_interface(code), {}, {})
+    declared = replace(plain, environment=Environment(requirements=("numpy==2.0",)))
+    keys = job_key(plain, {}, [], {}), job_key(declared, {}, [], {})
+    installed = job_cache._version
+    # numpy upgraded in the workbench's interpreter (this machine has one numpy: its version is what changes)
+    monkeypatch.setattr(job_cache, "_version", lambda name: "99.0" if name == "numpy" else installed(name))
+    assert job_key(plain, {}, [], {}) != keys[0], "the same code and inputs on another numpy run again"
+    assert job_key(declared, {}, [], {}) == keys[1], "a job in its own environment does not run on ours"

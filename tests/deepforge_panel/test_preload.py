@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepforge_panel.preload import ALWAYS, job_preload
+from deepforge_panel.preload import ALWAYS, imported_packages, job_preload
 
 OPERATION = """
 import json
@@ -48,3 +48,16 @@ def test_the_standard_library_relative_imports_and_unknown_packages_are_left_to_
 
 def test_code_that_does_not_parse_adds_nothing() -> None:
     assert job_preload("def broken(:\n", ["import numpy\nclass (:"]) == ALWAYS
+
+
+def test_imported_packages_are_the_top_level_names_of_every_import_anywhere() -> None:
+    assert imported_packages([OPERATION, INIT]) == {
+        "json",
+        "numpy",
+        "sklearn",
+        "keras",
+        "matplotlib",
+        "os",
+        "pandas",
+        "tensorflow",
+    }
