@@ -378,28 +378,39 @@ def _size(figure: FigureData, axes: AxesData, scale: float) -> tuple[int, int]:
     return int(min(max(width, 200), 900)), int(min(max(height, 160), 700))
 
 
-def build(figure: FigureData, scale: float = 1.0) -> tuple[list[AxesPlot], BkLayout | None]:
+def build(figure: FigureData, scale: float = 1.0, stretch: bool = False) -> tuple[list[AxesPlot], BkLayout | None]:
     """Bokeh plots drawing ``figure``, one per axes, and the layout showing them (a grid for several, None
-    for none); the live views and the standalone execution report (:mod:`deepforge_panel.components.execution_report`) share it."""
+    for none); the live views and the standalone execution report (:mod:`deepforge_panel.components.execution_report`) share it.
+    With ``stretch``, the plots share the width of the page between them (the present view)."""
     axes = figure.get("axes", [])
     plots = [AxesPlot(ax, *_size(figure, ax, scale)) for ax in axes]
     for plot, ax in zip(plots, axes, strict=False):
         plot.update(ax)
+        if stretch:
+            plot.figure.sizing_mode = "stretch_width"
     if not plots:
         return plots, None
     if len(plots) == 1:
         return plots, plots[0].figure
     rows = [[plots[i].figure for i in row] for row in _grid(axes)]
     width = max(len(row) for row in rows)
-    return plots, gridplot([row + [None] * (width - len(row)) for row in rows], merge_tools=True)
+    return plots, gridplot(
+        [row + [None] * (width - len(row)) for row in rows],
+        merge_tools=True,
+        sizing_mode="stretch_width" if stretch else None,
+    )
 
 
 class FigureView(pn.viewable.Viewer):
     """One figure description shown as Bokeh plots (one per axes); :meth:`update` patches it in place."""
 
-    def __init__(self, figure: FigureData | None = None, *, scale: float = 1.0, **params: Any) -> None:
+    def __init__(
+        self, figure: FigureData | None = None, *, scale: float = 1.0, stretch: bool = False, **params: Any
+    ) -> None:
         super().__init__(**params)
         self.scale = scale
+        self.stretch = stretch
+        """Whether the plots fill the width they are given (:func:`build`)."""
         self.axes: list[AxesPlot] = []
         self.rebuilds = 0
         """How often the Bokeh models were built anew (structure changes); tests watch it."""
@@ -408,8 +419,10 @@ class FigureView(pn.viewable.Viewer):
         self._pending: FigureData | None = None
         """The newest figure waiting for its document's next tick, if any."""
         self.title = pn.pane.Markdown("", visible=False, margin=(0, 10))
-        self.pane = pn.pane.Bokeh(None)
-        self._layout = pn.Column(self.title, self.pane)  # as wide as its plots: figures sit side by side in a FlexBox
+        sizing = {"sizing_mode": "stretch_width"} if stretch else {}
+        self.pane = pn.pane.Bokeh(None, **sizing)
+        # As wide as its plots unless stretched: figures sit side by side in a FlexBox.
+        self._layout = pn.Column(self.title, self.pane, **sizing)
         if figure is not None:
             self.update(figure)
 
@@ -445,7 +458,7 @@ class FigureView(pn.viewable.Viewer):
             plot.update(axes)
 
     def _build(self, figure: FigureData, shape: tuple[Any, ...]) -> None:
-        self.axes, self.pane.object = build(figure, self.scale)
+        self.axes, self.pane.object = build(figure, self.scale, self.stretch)
         self._structure = shape
         self.rebuilds += 1
 

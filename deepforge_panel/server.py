@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deepforge_panel.auth import TOKEN_FILE, home_token, is_loopback, protect
+from deepforge_panel.auth import TOKEN_FILE, Grant, Grants, home_token, is_loopback, may_view, protect
 from deepforge_panel.cli_peers import SERVER_FILE
 from deepforge_panel.crdt import DocStore
 from deepforge_panel.crdt.sync import CLOSE_GONE
-from deepforge_panel.errors import ProjectError
+from deepforge_panel.errors import USER_ERRORS, ProjectError
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.peering import Peering, PeerSyncServer
+from deepforge_panel.view_tokens import PRESENT_PATH, ViewTokens
 from deepforge_panel.workspace import Workspace
 
 WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
@@ -43,10 +44,12 @@ def make_server(
     auth: bool = True,
     **kwargs: Any,
 ):
-    """A Panel/Bokeh server (not started) serving the workbench, and the hub it shares between sessions.
+    """A Panel/Bokeh server (not started) serving the workbench and the present page (``/present``), and the
+    hub it shares between sessions.
 
     Every route needs the home folder's token (:mod:`deepforge_panel.auth`) unless ``auth`` is
-    False, which only a loopback ``address`` allows. The hub's compute adapter starts on the
+    False, which only a loopback ``address`` allows; a project's share token opens its peer routes, a
+    read-only link's token (:mod:`deepforge_panel.view_tokens`) its present page. The hub's compute adapter starts on the
     server's loop as soon as the loop runs.
     """
     if not auth and not is_loopback(address):
@@ -58,6 +61,7 @@ def make_server(
     import panel as pn
 
     from deepforge_panel.api import routes as api_routes
+    from deepforge_panel.apps.present import present
     from deepforge_panel.apps.workbench import workbench
 
     hub = ProjectHub(Workspace(home), compute=compute, compute_options=compute_options)
@@ -65,11 +69,17 @@ def make_server(
     peering = Peering(hub, sync, port)
     hub.peering = peering
 
+    grants = project_grants(hub) if auth else None
+    token = home_token(hub.workspace.path) if auth else ""
+
     def app() -> object:
         return workbench(hub)
 
+    def present_app() -> object:
+        return present(hub, (lambda given, project: may_view(given, project, token, grants)) if auth else None)
+
     server = pn.serve(
-        {"/": app},
+        {"/": app, PRESENT_PATH: present_app},
         port=port,
         address=address,
         show=False,
@@ -82,29 +92,57 @@ def make_server(
     )
     peering.label = f"{peering.label.rsplit(':', 1)[0]}:{server.port}"
     if auth:
-        projects = hub.workspace.home
-        known: dict[str, tuple[float, tuple[str, str] | None]] = {}
-
-        def shares(token: str) -> tuple[str, str] | None:
-            """The project a share token opens; answers are kept :data:`SHARE_CACHE_S` (peers poll twice a
-            second, and each look-up reads every project's store), so a revoked token stops within that."""
-            now = time.monotonic()
-            hit = known.get(token)
-            if hit is not None and now - hit[0] < SHARE_CACHE_S:
-                return hit[1]
-            entry = projects.shared_by(token)
-            if len(known) > 1000:
-                known.clear()
-            known[token] = (now, (entry.id, entry.name) if entry is not None else None)
-            return known[token][1]
-
-        protect(server._tornado, home_token(hub.workspace.path), str(hub.workspace.path / TOKEN_FILE), shares)
+        protect(server._tornado, token, str(hub.workspace.path / TOKEN_FILE), grants)
     from tornado.ioloop import PeriodicCallback
 
     PeriodicCallback(hub.pull, PULL_INTERVAL_MS).start()
     PeriodicCallback(peering.refresh, PULL_INTERVAL_MS).start()
     server.io_loop.add_callback(hub.start)
     return server, hub
+
+
+def project_grants(hub: ProjectHub) -> Grants:
+    """The project a token other than the home's opens (:class:`~deepforge_panel.auth.Grant`): a read-only
+    link's, read from its small file on every request (a revoked link stops at once), else a share token's."""
+    projects = hub.workspace.home
+    views = ViewTokens(hub.workspace.path)
+    known: dict[str, tuple[float, Grant | None]] = {}
+    names: dict[str, tuple[float, str | None]] = {}
+
+    def name_of(project_id: str) -> str | None:
+        """A project's name, kept :data:`SHARE_CACHE_S` (finding it reads every project's store); None once deleted."""
+        now = time.monotonic()
+        hit = names.get(project_id)
+        if hit is None or now - hit[0] >= SHARE_CACHE_S:
+            try:
+                hit = names[project_id] = (now, projects.find(project_id).name)
+            except USER_ERRORS:
+                hit = names[project_id] = (now, None)
+        return hit[1]
+
+    def shared(token: str) -> Grant | None:
+        """Share-token answers are kept :data:`SHARE_CACHE_S` (peers poll twice a second, and each look-up
+        reads every project's store), so a renewed share token stops within that."""
+        now = time.monotonic()
+        hit = known.get(token)
+        if hit is not None and now - hit[0] < SHARE_CACHE_S:
+            return hit[1]
+        entry = projects.shared_by(token)
+        if len(known) > 1000:
+            known.clear()
+        known[token] = (now, Grant(entry.id, entry.name, "peer") if entry is not None else None)
+        return known[token][1]
+
+    def grant(token: str) -> Grant | None:
+        link = views.find(token)
+        if link is None:
+            return shared(token)
+        name = name_of(link.project)
+        if name is None:  # the project was deleted: its links open nothing
+            return None
+        return Grant(link.project, name, "view", revoked=link.revoked is not None)
+
+    return grant
 
 
 def sync_server(hub: ProjectHub) -> PeerSyncServer:
