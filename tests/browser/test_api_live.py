@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from deepforge_panel.client import ApiError, Client
 from tests.browser.test_workbench import EXAMPLE_NODES, node, open_project
+from tests.deepforge_panel.api.models import SLOW
 
 pytestmark = pytest.mark.browser
 
@@ -50,25 +51,28 @@ def test_client_edits_show_in_an_open_page(server: Any, project: str, new_tab: A
     print("API edit shown in the page after (s):", {k: round(v, 2) for k, v in shown.items()})
 
 
-def test_a_run_started_by_the_client_shows_in_the_page_while_its_events_stream(
+def test_a_run_started_by_the_client_shows_running_in_the_page_while_its_events_stream(
     server: Any, project: str, new_tab: Any
 ) -> None:
     page = open_project(new_tab(), server, project)
     page.locator(".bk-tab", has_text="Executions").click()
     client = Client(server.url, server.token)
+    client.create_operation(project, SLOW)
     client.create_pipeline(project, "quick")
     client.add_node(project, "quick", "LoadDataset", name="load", attributes={"name": "iris"})
     client.add_node(project, "quick", "TrainTestSplit", name="split", x=240)
+    client.add_node(project, "quick", "Slow", name="slow", attributes={"lines": 8, "pause": 0.3}, x=480)
     client.connect(project, "quick", "load", "dataset", "split", "dataset")
+    client.connect(project, "quick", "split", "train", "slow", "data")
     run = client.run(project, "quick", overrides={"split": {"test_fraction": 0.5}}, author="script")
-    seen_running_in_page = False
+    live: list[str] = []
     for event in client.events(project, run["id"], timeout=60):
-        if event.kind == "job" and event.data == {**event.data, "job": "split", "status": "running"}:
-            page.locator("g.df-job[data-name='split']").wait_for(timeout=LIVE_MS)
-            seen_running_in_page = True
+        if event.kind == "console" and event.data == {"job": "slow", "stream": "stdout", "text": "line 1\n"}:
+            page.locator("g.df-job[data-name='slow'][data-status='running']").wait_for(timeout=LIVE_MS)
+            live.append(event.data["text"])
         if event.kind == "end":
             assert event.data["status"] == "succeeded", event.data
-    assert seen_running_in_page, "the split job never ran"
-    page.locator("g.df-job[data-name='split'][data-status='succeeded']").wait_for(timeout=LIVE_MS)
+    assert live, "the stream told of no console line of the slow job"
+    page.locator("g.df-job[data-name='slow'][data-status='succeeded']").wait_for(timeout=LIVE_MS)
     split = next(job for job in client.execution(project, run["id"])["jobs"] if job["name"] == "split")
     assert split["attributes"]["test_fraction"] == 0.5 and split["status"] == "succeeded"

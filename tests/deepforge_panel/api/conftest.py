@@ -12,23 +12,9 @@ from typing import Any
 import pytest
 
 from deepforge_panel.client import Client
+from tests.deepforge_panel.api.models import SLOW
 from tests.deepforge_panel.helpers import ADD, SOURCE
 from tests.servers import Server
-
-SLOW = """
-class Slow:
-    def __init__(self, lines: int = 3, pause: float = 0.3):
-        self.lines = lines
-        self.pause = pause
-
-    def execute(self, data):
-        import time
-        for i in range(self.lines):
-            print("line", i, flush=True)
-            time.sleep(self.pause)
-        result = data
-        return result
-"""
 
 _forks = itertools.count()
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from deepforge_panel.client import ApiError, Client
-from tests.deepforge_panel.api.test_routes import ODD
+from tests.deepforge_panel.api.models import ODD
 
 
 def test_export_json_then_import_gives_the_same_layers(client: Client) -> None:

@@ -15,6 +15,7 @@ import pytest
 from deepforge_panel.client import Client
 from tests.conftest import wait_until
 from tests.deepforge_panel.api.conftest import call
+from tests.deepforge_panel.api.models import ODD, TINY
 from tests.servers import Server
 
 
@@ -309,28 +310,6 @@ def _upload(c: Ctx) -> tuple[Req, list[Req]]:
         Req("POST", path + "?name=x&bogus=1", status=400, says="unknown query parameter 'bogus'", raw=b"x"),
         Req("POST", "/projects/nope/artifacts?name=x", status=404, raw=b"x"),
     ]
-
-
-TINY = {
-    "class_name": "Sequential",
-    "config": {
-        "name": "tiny",
-        "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
-            {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}},
-        ],
-    },
-}
-ODD = {
-    "class_name": "Sequential",
-    "config": {
-        "name": "odd",
-        "layers": [
-            {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
-            {"class_name": "Mystery", "config": {"name": "m"}},
-        ],
-    },
-}
 
 
 @case("GET", P + "/architectures")
