@@ -13,6 +13,7 @@ import re
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import panel as pn
@@ -115,6 +116,8 @@ class ExecutionMonitor(ProjectComponent):
         self.table.param.watch(self._table_selected, "selection")
         self._unshown = resend_when_shown(self.session, "Executions", self.table) if self.session is not None else None
         self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
+        self.present = pn.pane.HTML("", stylesheets=[_PRESENT_CSS], css_classes=["df-present-links"], margin=(5, 5))
+        """Links opening the present view (a new tab) of this execution, and of its pipeline's latest run."""
         self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, visible=False, width=100)
         self.cancel.on_click(self._cancel)
         self.report = FormatDownload(
@@ -143,7 +146,7 @@ class ExecutionMonitor(ProjectComponent):
             "", sizing_mode="stretch_width", css_classes=["df-console"], stylesheets=[_CONSOLE_CSS]
         )
         self.detail = pn.Column(
-            pn.Row(self.header, self.report, self.cancel, sizing_mode="stretch_width"),
+            pn.Row(self.header, self.present, self.report, self.cancel, sizing_mode="stretch_width"),
             self.graph,
             pn.Row(self.job_header, self.made_by, sizing_mode="stretch_width"),
             pn.Row(self.progress, self.progress_label, sizing_mode="stretch_width"),
@@ -279,6 +282,9 @@ class ExecutionMonitor(ProjectComponent):
         )
         self.cancel.disabled = not running
         self.cancel.visible = running
+        links = present_links(self.project.name, execution, dark=pn.config.theme == "dark")
+        if self.present.object != links:
+            self.present.object = links
         filename = report_filename(execution)
         if self.report.filename != filename:
             self.report.filename = filename
@@ -444,6 +450,31 @@ class ExecutionMonitor(ProjectComponent):
             notify(f"execution {self._shown.id} is not running here, so it cannot be cancelled", level="warning")
 
 
+def present_links(project: str, execution: Execution, dark: bool = False) -> str:
+    """Two links opening the present view in a new tab: this execution, and the latest run of its pipeline
+    (which moves on to the next run when one starts)."""
+    theme = {"theme": "dark"} if dark else {}
+
+    def link(which: str, label: str, title: str, css: str) -> str:
+        href = html.escape("present?" + urlencode({"project": project, "execution": which, **theme}))
+        return (
+            f'<a class="df-present-link {css}" href="{href}" target="_blank" rel="noopener" '
+            f'title="{html.escape(title)}">{label}</a>'
+        )
+
+    return link(
+        execution.id,
+        "Present ↗",
+        "This execution, full screen and live, for a talk (opens a new tab)",
+        "df-present-this",
+    ) + link(
+        execution.pipeline_name,
+        "Present latest ↗",
+        f"The latest run of {execution.pipeline_name}, following the next run when it starts (opens a new tab)",
+        "df-present-latest",
+    )
+
+
 def _summary(execution: Execution) -> dict[str, Any]:
     return {
         "id": execution.id,
@@ -508,6 +539,13 @@ def metric_figure(name: str, series: list[tuple[int, float]]) -> dict[str, Any]:
         ],
     }
 
+
+_PRESENT_CSS = """
+.df-present-link { display: inline-block; margin-right: 6px; padding: 5px 10px; border-radius: 4px; white-space: nowrap;
+  border: 1px solid var(--panel-primary-color, #0072b5); color: var(--panel-primary-color, #0072b5);
+  text-decoration: none; font-size: 0.95em; }
+.df-present-link:hover { background: var(--panel-primary-color, #0072b5); color: var(--panel-on-primary-color, #fff); }
+"""
 
 _CONSOLE_CSS = """
 .df-console-scroll { max-height: 360px; overflow: auto; display: flex; flex-direction: column-reverse;

@@ -14,6 +14,7 @@ import param
 
 from deepforge_panel.cli_peers import served_url, share_address
 from deepforge_panel.components.markup import html_text
+from deepforge_panel.components.view_links import ReadOnlyLinks
 from deepforge_panel.errors import USER_ERRORS
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.project import Project
@@ -136,7 +137,8 @@ class PeersPanel(pn.viewable.Viewer):
 
 
 class ShareDialog(pn.viewable.Viewer):
-    """The project's share address, read-only and selected on a click, with how a colleague uses it."""
+    """The project's share address, read-only and selected on a click, with how a colleague uses it; and its
+    read-only links (:class:`~deepforge_panel.components.view_links.ReadOnlyLinks`)."""
 
     hub = param.ClassSelector(class_=ProjectHub, doc="The server's hub (its home holds the share token).")
     project = param.ClassSelector(class_=Project, doc="The project to share.")
@@ -144,8 +146,13 @@ class ShareDialog(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[_SHARE_CSS], css_classes=["df-share"])
+        self.read_only = ReadOnlyLinks(hub=self.hub, project=self.project)
         self._layout = pn.Column(
-            pn.pane.Markdown("### Share this project"), self.pane, sizing_mode="stretch_width", min_width=560
+            pn.pane.Markdown("### Share this project"),
+            self.pane,
+            self.read_only,
+            sizing_mode="stretch_width",
+            min_width=560,
         )
 
     @property
@@ -154,7 +161,9 @@ class ShareDialog(pn.viewable.Viewer):
         return share_address(self.hub.workspace.home, self.project.name, server_address(self.hub))
 
     def refresh(self) -> None:
-        """Build the address now (the browser's origin is known once the page has loaded)."""
+        """Build the addresses now (the browser's origin is known once the page has loaded)."""
+        self.read_only.server = server_address(self.hub) or ""
+        self.read_only.refresh()
         try:
             address = self.address
         except ADDRESS_ERRORS as exc:

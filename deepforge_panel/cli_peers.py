@@ -1,4 +1,4 @@
-"""``deepforge-panel clone``, ``peers`` and ``share``: projects shared between workbenches."""
+"""``deepforge-panel clone``, ``peers`` and ``share``: projects shared between workbenches, and read-only links."""
 
 from __future__ import annotations
 
@@ -89,7 +89,48 @@ def served_url(home: Path) -> str | None:
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    print(share_address(_home(args), args.project, args.url, renew=args.revoke))
+    if args.view:
+        return cmd_share_view(args)
+    if args.label is not None or args.list:
+        raise ValueError("--label and --list are for read-only links: add --view")
+    if isinstance(args.revoke, str):
+        raise ValueError(
+            "share --revoke renews the share token and takes no value; to stop a read-only link: "
+            f"deepforge-panel share {args.project!r} --view --revoke {args.revoke}"
+        )
+    print(share_address(_home(args), args.project, args.url, renew=bool(args.revoke)))
+    return 0
+
+
+def cmd_share_view(args: argparse.Namespace) -> int:
+    """``share PROJECT --view``: make a read-only link (``--label``), list them (``--list``) or stop one
+    (``--revoke ID``)."""
+    from deepforge_panel.view_tokens import ViewTokens, present_link
+
+    home = _home(args)
+    entry = home.find(args.project)
+    tokens = ViewTokens(home.path)
+    base = args.url or served_url(home.path)
+    if args.revoke is True:
+        raise ValueError(f"--view --revoke needs the link's id: deepforge-panel share {args.project!r} --view --list")
+    if isinstance(args.revoke, str):
+        link = tokens.revoke(entry.id, args.revoke)
+        print(f"revoked {link.id} ({link.label}): it opens nothing from now on, and its open pages close")
+        return 0
+    if args.list:
+        links = tokens.links(entry.id)
+        if not links:
+            print(f"{entry.name} has no read-only links (make one: deepforge-panel share {args.project!r} --view)")
+        for link in links:
+            made = time.strftime("%Y-%m-%d %H:%M", time.localtime(link.created))
+            print(f"{link.id}\t{link.label}\tmade {made}\t{present_link(base or '', link.project, link.token)}")
+        return 0
+    if base is None:
+        raise ValueError(
+            "no workbench is running on this home: start one (deepforge-panel serve) or give its address with --url"
+        )
+    link = tokens.create(entry.id, args.label or f"made {time.strftime('%Y-%m-%d %H:%M')}")
+    print(present_link(base, link.project, link.token))
     return 0
 
 
@@ -107,10 +148,27 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", choices=["list", "add", "remove"], default="list")
     p.add_argument("url", nargs="?", help="the peer's address (add, remove)")
     p.set_defaults(func=cmd_peers)
-    p = sub.add_parser("share", parents=[common], help="print the address a colleague clones a project from")
+    p = sub.add_parser(
+        "share",
+        parents=[common],
+        help="print the address a colleague clones a project from, or (--view) a read-only link to its present view",
+    )
     p.add_argument("project")
     p.add_argument("--url", help="this workbench's address as colleagues reach it (default: the running server's)")
     p.add_argument(
-        "--revoke", action="store_true", help="make a new share token: the addresses given out before stop working"
+        "--revoke",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="LINK",
+        help="make a new share token: the addresses given out before stop working; "
+        "with --view, stop read-only link LINK (its id, from --view --list)",
     )
+    p.add_argument(
+        "--view",
+        action="store_true",
+        help="a read-only link: it opens the project's present view (live figures, metrics, progress) and nothing else",
+    )
+    p.add_argument("--label", help="who or what the read-only link is for (with --view)")
+    p.add_argument("--list", action="store_true", help="list the project's read-only links (with --view)")
     p.set_defaults(func=cmd_share)

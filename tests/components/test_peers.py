@@ -92,3 +92,29 @@ def test_open_shared_explains_bad_and_unreachable_addresses(peered: ProjectHub) 
     assert page.message.visible and page.message.object
     assert [entry.name for entry in peered.projects()] == ["digits"]
     assert not page.clone_button.disabled
+
+
+def test_share_dialog_makes_lists_and_revokes_read_only_links(peered: ProjectHub) -> None:
+    from deepforge_panel.view_tokens import ViewTokens
+
+    (peered.workspace.path / SERVER_FILE).write_text(json.dumps({"url": "http://wb.example:5006/"}))
+    dialog = ShareDialog(hub=peered, project=peered.project("digits"))
+    dialog.refresh()
+    links = dialog.read_only
+    assert "no read-only links" in links.rows.objects[0].object
+
+    links.label.value = "<b>group</b> meeting"
+    links.create_button.clicks += 1
+    (made,) = links.links()
+    assert made.label == "<b>group</b> meeting" and links.label.value == ""
+    (row,) = links.rows.objects
+    info, revoke = row.objects
+    address = f"http://wb.example:5006/present?project={made.project}&token={made.token}"
+    assert f"value='{html.escape(address)}'" in info.object
+    assert "&lt;b&gt;group&lt;/b&gt; meeting" in info.object and "<b>group" not in info.object
+    assert links.create("") is None and "needs a label" in links.message.object and links.message.visible
+
+    revoke.clicks += 1
+    assert links.links() == [] and "no read-only links" in links.rows.objects[0].object
+    found = ViewTokens(peered.workspace.path).find(made.token)
+    assert found is not None and found.revoked is not None
