@@ -17,6 +17,7 @@ import panel as pn
 import param
 
 from deepforge_panel.artifacts import Artifact, read_artifact, unreachable
+from deepforge_panel.components.artifact_upload import UploadZone
 from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.markup import html_text, md_block, md_code, md_text
 from deepforge_panel.components.session import Session
@@ -54,6 +55,9 @@ def made_by(artifact: Artifact) -> str:
     record = artifact.provenance
     if record and record.get("kind") == IMPLICIT:
         return f"notebook {record.get('notebook')} ({len(record.get('cells') or [])} cells)"
+    uploaded = (record or {}).get("uploaded")
+    if isinstance(uploaded, dict):
+        return f"uploaded by {uploaded.get('by') or 'someone'}"
     if not record or record.get("kind") != "ExecutedJob":
         return "uploaded (no provenance)"
     return f"{record['pipeline']} / {record['node']}"
@@ -183,10 +187,26 @@ def notebook_card(record: dict[str, Any]) -> pn.Card:
     return pn.Card(summary, *code, title=html_text(f"notebook {record.get('notebook')}"), sizing_mode="stretch_width")
 
 
+def uploaded_text(uploaded: dict[str, Any]) -> str:
+    """Where an uploaded artifact came from, as Markdown: who, when, from which file, through what."""
+    when = uploaded.get("time")
+    parts = [f"**Uploaded** by {md_text(uploaded.get('by') or 'someone')}"]
+    if isinstance(when, (int, float)):
+        parts.append(f"on {format_time(when)}")
+    if uploaded.get("filename"):
+        parts.append(f"from the file {md_code(uploaded['filename'])}")
+    through = {"api": "REST API", "cli": "command line"}.get(str(uploaded.get("through")))
+    if through:
+        parts.append(f"(through the {through})")
+    return " ".join(parts) + ". It was not made by a job here, so no pipeline can be recreated from it."
+
+
 def provenance_tree(provenance: dict[str, Any] | None) -> pn.viewable.Viewable:
     """The provenance of an artifact as nested cards, or a note when there is none."""
     if provenance and provenance.get("kind") == IMPLICIT:
         return notebook_card(provenance)
+    if provenance and isinstance(provenance.get("uploaded"), dict):
+        return pn.pane.Markdown(uploaded_text(provenance["uploaded"]), sizing_mode="stretch_width")
     if not provenance or provenance.get("kind") != "ExecutedJob":
         return pn.pane.Markdown(
             "This artifact has **no provenance**: it was not made by a job here (uploaded or imported data), "
@@ -208,8 +228,16 @@ class ArtifactBrowser(ProjectComponent):
             params["project"] = params["session"].project
         super().__init__(**params)
         self.empty = pn.pane.Markdown(
-            "### No artifacts yet\nRun a pipeline: the outputs of its jobs appear here with their provenance."
+            "### No artifacts yet\nRun a pipeline: the outputs of its jobs appear here with their provenance. "
+            "Or upload your own data above."
         )
+        self.upload = UploadZone(
+            project=self.project.name,
+            author=self.session.author if self.session is not None else "",
+            sizing_mode="stretch_width",
+        )
+        if self.session is not None:
+            self.session.param.watch(lambda event: setattr(self.upload, "author", event.new), "author")
         self.table = pn.widgets.Tabulator(
             pd.DataFrame(columns=COLUMNS),
             show_index=False,
@@ -249,7 +277,7 @@ class ArtifactBrowser(ProjectComponent):
             visible=False,
             sizing_mode="stretch_width",
         )
-        self._layout = pn.Column(self.empty, self.table, self.details, sizing_mode="stretch_width")
+        self._layout = pn.Column(self.upload, self.empty, self.table, self.details, sizing_mode="stretch_width")
         self.refresh()
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -166,6 +166,25 @@ class FigureConverter(Converter):
         figure.savefig(path, format=fmt.extension.lstrip("."))
 
 
+class BytesConverter(Converter):
+    """An uploaded file (stored as ``bytes``): the file itself, as it was uploaded."""
+
+    name = "file"
+
+    def formats(self, type_name: str) -> list[DownloadFormat]:
+        if type_name != "bytes":
+            return []
+        return [
+            DownloadFormat(self.name, "The file itself", "", "application/octet-stream", note="Its bytes as stored.")
+        ]
+
+    def write(self, data: bytes, fmt: DownloadFormat, path: Path) -> None:
+        content = self.load(data)
+        if not isinstance(content, bytes):
+            raise TypeError(f"the artifact holds a {type(content).__name__}, not bytes")
+        path.write_bytes(content)
+
+
 PICKLE_OPENER = "pickle.load(open(path, 'rb'))"
 
 
@@ -198,7 +217,7 @@ class PickleConverter(Converter):
 
 
 PICKLE = PickleConverter()
-BUILTIN: tuple[Converter, ...] = (NumpyConverter(), PandasConverter(), FigureConverter())
+BUILTIN: tuple[Converter, ...] = (NumpyConverter(), PandasConverter(), FigureConverter(), BytesConverter())
 
 
 def converters() -> list[Converter]:

@@ -15,6 +15,7 @@ from deepforge_panel.artifacts import unreachable
 from deepforge_panel.io_nodes import InputError, find_artifact
 from deepforge_panel.jobruntime.deepforge.storage import content_key
 from deepforge_panel.names import check_name
+from deepforge_panel.project import default_author
 
 TAG = "artifacts"
 ONE = "/projects/{project}/artifacts/{artifact}"
@@ -102,7 +103,7 @@ def _stored_form(head: bytes) -> bytes:
     tag=TAG,
     response=ARTIFACT,
     status=201,
-    query={"name": NAME, "type": NAME, "filename": STRING},
+    query={"name": NAME, "type": NAME, "filename": STRING, "author": NAME},
     required_query=("name",),
     upload=True,
     prefix=_stored_form,
@@ -120,6 +121,11 @@ async def upload_artifact(call: Call) -> dict[str, Any]:
         return storage.url_for(key) if storage.exists(key) else storage.put_file(key, spool.path)
 
     url = await IOLoop.current().run_in_executor(None, store)
-    uploaded = {"filename": call.query.get("filename", ""), "through": "api", "time": time.time()}
+    uploaded = {
+        "filename": call.query.get("filename", ""),
+        "through": "api",
+        "time": time.time(),
+        "by": call.query.get("author") or default_author(),
+    }
     artifact_id = project.artifacts.add(name, kind, url, spool.sha256, spool.size, {"uploaded": uploaded})
     return artifact_json(project.artifacts.get(artifact_id))

@@ -354,3 +354,13 @@ def test_an_artifact_a_notebook_saved_shows_its_cells_and_what_they_loaded(sessi
     assert session.tab == "Pipelines" and session.pipeline == pipeline.id
     assert sorted(n.name for n in pipeline.nodes.values()) == ["digits", "explore_b_x"]
     assert "Recreated pipeline" in browser.message.object
+
+
+def test_an_uploaded_artifact_says_who_uploaded_it_when_and_from_which_file() -> None:
+    from deepforge_panel.components.artifact_browser import provenance_tree, uploaded_text
+
+    uploaded = {"filename": "scan *01*.tif", "through": "api", "time": 0, "by": "ada <lab>"}
+    text = uploaded_text(uploaded)
+    assert text.startswith("**Uploaded** by ada") and "`scan *01*.tif`" in text and "REST API" in text
+    assert "<lab>" not in text  # escaped
+    assert provenance_tree({"uploaded": uploaded}).object == text
