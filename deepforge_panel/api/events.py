@@ -1,12 +1,14 @@
 """An execution's events as server-sent events (``text/event-stream``), read from the document.
 
-The stream compares the execution's record with what it sent before, every :data:`POLL_S`: so it
-carries what any writer did (this server's runs, a CLI run the hub pulled, a peer's), needs no
-document observer (pycrdt keeps unsubscribed callbacks, #421), and a client connecting late first
-gets what happened so far. Events (``event:`` names, ``data:`` JSON):
+Each status a job takes is caught as its transaction lands (:class:`StatusLog`: one document observer
+per project, shared by every stream, since pycrdt keeps unsubscribed callbacks, #421), so a job that ran
+for less than a poll still says it ran; console lines are read from the record every :data:`POLL_S`.
+Either way the stream carries what any writer did (this server's runs, a CLI run the hub pulled, a
+peer's), and a client connecting late first gets what happened so far. Events (``event:`` names,
+``data:`` JSON):
 
 - ``execution``: ``{"status", "error"}`` when the execution's status changes;
-- ``job``: ``{"job", "id", "status", "error"}`` when a job's status changes;
+- ``job``: ``{"job", "id", "status", "error"}`` for each status a job takes;
 - ``console``: ``{"job", "stream", "text"}`` per console line (``text`` keeps its newline);
 - ``end``: ``{"status", "error"}`` once the execution is final; the stream then ends.
 """
@@ -16,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from pycrdt import Map, Text
+from pycrdt import Doc, Map, Text
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
@@ -27,7 +30,7 @@ from deepforge_panel.errors import NotFound
 from deepforge_panel.executions import FINAL
 from deepforge_panel.project import Project
 
-__all__ = ["ExecutionWatch", "sse", "stream_events"]
+__all__ = ["ExecutionWatch", "StatusLog", "sse", "stream_events"]
 
 POLL_S = 0.1
 """How often the record is compared with what was sent."""
@@ -42,19 +45,62 @@ def sse(kind: str, data: dict[str, Any]) -> str:
     return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
+class StatusLog:
+    """Every job status a project's document takes, kept for the watches that asked (by execution)."""
+
+    _logs: weakref.WeakKeyDictionary[Doc[Any], StatusLog] = weakref.WeakKeyDictionary()
+
+    def __init__(self, project: Project) -> None:
+        self.watches: dict[str, set[ExecutionWatch]] = {}
+        project.map("executions").observe_deep(self._observed)
+
+    @classmethod
+    def of(cls, project: Project) -> StatusLog:
+        """The log of ``project``'s document (observed once, from the first call on)."""
+        log = cls._logs.get(project.doc)
+        if log is None:
+            log = cls._logs[project.doc] = StatusLog(project)
+        return log
+
+    def _observed(self, events: list[Any]) -> None:
+        if not self.watches:
+            return
+        for event in events:
+            path, keys = getattr(event, "path", None), getattr(event, "keys", None)
+            if not isinstance(keys, dict) or "status" not in keys or not path or len(path) != 3 or path[1] != "jobs":
+                continue
+            status = keys["status"].get("newValue")
+            for watch in self.watches.get(str(path[0]), ()):
+                if isinstance(status, str):
+                    watch.taken.setdefault(str(path[2]), []).append(status)
+
+
 class ExecutionWatch:
-    """What changed in one execution's record since the last look, as events."""
+    """What changed in one execution's record since the last look, as events; ``with watch:`` makes it take
+    every status a job passes through (from the :class:`StatusLog`), not only the one it has when looked at."""
 
     def __init__(self, project: Project, execution_id: str) -> None:
         self.project = project
         self.execution_id = execution_id
         self.status: str | None = None
         self.jobs: dict[str, str] = {}
+        self.taken: dict[str, list[str]] = {}
+        """Statuses each job took since the last look, in order (fed by the status log)."""
         self.console: dict[tuple[str, str], int] = {}
         """Characters of each job's stream already sent (complete lines only)."""
         self.lengths: dict[tuple[str, str], int] = {}
         """Each job's stream's length (the document's measure) when last read."""
         self.ended = False
+
+    def __enter__(self) -> ExecutionWatch:
+        StatusLog.of(self.project).watches.setdefault(self.execution_id, set()).add(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        watches = StatusLog.of(self.project).watches
+        watches.get(self.execution_id, set()).discard(self)
+        if not watches.get(self.execution_id):
+            watches.pop(self.execution_id, None)
 
     def changes(self) -> list[Event]:
         """The events since the last call; after the final one, ``end`` (and :attr:`ended` is set)."""
@@ -79,12 +125,16 @@ class ExecutionWatch:
         """A job's new status (after its last lines once it is final, before its first ones otherwise) and lines."""
         name = _name(job_id, job)
         status = job.get("status")
-        changed = isinstance(status, str) and self.jobs.get(job_id) != status
-        if changed:
-            self.jobs[job_id] = str(status)
-        news = ("job", {"job": name, "id": job_id, "status": status, "error": _text(job.get("error"))})
-        if changed and status not in FINAL:
-            yield news
+        statuses = self.taken.pop(job_id, [])
+        if isinstance(status, str) and status not in statuses[-1:]:
+            statuses.append(status)  # what the log did not see (the watch's first look, a pulled update)
+        news: list[Event] = []
+        for taken in statuses:
+            if taken != self.jobs.get(job_id):
+                self.jobs[job_id] = taken
+                error = _text(job.get("error")) if taken in FINAL else ""
+                news.append(("job", {"job": name, "id": job_id, "status": taken, "error": error}))
+        yield from (item for item in news if item[1]["status"] not in FINAL)
         for stream in ("stdout", "stderr"):
             text = job.get(stream)
             if not isinstance(text, Text):
@@ -101,8 +151,7 @@ class ExecutionWatch:
                 self.console[(job_id, stream)] = sent + len(complete)
                 for line in complete.splitlines(keepends=True):
                     yield "console", {"job": name, "stream": stream, "text": line}
-        if changed and status in FINAL:
-            yield news
+        yield from (item for item in news if item[1]["status"] in FINAL)
 
 
 def _name(job_id: str, job: Any) -> str:
@@ -119,24 +168,24 @@ async def stream_events(handler: RequestHandler, project: Project, execution_id:
     handler.set_header("Content-Type", "text/event-stream; charset=utf-8")
     handler.set_header("Cache-Control", "no-store")
     handler.set_header("X-Accel-Buffering", "no")
-    watch = ExecutionWatch(project, execution_id)
     quiet_since = time.monotonic()
     try:
-        while not watch.ended and not getattr(handler, "client_gone", False):
-            try:
-                events = watch.changes()
-            except NotFound as exc:  # the project or the execution went away while streaming
-                events = [("end", {"status": "gone", "error": str(exc)})]
-                watch.ended = True
-            if events:
-                handler.write("".join(sse(kind, data) for kind, data in events))
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > KEEPALIVE_S:
-                handler.write(": keep-alive\n\n")
-                quiet_since = time.monotonic()
-            await handler.flush()
-            if not watch.ended:
-                await asyncio.sleep(POLL_S)
+        with ExecutionWatch(project, execution_id) as watch:
+            while not watch.ended and not getattr(handler, "client_gone", False):
+                try:
+                    events = watch.changes()
+                except NotFound as exc:  # the project or the execution went away while streaming
+                    events = [("end", {"status": "gone", "error": str(exc)})]
+                    watch.ended = True
+                if events:
+                    handler.write("".join(sse(kind, data) for kind, data in events))
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > KEEPALIVE_S:
+                    handler.write(": keep-alive\n\n")
+                    quiet_since = time.monotonic()
+                await handler.flush()
+                if not watch.ended:
+                    await asyncio.sleep(POLL_S)
     except StreamClosedError:
         return
     handler.finish()

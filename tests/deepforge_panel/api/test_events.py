@@ -26,8 +26,9 @@ def test_console_lines_and_statuses_arrive_while_the_job_runs(client: Client, pr
     slow = [(at, e.data) for at, e in received if e.data.get("job") == "slow"]
     lines = [(at, data["text"]) for at, data in slow if "text" in data]
     assert [text for _, text in lines] == [f"line {i}\n" for i in range(4)]
-    statuses = [data["status"] for _, data in slow if "status" in data]
-    assert statuses[-1] == "succeeded" and "running" in statuses, statuses
+    for job in ("source", "add", "slow"):  # every status, even of jobs that ran for less than a poll
+        told = [e.data["status"] for _, e in received if e.kind == "job" and e.data["job"] == job]
+        assert told[-2:] == ["running", "succeeded"] and set(told) <= {"pending", "queued", "running", "succeeded"}
     finished = next(at for at, data in slow if data.get("status") == "succeeded")
     assert finished - lines[0][0] > 0.8, "the first line came when the job ended, not while it ran"
     assert lines[1][0] - lines[0][0] > 0.2, "lines came in one burst"
@@ -85,3 +86,26 @@ def test_an_unfinished_line_waits_for_its_end_or_the_job_s() -> None:
         ("end", {"status": "succeeded", "error": ""}),
     ]
     assert watch.ended
+
+
+def test_every_status_a_job_takes_between_two_looks_is_told_in_order() -> None:
+    project = Project(Doc(), name="watched")
+    pipeline = project.pipelines.create("p")
+    project.pipelines.add_node(pipeline, project.operations.add(SOURCE), name="source")
+    planned = project.pipelines.get(pipeline)
+    execution, jobs = project.executions.create(planned, "c1", {n: {} for n in planned.nodes}, "me")
+    (job_id,) = jobs.values()
+    job = project.executions.job_record(execution, job_id)
+    with ExecutionWatch(project, execution) as watch, ExecutionWatch(project, execution) as other:
+        watch.changes()
+        for status in ("queued", "running", "succeeded"):  # three transactions before the next look
+            with project.transaction():
+                job["status"] = status
+        told = [data["status"] for kind, data in watch.changes() if kind == "job"]
+        assert told == ["queued", "running", "succeeded"]
+        assert [data["status"] for kind, data in other.changes() if kind == "job"] == ["queued", "running", "succeeded"]
+    with ExecutionWatch(project, execution) as late:
+        assert [data["status"] for kind, data in late.changes() if kind == "job"] == ["succeeded"]
+    with project.transaction():
+        job["status"] = "failed"
+    assert watch.taken == {}, "a watch that left hears nothing more"
