@@ -305,15 +305,23 @@ class Client:
         return self._request("GET", f"/projects/{_part(project)}/architectures/{_part(architecture)}")
 
     def import_architecture(
-        self, project: str, source: str | Path | bytes, name: str | None = None, *, filename: str | None = None
+        self,
+        project: str,
+        source: str | Path | bytes,
+        name: str | None = None,
+        *,
+        filename: str | None = None,
+        functions: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A Keras model (a ``.keras``, ``.h5`` or JSON file, or its bytes) as a new architecture; returns
+        """A Keras model (a ``.keras``, ``.h5`` or JSON file, or its bytes) as a new architecture; ``functions``
+        gives the code the file lacks (``{"Scale": "class Scale(keras.layers.Layer): ..."}``). Returns
         ``{"architecture": ..., "notes": [...]}`` (what is kept only approximately or read-only)."""
         path = f"/projects/{_part(project)}/architectures"
+        query = {"name": name, "functions": json.dumps(functions) if functions else None}
         if isinstance(source, bytes):
-            return self._upload(path, source, {"name": name, "filename": filename})
+            return self._upload(path, source, {**query, "filename": filename})
         with open(source, "rb") as file:
-            return self._upload(path, file, {"name": name, "filename": filename or Path(source).name})
+            return self._upload(path, file, {**query, "filename": filename or Path(source).name})
 
     def export_python(self, project: str, architecture: str) -> str:
         """The architecture as a Python module defining ``build_model()``."""

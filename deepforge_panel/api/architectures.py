@@ -122,11 +122,13 @@ def get_architecture(call: Call) -> dict[str, Any]:
     "POST",
     ALL,
     "Import a Keras model (the body: a .keras, .h5 or model JSON file) as a new architecture, named ``name`` "
-    "or as the model is; what it keeps only approximately or read-only is listed in ``notes``",
+    "or as the model is; ``functions``, a JSON object, gives the code the file lacks (custom activations and "
+    "layers by name, a Lambda's function by the layer's name); what it keeps only approximately or read-only is "
+    "listed in ``notes``",
     tag=TAG,
     response=obj({"architecture": ARCHITECTURE, "notes": STRINGS}),
     status=201,
-    query={"name": NAME, "filename": NAME},
+    query={"name": NAME, "filename": NAME, "functions": STRING},
     upload=True,
 )
 async def import_architecture(call: Call) -> dict[str, Any]:
@@ -143,8 +145,22 @@ async def import_architecture(call: Call) -> dict[str, Any]:
         path = Path(folder) / safe  # the worker's messages name the file as the caller knows it
         os.replace(spool.path, path)
         spool.path = path
-        arch_id, notes = await import_in_worker(project, path, call.query.get("name"))
+        arch_id, notes = await import_in_worker(project, path, call.query.get("name"), _functions(call))
     return {"architecture": architecture_json(_view(project).get(arch_id)), "notes": notes}
+
+
+def _functions(call: Call) -> dict[str, str]:
+    """The ``functions`` query parameter: ``{"name": "code"}``."""
+    given = call.query.get("functions")
+    if not given:
+        return {}
+    try:
+        functions = json.loads(given)
+    except ValueError:
+        raise ApiError(400, "query parameter functions: not JSON") from None
+    if not isinstance(functions, dict) or not all(isinstance(v, str) for v in functions.values()):
+        raise ApiError(400, 'query parameter functions: expected {"name": "code", ...}')
+    return functions
 
 
 @route(

@@ -33,3 +33,24 @@ def test_export_json_then_import_gives_the_same_layers(client: Client) -> None:
     with pytest.raises(ApiError, match="already exists"):
         client.import_architecture("arch-round-trip", json.dumps(model).encode(), "cnn-again")
     assert [a["name"] for a in client.architectures("arch-round-trip")] == names
+
+
+def test_code_the_model_lacks_is_given_as_functions(client: Client) -> None:
+    client.create_project("arch-functions")
+    custom = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "custom",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "x"}},
+                {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "deepforge>swish2"}},
+            ],
+        },
+    }
+    model = json.dumps(custom).encode()
+    with pytest.raises(ApiError, match="swish2"):
+        client.import_architecture("arch-functions", model)
+    swish2 = "def swish2(x):\n    return x * keras.ops.sigmoid(2.0 * x)\n"
+    imported = client.import_architecture("arch-functions", model, functions={"swish2": swish2})
+    assert imported["architecture"]["functions"] == {"swish2": swish2}
+    assert "activation=swish2" in client.export_python("arch-functions", "custom")

@@ -330,6 +330,7 @@ def _import(c: Ctx) -> tuple[Req, list[Req]]:
     return Req("POST", path + "?filename=tiny.json", status=201, raw=tiny), [
         Req("POST", path + "?filename=odd.json", status=400, says="layer 'm': unknown layer type 'Mystery'", raw=odd),
         Req("POST", path, status=400, says="not a .keras file or a model's JSON", raw=b"\x00\x01binary"),
+        Req("POST", path + "?functions=%5B1%5D", status=400, says='expected {"name": "code"', raw=tiny),
     ]
 
 
