@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from deepforge_panel.cli_artifacts import add_commands as artifact_commands
 from deepforge_panel.cli_exports import add_commands as export_commands
 from deepforge_panel.cli_notebooks import add_commands as notebook_commands
 from deepforge_panel.cli_peers import add_commands as peer_commands
@@ -184,6 +185,9 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
             made = f"by {provenance['node']} ({provenance.get('pipeline', '')})"
         elif "imported" in provenance:
             made = f"imported from {provenance['imported'].get('from', '?')}"
+        elif isinstance(provenance.get("uploaded"), dict):
+            uploaded = provenance["uploaded"]
+            made = f"uploaded by {uploaded.get('by') or '?'} from {uploaded.get('filename') or '?'}"
         else:
             made = "uploaded"
         print(f"{artifact.id}  {artifact.name}\t{artifact.type}\t{artifact.size} bytes\t{made}")
@@ -398,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     peer_commands(sub, common)
     notebook_commands(sub, common)
     export_commands(sub, common)
+    artifact_commands(sub, common)
     for lib in loaded_libraries():
         lib.add_commands(sub, common)
     return parser

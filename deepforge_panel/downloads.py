@@ -258,6 +258,9 @@ def format_for_path(type_name: str, path: str | Path, artifact: str = "") -> Dow
     for fmt in offered:
         if fmt.extension == suffix:
             return fmt
+    for fmt in offered:
+        if fmt.extension == "":  # a file kept as it came (an upload): whatever its name
+            return fmt
     extensions = ", ".join(fmt.extension for fmt in offered)
     raise ProjectError(
         f"artifact {artifact!r} holds a {type_name}, which does not export as {suffix or 'a file without extension'}: "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from tornado.ioloop import IOLoop
@@ -13,9 +12,9 @@ from deepforge_panel.api.edits import live
 from deepforge_panel.api.schemas import ARTIFACT, NAME, STRING, array, artifact_json
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.io_nodes import InputError, find_artifact
-from deepforge_panel.jobruntime.deepforge.storage import content_key
 from deepforge_panel.names import check_name
 from deepforge_panel.project import default_author
+from deepforge_panel.uploads import record_upload, store_spool, stored_form
 
 TAG = "artifacts"
 ONE = "/projects/{project}/artifacts/{artifact}"
@@ -85,16 +84,6 @@ async def download_artifact(call: Call) -> None:
     handler.finish()
 
 
-STORED = b"deepforge:"
-"""How an artifact's stored bytes begin (what ``/content`` gives)."""
-RAW = b"deepforge:bytes\n"
-"""Put before an uploaded file that is not an artifact's stored bytes: operations given it receive its bytes."""
-
-
-def _stored_form(head: bytes) -> bytes:
-    return b"" if head.startswith(STORED) else RAW
-
-
 @route(
     "POST",
     "/projects/{project}/artifacts",
@@ -106,26 +95,23 @@ def _stored_form(head: bytes) -> bytes:
     query={"name": NAME, "type": NAME, "filename": STRING, "author": NAME},
     required_query=("name",),
     upload=True,
-    prefix=_stored_form,
+    prefix=stored_form,
 )
 async def upload_artifact(call: Call) -> dict[str, Any]:
     project = live(call)
     name = check_name("artifact", call.query["name"])
     spool = call.upload
     assert spool is not None
-    kind = call.query.get("type") or ("bytes" if spool.prefixed == RAW else "object")
     storage = call.hub.orchestrator(project.name).storage
-    key = content_key(spool.sha256)
-
-    def store() -> str:
-        return storage.url_for(key) if storage.exists(key) else storage.put_file(key, spool.path)
-
-    url = await IOLoop.current().run_in_executor(None, store)
-    uploaded = {
-        "filename": call.query.get("filename", ""),
-        "through": "api",
-        "time": time.time(),
-        "by": call.query.get("author") or default_author(),
-    }
-    artifact_id = project.artifacts.add(name, kind, url, spool.sha256, spool.size, {"uploaded": uploaded})
+    url = await IOLoop.current().run_in_executor(None, store_spool, storage, spool)
+    artifact_id = record_upload(
+        project,
+        spool,
+        url,
+        name,
+        filename=call.query.get("filename", ""),
+        through="api",
+        author=call.query.get("author") or default_author(),
+        kind=call.query.get("type") or None,
+    )
     return artifact_json(project.artifacts.get(artifact_id))

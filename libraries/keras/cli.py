@@ -1,7 +1,5 @@
-"""DeepForge-Keras's ``deepforge-panel`` commands: ``architecture import|export`` and ``artifact export``.
-
-``artifact export`` writes any artifact in the format its ``--out`` extension names, through
-:mod:`deepforge_panel.downloads` (the workbench's downloads); a ``.keras`` file goes through the model export.
+"""DeepForge-Keras's ``deepforge-panel`` commands: ``architecture import|export``. (A trained model exports as a
+``.keras`` file through the core's ``artifact export``, by the library's download converter.)
 
 Added to the core parser through :meth:`KerasLibrary.add_commands`; Keras is imported only when a command runs.
 """
@@ -13,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deepforge_panel.artifacts import read_artifact
 from deepforge_panel.errors import NotFound, ProjectError
 
 if TYPE_CHECKING:
@@ -95,48 +92,8 @@ def cmd_architecture_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_artifact_export(args: argparse.Namespace) -> int:
-    """Write an artifact in the format its ``--out`` extension names, as the workbench's download does."""
-    import asyncio
-
-    from deepforge_panel.downloads import convert, format_for_path
-    from deepforge_panel.libraries.keras.io import export_model_artifact
-
-    out = Path(args.out)
-    workspace = _workspace(args)
-    project = workspace.open(args.project)
-    matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
-    if not matches:
-        raise NotFound(
-            f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)", args.artifact
-        )
-    artifact = matches[-1]
-    storage = workspace.orchestrator(project).storage
-    if out.suffix == ".keras":
-        export_model_artifact(project, artifact.id, out, storage)
-    else:
-        fmt = format_for_path(artifact.type, out, artifact.name)
-        if not out.parent.is_dir():
-            raise ProjectError(f"{str(out)!r}: no folder {str(out.parent)!r} to write into; create it first")
-        out.write_bytes(asyncio.run(convert(read_artifact(artifact, storage), artifact.type, fmt, artifact.name)))
-    print(f"wrote {artifact.name} ({artifact.id}) to {out}")
-    return 0
-
-
 def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """``artifact export`` and ``architecture import|export``, each taking the ``common`` options."""
-    p = subparsers.add_parser("artifact", parents=[common], help="export an artifact as a file people can open")
-    artifact_sub = p.add_subparsers(dest="action", required=True)
-    a = artifact_sub.add_parser(
-        "export",
-        parents=[common],
-        help="an artifact as the file --out names: a model as .keras, an array as .npy, a table as .csv, "
-        "a figure as .png or .svg, anything as .pkl",
-    )
-    a.add_argument("project")
-    a.add_argument("artifact", help="the artifact's id or name (the newest of that name), e.g. train.model")
-    a.add_argument("--out", required=True, help="the file to write; its extension chooses the format")
-    a.set_defaults(func=cmd_artifact_export)
+    """``architecture import|export``, each taking the ``common`` options."""
     p = subparsers.add_parser("architecture", parents=[common], help="import and export Keras architectures")
     arch_sub = p.add_subparsers(dest="action", required=True)
     a = arch_sub.add_parser(

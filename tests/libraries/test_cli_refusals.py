@@ -40,7 +40,7 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 def test_exporting_an_artifact_that_is_not_a_model(home: Path, tmp_path: Path) -> None:
     done = cli("artifact", "export", "lab", "source.data", "--out", str(tmp_path / "model.keras"), home=home)
-    assert "artifact 'source.data' holds a int, not a Keras model" in one_line(done)
+    assert "artifact 'source.data' holds a int, which does not export as .keras: it exports as .pkl" in one_line(done)
     assert not (tmp_path / "model.keras").exists()
 
 
