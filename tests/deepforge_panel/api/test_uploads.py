@@ -7,6 +7,8 @@ import hashlib
 import pickle
 from pathlib import Path
 
+import pytest
+
 from deepforge_panel.client import Client
 from tests.servers import Server
 
@@ -31,10 +33,12 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM in /proc")
 
 
+@pytest.mark.slow
 def test_a_big_upload_and_download_stream_without_filling_the_server_s_memory(
     server: Server, client: Client, project: str, tmp_path: Path
 ) -> None:
-    size = 300 * 1024 * 1024
+    """A 1 GiB file up and down again, then fed to a pipeline by an Input node."""
+    size = 1024 * 1024 * 1024
     big = tmp_path / "big.bin"
     digest = hashlib.sha256(b"deepforge:bytes\n")
     with big.open("wb") as out:
@@ -61,6 +65,18 @@ def test_a_big_upload_and_download_stream_without_filling_the_server_s_memory(
         assert read.read(16) == b"deepforge:bytes\n" and read.read(1 << 20) == block
     assert regrown < 100, f"the server's peak memory grew by {regrown:.0f} MiB for a {size >> 20} MiB download"
     print(f"{size >> 20} MiB: the server's peak memory grew by {grown:.1f} MiB (upload), {regrown:.1f} MiB (download)")
+    back.unlink()
+    big.unlink()
+
+    client.create_operation(project, MEASURE)
+    client.create_pipeline(project, "measure big")
+    client.add_node(project, "measure big", "Input", name="big", attributes={"artifact": artifact["id"]})
+    client.add_node(project, "measure big", "Measure", name="measure")
+    client.connect(project, "measure big", "big", "data", "measure", "data")
+    run = client.wait(project, client.run(project, "measure big")["id"], timeout=600)
+    assert run["status"] == "succeeded", run
+    (result,) = client.artifacts(project, name="measure.result")
+    assert pickle.loads(client.download(project, result["id"]).partition(b"\n")[2]) == ("bytes", size, block[:5])
 
 
 def test_an_uploaded_file_reaches_an_operation_as_bytes_and_a_download_uploads_as_the_same_content(
