@@ -22,7 +22,7 @@ from deepforge_panel.executions import LATEST
 from deepforge_panel.hub import ProjectHub
 from deepforge_panel.project import Project
 
-__all__ = ["REVOKED", "Access", "present"]
+__all__ = ["CLOSED_REVOKED", "DENIED", "REVOKED", "Access", "present"]
 
 Access = Callable[[str | None, str], bool]
 """``(token, project id or name) -> whether that token may view that project``; None when the server has no token."""
@@ -32,6 +32,9 @@ CHECK_MS = 1000
 
 CLOSE_AFTER_MS = 1500
 """How long a revoked page keeps its websocket, so the notice reaches the browser before it closes."""
+
+CLOSED_REVOKED = 4403
+"""The websocket close code of a revoked link's session."""
 
 REVOKED = "This read-only link was revoked by the project's owner: the run is no longer shown here."
 DENIED = "This link does not open this page: ask the project's owner for a read-only link to it."
@@ -115,4 +118,4 @@ def close_session(doc: Any) -> None:
     for connection in list(getattr(session, "_subscribed_connections", ())):
         socket = getattr(connection, "_socket", None)
         if socket is not None:
-            socket.close(4403, "read-only link revoked")
+            socket.close(CLOSED_REVOKED, "read-only link revoked")

@@ -381,13 +381,13 @@ def _size(figure: FigureData, axes: AxesData, scale: float) -> tuple[int, int]:
 def build(figure: FigureData, scale: float = 1.0, stretch: bool = False) -> tuple[list[AxesPlot], BkLayout | None]:
     """Bokeh plots drawing ``figure``, one per axes, and the layout showing them (a grid for several, None
     for none); the live views and the standalone execution report (:mod:`deepforge_panel.components.execution_report`) share it.
-    With ``stretch``, the plots share the width of the page between them (the present view)."""
+    With ``stretch`` (the present view), the plots share the width of the page and their text reads across a room."""
     axes = figure.get("axes", [])
     plots = [AxesPlot(ax, *_size(figure, ax, scale)) for ax in axes]
     for plot, ax in zip(plots, axes, strict=False):
         plot.update(ax)
         if stretch:
-            plot.figure.sizing_mode = "stretch_width"
+            _enlarge(plot.figure)
     if not plots:
         return plots, None
     if len(plots) == 1:
@@ -399,6 +399,17 @@ def build(figure: FigureData, scale: float = 1.0, stretch: bool = False) -> tupl
         merge_tools=True,
         sizing_mode="stretch_width" if stretch else None,
     )
+
+
+def _enlarge(fig: Any) -> None:
+    """Fill the width given, with titles, labels and ticks large enough to read on a projector."""
+    fig.sizing_mode = "stretch_width"
+    fig.title.text_font_size = "20px"
+    for axis in (*fig.xaxis, *fig.yaxis):
+        axis.major_label_text_font_size = "15px"
+        axis.axis_label_text_font_size = "17px"
+    for legend in fig.legend:
+        legend.label_text_font_size = "15px"
 
 
 class FigureView(pn.viewable.Viewer):

@@ -220,8 +220,8 @@ class Guarded:
         if getattr(handler, "deepforge_json_errors", False):
             _refuse_json(handler, 403, message)
             return None
-        if isinstance(handler, WebSocketHandler):
-            raise HTTPError(403, message)
+        if isinstance(handler, WebSocketHandler):  # the reason phrase is what a plain GET's error page shows
+            raise HTTPError(403, message, reason="a read-only link opens its project's present view only")
         handler.set_status(403)
         handler.set_header("Content-Type", "text/html; charset=utf-8")
         handler.finish(REFUSED_PAGE.format(message=html.escape(message)))

@@ -15,7 +15,7 @@ from bokeh.util.token import generate_jwt_token, generate_session_id
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from deepforge_panel.apps.present import DENIED
+from deepforge_panel.apps.present import CLOSED_REVOKED, DENIED
 from deepforge_panel.auth import VIEW_COOKIE
 from deepforge_panel.crdt import Home
 from deepforge_panel.view_tokens import ViewTokens
@@ -38,28 +38,31 @@ async def _read(connection: WebSocketClientConnection, frames: int) -> list[Any]
     return [await asyncio.wait_for(connection.read_message(), 30) for _ in range(frames)]
 
 
-async def _pull_document(ws_url: str, arguments: dict[str, str]) -> str:
-    """The document a Bokeh session of ``ws_url`` builds for ``arguments`` (query arguments of the websocket
-    request, as any client may send them): the session's handshake and one PULL-DOC, as Bokeh's client does."""
+async def _open_session(ws_url: str, arguments: dict[str, str]) -> tuple[WebSocketClientConnection, str]:
+    """A Bokeh session of ``ws_url`` for ``arguments`` (query arguments of the websocket request, as any
+    client may send them), and the document it built: the handshake and one PULL-DOC, as Bokeh's client does."""
     query = "&".join(f"{key}={quote(value)}" for key, value in arguments.items())
     token = generate_jwt_token(generate_session_id())
     connection = await websocket_connect(
         HTTPRequest(f"{ws_url}?{query}", headers={"Origin": ws_url.replace("ws", "http", 1).split("/present")[0]}),
         subprotocols=["bokeh", token],
     )
-    try:
-        ack = await _read(connection, 3)
-        assert json.loads(ack[0])["msgtype"] == "ACK", ack
-        request = Protocol().create("PULL-DOC-REQ")
-        for part in (request.header_json, request.metadata_json, request.content_json):
-            await connection.write_message(part)
-        reply = await _read(connection, 3)
-        header = json.loads(reply[0])
-        assert header["msgtype"] == "PULL-DOC-REPLY", header
-        buffers = await _read(connection, 2 * header.get("num_buffers", 0))
-        return reply[2] + "".join(b if isinstance(b, str) else "" for b in buffers)
-    finally:
-        connection.close()
+    ack = await _read(connection, 3)
+    assert json.loads(ack[0])["msgtype"] == "ACK", ack
+    request = Protocol().create("PULL-DOC-REQ")
+    for part in (request.header_json, request.metadata_json, request.content_json):
+        await connection.write_message(part)
+    reply = await _read(connection, 3)
+    header = json.loads(reply[0])
+    assert header["msgtype"] == "PULL-DOC-REPLY", header
+    buffers = await _read(connection, 2 * header.get("num_buffers", 0))
+    return connection, reply[2] + "".join(b if isinstance(b, str) else "" for b in buffers)
+
+
+async def _pull_document(ws_url: str, arguments: dict[str, str]) -> str:
+    connection, document = await _open_session(ws_url, arguments)
+    connection.close()
+    return document
 
 
 def test_a_read_only_link_opens_its_present_page_and_nothing_else(tmp_path: Path) -> None:
@@ -161,6 +164,29 @@ def test_the_present_session_checks_its_project_again(tmp_path: Path) -> None:
             forged = await _pull_document(ws, {"project": "secret-project", "token": link.token})
             # The page says no (escaped as HTML in the document), and shows nothing of that project.
             assert DENIED.split(":")[0] in forged and "df-present" not in forged
+        finally:
+            server.stop()
+
+    asyncio.run(scenario())
+
+
+def test_revoking_a_link_closes_its_open_present_sessions(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+
+    async def scenario() -> None:
+        server, base, _token, _ = await _serve(home)
+        digits = Home(home).find("digits")
+        link = ViewTokens(home).create(digits.id, "talk")
+        ws = base.replace("http", "ws") + "/present/ws"
+        try:
+            connection, _document = await _open_session(ws, {"project": "digits", "token": link.token})
+            ViewTokens(home).revoke(digits.id, link.id)
+            # The server closes the session within a second or two (the page's notice of it, shown before the
+            # close, is checked in a browser: tests/browser/test_present.py).
+            while await asyncio.wait_for(connection.read_message(), 15) is not None:
+                pass
+            connection.close()
+            assert connection.close_code == CLOSED_REVOKED, (connection.close_code, connection.close_reason)
         finally:
             server.stop()
 
