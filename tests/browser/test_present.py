@@ -9,6 +9,7 @@ revoked in the dialog, the open page says so and closes, and the next request is
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -78,7 +79,7 @@ EDITING = """() => {
 """Every control that could take input, in Bokeh's shadow roots too."""
 
 
-def _make_link(owner: Any, label: str) -> str:
+def _make_link(owner: Any, label: str, picture: Path) -> str:
     owner.get_by_role("button", name="Share").click()
     field = owner.locator(".df-view-links-section input[type=text]").first
     expect(field).to_be_visible(timeout=TIMEOUT)
@@ -86,6 +87,7 @@ def _make_link(owner: Any, label: str) -> str:
     owner.get_by_role("button", name="Create read-only link").click()
     link = owner.locator("input.df-view-link")
     expect(link).to_have_count(1, timeout=TIMEOUT)
+    owner.screenshot(path=picture)
     return str(link.input_value())
 
 
@@ -94,7 +96,9 @@ def _audience(browser: Any) -> Tab:
     return Tab(browser.new_context(viewport={"width": 1400, "height": 1000}).new_page())
 
 
-def test_a_read_only_link_follows_a_run_live_and_opens_nothing_else(server: Server, new_tab: Any, browser: Any) -> None:
+def test_a_read_only_link_follows_a_run_live_and_opens_nothing_else(
+    server: Server, new_tab: Any, browser: Any, screenshots: Path
+) -> None:
     client = Client(server.url, server.token)
     project = client.create_project("present-live")
     client.create_project("present-other")
@@ -105,7 +109,7 @@ def test_a_read_only_link_follows_a_run_live_and_opens_nothing_else(server: Serv
     owner = new_tab().page
     owner.goto(f"{server.url}?project=present-live")
     expect(owner.locator(".react-flow__node")).to_have_count(1, timeout=TIMEOUT)  # the page is live
-    link = _make_link(owner, "group meeting")
+    link = _make_link(owner, "group meeting", screenshots / "read-only-links.png")
     token = parse_qs(urlsplit(link).query)["token"][0]
     assert link.startswith(f"{server.url}present?project={project['id']}&token=")
     owner.locator("#pn-closeModal").click()
@@ -131,8 +135,8 @@ def test_a_read_only_link_follows_a_run_live_and_opens_nothing_else(server: Serv
     page.screenshot(path="/tmp/present-light.png")
     dark = _audience(browser)
     dark.page.goto(link + "&theme=dark")
-    dark.page.locator(".df-present-metric").wait_for(timeout=TIMEOUT)
-    dark.page.wait_for_timeout(1500)  # let the figure draw its newest points before the picture
+    dark.page.evaluate(WATCH)
+    dark.page.wait_for_function("() => window.__watch.counts.length >= 2", timeout=TIMEOUT)  # drawn, and growing
     dark.page.screenshot(path="/tmp/present-dark.png")
     print(f"the audience saw the loss curve grow {grown} within {live_s:.1f} s of the run's start")
 
@@ -154,6 +158,8 @@ def test_a_read_only_link_follows_a_run_live_and_opens_nothing_else(server: Serv
 
     # The Present links of the owner's execution monitor open the same view, signed in as the owner.
     owner.locator(".bk-tab", has_text="Executions").click()
+    expect(owner.locator("a.df-present-this")).to_be_visible(timeout=TIMEOUT)
+    owner.screenshot(path=screenshots / "present-links.png")
     with owner.context.expect_page(timeout=TIMEOUT) as opened:
         owner.locator("a.df-present-latest").click()
     presented = opened.value
