@@ -36,7 +36,7 @@ class UploadZone(JSComponent):
         <label class="df-upload-target">
           <strong>Upload data</strong>: drop files here, or <span class="df-upload-pick">choose files</span>.
           Each becomes an artifact; an Input node feeds it to a pipeline.
-          <input type="file" multiple hidden>
+          <input type="file" multiple hidden data-df-upload>
         </label>
         <div class="df-upload-list"></div>`
       const input = zone.querySelector("input")

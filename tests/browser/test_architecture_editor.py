@@ -135,7 +135,9 @@ def test_import_a_model_file(server: Any, project: str, new_tab: Any, screenshot
 
     page = open_project(new_tab(), server, project)
     page.locator(".bk-tab", has_text="Architectures").click()
-    page.locator("input[type='file']").set_input_files(tmp_path / "uploaded.keras")
+    page.locator("input[type='file']:not([data-df-upload])").set_input_files(
+        tmp_path / "uploaded.keras"
+    )  # not Artifacts
     page.get_by_role("button", name="Import model").click()
     picker = page.locator(".bk-input-group", has=page.get_by_text("Architecture", exact=True)).locator("select")
     expect(picker.locator("option:checked")).to_have_text("uploaded", timeout=SHAPES)
