@@ -7,6 +7,12 @@ class PlotConfusionMatrix:
     def execute(self, model, test):
         import numpy as np
 
+        import keras
+
+        if keras.backend.backend() == "tensorflow":  # the same predictions on every run, bit for bit
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
         predictions = model.predict(test["x"], verbose=0).argmax(axis=1)
         n = len(test["classes"])
         matrix = np.zeros((n, n), dtype=int)

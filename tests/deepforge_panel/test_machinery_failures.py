@@ -132,8 +132,9 @@ def test_the_scheduler_going_away_fails_the_running_job_saying_so(tmp_path: Path
     try:
         execution = asyncio.run(go())
     finally:
-        worker.kill()
-        scheduler.kill()
+        for process in (worker, scheduler):
+            process.kill()
+            process.wait(timeout=30)  # reaped here, not left to a later test's garbage collection
     assert execution.status == "failed"
     assert f"lost the Dask scheduler (tcp://127.0.0.1:{port}) while the job ran" in execution.job("sleep").error
     assert "lost the Dask scheduler" in execution.error

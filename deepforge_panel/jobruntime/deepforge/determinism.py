@@ -3,7 +3,8 @@
 Every job starts from the same seed (``runtime.SEED``), so pure-Python and NumPy work repeats exactly. What
 can still differ is work a library spreads over threads or a GPU, where sums are added in another order:
 TensorFlow without op determinism, TensorFlow or PyTorch on a GPU, PyTorch without deterministic
-algorithms. Only libraries the job imported are looked at; nothing is imported here.
+algorithms. Only libraries the job imported are looked at (TensorFlow only once it ran an operation: a fork
+server may have imported it ahead for another job); nothing is imported here.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def caveats() -> list[str]:
 
 def _tensorflow(tf: Any) -> list[str]:
     notes = []
+    context = sys.modules.get("tensorflow.python.eager.context")
+    if context is None or getattr(context, "_context", None) is None:
+        return []  # imported (perhaps ahead, by a warm process) but never run: nothing of it is in the results
     framework = sys.modules.get("tensorflow.python.framework.config")  # public API has only the setter
     try:
         deterministic = bool(framework.is_op_determinism_enabled())  # type: ignore[union-attr]
