@@ -5,9 +5,8 @@ class PlotConfusionMatrix:
     """Draw how a classifier's predictions on held-out data fall across the true classes."""
 
     def execute(self, model, test):
-        import numpy as np
-
         import keras
+        import numpy as np
 
         if keras.backend.backend() == "tensorflow":  # the same predictions on every run, bit for bit
             import tensorflow as tf
