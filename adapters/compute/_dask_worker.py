@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from deepforge_panel.adapters.compute._dask_outbox import Outbox
 from deepforge_panel.adapters.compute._dask_wire import to_wire
-from deepforge_panel.adapters.compute._forkserver import ForkedPopen, ForkServer, ForkServerGone, available, fork_job
+from deepforge_panel.adapters.compute._forkserver import ForkedPopen, ForkServerGone, ForkServers, available, fork_job
 from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import Piece, iter_pieces
 from deepforge_panel.adapters.compute._process import (
@@ -29,7 +29,6 @@ from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
-    job_env,
     line,
     record,
     signal_group,
@@ -160,28 +159,15 @@ def _start(
     """The job's process: forked from this worker's fork server for ``env`` where possible, else started anew."""
     if available():
         try:
-            forked, pipes = fork_job(_server(env), cwd, env, events_write, stdin=stdin, preload=preload)
+            forked, pipes = fork_job(_servers.for_env(env), cwd, env, events_write, stdin=stdin, preload=preload)
             return ForkedPopen(forked, pipes)
         except ForkServerGone:
             pass  # started anew below
     return subprocess.Popen(job_argv(), **spawn_options(cwd, env, events_write, stdin=stdin))
 
 
-_servers: dict[frozenset[tuple[str, str]], ForkServer] = {}
-_servers_lock = threading.Lock()
-
-
-def _server(env: dict[str, str]) -> ForkServer:
-    """This worker's fork server for jobs with environment ``env``, started on first use (again if it died); it
-    ends with the worker (its socket closes)."""
-    key = frozenset(env.items())
-    with _servers_lock:
-        server = _servers.get(key)
-        if server is None or not server.alive:
-            if server is not None:
-                server.close()
-            server = _servers[key] = ForkServer(job_env(env, -1))
-        return server
+_servers = ForkServers()
+"""This worker's fork servers; they end with the worker (their sockets close)."""
 
 
 def _wake_on_end(proc: subprocess.Popen[bytes] | ForkedPopen) -> threading.Event:

@@ -34,11 +34,14 @@ from deepforge_panel import jobruntime
 from deepforge_panel.adapters.compute._process import job_argv, job_env
 from deepforge_panel.adapters.compute.messages import EVENTS_FD_ENV
 
-__all__ = ["ForkServer", "ForkServerGone", "Forked", "ForkedPopen", "JobPipes", "available", "fork_job"]
+__all__ = ["ForkServer", "ForkServerGone", "ForkServers", "Forked", "ForkedPopen", "JobPipes", "available", "fork_job"]
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 RUNTIME = Path(jobruntime.__file__).parent
 """The folder holding the job runtime package ``deepforge``, so the server can import it ahead."""
+
+MAX_REQUEST = 1 << 20
+"""The largest request the server reads (``_zygote.MAX_MESSAGE``): a job's environment and paths fit many times."""
 
 GONE_CODE = -signal.SIGKILL
 """The exit code of jobs whose fork server ended before telling how they ended: they are killed."""
@@ -192,10 +195,6 @@ class ForkServer:
         """Whether the server still takes jobs."""
         return not self._gone
 
-    def warm(self, modules: Sequence[str]) -> None:
-        """Have the server import ``modules`` now, ahead of the jobs that will need them."""
-        self._send({"preload": list(modules)}, [])
-
     def spawn(
         self,
         cwd: str | os.PathLike[str],
@@ -233,8 +232,10 @@ class ForkServer:
             self._process.wait()
         self._reader.join(timeout=5)
 
-    def _send(self, request: dict[str, Any], fds: list[int], forked: Forked | None = None) -> None:
+    def _send(self, request: dict[str, Any], fds: list[int], forked: Forked) -> None:
         data = json.dumps(request).encode()
+        if len(data) > MAX_REQUEST:
+            raise ForkServerGone(f"the job's request is {len(data)} bytes, more than the server takes ({MAX_REQUEST})")
         with self._lock:
             if self._gone:
                 raise ForkServerGone("the fork server is not running")
@@ -242,8 +243,7 @@ class ForkServer:
                 socket.send_fds(self._socket, [data], fds)
             except OSError as exc:
                 raise ForkServerGone(f"the fork server is not running ({exc})") from exc
-            if forked is not None:
-                self._replies.append(forked)
+            self._replies.append(forked)
 
     def _read(self) -> None:
         """Hand each message of the server to the future it settles; on its end, settle them all."""
@@ -295,3 +295,30 @@ class ForkServer:
                 os.killpg(pid, signal.SIGKILL)
             if not forked.exited.done():
                 forked.exited.set_result(GONE_CODE)
+
+
+class ForkServers:
+    """Fork servers by the environment their jobs get (what imports may read: one server per environment),
+    each started on first use and again if it died. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._servers: dict[frozenset[tuple[str, str]], ForkServer] = {}
+        self._lock = threading.Lock()
+
+    def for_env(self, env: Mapping[str, str]) -> ForkServer:
+        """The server for jobs given ``env`` (added to this process's environment, as ``job_env`` does)."""
+        key = frozenset(env.items())
+        with self._lock:
+            server = self._servers.get(key)
+            if server is None or not server.alive:
+                if server is not None:
+                    server.close()
+                server = self._servers[key] = ForkServer(job_env(env, -1))
+            return server
+
+    def close(self) -> None:
+        """End every server (their running jobs end with them)."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.close()

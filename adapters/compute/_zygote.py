@@ -20,8 +20,8 @@ with the server (20 ms for the job runtime alone, far more with TensorFlow).
 Protocol, one JSON object per message on the ``SOCK_SEQPACKET`` socket ``FD``:
 
 - request ``{"cwd", "argv", "env", "preload", "events_env"}`` with four descriptors (stdin, stdout, stderr,
-  events); a request without descriptors only imports its ``preload`` (warming up);
-- reply, in the order of the requests with descriptors: ``{"pid": N}`` or ``{"error": "..."}``;
+  events);
+- reply, in the order of the requests: ``{"pid": N}``, or ``{"error": "..."}`` when it could not fork;
 - later, once per child: ``{"exited": N, "code": C}``, ``C`` as ``subprocess`` gives it (``-signal`` if killed).
 
 The server ends when the socket closes (the workbench ended or let it go); its children notice that their
@@ -153,8 +153,8 @@ def _serve(control: socket.socket) -> Job | None:
             request = json.loads(data)
             _preload(request.get("preload", ()), failed)
             if len(fds) != FDS:
-                for fd in fds:
-                    os.close(fd)
+                _close(fds)
+                _send(control, {"error": f"the job's pipes did not arrive ({len(fds)} of {FDS} descriptors)"})
                 continue
             gc.freeze()  # what the server holds now is never collected by a child (no copied pages)
             try:

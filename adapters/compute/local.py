@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import ClassVar, Protocol
 
 from deepforge_panel.adapters.compute._forked_process import ForkedProcess
-from deepforge_panel.adapters.compute._forkserver import ForkServer, ForkServerGone, available
+from deepforge_panel.adapters.compute._forkserver import ForkServerGone, ForkServers, available
 from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
@@ -27,7 +27,6 @@ from deepforge_panel.adapters.compute._process import (
     KILL_GRACE_S,
     LINE_LIMIT,
     job_argv,
-    job_env,
     line,
     record,
     signal_group,
@@ -79,7 +78,7 @@ class LocalCompute(ComputeAdapter):
         self.fork = available() if fork is None else fork
         self._slots = asyncio.Semaphore(self.max_workers)
         self._running: set[_Process] = set()
-        self._servers: dict[frozenset[tuple[str, str]], ForkServer] = {}
+        self._servers = ForkServers()
         self._stopped = False
 
     async def start(self) -> None:
@@ -91,31 +90,13 @@ class LocalCompute(ComputeAdapter):
         fork servers."""
         self._stopped = True
         await asyncio.gather(*(_terminate(proc) for proc in list(self._running)))
-        servers, self._servers = list(self._servers.values()), {}
-        for server in servers:
-            server.close()
-
-    def warm(self, env: dict[str, str], modules: tuple[str, ...]) -> None:
-        """Import ``modules`` ahead in the fork server for jobs with environment ``env`` (started if need be)."""
-        if self.fork and not self._stopped:
-            with contextlib.suppress(ForkServerGone):
-                self._server(env).warm(modules)
-
-    def _server(self, env: dict[str, str]) -> ForkServer:
-        """The fork server for jobs with this environment, started on first use (again if it died)."""
-        key = frozenset(env.items())
-        server = self._servers.get(key)
-        if server is None or not server.alive:
-            if server is not None:
-                server.close()
-            server = self._servers[key] = ForkServer(job_env(env, -1))
-        return server
+        self._servers.close()
 
     async def _spawn(self, job: JobSpec, events_write: int, *, stdin: bool) -> _Process:
         """The job's process: forked where possible, else a new interpreter."""
         if self.fork:
             try:
-                return await ForkedProcess.start(self._server(job.env), job, events_write, stdin=stdin)
+                return await ForkedProcess.start(self._servers.for_env(job.env), job, events_write, stdin=stdin)
             except ForkServerGone as exc:
                 log.warning("job %s starts as a new process: %s", job.id, exc)
         return await asyncio.create_subprocess_exec(
