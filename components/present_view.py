@@ -194,6 +194,8 @@ class PresentView(ProjectComponent):
             for key, figure in sorted(job.figures.items(), key=lambda item: natural_key(item[0])):
                 figures[f"{job.id}/{key}"] = (figure, FIGURE_SCALE)
         for job in jobs:
+            if job.figures:  # its own figures show its run; its metrics stay as tiles (no second loss chart)
+                continue
             for name, series in sorted(job.metrics.items(), key=lambda item: natural_key(item[0])):
                 figures[f"{job.id}/metric/{name}"] = (metric_figure(name, series), 1.0)
         self._update_figures(figures)

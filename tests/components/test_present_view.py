@@ -67,6 +67,7 @@ def test_the_run_grows_live_and_the_next_run_of_the_pipeline_replaces_it(session
             seen.append((view.rebuilds, view.axes[0].figure.id))
             assert f"epoch {epoch + 1}/{EPOCHS}" in following.jobs.object
             assert "df-present-metric" in following.metrics.object and 'data-metric="loss"' in following.metrics.object
+            assert not [key for key in following.figure_views if "/metric/" in key], "its figure, not a second chart"
         assert view.stretch and view.axes[0].figure.sizing_mode == "stretch_width"
         await session.hub.orchestrator("demo").wait(first)
         await async_wait_until(lambda: 'data-status="failed"' in following.header.object, timeout=5, message="ended")
