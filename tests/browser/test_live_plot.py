@@ -43,6 +43,9 @@ def test_the_loss_plot_grows_epoch_by_epoch_and_the_page_stays_responsive(
     page.evaluate(WATCH)
     run_train(page, epochs=EPOCHS)
     page.locator("g.df-job[data-name='train'][data-status='running']").wait_for(timeout=60_000)
+    # Keep train's details on screen: left to itself the monitor follows whichever job runs, and the jobs after
+    # train can start and end before its last epoch reaches the page (then train's plot is drawn anew).
+    page.locator("g.df-job[data-name='train']").click()
     page.wait_for_function("() => window.__watch.counts.length > 0", timeout=60_000)
     page.screenshot(path=screenshots / "live-plot.png")
     page.wait_for_function(f"() => window.__watch.counts.includes({EPOCHS})", timeout=180_000)
