@@ -24,6 +24,7 @@ from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.project_settings import ProjectSettings
 from deepforge_panel.components.run_settings import RunSettings
 from deepforge_panel.components.session import Session
+from deepforge_panel.components.code_echo import EchoGuard
 from deepforge_panel.components.shortcuts import Shortcuts
 from deepforge_panel.components.utilities_editor import UtilitiesEditor
 from deepforge_panel.errors import USER_ERRORS
@@ -159,7 +160,8 @@ def project_page(hub: ProjectHub, name: str, branch: str = "main") -> pn.templat
     template.header.append(identity.badge)
     _be_present(session)
     template.header.append(PresenceList(session=session))
-    template.main.append(pn.Column(shortcuts, identity.cookie, identity, tabs, sizing_mode="stretch_both"))
+    guard = EchoGuard(width=0, height=0, margin=0)  # before any code editor follows the document
+    template.main.append(pn.Column(shortcuts, guard, identity.cookie, identity, tabs, sizing_mode="stretch_both"))
     return template
 
 
