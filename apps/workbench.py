@@ -12,6 +12,7 @@ from panel.io.resources import LOCAL_DIST
 
 from deepforge_panel.apps.theme import WorkbenchDesign
 from deepforge_panel.components.artifact_browser import ArtifactBrowser
+from deepforge_panel.components.code_echo import EchoGuard
 from deepforge_panel.components.execution_monitor import ExecutionMonitor
 from deepforge_panel.components.history import HistoryView
 from deepforge_panel.components.identity import USER_COOKIE, Identity
@@ -24,7 +25,6 @@ from deepforge_panel.components.project_list import ProjectList
 from deepforge_panel.components.project_settings import ProjectSettings
 from deepforge_panel.components.run_settings import RunSettings
 from deepforge_panel.components.session import Session
-from deepforge_panel.components.code_echo import EchoGuard
 from deepforge_panel.components.shortcuts import Shortcuts
 from deepforge_panel.components.utilities_editor import UtilitiesEditor
 from deepforge_panel.errors import USER_ERRORS

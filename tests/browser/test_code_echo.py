@@ -12,7 +12,6 @@ import sqlite3
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 from pycrdt import Doc, Map
 
 from deepforge_panel.client import Client
