@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec, Limits
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobGone, JobSpec, Limits
 from deepforge_panel.adapters.compute.messages import (
     EVENTS_FD_ENV,
     AdapterMessage,
@@ -22,6 +22,7 @@ __all__ = [
     "Emit",
     "EventRecord",
     "JobControl",
+    "JobGone",
     "JobSpec",
     "Limits",
     "Line",

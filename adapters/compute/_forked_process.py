@@ -44,10 +44,19 @@ class ForkedProcess:
         return await asyncio.wrap_future(self._exited)
 
     @classmethod
-    async def start(cls, server: ForkServer, job: JobSpec, events_write: int, *, stdin: bool) -> ForkedProcess:
-        """Fork ``job`` from ``server`` (see ``fork_job``); raises ``ForkServerGone`` if the server cannot."""
+    async def start(
+        cls,
+        server: ForkServer,
+        job: JobSpec,
+        events_write: int,
+        *,
+        stdin: bool,
+        keep: tuple[str | os.PathLike[str], int] | None = None,
+    ) -> ForkedProcess:
+        """Fork ``job`` from ``server`` (see ``fork_job``, and ``keep`` there); raises ``ForkServerGone`` if the
+        server cannot."""
         loop = asyncio.get_running_loop()
-        forked, pipes = fork_job(server, job.folder, job.env, events_write, stdin=stdin, preload=job.preload)
+        forked, pipes = fork_job(server, job.folder, job.env, events_write, stdin=stdin, preload=job.preload, keep=keep)
         try:
             pid = await asyncio.shield(asyncio.wrap_future(forked.pid))
         except asyncio.CancelledError:

@@ -97,10 +97,13 @@ def fork_job(
     *,
     stdin: bool,
     preload: Sequence[str] = (),
+    keep: tuple[str | os.PathLike[str], int] | None = None,
 ) -> tuple[Forked, JobPipes]:
     """Fork the job of ``folder`` (``python main.py`` there) with ``env`` added to this process's environment,
     new pipes for its standard streams and ``events_write`` as its events channel (the caller closes its
-    copy of that); our ends of the pipes come back with it. Raises :class:`ForkServerGone`."""
+    copy of that); our ends of the pipes come back with it. With ``keep`` (a folder, and the events channel's
+    read end), the job goes on if this process dies: the server then writes its streams to that folder (see
+    ``_zygote.py``). Raises :class:`ForkServerGone`."""
     ours: list[int] = []
     theirs: list[int] = []
     try:
@@ -114,7 +117,14 @@ def fork_job(
             read, write = os.pipe()
             ours.append(read)
             theirs.append(write)
-        forked = server.spawn(folder, job_argv()[1:], job_env(env, events_write), [*theirs, events_write], preload)
+        fds = [*theirs, events_write]
+        if keep is not None:
+            reads = [ours[-2], ours[-1], keep[1]]  # stdout's, stderr's and the events channel's read ends
+            theirs.extend(os.dup(fd) for fd in reads)
+            fds.extend(theirs[-3:])
+        forked = server.spawn(
+            folder, job_argv()[1:], job_env(env, events_write), fds, preload, keep=None if keep is None else keep[0]
+        )
     except BaseException:
         for fd in ours:
             os.close(fd)
@@ -202,10 +212,13 @@ class ForkServer:
         env: Mapping[str, str],
         fds: Sequence[int],
         preload: Sequence[str] = (),
+        *,
+        keep: str | os.PathLike[str] | None = None,
     ) -> Forked:
         """Fork a job running ``argv`` in ``cwd`` with environment ``env`` (whole, not added to the server's)
-        and ``fds`` (stdin, stdout, stderr, events write end) as its pipes; the caller keeps and closes its
-        copies of them. Raises :class:`ForkServerGone` if the server is not running."""
+        and ``fds`` (stdin, stdout, stderr, events write end; with ``keep``, then the read ends of stdout, stderr
+        and events) as its pipes; the caller keeps and closes its copies of them. Raises
+        :class:`ForkServerGone` if the server is not running."""
         forked = Forked()
         request = {
             "cwd": os.fspath(cwd),
@@ -213,12 +226,19 @@ class ForkServer:
             "env": {k: v for k, v in env.items() if k != EVENTS_FD_ENV},
             "events_env": EVENTS_FD_ENV,
             "preload": list(preload),
+            "keep": None if keep is None else os.fspath(keep),
         }
         self._send(request, list(fds), forked)
         return forked
 
+    @property
+    def pid(self) -> int:
+        """The server's own process."""
+        return self._process.pid
+
     def close(self) -> None:
-        """End the server (its running children end with it, see ``_zygote.py``) and reap it."""
+        """End the server and reap it; its running children end with it, but for kept ones (see ``_zygote.py``),
+        which it waits for: close it once those are done."""
         self._mark_gone()
         try:
             self._socket.shutdown(socket.SHUT_RDWR)

@@ -19,18 +19,23 @@ with the server (20 ms for the job runtime alone, far more with TensorFlow).
 
 Protocol, one JSON object per message on the ``SOCK_SEQPACKET`` socket ``FD``:
 
-- request ``{"cwd", "argv", "env", "preload", "events_env"}`` with four descriptors (stdin, stdout, stderr,
-  events);
+- request ``{"cwd", "argv", "env", "preload", "events_env", "keep"}`` with four descriptors (stdin, stdout,
+  stderr, events), and with a ``keep`` folder three more: the read ends of stdout, stderr and events;
 - reply, in the order of the requests: ``{"pid": N}``, or ``{"error": "..."}`` when it could not fork;
 - later, once per child: ``{"exited": N, "code": C}``, ``C`` as ``subprocess`` gives it (``-signal`` if killed).
 
-The server ends when the socket closes (the workbench ended or let it go); its children notice that their
-parent is gone (the job runtime watches) and end too.
+The server ends when the socket closes (the workbench ended or let it go). Jobs asked to be kept then go on:
+the server reads their pipes in the workbench's place, appending what they write to ``stdout``, ``stderr`` and
+``events`` in their ``keep`` folder, and once a job has ended and its pipes are read to their end, writes its
+exit code to ``exit`` there (``{"code": C}``, by rename, so it is whole once seen); a workbench started anew
+follows them from those files (``local.py``'s ``attach``). The server ends once it has no job left. Other jobs
+are killed at once (they could not be followed).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
 import importlib.machinery
@@ -48,6 +53,9 @@ from typing import Any, NoReturn
 
 MAX_MESSAGE = 1 << 20
 FDS = 4
+KEPT_FDS = 3
+"""The read ends of a kept job's stdout, stderr and events, sent after its own four descriptors."""
+STREAMS = ("stdout", "stderr", "events")
 
 
 class Job:
@@ -56,6 +64,20 @@ class Job:
     def __init__(self, request: dict[str, Any]) -> None:
         self.cwd: str = request["cwd"]
         self.argv: list[str] = request["argv"]
+
+
+class Kept:
+    """A job that may outlive the workbench: where its streams go then, and the server's copies of their read
+    ends (untouched while the workbench reads them)."""
+
+    def __init__(self, folder: str, reads: list[int]) -> None:
+        self.folder = folder
+        self.reads = dict(zip(STREAMS, reads, strict=True))
+        self.code: int | None = None
+
+    def close(self) -> None:
+        _close(list(self.reads.values()))
+        self.reads.clear()
 
 
 def main() -> int:
@@ -69,6 +91,7 @@ def main() -> int:
     job = _serve(control)
     if job is None:
         return 0
+    assert isinstance(job, Job)
     gc.enable()
     sys.path[:] = [job.cwd, *job_path]
     sys.argv[:] = job.argv
@@ -128,7 +151,7 @@ def _exit_code(value: object) -> int:
 
 
 def _serve(control: socket.socket) -> Job | None:
-    """The server's loop; returns in a forked child, with the job it is to run."""
+    """The server's loop; returns in a forked child, with the job it is to run (None in the server, at its end)."""
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)
     os.set_blocking(wake_write, False)
@@ -139,22 +162,27 @@ def _serve(control: socket.socket) -> Job | None:
     selector.register(control, selectors.EVENT_READ)
     selector.register(wake_read, selectors.EVENT_READ)
     failed: set[str] = set()
+    kept: dict[int, Kept] = {}
+    others: set[int] = set()
     while True:
         for key, _ in selector.select():
             if key.fileobj is not control:
                 _drain(wake_read)
                 continue
             try:
-                data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, FDS)
+                data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, FDS + KEPT_FDS)
             except OSError:
                 data, fds = b"", []
             if not data:
+                selector.close()
+                _keep(kept, others, wake_read)
                 return None
             request = json.loads(data)
             _preload(request.get("preload", ()), failed)
-            if len(fds) != FDS:
+            expected = FDS + (KEPT_FDS if request.get("keep") else 0)
+            if len(fds) != expected:
                 _close(fds)
-                _send(control, {"error": f"the job's pipes did not arrive ({len(fds)} of {FDS} descriptors)"})
+                _send(control, {"error": f"the job's pipes did not arrive ({len(fds)} of {expected} descriptors)"})
                 continue
             gc.freeze()  # what the server holds now is never collected by a child (no copied pages)
             try:
@@ -168,14 +196,68 @@ def _serve(control: socket.socket) -> Job | None:
                 for fd in (wake_read, wake_write):
                     os.close(fd)
                 signal.set_wakeup_fd(-1)
-                return _become(request, fds, control)
+                for job in kept.values():
+                    job.close()  # other jobs' streams are none of this one's business
+                _close(fds[FDS:])
+                return _become(request, fds[:FDS], control)
             try:
                 os.setpgid(pid, pid)  # the child does so too: whichever runs first, the group exists once replied
             except OSError:
                 pass
-            _close(fds)
+            _close(fds[:FDS])
+            if request.get("keep"):
+                kept[pid] = Kept(request["keep"], fds[FDS:])
+            else:
+                others.add(pid)
             _send(control, {"pid": pid})
-        _reap(control)
+        _reap(control, kept, others)
+
+
+def _keep(kept: dict[int, Kept], others: set[int], wake: int) -> None:
+    """The workbench is gone: kill the jobs that cannot be followed, and keep the others going (see the module's
+    docstring) until every one has ended and its pipes are read to their end."""
+    for pid in others:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+    selector = selectors.DefaultSelector()
+    selector.register(wake, selectors.EVENT_READ)
+    for pid, job in kept.items():
+        os.makedirs(job.folder, exist_ok=True)
+        for name, fd in job.reads.items():
+            out = open(os.path.join(job.folder, name), "ab", 0)  # noqa: SIM115 - closed once its pipe ends
+            selector.register(fd, selectors.EVENT_READ, (pid, name, out))
+    while True:
+        for pid, code in _ended():
+            if pid in kept:
+                kept[pid].code = code
+        for pid, job in list(kept.items()):
+            if job.code is not None and not job.reads:
+                _write_exit(job)
+                del kept[pid]
+        if not kept:
+            return
+        for key, _ in selector.select(timeout=1.0):
+            if key.data is None:
+                _drain(wake)
+                continue
+            pid, name, out = key.data
+            data = os.read(key.fd, 1 << 16)
+            if data:
+                out.write(data)
+                continue
+            selector.unregister(key.fd)
+            out.close()
+            os.close(key.fd)
+            del kept[pid].reads[name]
+
+
+def _write_exit(job: Kept) -> None:
+    """``exit`` in the job's keep folder, whole once it is there (written aside, then renamed)."""
+    os.makedirs(job.folder, exist_ok=True)
+    path = os.path.join(job.folder, "exit")
+    with open(path + ".tmp", "w") as out:
+        json.dump({"code": job.code}, out)
+    os.replace(path + ".tmp", path)
 
 
 def _become(request: dict[str, Any], fds: list[int], control: socket.socket) -> Job:
@@ -213,16 +295,31 @@ def _preload(modules: list[str], failed: set[str]) -> None:
             failed.add(name)
 
 
-def _reap(control: socket.socket) -> None:
-    """Report every child that ended."""
+def _reap(control: socket.socket, kept: dict[int, Kept], others: set[int]) -> None:
+    """Report every child that ended; a kept one's exit code is written too (the workbench may die before it
+    reads the report, and one started anew then finds it there)."""
+    for pid, code in _ended():
+        others.discard(pid)
+        job = kept.pop(pid, None)
+        if job is not None:
+            job.code = code
+            job.close()
+            with contextlib.suppress(OSError):
+                _write_exit(job)
+        _send(control, {"exited": pid, "code": code})
+
+
+def _ended() -> list[tuple[int, int]]:
+    """Every child that ended since last asked, with its exit code as ``subprocess`` gives it."""
+    ended = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return ended
         if pid == 0:
-            return
-        _send(control, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+            return ended
+        ended.append((pid, os.waitstatus_to_exitcode(status)))
 
 
 def _send(control: socket.socket, message: dict[str, Any]) -> None:

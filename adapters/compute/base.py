@@ -7,12 +7,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from deepforge_panel.adapters.compute._limits import Limits
 from deepforge_panel.adapters.compute.messages import Emit
 
-__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobSpec", "Limits"]
+__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobGone", "JobSpec", "Limits"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     preload: tuple[str, ...] = ()
+
+
+class JobGone(RuntimeError):
+    """A job started by another process cannot be followed (:meth:`ComputeAdapter.attach`): the message says why."""
 
 
 class JobControl:
@@ -97,6 +101,14 @@ class ComputeAdapter(ABC):
         - with a ``control``, what it sends reaches the job in order: lines on its stdin, SIGINT to its
           process for ``interrupt``, end-of-file for ``close``; without one, its stdin is ``/dev/null``.
         """
+
+    async def attach(self, job: JobSpec, handle: dict[str, Any], emit: Emit) -> int:
+        """Follow a job another process started and could not see to its end (it died): ``handle`` is what this
+        adapter's ``Started`` message gave for it. Emits what the job writes from then on, as :meth:`run` does
+        (no ``Queued``/``Started``), watches its limits, stops it when cancelled, and returns its exit code.
+        Raises :class:`JobGone` when it cannot follow it; adapters that keep no job going past their process
+        never can (the default)."""
+        raise JobGone(f"the {self.name} compute adapter cannot follow a job another process started")
 
     async def __aenter__(self) -> ComputeAdapter:
         await self.start()

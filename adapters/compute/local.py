@@ -5,6 +5,10 @@ machine allows it, jobs are forked from a warm fork server (``_forkserver.py``) 
 interpreters: the same process a new ``python main.py`` would be, without paying for Python's start and the
 job's imports each time. One fork server serves the jobs that share an environment; if it cannot (it died),
 the job is started anew instead.
+
+A forked job (without a control) outlives a workbench that dies while it runs (``reattach``, the default):
+its fork server keeps it going, and a workbench started anew follows it with :meth:`LocalCompute.attach`
+from the ``Started`` message's handle (``_kept.py``). A job started anew ends with the workbench.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
 from deepforge_panel.adapters.compute._forked_process import ForkedProcess
 from deepforge_panel.adapters.compute._forkserver import ForkServerGone, ForkServers, available
+from deepforge_panel.adapters.compute._kept import KEPT, Handle, follow
 from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
@@ -65,17 +71,23 @@ class LocalCompute(ComputeAdapter):
     """Subprocesses of this process; jobs beyond ``max_workers`` wait for a free slot, in order.
 
     ``fork``: fork jobs from a warm fork server (the default where the machine allows it) or start each
-    as a new interpreter (``False``)."""
+    as a new interpreter (``False``). ``reattach``: forked jobs go on if this process dies, to be followed
+    by the next (the default with ``fork``)."""
 
     name: ClassVar[str] = "local"
 
-    def __init__(self, max_workers: int | None = None, *, fork: bool | None = None) -> None:
+    def __init__(
+        self, max_workers: int | None = None, *, fork: bool | None = None, reattach: bool | None = None
+    ) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         if fork and not available():
             raise ValueError("this machine cannot fork jobs from a fork server (Linux only)")
         self.max_workers = max_workers or os.cpu_count() or 1
         self.fork = available() if fork is None else fork
+        if reattach and not self.fork:
+            raise ValueError("only forked jobs can go on without the workbench: reattach needs fork")
+        self.reattach = self.fork if reattach is None else reattach
         self._slots = asyncio.Semaphore(self.max_workers)
         self._running: set[_Process] = set()
         self._servers = ForkServers()
@@ -92,16 +104,30 @@ class LocalCompute(ComputeAdapter):
         await asyncio.gather(*(_terminate(proc) for proc in list(self._running)))
         self._servers.close()
 
-    async def _spawn(self, job: JobSpec, events_write: int, *, stdin: bool) -> _Process:
-        """The job's process: forked where possible, else a new interpreter."""
+    async def _spawn(
+        self, job: JobSpec, events: tuple[int, int], *, stdin: bool
+    ) -> tuple[_Process, dict[str, object] | None]:
+        """The job's process, forked where possible (else a new interpreter), and its handle if it is kept."""
+        events_read, events_write = events
         if self.fork:
+            server = self._servers.for_env(job.env)
+            keep = (Path(job.folder) / KEPT, events_read) if self.reattach and not stdin else None
             try:
-                return await ForkedProcess.start(self._servers.for_env(job.env), job, events_write, stdin=stdin)
+                proc = await ForkedProcess.start(server, job, events_write, stdin=stdin, keep=keep)
             except ForkServerGone as exc:
                 log.warning("job %s starts as a new process: %s", job.id, exc)
-        return await asyncio.create_subprocess_exec(
+            else:
+                return proc, Handle.of(proc.pid, server.pid, Path(job.folder)).to_dict() if keep else None
+        process = await asyncio.create_subprocess_exec(
             *job_argv(), **spawn_options(job.folder, job.env, events_write, stdin=stdin), limit=BUFFER
         )
+        return process, None
+
+    async def attach(self, job: JobSpec, handle: dict[str, Any], emit: Emit) -> int:
+        """Follow a forked job kept going by its fork server after the process that started it died; see
+        ``ComputeAdapter.attach``."""
+        async with self._slots:  # it still takes one of this machine's places
+            return await follow(Handle.from_dict(handle), job.limits, emit)
 
     async def run(self, job: JobSpec, emit: Emit, control: JobControl | None = None) -> int:
         """Run ``python main.py`` in ``job.folder`` here; see ``ComputeAdapter.run``."""
@@ -112,7 +138,7 @@ class LocalCompute(ComputeAdapter):
             # Both ends are non-inheritable (PEP 446); pass_fds hands the job the write end only.
             events_read, events_write = os.pipe()
             try:
-                proc = await self._spawn(job, events_write, stdin=control is not None)
+                proc, handle = await self._spawn(job, (events_read, events_write), stdin=control is not None)
             except BaseException:
                 os.close(events_read)
                 raise
@@ -123,7 +149,7 @@ class LocalCompute(ComputeAdapter):
             watching = asyncio.ensure_future(_watch(proc, job.limits, emit)) if job.limits != Limits() else None
             try:
                 async with _events_reader(events_read) as events:
-                    emit(Started(time.time()))
+                    emit(Started(time.time(), handle))
                     assert proc.stdout is not None and proc.stderr is not None
                     await asyncio.gather(
                         _pump(proc.stdout, "stdout", emit), _pump(proc.stderr, "stderr", emit), _relay(events, emit)

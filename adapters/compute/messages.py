@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "EVENTS_FD_ENV",
@@ -35,9 +35,11 @@ class Queued:
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """The job's process started, at ``time`` (unix seconds)."""
+    """The job's process started, at ``time`` (unix seconds). ``handle`` (JSON-able), where the adapter gives
+    one, is what its ``attach`` needs to follow the job again from another process, should this one die."""
 
     time: float
+    handle: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
