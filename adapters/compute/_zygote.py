@@ -311,7 +311,7 @@ def _reap(control: socket.socket, kept: dict[int, Kept], others: set[int]) -> No
 
 def _ended() -> list[tuple[int, int]]:
     """Every child that ended since last asked, with its exit code as ``subprocess`` gives it."""
-    ended = []
+    ended: list[tuple[int, int]] = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
