@@ -29,6 +29,16 @@ SUCCESS: frozenset[str] = frozenset({"succeeded", "cached"})
 
 
 @dataclass(frozen=True)
+class KeptJob:
+    """A job its compute adapter kept going after the process running it died: the adapter's name, the handle
+    its ``Started`` message gave, and whether it still runs ("running") or has ended ("ended")."""
+
+    adapter: str
+    handle: dict[str, Any]
+    state: str
+
+
+@dataclass(frozen=True)
 class Job:
     id: JobId
     node: str
@@ -280,10 +290,55 @@ class ExecutionsView(RootView[Execution]):
 
         ``keep`` names executions the caller drives itself. Runners on other hosts are left alone, and so are
         executions that ran at another site (a peer's copy of the project, even on this host): only the site
-        that ran one may settle it, or a peer could overwrite a result it has not received yet.
+        that ran one may settle it, or a peer could overwrite a result it has not received yet. So are those
+        with jobs their compute adapter kept going (:meth:`orphans`): an orchestrator follows them to their end.
         """
         settled: list[ExecutionId] = []
+        for execution_id in self._runner_gone(keep):
+            if self.kept_jobs(execution_id):
+                continue
+            self.mark_interrupted(
+                execution_id,
+                f"interrupted: the process running this execution ({self.record(execution_id)['runner']}) "
+                "stopped before it ended",
+            )
+            settled.append(ExecutionId(execution_id))
+        return settled
+
+    def orphans(self, keep: Collection[str] = ()) -> dict[ExecutionId, dict[JobId, KeptJob]]:
+        """Unfinished executions whose runner is gone (on this host, at this site) but whose compute adapter kept
+        jobs of theirs going: by execution, those jobs."""
+        found = {ExecutionId(e): self.kept_jobs(e) for e in self._runner_gone(keep)}
+        return {execution_id: jobs for execution_id, jobs in found.items() if jobs}
+
+    def kept_jobs(self, execution_id: str) -> dict[JobId, KeptJob]:
+        """The execution's unfinished jobs that their compute adapter kept going when the process running them died
+        (see ``ComputeAdapter.attach``), still running or ended with their end recorded, with how to follow each."""
+        from deepforge_panel.adapters.compute import get_compute_class
+
+        kept: dict[JobId, KeptJob] = {}
+        jobs = self.record(execution_id).get("jobs")
+        for job_id, job in jobs.items() if isinstance(jobs, Map) else ():
+            process = loads(job.get("process")) if isinstance(job, Map) and job.get("status") == "running" else None
+            if not isinstance(process, dict) or not isinstance(process.get("handle"), dict):
+                continue
+            try:
+                state = get_compute_class(str(process.get("adapter"))).kept_job(process["handle"])
+            except (KeyError, ValueError, ImportError):
+                continue
+            if state is not None:
+                kept[JobId(job_id)] = KeptJob(str(process["adapter"]), process["handle"], state)
+        return kept
+
+    def take_over(self, execution_id: str, runner: str) -> None:
+        """Make ``runner`` (this process) the one driving the execution: it follows what its dead runner left."""
+        with self.project.transaction(origin="orchestrator"):
+            self.record(execution_id)["runner"] = runner
+
+    def _runner_gone(self, keep: Collection[str]) -> list[str]:
+        """Unfinished executions not in ``keep``, run at this site, whose runner process is known to be gone."""
         site = self.project.store.site if self.project.store is not None else ""
+        gone: list[str] = []
         for execution_id in self.ids():
             if execution_id in keep:
                 continue
@@ -291,13 +346,9 @@ class ExecutionsView(RootView[Execution]):
             status, runner = rec.get("status"), rec.get("runner")
             if status is None or status in FINAL or not isinstance(runner, str):
                 continue
-            if rec.get("site", site) != site or not runner_gone(runner):
-                continue
-            self.mark_interrupted(
-                execution_id, f"interrupted: the process running this execution ({runner}) stopped before it ended"
-            )
-            settled.append(ExecutionId(execution_id))
-        return settled
+            if rec.get("site", site) == site and runner_gone(runner):
+                gone.append(execution_id)
+        return gone
 
     def remove(self, execution_id: str) -> None:
         rec = self.record(execution_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +24,19 @@ if TYPE_CHECKING:
 
 __all__ = ["ProjectHub"]
 
+_log = logging.getLogger(__name__)
+
+
+def _server_adapter(name: str, options: dict[str, Any]) -> ComputeAdapter:
+    """A new compute adapter for the server: on this machine, the jobs it forks outlive a server that dies, and
+    the server started again follows them (``LocalCompute``'s ``reattach``), unless the options say otherwise."""
+    from deepforge_panel.adapters.compute import compute as make_compute
+    from deepforge_panel.adapters.compute._forkserver import available
+
+    if name == "local" and available() and options.get("fork", True) and "reattach" not in options:
+        options = {**options, "reattach": True}
+    return make_compute(name, **options)
+
 
 class ProjectHub:
     """Opens each project once and hands the same :class:`Project` (and orchestrator) to every session.
@@ -38,11 +53,9 @@ class ProjectHub:
     def __init__(
         self, workspace: Workspace, compute: str = "local", compute_options: dict[str, Any] | None = None
     ) -> None:
-        from deepforge_panel.adapters.compute import compute as make_compute
-
         self.workspace = workspace
         self.compute_name = compute
-        self.compute: ComputeAdapter = make_compute(compute, **(compute_options or {}))
+        self.compute: ComputeAdapter = _server_adapter(compute, compute_options or {})
         self._projects: dict[tuple[str, str], Project] = {}
         self._orchestrators: dict[tuple[str, str, str], Orchestrator] = {}
         """By (project id, branch, what it runs on: compute and storage settings); old ones stay while running."""
@@ -108,9 +121,26 @@ class ProjectHub:
         key = (entry.id, branch)
         if key not in self._projects:
             self._projects[key] = self.workspace.open(entry.id, branch)
+            self._projects[key].name = entry.name
+            self._adopt(entry.id, branch)
         project = self._projects[key]
         project.name = entry.name
         return project
+
+    def _adopt(self, project_id: str, branch: str) -> None:
+        """Follow the executions a workbench that died left with jobs going (see ``Orchestrator.adopt``), each on
+        an orchestrator with the adapter that ran them. Only where an event loop runs (the server's)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        project = self._projects[(project_id, branch)]
+        adapters = {job.adapter for kept in project.executions.orphans().values() for job in kept.values()}
+        for adapter in sorted(adapters):
+            try:
+                self.orchestrator(project_id, branch, compute=adapter).adopt()
+            except Exception:  # noqa: BLE001 - never in the way of opening the project; the log says why
+                _log.exception("project %s: the executions left running could not be followed", project.name)
 
     def presence(self, name: str, branch: str = "main") -> Presence:
         """Who is in project ``name`` on ``branch`` right now (browser sessions and Yjs clients)."""
@@ -140,13 +170,11 @@ class ProjectHub:
     def _adapter(self, settings: ComputeSettings) -> ComputeAdapter:
         """The adapter ``settings`` choose: the hub's own when it is that one, else one kept per settings (a Dask
         adapter starts its cluster, or connects, when its first job comes)."""
-        from deepforge_panel.adapters.compute import compute as make_compute
-
         if settings.adapter == self.compute_name and not settings.options():
             return self.compute
         key = repr(settings)
         if key not in self._adapters:
-            self._adapters[key] = make_compute(settings.adapter, **settings.options())
+            self._adapters[key] = _server_adapter(settings.adapter, settings.options())
         return self._adapters[key]
 
     def cancel(self, name: str, execution_id: str, branch: str = "main") -> bool:
@@ -255,6 +283,7 @@ class ProjectHub:
     def pull(self) -> None:
         """Apply edits other processes (a CLI run) appended to the open projects' logs, and settle executions
         whose runner has died since (a CLI run killed with -9), so no page shows them running for ever."""
-        for project in self._projects.values():
+        for (project_id, branch), project in list(self._projects.items()):
             project.pull()
             project.executions.recover()
+            self._adopt(project_id, branch)

@@ -10,11 +10,12 @@ All document access happens on the event loop thread that calls :meth:`start`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Map
 
 from deepforge_panel import io_nodes, provenance
-from deepforge_panel.adapters.compute.messages import AdapterMessage, EventRecord, Line, Queued, Started, Stopped
+from deepforge_panel.adapters.compute.base import JobGone
+from deepforge_panel.adapters.compute.messages import (
+    AdapterMessage,
+    Emit,
+    EventRecord,
+    Line,
+    Queued,
+    Started,
+    Stopped,
+)
 from deepforge_panel.artifacts import unreachable
 from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel.environments import job_environment_for
@@ -39,11 +49,11 @@ from deepforge_panel.events import (
     Progress,
     decode_record,
 )
-from deepforge_panel.executions import FINAL, Execution, ExecutionId, JobId, Status
+from deepforge_panel.executions import FINAL, SUCCESS, Execution, ExecutionId, JobId, KeptJob, Status
 from deepforge_panel.io_nodes import InputError, find_artifact, is_input, is_output
 from deepforge_panel.job_cache import job_key
 from deepforge_panel.jobgen import is_startup_chatter, job_environment, write_job_folder
-from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError
+from deepforge_panel.pipelines import NodeId, Pipeline, PipelineError, PipelineId
 from deepforge_panel.preload import job_preload
 from deepforge_panel.project import default_author
 from deepforge_panel.references import UnbuildableReference
@@ -51,7 +61,7 @@ from deepforge_panel.runners import current_runner
 from deepforge_panel.snapshots import Snapshot, project_init, take_snapshot
 
 if TYPE_CHECKING:
-    from deepforge_panel.adapters.compute import ComputeAdapter
+    from deepforge_panel.adapters.compute import ComputeAdapter, JobSpec
     from deepforge_panel.adapters.storage import StorageAdapter
     from deepforge_panel.project import Project
 
@@ -66,6 +76,11 @@ MAX_CONSOLE = 2_000_000
 
 TRUNCATED = "\n[output truncated: the full log is in the job folder]"
 """The console's last line once a stream reached MAX_CONSOLE."""
+
+ADOPT_FILE = "job.snapshot.json"
+"""In a job's folder: what its node ran with and its inputs, for a workbench that follows it after a restart."""
+
+INTERRUPTED = "interrupted: the workbench running this execution stopped while it ran"
 
 _log = logging.getLogger(__name__)
 
@@ -89,6 +104,8 @@ class _Run:
     task: asyncio.Task[None] | None = None
     cache: bool = True
     """Whether jobs whose key has a result take it instead of running (:mod:`deepforge_panel.job_cache`)."""
+    adopted: bool = False
+    """Started by another process, which died: this one follows the jobs that process's adapter kept going."""
 
 
 class Orchestrator:
@@ -183,8 +200,31 @@ class Orchestrator:
         return True
 
     def recover(self) -> list[ExecutionId]:
-        """Settle executions whose runner process is gone (this host only) as failed; returns their ids."""
+        """Settle executions whose runner process is gone (this host only) as failed; returns their ids. Those
+        whose jobs were kept going are left to :meth:`adopt`."""
         return self.project.executions.recover(keep=self._runs)
+
+    def adopt(self) -> list[ExecutionId]:
+        """Follow the executions whose runner died while this orchestrator's compute adapter kept their jobs
+        going (``ComputeAdapter.attach``): this process becomes their runner, the jobs' feedback resumes where
+        the files their adapter kept begin, their outputs are recorded, and once they end so does the execution
+        (jobs that had not started are cancelled, saying so). For a long-lived process (the workbench's server):
+        the jobs it follows are stopped if it stops first. Returns the adopted executions; none without a
+        running event loop (they are followed on it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return []
+        adopted: list[ExecutionId] = []
+        for execution_id, kept in self.project.executions.orphans(keep=self._runs).items():
+            if any(job.adapter != self.compute.name for job in kept.values()):
+                continue
+            run = self._adopted_run(execution_id)
+            self.project.executions.take_over(execution_id, current_runner())
+            self._runs[execution_id] = run
+            run.task = loop.create_task(self._follow(run, kept), name=f"execution {execution_id} (adopted)")
+            adopted.append(execution_id)
+        return adopted
 
     def running(self) -> list[ExecutionId]:
         return [eid for eid, run in self._runs.items() if run.task is not None and not run.task.done()]
@@ -299,6 +339,71 @@ class Orchestrator:
         if task.cancelled() and self.project.executions.get(run.id).status not in FINAL:
             self._finish(run, "cancelled", "cancelled before it started")
 
+    def _adopted_run(self, execution_id: ExecutionId) -> _Run:
+        """The run of an execution another process started, as far as following its kept jobs needs it."""
+        execution = self.project.executions.get(execution_id)
+        pipeline = Pipeline(PipelineId(execution.pipeline), execution.pipeline_name, {}, {})
+        job_ids = {NodeId(job.node): job.id for job in execution.jobs.values()}
+        run = _Run(execution_id, pipeline, execution.commit, job_ids, {}, None, adopted=True)
+        run.buffers = {job_id: [] for job_id in job_ids.values()}
+        for job in execution.jobs.values():
+            run.console[(job.id, "stdout")] = min(len(job.stdout), MAX_CONSOLE)
+            run.console[(job.id, "stderr")] = min(len(job.stderr), MAX_CONSOLE)
+        return run
+
+    async def _follow(self, run: _Run, kept: dict[JobId, KeptJob]) -> None:
+        """Follow an adopted execution's kept jobs to their end, then end it (see :meth:`adopt`)."""
+        flusher = asyncio.get_running_loop().create_task(self._flush_periodically(run))
+        nodes = {job_id: node_id for node_id, job_id in run.job_ids.items()}
+        status: Status = "failed"
+        try:
+            await asyncio.gather(*(self._follow_job(run, nodes[job_id], job) for job_id, job in kept.items()))
+        except asyncio.CancelledError:
+            status = "cancelled"
+        except BaseException as exc:
+            if not _unexpected(exc):
+                raise
+            _log.exception("execution %s: following its jobs failed", run.id)
+        finally:
+            flusher.cancel()
+            jobs = self.project.executions.get(run.id).jobs.values()
+            not_run = sorted(job.name for job in jobs if job.status not in FINAL)
+            failed = sorted(job.name for job in jobs if job.status in FINAL - SUCCESS)
+            if status == "cancelled":
+                error = "cancelled"
+            elif not not_run and not failed:
+                status, error = "succeeded", ""
+            else:
+                parts = [f"jobs {', '.join(failed)} failed"] if failed else []
+                if not_run:
+                    parts.append(
+                        f"jobs {', '.join(not_run)} did not run (run the pipeline again: the jobs that finished are "
+                        "cached)"
+                    )
+                error = f"{INTERRUPTED}; " + "; ".join(parts)
+            self._finish(run, status, error)
+
+    async def _follow_job(self, run: _Run, node_id: NodeId, kept: KeptJob) -> bool:
+        """Follow one kept job with what its folder kept of the run that started it; True when it succeeded."""
+        from deepforge_panel.adapters.compute import JobSpec
+
+        job_id = run.job_ids[node_id]
+        folder = self.workdir / run.id / job_id
+        try:
+            data = json.loads((folder / ADOPT_FILE).read_text())
+            snap = Snapshot.from_dict(data["snapshot"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            error = f"{INTERRUPTED}, and its job cannot be followed: {folder / ADOPT_FILE} cannot be read ({exc})"
+            with self.project.transaction(origin="orchestrator"):
+                job = self._job(run, node_id)
+                job.update({"status": "failed", "ended": time.time(), "error": error})
+            return False
+        run.snapshots[node_id] = snap
+        spec = JobSpec(id=job_id, folder=folder, limits=snap.limits)
+        return await self._supervise(
+            run, node_id, spec, data["key"], data["inputs"], lambda emit: self.compute.attach(spec, kept.handle, emit)
+        )
+
     def _finish(self, run: _Run, status: Status, error: str) -> None:
         """Write what is buffered and the final status; feedback that cannot be written never keeps it running."""
         try:
@@ -365,14 +470,35 @@ class Orchestrator:
         )
         from deepforge_panel.adapters.compute import JobSpec
 
-        log_level = self.project.job_log_level
-        quiet = log_level == "quiet"
         preload = job_preload(
             snap.code, [*(ref.code for ref in snap.references.values()), *run.library_init, *run.utilities.values()]
         )
-        env = job_environment(reach["options"], log_level)
+        env = job_environment(reach["options"], self.project.job_log_level)
         spec = JobSpec(id=job_id, folder=folder, env=env, limits=snap.limits, preload=preload)
-        run.artifacts[node_id] = {}
+        (folder / ADOPT_FILE).write_text(
+            dumps({"snapshot": snap.to_dict(), "inputs": inputs, "key": key, "pipeline": run.pipeline.name})
+        )
+        return await self._supervise(
+            run, node_id, spec, key, inputs, lambda emit: self.compute.run(spec, emit), record_inputs
+        )
+
+    async def _supervise(
+        self,
+        run: _Run,
+        node_id: NodeId,
+        spec: JobSpec,
+        key: str,
+        inputs: dict[str, dict[str, Any]],
+        start: Callable[[Emit], Awaitable[int]],
+        record_inputs: Callable[[Map], None] | None = None,
+    ) -> bool:
+        """Take what job ``node_id`` tells while ``start`` runs it (or follows it, after a restart) into the
+        document, then record how it ended; True when it succeeded."""
+        snap = run.snapshots[node_id]
+        job_id = run.job_ids[node_id]
+        folder = spec.folder
+        quiet = self.project.job_log_level == "quiet"
+        run.artifacts.setdefault(node_id, {})
         errors: list[str] = []
         stopped: list[str] = []
         stderr_tail: list[str] = []
@@ -384,8 +510,11 @@ class Orchestrator:
                 case Queued():
                     self._set_status(run, node_id, "queued", queued=time.time(), also=record_inputs)
                     return
-                case Started(time=started):
-                    self._set_status(run, node_id, "running", started=started)
+                case Started(time=started, handle=process):
+                    kept: dict[str, Any] = {}
+                    if process is not None:  # how a workbench started anew follows the job, should this one die
+                        kept["process"] = dumps({"adapter": self.compute.name, "handle": process})
+                    self._set_status(run, node_id, "running", started=started, **kept)
                     return
                 case Output():
                     self._record_output(run, node_id, event, inputs)
@@ -419,10 +548,13 @@ class Orchestrator:
                 errors.append(_describe(f"the workbench could not record {type(message).__name__}", exc))
 
         try:
-            code = await self.compute.run(spec, emit)
+            code = await start(emit)
         except asyncio.CancelledError:
             self._set_status(run, node_id, "cancelled", ended=time.time(), error="cancelled while running")
             raise
+        except JobGone as exc:
+            self._set_status(run, node_id, "failed", ended=time.time(), error=f"{INTERRUPTED}: {exc}")
+            return False
         except Exception as exc:  # noqa: BLE001 - an adapter that cannot run the job at all
             self._set_status(
                 run, node_id, "failed", ended=time.time(), error=f"compute adapter error: {exc or repr(exc)}"
@@ -431,6 +563,7 @@ class Orchestrator:
         finally:
             for log in logs.values():
                 log.close()
+        self._outputs_left_on_disk(run, node_id, folder, inputs)
         missing = [p.name for p in snap.interface.outputs if p.name not in run.artifacts[node_id]]
         if code == 0 and not errors and not missing:
             outputs = {port: a["artifact"] for port, a in run.artifacts[node_id].items()}
@@ -452,6 +585,24 @@ class Orchestrator:
             message = f"job {snap.name} finished without producing outputs {missing}"
         self._set_status(run, node_id, "failed", ended=time.time(), error=message)
         return False
+
+    def _outputs_left_on_disk(
+        self, run: _Run, node_id: NodeId, folder: Path, inputs: dict[str, dict[str, Any]]
+    ) -> None:
+        """Outputs a followed job stored while no workbench watched (their events read by the one that died):
+        the job runtime lists every output it stored in its folder's ``outputs.json``."""
+        if not run.adopted:
+            return
+        try:
+            stored = json.loads((folder / "outputs.json").read_text())
+        except (OSError, ValueError):
+            return
+        for name, output in stored.items() if isinstance(stored, dict) else ():
+            if name in run.artifacts[node_id] or not isinstance(output, dict):
+                continue
+            event = decode_record(EventRecord(json.dumps({"type": "output", **output})))
+            if isinstance(event, Output):
+                self._record_output(run, node_id, event, inputs)
 
     def _reuse(
         self,

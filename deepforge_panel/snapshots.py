@@ -3,7 +3,7 @@ and environment, fixed when an execution starts (and computed the same way to te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deepforge_panel.adapters.compute import Limits
@@ -30,6 +30,33 @@ class Snapshot:
     """What the operation declared its jobs need; None: they run in the workbench's interpreter."""
     limits: Limits = field(default_factory=Limits)
     """How long and how much memory its job may take (not part of its key: they change no result)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON-able data (kept in the job's folder, for a workbench that follows the job after a restart)."""
+        return {
+            "name": self.name,
+            "operation_name": self.operation_name,
+            "code": self.code,
+            "interface": self.interface.to_dict(),
+            "attributes": self.attributes,
+            "references": {name: asdict(ref) for name, ref in self.references.items()},
+            "environment": self.environment.to_dict() if self.environment is not None else None,
+            "limits": self.limits.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        environment = data.get("environment")
+        return cls(
+            data["name"],
+            data["operation_name"],
+            data["code"],
+            Interface.from_dict(data["interface"]),
+            dict(data["attributes"]),
+            {name: ResolvedReference(**ref) for name, ref in data["references"].items()},
+            Environment.from_dict(environment) if environment is not None else None,
+            Limits.from_dict(data.get("limits")),
+        )
 
 
 def take_snapshot(project: Project, pipeline: Pipeline, node_id: NodeId, override: dict[str, Any]) -> Snapshot:

@@ -30,11 +30,11 @@ from deepforge_panel.adapters.compute._process import (
     record,
     signal_group,
 )
-from deepforge_panel.adapters.compute.base import JobGone
+from deepforge_panel.adapters.compute.base import JobGone, KeptState
 from deepforge_panel.adapters.compute.messages import Emit, Stopped
 from deepforge_panel.adapters.compute.processes import same_process, started
 
-__all__ = ["KEPT", "Handle", "follow"]
+__all__ = ["KEPT", "Handle", "follow", "kept_state"]
 
 KEPT = ".kept"
 """The folder, in a job's folder, where its fork server writes the job's streams once the workbench is gone."""
@@ -69,6 +69,21 @@ class Handle:
             return cls(**{name: data[name] for name in cls.__dataclass_fields__})
         except (KeyError, TypeError) as exc:
             raise JobGone(f"the job's record cannot be followed ({exc})") from None
+
+
+def kept_state(data: dict[str, Any]) -> KeptState | None:
+    """Whether the job ``data`` (a :class:`Handle` as a dict) runs, has ended with its end recorded, or neither."""
+    try:
+        handle = Handle.from_dict(data)
+        if handle.host != socket.gethostname():
+            return None
+        if (Path(handle.kept) / "exit").exists():
+            return "ended"
+    except (JobGone, OSError):
+        return None
+    if same_process(handle.pid, handle.start) or same_process(handle.server, handle.server_start):
+        return "running"  # the job, or the server that is to record its end
+    return "ended" if (Path(handle.kept) / "exit").exists() else None
 
 
 async def follow(handle: Handle, limits: Limits, emit: Emit) -> int:

@@ -7,12 +7,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from deepforge_panel.adapters.compute._limits import Limits
 from deepforge_panel.adapters.compute.messages import Emit
 
-__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobGone", "JobSpec", "Limits"]
+__all__ = ["ComputeAdapter", "Emit", "JobControl", "JobGone", "JobSpec", "KeptState", "Limits"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     preload: tuple[str, ...] = ()
+
+
+KeptState = Literal["running", "ended"]
 
 
 class JobGone(RuntimeError):
@@ -101,6 +104,13 @@ class ComputeAdapter(ABC):
         - with a ``control``, what it sends reaches the job in order: lines on its stdin, SIGINT to its
           process for ``interrupt``, end-of-file for ``close``; without one, its stdin is ``/dev/null``.
         """
+
+    @classmethod
+    def kept_job(cls, handle: dict[str, Any]) -> KeptState | None:
+        """Whether the job ``handle`` names (from a ``Started`` message) can be followed from this process with
+        :meth:`attach`: "running", "ended" (its end is recorded, waiting to be read), or None (it cannot: gone
+        without a record, on another machine, or this adapter keeps no job). Cheap: no adapter is started."""
+        return None
 
     async def attach(self, job: JobSpec, handle: dict[str, Any], emit: Emit) -> int:
         """Follow a job another process started and could not see to its end (it died): ``handle`` is what this

@@ -6,9 +6,10 @@ interpreters: the same process a new ``python main.py`` would be, without paying
 job's imports each time. One fork server serves the jobs that share an environment; if it cannot (it died),
 the job is started anew instead.
 
-A forked job (without a control) outlives a workbench that dies while it runs (``reattach``, the default):
-its fork server keeps it going, and a workbench started anew follows it with :meth:`LocalCompute.attach`
-from the ``Started`` message's handle (``_kept.py``). A job started anew ends with the workbench.
+With ``reattach`` (the workbench's server asks for it), a forked job without a control outlives a workbench
+that dies while it runs: its fork server keeps it going, and a workbench started anew follows it with
+:meth:`LocalCompute.attach` from the ``Started`` message's handle (``_kept.py``). Otherwise jobs end with the
+process that started them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, ClassVar, Protocol
 
 from deepforge_panel.adapters.compute._forked_process import ForkedProcess
 from deepforge_panel.adapters.compute._forkserver import ForkServerGone, ForkServers, available
-from deepforge_panel.adapters.compute._kept import KEPT, Handle, follow
+from deepforge_panel.adapters.compute._kept import KEPT, Handle, follow, kept_state
 from deepforge_panel.adapters.compute._limits import WATCH_S, Limits, LimitWatch
 from deepforge_panel.adapters.compute._lines import BUFFER, read_pieces
 from deepforge_panel.adapters.compute._process import (
@@ -38,7 +39,7 @@ from deepforge_panel.adapters.compute._process import (
     signal_group,
     spawn_options,
 )
-from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec
+from deepforge_panel.adapters.compute.base import ComputeAdapter, JobControl, JobSpec, KeptState
 from deepforge_panel.adapters.compute.messages import Emit, Queued, Started, Stopped, Stream
 
 __all__ = ["LocalCompute"]
@@ -72,13 +73,11 @@ class LocalCompute(ComputeAdapter):
 
     ``fork``: fork jobs from a warm fork server (the default where the machine allows it) or start each
     as a new interpreter (``False``). ``reattach``: forked jobs go on if this process dies, to be followed
-    by the next (the default with ``fork``)."""
+    by the next (``attach``)."""
 
     name: ClassVar[str] = "local"
 
-    def __init__(
-        self, max_workers: int | None = None, *, fork: bool | None = None, reattach: bool | None = None
-    ) -> None:
+    def __init__(self, max_workers: int | None = None, *, fork: bool | None = None, reattach: bool = False) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         if fork and not available():
@@ -87,7 +86,7 @@ class LocalCompute(ComputeAdapter):
         self.fork = available() if fork is None else fork
         if reattach and not self.fork:
             raise ValueError("only forked jobs can go on without the workbench: reattach needs fork")
-        self.reattach = self.fork if reattach is None else reattach
+        self.reattach = reattach
         self._slots = asyncio.Semaphore(self.max_workers)
         self._running: set[_Process] = set()
         self._servers = ForkServers()
@@ -122,6 +121,11 @@ class LocalCompute(ComputeAdapter):
             *job_argv(), **spawn_options(job.folder, job.env, events_write, stdin=stdin), limit=BUFFER
         )
         return process, None
+
+    @classmethod
+    def kept_job(cls, handle: dict[str, Any]) -> KeptState | None:
+        """See ``ComputeAdapter.kept_job``."""
+        return kept_state(handle)
 
     async def attach(self, job: JobSpec, handle: dict[str, Any], emit: Emit) -> int:
         """Follow a forked job kept going by its fork server after the process that started it died; see

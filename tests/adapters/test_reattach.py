@@ -37,7 +37,7 @@ def emit(message):
     elif isinstance(message, Line):
         print("line", message.text, flush=True)
 
-asyncio.run(LocalCompute(max_workers=1).run(JobSpec(id="kept", folder=Path(sys.argv[1])), emit))
+asyncio.run(LocalCompute(max_workers=1, reattach=True).run(JobSpec(id="kept", folder=Path(sys.argv[1])), emit))
 """
 
 KEPT_JOB = (
