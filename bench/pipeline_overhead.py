@@ -50,7 +50,7 @@ def baseline(jobs: int, folder: Path) -> float:
     return elapsed
 
 
-def workbench(jobs: int, folder: Path, compute: str = "local") -> float:
+def workbench(jobs: int, folder: Path, compute: str = "local", reattach: bool = False) -> float:
     from deepforge_panel.workspace import Workspace
 
     workspace = Workspace(folder / "home", examples=False)
@@ -63,7 +63,8 @@ def workbench(jobs: int, folder: Path, compute: str = "local") -> float:
         if previous is not None:
             project.pipelines.add_edge(pid, previous, "result", node, "data")
         previous = node
-    orchestrator = workspace.orchestrator(project, compute=compute)
+    options = {"reattach": True} if reattach else {}
+    orchestrator = workspace.orchestrator(project, compute=compute, compute_options=options)
 
     async def go() -> float:
         await orchestrator.compute.start()
@@ -84,17 +85,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compute", choices=["local", "dask"], default="local")
+    parser.add_argument(
+        "--reattach", action="store_true", help="local jobs as the workbench's server runs them: kept if it dies"
+    )
     args = parser.parse_args()
     base, ours = [], []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
             base.append(baseline(args.jobs, Path(tmp)))
         with tempfile.TemporaryDirectory() as tmp:
-            ours.append(workbench(args.jobs, Path(tmp), args.compute))
+            ours.append(workbench(args.jobs, Path(tmp), args.compute, args.reattach))
     b, w = statistics.median(base), statistics.median(ours)
     print(f"{args.jobs}-job chain of no-op operations, median of {args.repeat} runs")
     print(f"  plain python subprocesses: {b:.3f} s ({b / args.jobs * 1000:.1f} ms/job)")
-    print(f"  deepforge-panel pipeline ({args.compute}): {w:.3f} s ({w / args.jobs * 1000:.1f} ms/job)")
+    how = args.compute + (", jobs kept if the workbench dies" if args.reattach else "")
+    print(f"  deepforge-panel pipeline ({how}): {w:.3f} s ({w / args.jobs * 1000:.1f} ms/job)")
     print(f"  ratio: {w / b:.2f}x   overhead per job: {(w - b) / args.jobs * 1000:.1f} ms")
 
 

@@ -32,6 +32,9 @@ class SlowSource:
         while not os.path.exists(self.gate):
             time.sleep(0.05)
         print("through the gate", flush=True)
+        from deepforge import metric
+
+        metric("after the gate", 1.0)
         data = 41
         return data
 """
@@ -78,6 +81,7 @@ def test_jobs_go_on_when_the_workbench_dies_and_it_follows_them_when_it_starts_a
         jobs = {job["name"]: job for job in final["jobs"]}
         assert "waiting for the gate" in jobs["source"]["stdout"], "what it printed before the restart is kept"
         assert "through the gate" in jobs["source"]["stdout"], "its feedback resumed after the restart"
+        assert jobs["source"]["metrics"] == {"after the gate": [[0, 1.0]]}
         assert jobs["source"]["status"] == "succeeded", jobs["source"]["error"]
         (artifact,) = [a for a in client.artifacts("restart") if a["name"] == "source.data"]
         assert artifact["provenance"]["execution"] == execution_id and artifact["provenance"]["node"] == "source"
@@ -119,6 +123,35 @@ def test_a_job_that_ended_while_no_workbench_ran_is_recorded_when_it_starts_agai
         source = next(job for job in final["jobs"] if job["name"] == "source")
         assert source["status"] == "succeeded" and "through the gate" in source["stdout"]
         assert [a["name"] for a in client.artifacts("restart")] == ["source.data"]
+    finally:
+        gate.touch()
+        server.stop()
+
+
+def test_a_followed_execution_can_be_cancelled(tmp_path: Path) -> None:
+    home, gate = tmp_path / "home", tmp_path / "gate"
+    _project(home, gate)
+    server = Server(home)
+    try:
+        client = Client(server.url, server.token)
+        execution_id = client.run("restart", "chain")["id"]
+        wait_until(
+            lambda: "waiting for the gate" in str(client.execution("restart", execution_id)["jobs"]),
+            timeout=60,
+            message="the first job to wait",
+        )
+        job_pid = int(
+            next(j for j in client.execution("restart", execution_id)["jobs"] if j["stdout"])["stdout"].split()[1]
+        )
+        server.kill()
+        server.start()
+        client = Client(server.url, server.token)
+        assert client.execution("restart", execution_id)["status"] == "running"
+        client.cancel("restart", execution_id)
+        final = client.wait("restart", execution_id, timeout=60)
+        assert final["status"] == "cancelled"
+        assert {job["name"]: job["status"] for job in final["jobs"]} == {"source": "cancelled", "add": "cancelled"}
+        wait_until(lambda: not alive(job_pid), timeout=30, message="the cancelled job to be stopped")
     finally:
         gate.touch()
         server.stop()
