@@ -30,12 +30,11 @@ SUCCESS: frozenset[str] = frozenset({"succeeded", "cached"})
 
 @dataclass(frozen=True)
 class KeptJob:
-    """A job its compute adapter kept going after the process running it died: the adapter's name, the handle
-    its ``Started`` message gave, and whether it still runs ("running") or has ended ("ended")."""
+    """A job its compute adapter kept going after the process running it died (running still, or ended with its
+    end recorded): the adapter's name and the handle its ``Started`` message gave."""
 
     adapter: str
     handle: dict[str, Any]
-    state: str
 
 
 @dataclass(frozen=True)
@@ -323,11 +322,11 @@ class ExecutionsView(RootView[Execution]):
             if not isinstance(process, dict) or not isinstance(process.get("handle"), dict):
                 continue
             try:
-                state = get_compute_class(str(process.get("adapter"))).kept_job(process["handle"])
+                followable = get_compute_class(str(process.get("adapter"))).kept_job(process["handle"]) is not None
             except (KeyError, ValueError, ImportError):
                 continue
-            if state is not None:
-                kept[JobId(job_id)] = KeptJob(str(process["adapter"]), process["handle"], state)
+            if followable:
+                kept[JobId(job_id)] = KeptJob(str(process["adapter"]), process["handle"])
         return kept
 
     def take_over(self, execution_id: str, runner: str) -> None:

@@ -33,7 +33,7 @@ from deepforge_panel.adapters.compute.messages import (
     Started,
     Stopped,
 )
-from deepforge_panel.artifacts import unreachable
+from deepforge_panel.artifacts import Artifact, unreachable
 from deepforge_panel.crdt import dumps, new_id
 from deepforge_panel.environments import job_environment_for
 from deepforge_panel.errors import ProjectError
@@ -399,6 +399,8 @@ class Orchestrator:
                 job.update({"status": "failed", "ended": time.time(), "error": error})
             return False
         run.snapshots[node_id] = snap
+        recorded = self.project.executions.get(run.id).jobs[job_id].outputs  # by the workbench that died
+        run.artifacts[node_id] = {name: _held(self.project.artifacts.get(a)) for name, a in recorded.items()}
         spec = JobSpec(id=job_id, folder=folder, limits=snap.limits)
         return await self._supervise(
             run, node_id, spec, data["key"], data["inputs"], lambda emit: self.compute.attach(spec, kept.handle, emit)
@@ -475,9 +477,7 @@ class Orchestrator:
         )
         env = job_environment(reach["options"], self.project.job_log_level)
         spec = JobSpec(id=job_id, folder=folder, env=env, limits=snap.limits, preload=preload)
-        (folder / ADOPT_FILE).write_text(
-            dumps({"snapshot": snap.to_dict(), "inputs": inputs, "key": key, "pipeline": run.pipeline.name})
-        )
+        (folder / ADOPT_FILE).write_text(dumps({"snapshot": snap.to_dict(), "inputs": inputs, "key": key}))
         return await self._supervise(
             run, node_id, spec, key, inputs, lambda emit: self.compute.run(spec, emit), record_inputs
         )
@@ -645,14 +645,7 @@ class Orchestrator:
         if problem is not None:
             self._set_status(run, node_id, "failed", started=now, ended=now, error=f"{snap.name}: {problem}")
             return False
-        run.artifacts[node_id] = {
-            io_nodes.OUTPUT: {
-                "artifact": artifact.id,
-                "url": artifact.url,
-                "hash": artifact.hash,
-                "provenance": artifact.provenance,
-            }
-        }
+        run.artifacts[node_id] = {io_nodes.OUTPUT: _held(artifact)}
         with self.project.transaction(origin="orchestrator"):
             self._job(run, node_id)["outputs"][io_nodes.OUTPUT] = artifact.id
         return self._settled(run, node_id, f"feeds artifact {artifact.name!r} ({artifact.id}, {artifact.size} bytes)")
@@ -809,6 +802,11 @@ class Orchestrator:
                 job["figures"][figure_id] = dumps(figure)
             case JobError(traceback=trace):
                 job["error"] = trace
+
+
+def _held(artifact: Artifact) -> dict[str, Any]:
+    """An artifact as a node's output is held while a run goes on (``_Run.artifacts``)."""
+    return {"artifact": artifact.id, "url": artifact.url, "hash": artifact.hash, "provenance": artifact.provenance}
 
 
 def _unexpected(exc: BaseException) -> bool:
