@@ -140,11 +140,11 @@ def test_the_scheduler_going_away_fails_the_running_job_saying_so(tmp_path: Path
     assert "lost the Dask scheduler" in execution.error
 
 
-def test_a_workbench_killed_mid_run_settles_the_execution_when_it_starts_again(tmp_path: Path) -> None:
+def test_a_cli_run_killed_mid_run_is_settled_when_the_project_opens_again(tmp_path: Path) -> None:
     home, runner, job_pid = start_sleepy_run(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.kill(runner.pid, signal.SIGKILL)  # no chance to clean up
     runner.wait(timeout=30)
-    wait_until(lambda: not _alive(job_pid), timeout=30, message="the job ends with the workbench that ran it")
+    wait_until(lambda: not _alive(job_pid), timeout=30, message="the job ends with the CLI run that started it")
     project = Workspace(home, examples=False).open("sleepy")  # the workbench starting again
     (execution,) = project.executions.all()
     assert execution.status == "failed" and "interrupted" in execution.error
