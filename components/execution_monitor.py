@@ -115,7 +115,9 @@ class ExecutionMonitor(ProjectComponent):
         )
         self.table.param.watch(self._table_selected, "selection")
         self._unshown = resend_when_shown(self.session, "Executions", self.table) if self.session is not None else None
-        self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["df-execution-header"])
+        self.header = pn.pane.HTML(
+            "", sizing_mode="stretch_width", css_classes=["df-execution-header"], stylesheets=[_HEADER_CSS]
+        )
         self.present = pn.pane.HTML("", stylesheets=[_PRESENT_CSS], css_classes=["df-present-links"], margin=(5, 5))
         """Links opening the present view (a new tab) of this execution, and of its pipeline's latest run."""
         self.cancel = pn.widgets.Button(label="Cancel", color="danger", disabled=True, visible=False, width=100)
@@ -278,7 +280,7 @@ class ExecutionMonitor(ProjectComponent):
             f" · commit <code>{html.escape(execution.commit[:10])}</code>"
             f" · started {format_time(execution.created)}"
             f" · {format_duration(execution.created, execution.ended)}"
-            f" · {html.escape(execution.author)}</div>"
+            f" · {html.escape(execution.author)}</div>" + _reason(execution)
         )
         self.cancel.disabled = not running
         self.cancel.visible = running
@@ -475,6 +477,14 @@ def present_links(project: str, execution: Execution, dark: bool = False) -> str
     )
 
 
+def _reason(execution: Execution) -> str:
+    """Why a failed execution failed, in one line under its header (each job's own message is beside it)."""
+    lines = [line for line in execution.error.splitlines() if line.strip()]
+    if execution.status != "failed" or not lines:
+        return ""
+    return f'<div class="df-execution-reason">{html.escape(lines[0][:400])}</div>'
+
+
 def _summary(execution: Execution) -> dict[str, Any]:
     return {
         "id": execution.id,
@@ -545,6 +555,10 @@ _PRESENT_CSS = """
   border: 1px solid var(--panel-primary-color, #0072b5); color: var(--panel-primary-color, #0072b5);
   text-decoration: none; font-size: 0.95em; }
 .df-present-link:hover { background: var(--panel-primary-color, #0072b5); color: var(--panel-on-primary-color, #fff); }
+"""
+
+_HEADER_CSS = """
+.df-execution-reason { margin-top: 4px; color: #e0524f; font-size: 0.95em; }
 """
 
 _CONSOLE_CSS = """

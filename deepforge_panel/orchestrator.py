@@ -374,11 +374,10 @@ class Orchestrator:
             elif not not_run and not failed:
                 status, error = "succeeded", ""
             else:
-                parts = [f"jobs {', '.join(failed)} failed"] if failed else []
+                parts = [f"{_jobs(failed)} failed"] if failed else []
                 if not_run:
                     parts.append(
-                        f"jobs {', '.join(not_run)} did not run (run the pipeline again: the jobs that finished are "
-                        "cached)"
+                        f"{_jobs(not_run)} did not run (run the pipeline again: the jobs that finished are cached)"
                     )
                 error = f"{INTERRUPTED}; " + "; ".join(parts)
             self._finish(run, status, error)
@@ -802,6 +801,11 @@ class Orchestrator:
                 job["figures"][figure_id] = dumps(figure)
             case JobError(traceback=trace):
                 job["error"] = trace
+
+
+def _jobs(names: list[str]) -> str:
+    """ "job a" or "jobs a, b"."""
+    return ("job " if len(names) == 1 else "jobs ") + ", ".join(names)
 
 
 def _held(artifact: Artifact) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,7 @@ def test_table_lists_the_execution_newest_first_with_its_commit(ran: Session) ->
     assert monitor.table.selection == [0], "the newest execution is shown when none is selected"
     assert monitor.execution is not None and monitor.execution.id == execution.id
     assert "training" in monitor.header.object and 'data-status="failed"' in monitor.header.object
+    assert f'<div class="df-execution-reason">{html.escape(execution.error.splitlines()[0])}' in monitor.header.object
     assert monitor.cancel.disabled and not monitor.cancel.visible, "a finished execution shows no Cancel"
 
 
