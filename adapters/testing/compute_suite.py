@@ -29,6 +29,7 @@ from deepforge_panel.adapters.compute import (
     Queued,
     Started,
 )
+from deepforge_panel.adapters.compute.processes import alive
 from deepforge_panel.adapters.testing.loop_thread import LoopThread
 
 __all__ = [
@@ -132,19 +133,7 @@ async def poll(predicate: Callable[[], bool], what: str, timeout: float = DEADLI
 
 def pid_alive(pid: int) -> bool:
     """Whether a process runs (a zombie nobody reaped yet counts as gone)."""
-    if Path("/proc/self/stat").exists():
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        return state not in ("Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return alive(pid)
 
 
 class ComputeConformance:
