@@ -22,17 +22,16 @@ def cmd_artifact_export(args: argparse.Namespace) -> int:
 
     from deepforge_panel.artifacts import read_artifact
     from deepforge_panel.downloads import convert, format_for_path
+    from deepforge_panel.io_nodes import InputError, find_artifact
     from deepforge_panel.workspace import Workspace
 
     out = Path(args.out)
     workspace = Workspace(args.home)
     project = workspace.open(args.project)
-    matches = [a for a in project.artifacts.all() if args.artifact in (a.id, a.name)]
-    if not matches:
-        raise NotFound(
-            f"no artifact {args.artifact!r} in project {project.name!r} (see: deepforge-panel artifacts)", args.artifact
-        )
-    artifact = matches[-1]
+    try:
+        artifact = find_artifact(project, args.artifact)
+    except InputError as exc:
+        raise NotFound(str(exc), args.artifact) from None
     if not out.parent.is_dir():
         raise ProjectError(f"{str(out)!r}: no folder {str(out.parent)!r} to write into; create it first")
     fmt = format_for_path(artifact.type, out, artifact.name)
