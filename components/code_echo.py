@@ -20,7 +20,9 @@ class EchoGuard(JSComponent):
     export function render({ model }) {
       const Ace = window.Bokeh.Models.get("panel.models.ace.AcePlot")
       const View = Ace?.prototype.default_view
-      if (View && !View.prototype._dfEchoGuard) {
+      const names = ["_update_code_from_model", "_update_code_from_editor", "_update_code_input_from_editor"]
+      const known = View && names.every((name) => typeof View.prototype[name] === "function")
+      if (known && !View.prototype._dfEchoGuard) {
         const proto = View.prototype
         const follow = proto._update_code_from_model
         proto._update_code_from_model = function () {
@@ -31,7 +33,7 @@ class EchoGuard(JSComponent):
             this._dfFollowing = false
           }
         }
-        for (const name of ["_update_code_from_editor", "_update_code_input_from_editor"]) {
+        for (const name of names.slice(1)) {
           const report = proto[name]
           proto[name] = function () {
             if (!this._dfFollowing) report.call(this)
