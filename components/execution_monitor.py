@@ -95,6 +95,11 @@ class ExecutionMonitor(ProjectComponent):
         """The selected job's figures by id, as shown in :attr:`figures`."""
         self.metric_views: dict[str, FigureView] = {}
         """The selected job's metrics by name, as shown in :attr:`metrics`."""
+        self._job_views: dict[str, tuple[dict[str, FigureView], dict[str, FigureView]]] = {}
+        """The views of every job of the shown execution shown so far, by job id: going back to a job streams into
+        its plots instead of drawing them anew."""
+        self._views_of: str | None = None
+        """The execution :attr:`_job_views` belong to."""
         self._syncing = False
         self.empty = pn.pane.Alert(EMPTY, alert_type="info", visible=False)
         self.table = pn.widgets.Tabulator(
@@ -342,6 +347,7 @@ class ExecutionMonitor(ProjectComponent):
         self._update_progress(job)
         self._update_error(job)
         self._update_console(job)
+        self._views_for(job)
         self._update_views(
             self.figure_views,
             self.figures,
@@ -357,6 +363,14 @@ class ExecutionMonitor(ProjectComponent):
             },
             scale=0.5,
         )
+
+    def _views_for(self, job: Job) -> None:
+        """Make :attr:`figure_views` and :attr:`metric_views` those of ``job`` (kept per job of the shown execution)."""
+        execution_id = self._shown.id if self._shown is not None else None
+        if execution_id != self._views_of:
+            self._job_views.clear()
+            self._views_of = execution_id
+        self.figure_views, self.metric_views = self._job_views.setdefault(job.id, ({}, {}))
 
     def _update_progress(self, job: Job) -> None:
         current, total, label = (

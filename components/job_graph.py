@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import param
 from panel.custom import JSComponent
@@ -48,7 +48,8 @@ def layout(execution: Execution) -> dict[str, tuple[int, int]]:
 
 
 class JobGraph(JSComponent):
-    """The jobs of one execution as an SVG graph, coloured by status; clicking a job sets ``selected``.
+    """The jobs of one execution as an SVG graph, coloured by status; clicking a job sets ``selected`` (clicking the
+    one already highlighted triggers it again, so a view that highlights the job it follows learns it was chosen).
 
     Each job is a ``<g class="df-job df-status-STATUS" data-status=STATUS data-name=NAME>`` holding
     its name and status as text, so browser tests find them in the DOM.
@@ -57,6 +58,10 @@ class JobGraph(JSComponent):
     jobs = param.List(default=[], doc="One dict per job: id, name, status, label, color, depth, row.")
     edges = param.List(default=[], doc="One dict per edge: src and dst job ids.")
     selected = param.String(default=None, allow_None=True, doc="Id of the highlighted job; set by a click.")
+
+    def _handle_msg(self, msg: Any) -> None:
+        if isinstance(msg, dict) and msg.get("pick") == self.selected:
+            self.param.trigger("selected")
 
     _esm = """
 const SVG = "http://www.w3.org/2000/svg";
@@ -100,7 +105,10 @@ export function render({ model }) {
       name.textContent = j.name;
       const status = node("text", { x: W / 2, y: 36, class: "df-job-status" });
       g.append(title, rect, name, status);
-      g.addEventListener("click", () => { model.selected = j.id; });
+      g.addEventListener("click", () => {
+        if (model.selected === j.id) model.send_msg({ pick: j.id });
+        else model.selected = j.id;
+      });
       svg.appendChild(g);
       shapes[j.id] = { g, rect, status, title };
     }

@@ -60,3 +60,10 @@ def test_the_loss_plot_grows_epoch_by_epoch_and_the_page_stays_responsive(
     assert max(b - a for a, b in pairwise(counts)) <= 5, counts
     assert watch["plots"] == 1, "the plot was re-created instead of streamed into"
     assert watch["lag"] < 2000, f"the page's main thread was blocked for {watch['lag']:.0f} ms"
+
+    # Away to another job and back: train's plot is the same one, not drawn anew.
+    for name in ("score", "train"):
+        page.locator(f"g.df-job[data-name='{name}']").click()
+        page.locator(".df-job-detail b", has_text=name).wait_for(timeout=30_000)
+    page.wait_for_function(f"() => window.__watch.counts[window.__watch.counts.length - 1] === {EPOCHS}")
+    assert page.evaluate("() => window.__watch.plots.size") == 1, "going back to train drew its plot anew"

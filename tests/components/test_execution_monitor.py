@@ -204,6 +204,13 @@ def test_job_graph_mirrors_the_pipeline_and_colors_statuses(ran: Session) -> Non
     assert monitor.graph.selected == monitor.job.id
 
 
+def test_clicking_the_job_shown_by_default_keeps_it_shown(ran: Session) -> None:
+    monitor = _monitor(ran)
+    assert ran.job is None and monitor.job is not None, "a job is shown by default, none chosen"
+    monitor.graph._handle_msg({"pick": monitor.graph.selected})  # what a click on the highlighted job sends
+    assert ran.job == monitor.job.id, "chosen now: the monitor stops following whichever job runs"
+
+
 def test_clicking_a_job_shows_its_console_progress_and_figures(ran: Session) -> None:
     monitor = _monitor(ran)
     train = _graph_job(monitor, "train")
@@ -234,6 +241,22 @@ def test_a_refresh_never_flashes_an_empty_box_above_the_console(ran: Session) ->
     monitor.refresh()
     assert flips == [], "a refresh of a job without error showed and hid the error box"
     assert not monitor.error.visible and monitor.progress.visible
+
+
+def test_going_back_to_a_job_streams_into_its_plots_instead_of_drawing_them_anew(ran: Session) -> None:
+    monitor = _monitor(ran)
+    root = pn.panel(monitor).get_root()
+    ran.job = _graph_job(monitor, "train")["id"]
+    (view,) = monitor.figure_views.values()
+    (loss,) = monitor.metric_views.values()
+    model, rebuilds = view.model, view.rebuilds
+    assert model is not None and model.document is root.document
+    ran.job = _graph_job(monitor, "explode")["id"]
+    assert not monitor.figure_views and not monitor.figures.objects
+    ran.job = _graph_job(monitor, "train")["id"]
+    assert list(monitor.figure_views.values()) == [view] and list(monitor.metric_views.values()) == [loss]
+    assert view.model is model and view.rebuilds == rebuilds, "the same plot, not a new one"
+    assert monitor.figures.objects == [view.__panel__()]
 
 
 def test_a_failed_job_shows_its_traceback_prominently(ran: Session) -> None:
