@@ -72,6 +72,29 @@ class ProjectComponent(pn.viewable.Viewer):
             self._unshown = None
 
 
+class Clock:
+    """Calls ``tick`` once a second in this browser session while it is on; outside a live session (a test, an
+    export) it never runs. Components whose durations count up while something runs keep one."""
+
+    def __init__(self, tick: Callable[[], None], period_ms: int = 1000) -> None:
+        self._tick = tick
+        self._period_ms = period_ms
+        self._callback: Any = None
+
+    def run(self, on: bool) -> None:
+        """Start (``on``) or stop the clock; either is a no-op when it already is so."""
+        if (
+            on
+            and self._callback is None
+            and pn.state.curdoc is not None
+            and pn.state.curdoc.session_context is not None
+        ):
+            self._callback = pn.state.add_periodic_callback(self._tick, period=self._period_ms)
+        elif not on and self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+
 def resend_when_shown(session: Any, tab: str, table: pn.widgets.Tabulator) -> Callable[[], None]:
     """Send ``table``'s rows to the browser again when its ``tab`` comes to the front; returns the unwatch.
 

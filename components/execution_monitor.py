@@ -20,7 +20,7 @@ import panel as pn
 import param
 
 from deepforge_panel.components.artifact_browser import FormatDownload
-from deepforge_panel.components.base import ProjectComponent, notify, resend_when_shown
+from deepforge_panel.components.base import Clock, ProjectComponent, notify, resend_when_shown
 from deepforge_panel.components.execution_report import execution_report, report_filename
 from deepforge_panel.components.figures import FigureView
 from deepforge_panel.components.job_graph import STATUS_COLORS, JobGraph, layout
@@ -164,7 +164,7 @@ class ExecutionMonitor(ProjectComponent):
             sizing_mode="stretch_width",
         )
         self._layout = pn.Column(self.empty, self.table, self.detail, sizing_mode="stretch_width")
-        self._clock: Any = None
+        self._clock = Clock(self.tick)
         self._watcher: param.parameterized.Watcher | None = None
         if self.session is not None:
             self._watcher = self.session.param.watch(lambda *_events: self.refresh(), ["execution", "job"])
@@ -175,7 +175,7 @@ class ExecutionMonitor(ProjectComponent):
 
     def dispose(self) -> None:
         super().dispose()
-        self._set_clock(False)
+        self._clock.run(False)
         if self.session is not None and self._watcher is not None:
             self.session.param.unwatch(self._watcher)
             self._watcher = None
@@ -201,7 +201,7 @@ class ExecutionMonitor(ProjectComponent):
         ids = [row["id"] for row in rows]
         shown_id = wanted if wanted in ids else (ids[0] if ids else None)
         self._update_table(rows, shown_id)
-        self._set_clock(self.running)
+        self._clock.run(self.running)
         execution = None
         if shown_id is not None:
             execution = fresh.get(shown_id) or self.project.executions.get(shown_id)
@@ -223,14 +223,6 @@ class ExecutionMonitor(ProjectComponent):
         """Redraw the running durations; the session's clock calls it every second while something runs."""
         if self.running:
             self.refresh()
-
-    def _set_clock(self, on: bool) -> None:
-        """Start or stop this browser session's one-second clock (none without a live session)."""
-        if on and self._clock is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._clock = pn.state.add_periodic_callback(self.tick, period=1000)
-        elif not on and self._clock is not None:
-            self._clock.stop()
-            self._clock = None
 
     def _summaries(self, fresh: dict[str, Execution]) -> list[dict[str, Any]]:
         """One table row per execution, newest first; finished executions never change, so they are read once.

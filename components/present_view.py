@@ -16,7 +16,7 @@ from typing import Any
 import panel as pn
 import param
 
-from deepforge_panel.components.base import ProjectComponent
+from deepforge_panel.components.base import Clock, ProjectComponent
 from deepforge_panel.components.execution_monitor import (
     format_duration,
     format_time,
@@ -98,7 +98,7 @@ class PresentView(ProjectComponent):
         self._layout = pn.Column(
             self.header, self.jobs, self.metrics, self.error, self.figures, sizing_mode="stretch_width"
         )
-        self._clock: Any = None
+        self._clock = Clock(self.tick)
         self.refresh()
 
     def __panel__(self) -> pn.viewable.Viewable:
@@ -106,7 +106,7 @@ class PresentView(ProjectComponent):
 
     def dispose(self) -> None:
         super().dispose()
-        self._set_clock(False)
+        self._clock.run(False)
 
     @property
     def execution_id(self) -> str | None:
@@ -123,7 +123,7 @@ class PresentView(ProjectComponent):
             except NotFound:
                 self._shown_id = None
         execution = executions.get(self._shown_id) if self._shown_id is not None else None
-        self._set_clock(execution is not None and execution.status not in FINAL)
+        self._clock.run(execution is not None and execution.status not in FINAL)
         if execution is None:
             self._show_waiting()
             return
@@ -132,13 +132,6 @@ class PresentView(ProjectComponent):
     def tick(self) -> None:
         """Count the durations up; the session's clock calls it every second while the run goes on."""
         self.refresh()
-
-    def _set_clock(self, on: bool) -> None:
-        if on and self._clock is None and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._clock = pn.state.add_periodic_callback(self.tick, period=1000)
-        elif not on and self._clock is not None:
-            self._clock.stop()
-            self._clock = None
 
     # -- what is shown ---------------------------------------------------------------------
     def _show_waiting(self) -> None:
