@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pycrdt import Doc
+from pycrdt import Doc, Map
 
 from deepforge_panel.api.events import ExecutionWatch
 from deepforge_panel.client import Client, Event
@@ -52,14 +52,19 @@ def test_a_cancelled_execution_ends_its_stream_and_a_late_reader_gets_it_all(cli
     assert any(e.kind == "job" and e.data["job"] == "slow" and e.data["status"] == "cancelled" for e in replay)
 
 
-def test_an_unfinished_line_waits_for_its_end_or_the_job_s() -> None:
+def _one_job_execution() -> tuple[Project, str, str, Map]:
+    """A project in memory with a pending execution of one job, "source": (project, execution, job id, its record)."""
     project = Project(Doc(), name="watched")
     pipeline = project.pipelines.create("p")
     project.pipelines.add_node(pipeline, project.operations.add(SOURCE), name="source")
     planned = project.pipelines.get(pipeline)
     execution, jobs = project.executions.create(planned, "c1", {n: {} for n in planned.nodes}, "me")
     (job_id,) = jobs.values()
-    job = project.executions.job_record(execution, job_id)
+    return project, execution, job_id, project.executions.job_record(execution, job_id)
+
+
+def test_an_unfinished_line_waits_for_its_end_or_the_job_s() -> None:
+    project, execution, job_id, job = _one_job_execution()
     watch = ExecutionWatch(project, execution)
     assert [kind for kind, _ in watch.changes()] == ["execution", "job"]
     with project.transaction():
@@ -89,13 +94,7 @@ def test_an_unfinished_line_waits_for_its_end_or_the_job_s() -> None:
 
 
 def test_every_status_a_job_takes_between_two_looks_is_told_in_order() -> None:
-    project = Project(Doc(), name="watched")
-    pipeline = project.pipelines.create("p")
-    project.pipelines.add_node(pipeline, project.operations.add(SOURCE), name="source")
-    planned = project.pipelines.get(pipeline)
-    execution, jobs = project.executions.create(planned, "c1", {n: {} for n in planned.nodes}, "me")
-    (job_id,) = jobs.values()
-    job = project.executions.job_record(execution, job_id)
+    project, execution, _, job = _one_job_execution()
     with ExecutionWatch(project, execution) as watch, ExecutionWatch(project, execution) as other:
         watch.changes()
         for status in ("queued", "running", "succeeded"):  # three transactions before the next look
