@@ -3,10 +3,8 @@ figures and asks for nothing; the execution monitor's Download report button sav
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_workbench import TIMEOUT
+from tests.deepforge_panel.helpers import cli as run_cli
 
 pytestmark = pytest.mark.browser
 
@@ -55,13 +54,7 @@ PAINTED = """() => {
 
 
 def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    done = run_cli(*args, home=home)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 

@@ -4,9 +4,6 @@ from the command line."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,6 +19,7 @@ from deepforge_panel.executions import Execution
 from deepforge_panel.orchestrator import Orchestrator
 from deepforge_panel.project import Project
 from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import cli
 
 HOSTILE = 'plot <img src=x onerror=alert(1)> & "quotes"'
 PIPELINE = "curves <script>alert(2)<\u2215script>"
@@ -165,16 +163,6 @@ def test_the_file_name_is_safe(ran: Any) -> None:
     _project, good, _bad = ran
     name = report_filename(good)
     assert name == f"report-curves_script_alert_2_script_-{good.id}.html"
-
-
-def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def test_the_command_line_writes_the_report_and_refuses_what_it_cannot(tmp_path: Path) -> None:

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
+
+
+def cli(
+    *args: str, home: Path, timeout: float = 300, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``deepforge-panel ARGS --home HOME`` in a subprocess (``env`` added to this one's), its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+    )
+
 
 SOURCE = """
 class Source:

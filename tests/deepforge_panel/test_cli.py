@@ -13,17 +13,7 @@ from deepforge_panel.crdt import Home
 from deepforge_panel.project import Project
 from deepforge_panel.runners import current_runner
 from deepforge_panel.workspace import Workspace
-from tests.deepforge_panel.helpers import SOURCE, start_sleepy_run
-
-
-def cli(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+from tests.deepforge_panel.helpers import SOURCE, cli, start_sleepy_run
 
 
 @pytest.mark.slow

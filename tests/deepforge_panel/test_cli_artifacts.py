@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deepforge_panel.io_nodes import input_operation
 from deepforge_panel.workspace import Workspace
-from tests.deepforge_panel.test_cli import cli
+from tests.deepforge_panel.helpers import cli
 
 COUNT = """
 class CountLines:

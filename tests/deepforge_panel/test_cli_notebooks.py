@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import functools
 from pathlib import Path
 
 import pytest
 
 from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import cli as run_cli
 
 SCRIPT = """# %% [markdown]
 # # Explore
@@ -26,14 +25,7 @@ print(data.mean())
 """
 
 
-def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+cli = functools.partial(run_cli, timeout=120)
 
 
 @pytest.fixture

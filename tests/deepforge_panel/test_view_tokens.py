@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +15,7 @@ from deepforge_panel.cli_peers import SERVER_FILE
 from deepforge_panel.crdt import Home
 from deepforge_panel.errors import NotFound, ProjectError
 from deepforge_panel.view_tokens import VIEW_TOKENS_FILE, ViewTokens, present_link
+from tests.deepforge_panel.helpers import cli
 
 
 def test_links_are_made_per_project_listed_and_revoked(tmp_path: Path) -> None:
@@ -56,14 +55,7 @@ def test_the_link_is_the_present_page_with_the_token(tmp_path: Path) -> None:
     }
 
 
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+_cli = functools.partial(cli, timeout=120)
 
 
 def test_share_view_makes_lists_and_revokes_links(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -11,17 +12,9 @@ from pathlib import Path
 import pytest
 
 from deepforge_panel.workspace import Workspace
+from tests.deepforge_panel.helpers import cli as run_cli
 
-
-def cli(*args: str, home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deepforge_panel.cli", *args, "--home", str(home)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+cli = functools.partial(run_cli, timeout=240, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 BUILD_AND_DESCRIBE = (
