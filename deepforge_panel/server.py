@@ -11,8 +11,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deepforge_panel.auth import TOKEN_FILE, Grant, Grants, home_token, is_loopback, may_view, protect
 from deepforge_panel.cli_peers import SERVER_FILE
@@ -28,7 +29,9 @@ WEBSOCKET_MAX_MESSAGE = 256 * 1024 * 1024
 """Figures and consoles can be large; Bokeh's 20 MiB default would drop the session."""
 
 SHARE_CACHE_S = 2.0
-"""How long the project a share token opens is remembered before it is looked up again."""
+"""How long the project a share token opens (and a project's name) is remembered before it is looked up again."""
+
+T = TypeVar("T")
 
 PULL_INTERVAL_MS = 1000
 """How often open projects pick up edits other processes appended to their logs."""
@@ -106,32 +109,20 @@ def project_grants(hub: ProjectHub) -> Grants:
     link's, read from its small file on every request (a revoked link stops at once), else a share token's."""
     projects = hub.workspace.home
     views = ViewTokens(hub.workspace.path)
-    known: dict[str, tuple[float, Grant | None]] = {}
-    names: dict[str, tuple[float, str | None]] = {}
 
-    def name_of(project_id: str) -> str | None:
-        """A project's name, kept :data:`SHARE_CACHE_S` (finding it reads every project's store); None once deleted."""
-        now = time.monotonic()
-        hit = names.get(project_id)
-        if hit is None or now - hit[0] >= SHARE_CACHE_S:
-            try:
-                hit = names[project_id] = (now, projects.find(project_id).name)
-            except USER_ERRORS:
-                hit = names[project_id] = (now, None)
-        return hit[1]
+    def project_name(project_id: str) -> str | None:
+        """A project's name (finding it reads every project's store); None once deleted."""
+        try:
+            return projects.find(project_id).name
+        except USER_ERRORS:
+            return None
 
-    def shared(token: str) -> Grant | None:
-        """Share-token answers are kept :data:`SHARE_CACHE_S` (peers poll twice a second, and each look-up
-        reads every project's store), so a renewed share token stops within that."""
-        now = time.monotonic()
-        hit = known.get(token)
-        if hit is not None and now - hit[0] < SHARE_CACHE_S:
-            return hit[1]
+    def share(token: str) -> Grant | None:
+        """What a share token opens (peers poll twice a second, and each look-up reads every project's store)."""
         entry = projects.shared_by(token)
-        if len(known) > 1000:
-            known.clear()
-        known[token] = (now, Grant(entry.id, entry.name, "peer") if entry is not None else None)
-        return known[token][1]
+        return Grant(entry.id, entry.name, "peer") if entry is not None else None
+
+    name_of, shared = _kept(project_name), _kept(share)  # a renewed share token stops within SHARE_CACHE_S
 
     def grant(token: str) -> Grant | None:
         link = views.find(token)
@@ -143,6 +134,23 @@ def project_grants(hub: ProjectHub) -> Grants:
         return Grant(link.project, name, "view", revoked=link.revoked is not None)
 
     return grant
+
+
+def _kept(look: Callable[[str], T], seconds: float = SHARE_CACHE_S, most: int = 1000) -> Callable[[str], T]:
+    """``look`` with each answer kept ``seconds`` (at most ``most`` answers: past that, all are dropped)."""
+    known: dict[str, tuple[float, T]] = {}
+
+    def kept(key: str) -> T:
+        now = time.monotonic()
+        hit = known.get(key)
+        if hit is not None and now - hit[0] < seconds:
+            return hit[1]
+        if len(known) > most:
+            known.clear()
+        known[key] = (now, look(key))
+        return known[key][1]
+
+    return kept
 
 
 def sync_server(hub: ProjectHub) -> PeerSyncServer:
