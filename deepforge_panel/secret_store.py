@@ -10,10 +10,23 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SECRETS_FILE", "SecretStore"]
+__all__ = ["SECRETS_FILE", "SecretStore", "write_private_json"]
 
 SECRETS_FILE = "secrets.json"
+
+
+def write_private_json(path: Path, data: Any, *, sort_keys: bool = False) -> None:
+    """``data`` as JSON at ``path``, which only its owner may read (mode 0600), whole or not at all (written
+    beside it, then renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, sort_keys=sort_keys)
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
 
 
 class SecretStore:
@@ -30,13 +43,7 @@ class SecretStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{SECRETS_FILE}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.path)
+        write_private_json(self.path, data, sort_keys=True)
 
     @staticmethod
     def _s3(endpoint: str, bucket: str) -> str:

@@ -14,15 +14,15 @@ import contextlib
 import fcntl
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
 from deepforge_panel.errors import NotFound, ProjectError
+from deepforge_panel.secret_store import write_private_json
 
 __all__ = ["PRESENT_PATH", "VIEW_TOKENS_FILE", "ViewToken", "ViewTokens", "present_link"]
 
@@ -92,7 +92,7 @@ class ViewTokens:
             tokens = self._read()
             for index, token in enumerate(tokens):
                 if token.project == project_id and token.revoked is None and token_id in (token.id, token.token):
-                    tokens[index] = revoked = ViewToken(**{**asdict(token), "revoked": time.time()})
+                    tokens[index] = revoked = replace(token, revoked=time.time())
                     self._write(tokens)
                     return revoked
         listed = ", ".join(f"{t.id} ({t.label})" for t in self.links(project_id)) or "none"
@@ -117,12 +117,7 @@ class ViewTokens:
         return [ViewToken(**{k: v for k, v in entry.items() if k in fields}) for entry in data.get("tokens", [])]
 
     def _write(self, tokens: list[ViewToken]) -> None:
-        tmp = self.path.with_name(f".{VIEW_TOKENS_FILE}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"tokens": [asdict(t) for t in tokens]}, out, indent=2)
-        os.chmod(tmp, 0o600)
-        tmp.replace(self.path)
+        write_private_json(self.path, {"tokens": [asdict(t) for t in tokens]})
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
